@@ -1,0 +1,70 @@
+"""The records shared by diff, plan and deploy: a typed change with its severity, and a staged plan.
+
+These are plain data (computed apart from printing them): `diff` produces `Change`s, `plan` orders
+them into `Step`s, deploy executes the steps and `--dry-run` prints the very same `Plan`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from .model import ResolvedSchema
+
+
+class Severity(IntEnum):
+    """Ordered: a higher value is more dangerous, and `--fail-on` compares with >=."""
+
+    SAFE = 0         # nothing existing is touched, or metadata only
+    ONLINE = 1       # in place, with an effect to know (backfill, expiry, orphaned table)
+    MULTI_STEP = 2   # CloudFormation rejects it as one update; deploy stages it
+    DESTRUCTIVE = 3  # the table is deleted or replaced: its data is gone
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def parse(cls, label: str) -> "Severity":
+        return cls[label.upper().replace("-", "_")]
+
+
+@dataclass(frozen=True)
+class Change:
+    code: str                 # stable: D101 …
+    kind: str                 # "gsi_added", "partition_key_changed", …
+    severity: Severity
+    table: str                # the YAML table key
+    subject: str              # what in the table: "index by_email", "partition key", "" for the table
+    statement: str            # what happens to the live table, one line
+    advice: str | None = None  # what to do instead, where dangerous
+    before: Any = None
+    after: Any = None
+    env: str | None = None    # the environment judged, None when judged over all
+
+
+@dataclass(frozen=True)
+class Step:
+    """One legal update: at most one GSI created or deleted per table, deployable on its own."""
+
+    number: int
+    summary: str
+    changes: tuple[Change, ...]
+    target: ResolvedSchema     # the whole environment as it stands after this step
+
+
+@dataclass(frozen=True)
+class Plan:
+    base: ResolvedSchema | None  # None: nothing deployed yet
+    head: ResolvedSchema
+    changes: tuple[Change, ...]
+    steps: tuple[Step, ...] = field(default=())
+
+    @property
+    def severity(self) -> Severity | None:
+        return max((c.severity for c in self.changes), default=None)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes

@@ -1,0 +1,93 @@
+"""The `jobwork-infra` command: a thin Typer shell over the pipeline.
+
+Each command lives in its own module of this package; they register on `app` when imported below.
+Heavy libraries (aws_cdk, boto3) are imported inside the commands that need them, so `validate` and
+`diff` start fast. One error boundary (`_Group.invoke`) turns failures into messages and exit codes:
+0 ok, 1 invalid input or failed operation, 2 usage, 3 blocked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from ..errors import Blocked, JobworkError, SchemaInvalid
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    if hint:
+        stderr.print(f"  [dim]hint:[/] {hint}", markup=True)
+
+
+class _Group(TyperGroup):
+    """The error boundary: library errors become messages; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except SchemaInvalid as exc:
+            if ctx.params.get("debug"):
+                raise
+            from ..report.text import render_diagnostics
+
+            render_diagnostics(exc.diagnostics, exc.sources, stderr)
+            ctx.exit(EXIT_FAILED)
+        except Blocked as exc:
+            if ctx.params.get("debug"):
+                raise
+            print_error(exc.message, exc.hint)
+            ctx.exit(EXIT_BLOCKED)
+        except JobworkError as exc:
+            if ctx.params.get("debug"):
+                raise
+            print_error(exc.message, exc.hint)
+            ctx.exit(EXIT_FAILED)
+        except KeyboardInterrupt:
+            print_error("interrupted")
+            ctx.exit(130)
+        except Exception as exc:  # the last line of defence: never a traceback without --debug
+            if ctx.params.get("debug"):
+                raise
+            print_error(f"internal error: {type(exc).__name__}: {exc}",
+                        "rerun with --debug for the traceback and report it")
+            ctx.exit(EXIT_FAILED)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="jobwork-infra",
+    help="Schema compiler for the DynamoDB tables of JobWork Planner: validate, diff, synth, deploy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for failures.")) -> None:
+    """Schema compiler for the DynamoDB tables of JobWork Planner."""
+
+
+# Every module of this package defines commands on `app`; importing them registers them.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def main() -> None:
+    sys.exit(app(prog_name="jobwork-infra"))

@@ -1,0 +1,61 @@
+"""The front of the pipeline in one call: load → model → rules, for every command that needs a schema."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Diagnostic, JobworkError, SchemaInvalid, sort_key
+from .load import Document, load_document
+from .model import ResolvedSchema, SchemaFile, parse_schema, resolve
+
+DEFAULT_SCHEMA = "schema/tables.yaml"
+
+
+def default_schema_path() -> str:
+    return os.environ.get("JOBWORK_SCHEMA") or DEFAULT_SCHEMA
+
+
+@dataclass
+class Project:
+    """A checked schema file. `schema` is None when loading or the model failed."""
+
+    document: Document | None
+    schema: SchemaFile | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.schema is not None and not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def environments(self) -> list[str]:
+        return list(self.schema.environments) if self.schema else []
+
+    def require_valid(self) -> "Project":
+        if not self.ok:
+            sources = {self.document.file: self.document.text} if self.document else {}
+            raise SchemaInvalid(self.diagnostics, sources)
+        return self
+
+    def resolve(self, env: str) -> ResolvedSchema:
+        self.require_valid()
+        if env not in self.schema.environments:
+            raise JobworkError(f"unknown environment {env!r}",
+                               f"the schema defines: {', '.join(self.environments)}")
+        return resolve(self.schema, env)
+
+
+def check_project(path: str | Path, text: str | None = None) -> Project:
+    """Load, model and check a schema; never raises for bad input (findings are in the result)."""
+    from .rules import check  # rules import the model; kept here so load/model stay rule-free
+
+    document, diagnostics = load_document(path, text)
+    schema = None
+    if document is not None and not any(d.is_error for d in diagnostics):
+        schema, model_findings = parse_schema(document)
+        diagnostics += model_findings
+        if schema is not None:
+            diagnostics += check(document, schema)
+    return Project(document, schema, sorted(diagnostics, key=sort_key))
