@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import Annotated
 
 import click
 import typer
@@ -18,11 +19,19 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from ..errors import Blocked, JobworkError, SchemaInvalid
+from ..project import DEFAULT_SCHEMA
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+# Shared options, so every command spells them the same way.
+SchemaOption = Annotated[str, typer.Option(
+    "--schema", "-s", envvar="JOBWORK_SCHEMA", show_envvar=True, help="The schema file.")]
+EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, as named in the schema.")]
+SCHEMA_DEFAULT = DEFAULT_SCHEMA
 
 
 def print_error(message: str, hint: str | None = None) -> None:

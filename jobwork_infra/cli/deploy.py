@@ -1,0 +1,90 @@
+"""`deploy` and `destroy`: to AWS through CloudFormation, or to the local engine with --local."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..project import check_project
+from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
+from ..deploy import DeployRequest
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise typer.BadParameter("no terminal to confirm on: pass --yes to deploy non-interactively",
+                                 param_hint="--yes")
+    return typer.confirm(question, default=False)
+
+
+def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local):
+    if local and endpoint_url:
+        raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
+    return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
+                         endpoint_url=endpoint_url, profile=profile, region=region,
+                         template_bucket=template_bucket)
+
+
+@app.command()
+def deploy(
+    env: EnvOption,
+    schema: SchemaOption = SCHEMA_DEFAULT,
+    local: bool = typer.Option(False, "--local", help="Deploy to the local engine (started when none runs)."),
+    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint."),
+    profile: str = typer.Option(None, "--profile", help="AWS profile."),
+    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and exit as the deploy would."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    allow_destructive: bool = typer.Option(False, "--allow-destructive",
+                                           help="Allow changes that delete or replace a table."),
+    template_bucket: str = typer.Option(None, "--template-bucket",
+                                        help="S3 bucket for templates over 51,200 bytes."),
+) -> None:
+    """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
+
+    Destructive changes are refused (exit 3) unless --allow-destructive. Multi-step changes are
+    staged, one legal update at a time.
+
+    Example: jobwork-infra deploy --env dev --local
+    """
+    request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local)
+    project = check_project(schema)
+    project.resolve(env)  # a clear error for an invalid schema or an unknown environment
+    if local:
+        from ..deploy.local import deploy_local
+
+        code = deploy_local(project, request, console=stdout, confirm=_confirm)
+    else:
+        from ..deploy.cloudformation import deploy_stack
+
+        code = deploy_stack(project, request, console=stdout, confirm=_confirm)
+    raise typer.Exit(code)
+
+
+@app.command()
+def destroy(
+    env: EnvOption,
+    schema: SchemaOption = SCHEMA_DEFAULT,
+    local: bool = typer.Option(False, "--local", help="Delete the environment's tables from the local engine."),
+    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint."),
+    profile: str = typer.Option(None, "--profile", help="AWS profile."),
+    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete an environment's stack; retained tables stay and are listed.
+
+    Example: jobwork-infra destroy --env dev --yes
+    """
+    request = _request(env, False, yes, False, endpoint_url, profile, region, None, local)
+    project = check_project(schema)
+    project.resolve(env)
+    if local:
+        from ..deploy.local import destroy_local
+
+        code = destroy_local(project, request, console=stdout, confirm=_confirm)
+    else:
+        from ..deploy.cloudformation import destroy_stack
+
+        code = destroy_stack(project, request, console=stdout, confirm=_confirm)
+    raise typer.Exit(code)
