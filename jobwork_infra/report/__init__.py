@@ -1,0 +1,1 @@
+"""Renderers: findings (text, json, github, sarif) and changes (text, json, markdown)."""
