@@ -1,0 +1,546 @@
+"""Two schema versions → typed changes, each with what it does to the live table and how dangerous it is.
+
+Every kind of change is registered once in `KINDS` (stable code, severity, statement template,
+advice): detection code only says which kind happened and fills the template, so the severities in
+the docs (docs/diff.md, generated from `KINDS`) are the ones the tool applies.
+
+Severities follow DynamoDB and CloudFormation, not the YAML: a change of key or local index replaces
+the table (DynamoDB cannot alter either), a global index is one create or delete per update, and
+TTL cannot move to another attribute in one call. Diff imports neither aws_cdk nor boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .changes import Change, Severity
+from .errors import JobworkError
+from .model import (
+    KeyAttribute,
+    Projection,
+    ResolvedGlobalIndex,
+    ResolvedSchema,
+    ResolvedTable,
+    SchemaFile,
+    resolve,
+)
+
+D, M, O, S = Severity.DESTRUCTIVE, Severity.MULTI_STEP, Severity.ONLINE, Severity.SAFE
+
+
+@dataclass(frozen=True)
+class ChangeKind:
+    code: str
+    kind: str
+    severity: Severity
+    title: str                 # for the docs table
+    statement: str             # str.format template over the fields each detector passes
+    advice: str | None = None  # template too; only where the change is dangerous
+    # Kinds of one family are the same event judged differently per environment (a table removed
+    # under destroy, retain or snapshot); merging over environments keeps the worst of a family.
+    family: str | None = None
+
+
+KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
+    # -- destructive: the table is deleted or replaced -----------------------------------------
+    ChangeKind("D101", "table_removed", D, "table removed (removal_policy: destroy)",
+               "table {name} is deleted with its data (removal_policy: destroy)",
+               "set removal_policy: retain (or snapshot) on the table and deploy that first, "
+               "or keep the table in the schema", family="table_removed"),
+    ChangeKind("D102", "table_renamed", D, "table renamed (a removed and an added table with the same keys)",
+               "renamed? {before} → {after} have the same keys and indexes, but a table cannot be renamed: "
+               "{name} is created empty and {old_name} is {fate}; no data is moved",
+               "keep the old YAML key (the table's logical ID and name come from it), "
+               "or copy the data into the new table before removing the old one"),
+    ChangeKind("D103", "physical_name_changed", D, "physical table name changed (also: a naming pattern change)",
+               "CloudFormation replaces a custom-named table: {after} is created empty and {before} is {fate}",
+               "keep the old name (set table_name: {before} on the table), or copy the data before switching"),
+    ChangeKind("D104", "partition_key_changed", D, "partition key name or type changed",
+               "the partition key changes from {before} to {after}: DynamoDB cannot change a key, "
+               "so the table is replaced and {old_state}",
+               "add a global index with the new key instead, or create a new table (new YAML key), "
+               "copy the data, then remove the old one"),
+    ChangeKind("D105", "sort_key_changed", D, "sort key added, removed, or name or type changed",
+               "the sort key changes from {before} to {after}: DynamoDB cannot change a key, "
+               "so the table is replaced and {old_state}",
+               "add a global index with the new key instead, or create a new table (new YAML key), "
+               "copy the data, then remove the old one"),
+    ChangeKind("D106", "lsi_added", D, "local index added",
+               "local index {index} can only be created with the table: the table is replaced and {old_state}",
+               "add a global index instead (created online), or create a new table and copy the data"),
+    ChangeKind("D107", "lsi_removed", D, "local index removed",
+               "local index {index} can only be removed with the table: the table is replaced and {old_state}",
+               "keep the local index (unused indexes cost only their storage), "
+               "or create a new table and copy the data"),
+    ChangeKind("D108", "lsi_changed", D, "local index key or projection changed",
+               "local index {index} changes ({before} → {after}): local indexes are fixed at creation, "
+               "so the table is replaced and {old_state}",
+               "add a global index with the new definition instead, or create a new table and copy the data"),
+    # -- multi-step: CloudFormation rejects it as one update ------------------------------------
+    ChangeKind("D201", "gsi_key_changed", M, "global index key changed",
+               "index {index}'s key changes from {before} to {after}: it is deleted, then created again "
+               "and backfilled; queries on it fail in between",
+               "add the new key as an index with a new name, move the readers, then remove the old index"),
+    ChangeKind("D202", "gsi_projection_changed", M, "global index projection changed",
+               "index {index}'s projection changes from {before} to {after}: it is deleted, then created "
+               "again and backfilled; queries on it fail in between",
+               "add an index with the new projection under a new name, move the readers, then remove the old one"),
+    ChangeKind("D203", "gsi_renamed", M, "global index renamed (removed and added with the same key)",
+               "renamed? index {before} → {after}: an index cannot be renamed, so {before} is deleted "
+               "and {after} created and backfilled; queries on {before} fail from then on",
+               "keep the old name, or add {after} first and remove {before} in a later change"),
+    ChangeKind("D204", "ttl_renamed", M, "TTL attribute renamed",
+               "TTL moves from {before} to {after}: it is disabled, then enabled on {after} at least 1 h later; "
+               "no item expires in between",
+               "deploy stages it in two steps; wait an hour between them"),
+    ChangeKind("D205", "gsi_updates_staged", M, "several global indexes created or deleted on one table",
+               "{count} global index creations/deletions ({ops}): CloudFormation allows one per update, "
+               "so deploy stages them in {count} steps",
+               "let deploy stage them, or split the schema change into one index per pull request"),
+    # -- online: in place, with an effect to know -----------------------------------------------
+    ChangeKind("D301", "gsi_added", O, "global index added",
+               "index {index} is created and backfilled from the existing items; queryable once ACTIVE"),
+    ChangeKind("D302", "gsi_removed", O, "global index removed",
+               "index {index} is deleted; queries that use it fail from then on",
+               "move its readers off it before deploying"),
+    ChangeKind("D303", "ttl_enabled", O, "TTL enabled",
+               "TTL is enabled on {after}: items whose {after} is in the past start being deleted",
+               "check that no item you still need has an old {after} value"),
+    ChangeKind("D304", "ttl_disabled", O, "TTL disabled",
+               "TTL on {before} is disabled: expired items are no longer deleted, "
+               "and re-enabling it must wait at least 1 h"),
+    ChangeKind("D305", "billing_changed", O, "billing mode switched",
+               "billing switches from {before} to {after} in place; AWS allows a switch to on_demand "
+               "only once per 24 h per table"),
+    ChangeKind("D306", "stream_changed", O, "stream enabled, disabled or view type changed",
+               "the stream changes from {before} to {after}: {effect}"),
+    ChangeKind("D307", "table_class_changed", O, "table class changed",
+               "table class changes from {before} to {after} in place; storage and request prices change"),
+    ChangeKind("D308", "encryption_changed", O, "encryption changed",
+               "encryption changes from {before} to {after}: the table is re-encrypted in place"),
+    ChangeKind("D309", "table_removed_retained", O, "table removed (removal_policy: retain)",
+               "table {name} leaves the stack but is kept with its data (removal_policy: retain): "
+               "it is orphaned, no longer managed", family="table_removed"),
+    ChangeKind("D310", "table_removed_snapshot", O, "table removed (removal_policy: snapshot)",
+               "table {name} is deleted after a final snapshot (removal_policy: snapshot): "
+               "its data survives only in the backup", family="table_removed"),
+    ChangeKind("D311", "gsi_tenancy_changed", O, "global index tenant scoping changed",
+               "index {index} becomes {after} in the TenantDataAccess policy"),
+    ChangeKind("D312", "table_tenancy_changed", O, "table tenant scoping changed",
+               "the table becomes {after} in the TenantDataAccess policy"),
+    ChangeKind("D313", "environment_removed", O, "environment removed",
+               "environment {env} is no longer in the schema: stack {stack} stays as deployed "
+               "until `jobwork-infra destroy --env {env}`"),
+    ChangeKind("D314", "location_changed", O, "environment region or account changed",
+               "environment {env} moves from {before} to {after}: a new stack with empty tables is created "
+               "there; the old stack and its data stay where they are",
+               "copy the data to the new location, then destroy the old stack"),
+    # -- safe: nothing existing is touched, or metadata only -----------------------------------
+    ChangeKind("D401", "table_added", S, "table added", "table {name} is created"),
+    ChangeKind("D402", "point_in_time_recovery_changed", S, "point-in-time recovery switched",
+               "point-in-time recovery is turned {after}"),
+    ChangeKind("D403", "deletion_protection_changed", S, "deletion protection switched",
+               "deletion protection is turned {after}"),
+    ChangeKind("D404", "tags_changed", S, "tags changed", "tags change: {detail}"),
+    ChangeKind("D405", "capacity_changed", S, "provisioned capacity changed",
+               "provisioned capacity changes from {before} to {after}"),
+    ChangeKind("D406", "description_changed", S, "description changed", "the description changes (metadata only)"),
+    ChangeKind("D407", "attributes_changed", S, "non-key attributes changed",
+               "non-key attributes change: {detail}; items are not rewritten"),
+    ChangeKind("D408", "access_patterns_changed", S, "access patterns changed",
+               "access patterns change: {detail} (documentation and checks only)"),
+    ChangeKind("D409", "removal_policy_changed", S, "removal policy changed",
+               "removal policy changes from {before} to {after}: it decides what a later removal does "
+               "to the data"),
+]}
+
+ORDER = {kind: n for n, kind in enumerate(KINDS)}
+
+
+def make_change(kind: str, table: str, subject: str = "", *, before: Any = None, after: Any = None,
+                env: str | None = None, **fields: Any) -> Change:
+    spec = KINDS[kind]
+    values = {"before": _show(before), "after": _show(after), "env": env or "",
+              **{k: _show(v) for k, v in fields.items()}}
+    return Change(
+        code=spec.code, kind=kind, severity=spec.severity, table=table, subject=subject,
+        statement=spec.statement.format(**values),
+        advice=spec.advice.format(**values) if spec.advice else None,
+        before=_plain(before), after=_plain(after), env=env,
+    )
+
+
+def _show(value: Any) -> str:
+    """How a value reads inside a statement."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, KeyAttribute):
+        return f"{value.name} ({value.type})"
+    if isinstance(value, Projection):
+        return value.type if value.type != "include" else "[" + ", ".join(value.attributes) + "]"
+    if hasattr(value, "model_dump"):
+        return ", ".join(f"{k}={v}" for k, v in value.model_dump(exclude_none=True).items())
+    if isinstance(value, tuple):
+        return " + ".join(_show(v) for v in value)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready before/after values (the json report prints them as they are)."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# One environment
+
+def replaces_table(before: ResolvedTable, after: ResolvedTable) -> bool:
+    """True when deploying `after` over `before` replaces the table (new empty table, data gone)."""
+    return (before.physical_name != after.physical_name
+            or before.partition_key != after.partition_key
+            or before.sort_key != after.sort_key
+            or _lsi_map(before) != _lsi_map(after))
+
+
+def _lsi_map(table: ResolvedTable) -> dict:
+    return {i.name: (i.sort_key, i.projection) for i in table.local_indexes}
+
+
+def _fate(policy: str) -> str:
+    return {"destroy": "deleted with its data", "retain": "kept, orphaned with its data",
+            "snapshot": "deleted after a final snapshot"}[policy]
+
+
+def _old_state(policy: str) -> str:
+    return {"destroy": "its data is lost",
+            "retain": "the new table starts empty (the old one is kept, orphaned)",
+            "snapshot": "the new table starts empty (the old data survives only in a snapshot)"}[policy]
+
+
+def _shape(table: ResolvedTable) -> tuple:
+    """What a table holds, whatever it is called: two tables with one shape may be a rename."""
+    return (table.partition_key, table.sort_key,
+            tuple(sorted((i.name, i.partition_key, i.sort_key, i.projection) for i in table.global_indexes)),
+            tuple(sorted(_lsi_map(table).items())))
+
+
+def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Change]:
+    """The changes that deploying `head` makes to an environment where `base` is deployed."""
+    env = head.env
+    changes: list[Change] = []
+    if base is not None and (base.region, base.account) != (head.region, head.account):
+        changes.append(make_change("location_changed", "", "environment", env=env, stack=head.stack_name,
+                                   before=_where(base), after=_where(head)))
+    base_tables = base.tables if base is not None else {}
+    added = [k for k in head.tables if k not in base_tables]
+    removed = [k for k in base_tables if k not in head.tables]
+
+    renamed: dict[str, str] = {}  # head key → base key
+    for new in added:
+        shape = _shape(head.tables[new])
+        old = next((o for o in removed if o not in renamed.values() and _shape(base_tables[o]) == shape), None)
+        if old is not None:
+            renamed[new] = old
+
+    for key, table in head.tables.items():
+        if key in renamed:
+            old = base_tables[renamed[key]]
+            changes.append(make_change("table_renamed", key, env=env, before=old.key, after=key,
+                                       name=table.physical_name, old_name=old.physical_name,
+                                       fate=_fate(old.removal_policy)))
+        elif key not in base_tables:
+            changes.append(make_change("table_added", key, env=env, name=table.physical_name))
+        elif base_tables[key] != table:  # most tables of a real diff are untouched: skip them whole
+            changes += _diff_table(base_tables[key], table, env)
+    for key in removed:
+        if key in renamed.values():
+            continue
+        old = base_tables[key]
+        kind = {"destroy": "table_removed", "retain": "table_removed_retained",
+                "snapshot": "table_removed_snapshot"}[old.removal_policy]
+        changes.append(make_change(kind, key, env=env, name=old.physical_name))
+    return sort_changes(changes, list(head.tables) + removed)
+
+
+def _where(schema: ResolvedSchema) -> str:
+    return f"region {schema.region or 'default'}, account {schema.account or 'default'}"
+
+
+def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change]:
+    out: list[Change] = []
+    add = lambda kind, subject="", **kw: out.append(make_change(kind, new.key, subject, env=env, **kw))
+    state = _old_state(old.removal_policy)
+
+    if old.physical_name != new.physical_name:
+        add("physical_name_changed", "table name", before=old.physical_name, after=new.physical_name,
+            fate=_fate(old.removal_policy))
+    if old.partition_key != new.partition_key:
+        add("partition_key_changed", "partition key", before=old.partition_key, after=new.partition_key,
+            old_state=state)
+    if old.sort_key != new.sort_key:
+        add("sort_key_changed", "sort key", before=old.sort_key, after=new.sort_key, old_state=state)
+    old_lsi, new_lsi = _lsi_map(old), _lsi_map(new)
+    for name in new_lsi.keys() - old_lsi.keys():
+        add("lsi_added", f"local index {name}", index=name, old_state=state)
+    for name in old_lsi.keys() - new_lsi.keys():
+        add("lsi_removed", f"local index {name}", index=name, old_state=state)
+    for name in old_lsi.keys() & new_lsi.keys():
+        if old_lsi[name] != new_lsi[name]:
+            add("lsi_changed", f"local index {name}", index=name, before=_lsi_text(old_lsi[name]),
+                after=_lsi_text(new_lsi[name]), old_state=state)
+
+    out += _diff_global_indexes(old, new, env, staged=not replaces_table(old, new))
+
+    if old.ttl != new.ttl:
+        if old.ttl and new.ttl:
+            add("ttl_renamed", "ttl", before=old.ttl, after=new.ttl)
+        elif new.ttl:
+            add("ttl_enabled", "ttl", before=None, after=new.ttl)
+        else:
+            add("ttl_disabled", "ttl", before=old.ttl, after=None)
+    if old.stream != new.stream:
+        add("stream_changed", "stream", before=old.stream, after=new.stream, effect=_stream_effect(old, new))
+    if old.billing != new.billing:
+        add("billing_changed", "billing", before=old.billing, after=new.billing)
+    if old.table_class != new.table_class:
+        add("table_class_changed", "table class", before=old.table_class, after=new.table_class)
+    if old.encryption != new.encryption:
+        add("encryption_changed", "encryption", before=old.encryption, after=new.encryption)
+    if old.tenant_scoped != new.tenant_scoped:
+        add("table_tenancy_changed", "tenancy", before=_scoping(old.tenant_scoped),
+            after=_scoping(new.tenant_scoped))
+    if old.capacity != new.capacity and old.billing == new.billing == "provisioned":
+        add("capacity_changed", "capacity", before=old.capacity, after=new.capacity)
+    if old.point_in_time_recovery != new.point_in_time_recovery:
+        add("point_in_time_recovery_changed", "point-in-time recovery", before=old.point_in_time_recovery,
+            after=new.point_in_time_recovery)
+    if old.deletion_protection != new.deletion_protection:
+        add("deletion_protection_changed", "deletion protection", before=old.deletion_protection,
+            after=new.deletion_protection)
+    if old.removal_policy != new.removal_policy:
+        add("removal_policy_changed", "removal policy", before=old.removal_policy, after=new.removal_policy)
+    if old.tags != new.tags:
+        add("tags_changed", "tags", before=old.tags, after=new.tags, detail=_dict_detail(old.tags, new.tags))
+    if old.description != new.description:
+        add("description_changed", "description", before=old.description, after=new.description)
+    attributes = _attribute_detail(old, new)
+    if attributes:
+        add("attributes_changed", "attributes", before=old.attributes, after=new.attributes, detail=attributes)
+    if old.access_patterns != new.access_patterns:
+        add("access_patterns_changed", "access patterns", before=old.access_patterns, after=new.access_patterns,
+            detail=_patterns_detail(old, new))
+    return out
+
+
+def _diff_global_indexes(old: ResolvedTable, new: ResolvedTable, env: str, staged: bool) -> list[Change]:
+    out: list[Change] = []
+    add = lambda kind, subject, **kw: out.append(make_change(kind, new.key, subject, env=env, **kw))
+    before = {i.name: i for i in old.global_indexes}
+    after = {i.name: i for i in new.global_indexes}
+    added = [n for n in after if n not in before]
+    removed = [n for n in before if n not in after]
+    renamed: dict[str, str] = {}
+    for name in added:
+        gone = next((r for r in removed if r not in renamed.values() and _gsi_shape(before[r]) == _gsi_shape(after[name])),
+                    None)
+        if gone is not None:
+            renamed[name] = gone
+    for name, a in after.items():
+        if name in renamed:
+            add("gsi_renamed", f"index {name}", before=renamed[name], after=name)
+        elif name not in before:
+            add("gsi_added", f"index {name}", index=name)
+        else:
+            b = before[name]
+            if (b.partition_key, b.sort_key) != (a.partition_key, a.sort_key):
+                add("gsi_key_changed", f"index {name}", index=name, before=_gsi_key(b), after=_gsi_key(a))
+            elif b.projection != a.projection:
+                add("gsi_projection_changed", f"index {name}", index=name, before=b.projection, after=a.projection)
+            if b.tenant_scoped != a.tenant_scoped:
+                add("gsi_tenancy_changed", f"index {name}", index=name, before=_scoping(b.tenant_scoped),
+                    after=_scoping(a.tenant_scoped))
+            if b.capacity != a.capacity and b.capacity and a.capacity:
+                add("capacity_changed", f"index {name} capacity", before=b.capacity, after=a.capacity)
+    for name in removed:
+        if name not in renamed.values():
+            add("gsi_removed", f"index {name}", index=name)
+
+    ops = gsi_operations(old, new)
+    # One lone operation is an ordinary online change; two or more on one table are what
+    # CloudFormation rejects, unless the table is replaced anyway (then it is created whole).
+    structural = [c for c in out if c.kind in _GSI_STRUCTURAL]
+    if staged and len(ops) >= 2 and len(structural) >= 2:
+        add("gsi_updates_staged", "global indexes", count=len(ops),
+            ops=", ".join(f"{op} {name}" for op, name in ops))
+    return out
+
+
+# The index changes that create or delete an index (one alone may already be two operations).
+_GSI_STRUCTURAL = {"gsi_added", "gsi_removed", "gsi_renamed", "gsi_key_changed", "gsi_projection_changed"}
+
+
+def gsi_operations(old: ResolvedTable, new: ResolvedTable) -> list[tuple[str, str]]:
+    """The index creations and deletions that turn `old` into `new`: deletions first, as deploy runs them."""
+    before = {i.name: i for i in old.global_indexes}
+    after = {i.name: i for i in new.global_indexes}
+    rebuilt = [n for n in after if n in before and not _same_index_definition(before[n], after[n])]
+    deletes = [n for n in before if n not in after or n in rebuilt]
+    creates = [n for n in after if n not in before or n in rebuilt]
+    return [("delete", n) for n in deletes] + [("create", n) for n in creates]
+
+
+def _same_index_definition(a: ResolvedGlobalIndex, b: ResolvedGlobalIndex) -> bool:
+    """Same keys and projection: what cannot change in place (capacity and tenancy can)."""
+    return (a.partition_key, a.sort_key, a.projection) == (b.partition_key, b.sort_key, b.projection)
+
+
+def _gsi_shape(index: ResolvedGlobalIndex) -> tuple:
+    return (index.partition_key, index.sort_key, index.projection)
+
+
+def _gsi_key(index: ResolvedGlobalIndex) -> str:
+    return _show(index.partition_key) + (f" + {_show(index.sort_key)}" if index.sort_key else "")
+
+
+def _lsi_text(definition: tuple) -> str:
+    sort_key, projection = definition
+    return f"sort key {_show(sort_key)}, projection {_show(projection)}"
+
+
+def _stream_effect(old: ResolvedTable, new: ResolvedTable) -> str:
+    if old.stream is None:
+        return "item changes start being recorded for 24 h"
+    if new.stream is None:
+        return "consumers (triggers, pipes) stop receiving changes and its records expire"
+    return "the stream is replaced: consumers must follow the new stream ARN"
+
+
+def _scoping(scoped: bool) -> str:
+    return "tenant-scoped" if scoped else "cross-tenant"
+
+
+def _dict_detail(old: dict, new: dict) -> str:
+    parts = [f"+{k}" for k in new if k not in old] + [f"-{k}" for k in old if k not in new]
+    parts += [f"~{k}" for k in new if k in old and old[k] != new[k]]
+    return " ".join(parts)
+
+
+def _key_names(table: ResolvedTable) -> set[str]:
+    keys = {table.partition_key, table.sort_key}
+    keys |= {k for i in table.global_indexes for k in (i.partition_key, i.sort_key)}
+    keys |= {i.sort_key for i in table.local_indexes}
+    return {k.name for k in keys if k is not None}
+
+
+def _attribute_detail(old: ResolvedTable, new: ResolvedTable) -> str:
+    # A key attribute's type change is already a key change (with its own, harsher verdict).
+    keys = _key_names(old) | _key_names(new)
+    parts = [f"+{k}" for k in new.attributes if k not in old.attributes]
+    parts += [f"-{k}" for k in old.attributes if k not in new.attributes]
+    for k in new.attributes:
+        if k in old.attributes and old.attributes[k] != new.attributes[k]:
+            if k in keys and old.attributes[k].type != new.attributes[k].type:
+                continue
+            parts.append(f"~{k}")
+    return " ".join(parts)
+
+
+def _patterns_detail(old: ResolvedTable, new: ResolvedTable) -> str:
+    before = {p.name: p for p in old.access_patterns}
+    after = {p.name: p for p in new.access_patterns}
+    return _dict_detail(before, after) or "reordered"
+
+
+# ---------------------------------------------------------------------------------------------
+# Over environments
+
+def diff_environments(base: SchemaFile, head: SchemaFile, env: str | None) -> list[Change]:
+    """Diff one environment, or every environment merged to the worst verdict per change.
+
+    Without `env`, a table removed in dev (destroy) and prod (retain) is one destructive change: CI
+    judges the schema before knowing where it will be deployed.
+    """
+    if env is not None:
+        if env not in head.environments:
+            raise JobworkError(f"unknown environment {env!r}",
+                               f"the schema defines: {', '.join(head.environments)}")
+        return diff_schemas(resolve(base, env) if env in base.environments else None, resolve(head, env))
+    per_env: list[Change] = []
+    for name in head.environments:
+        per_env += diff_schemas(resolve(base, name) if name in base.environments else None, resolve(head, name))
+    for name in base.environments:
+        if name not in head.environments:
+            per_env.append(make_change("environment_removed", "", f"environment {name}", env=name,
+                                       stack=resolve(base, name).stack_name))
+    return merge_changes(per_env, table_order=list(head.tables) + [t for t in base.tables if t not in head.tables])
+
+
+def merge_changes(changes: Iterable[Change], table_order: list[str] | None = None) -> list[Change]:
+    """One change per (table, subject, family), the worst over environments, `env` set to None."""
+    groups: dict[tuple, list[Change]] = {}
+    for change in changes:
+        family = KINDS[change.kind].family or change.kind
+        groups.setdefault((change.table, change.subject, family), []).append(change)
+    merged = []
+    for group in groups.values():
+        worst = max(c.severity for c in group)
+        top = [c for c in group if c.severity == worst]
+        first = top[0]
+        statement = _merge_texts([(c.env, c.statement) for c in top])
+        if len(group) > len(top) and len({c.statement for c in top}) == 1:
+            # the other environments were milder: say where this verdict applies
+            statement += f" (in {', '.join(c.env for c in top if c.env)})"
+        advice = _merge_texts([(c.env, c.advice) for c in top if c.advice]) or None
+        merged.append(replace(
+            first, statement=statement, advice=advice, env=None,
+            before=_per_env(top, "before"), after=_per_env(top, "after"),
+        ))
+    return sort_changes(merged, table_order)
+
+
+def _merge_texts(texts: list[tuple[str | None, str]]) -> str:
+    """One sentence for several environments: the words they share, and the part that differs per env.
+
+    ("dev", "table shop-dev-x is created"), ("prod", "table shop-prod-x is created")
+    → "table [dev: shop-dev-x | prod: shop-prod-x] is created"
+    """
+    distinct = list(dict.fromkeys(text for _, text in texts))
+    if len(distinct) <= 1:
+        return distinct[0] if distinct else ""
+    words = [text.split(" ") for _, text in texts]
+    prefix = 0
+    while all(len(w) > prefix for w in words) and len({w[prefix] for w in words}) == 1:
+        prefix += 1
+    suffix = 0
+    while (all(len(w) - prefix > suffix for w in words)
+           and len({w[len(w) - 1 - suffix] for w in words}) == 1):
+        suffix += 1
+    middle = " | ".join(f"{env}: {' '.join(w[prefix:len(w) - suffix])}" for (env, _), w in zip(texts, words))
+    return " ".join([*words[0][:prefix], f"[{middle}]", *words[0][len(words[0]) - suffix:]])
+
+
+def _per_env(changes: list[Change], attr: str) -> Any:
+    """The value when every environment agrees, else environment → value."""
+    values = {c.env: getattr(c, attr) for c in changes}
+    first = next(iter(values.values()))
+    return first if all(v == first for v in values.values()) else values
+
+
+def sort_changes(changes: Iterable[Change], table_order: list[str] | None = None) -> list[Change]:
+    """Environment-wide changes first, then per table in schema order, worst first within a table."""
+    order = {t: n for n, t in enumerate(table_order or [])}
+    return sorted(changes, key=lambda c: (c.table != "", order.get(c.table, len(order)), c.table,
+                                          -c.severity, ORDER[c.kind]))
+
+
+def worst(changes: Iterable[Change]) -> Severity | None:
+    return max((c.severity for c in changes), default=None)

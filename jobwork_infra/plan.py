@@ -1,0 +1,136 @@
+"""Changes → ordered steps, each one update that CloudFormation and DynamoDB accept on its own.
+
+DynamoDB creates or deletes at most one global index per table per update, and TTL cannot move to
+another attribute while enabled (disable, then enable ≥ 1 h later). So the planner gives each
+table its index operations one per step (deletions first: they free the name and the slot a
+re-created index needs) and splits a TTL rename over two steps. Every other change rides in step 1.
+Each step's `target` is the whole environment after that step, so a deployer only ever reconciles
+or synthesizes a target, never interprets a change.
+"""
+
+from __future__ import annotations
+
+from .changes import Change, Plan, Step
+from .diff import diff_schemas, gsi_operations, replaces_table
+from .model import ResolvedSchema, ResolvedTable
+
+TTL_WAIT = "AWS needs at least 1 h between disabling TTL and enabling it again: wait before this step"
+
+
+def is_legal_step(before: ResolvedSchema | None, after: ResolvedSchema) -> bool:
+    """One legal update: per kept table at most one index created or deleted, and no TTL rename."""
+    if before is None:
+        return True  # creating tables: any number of indexes may come with them
+    for key, new in after.tables.items():
+        old = before.tables.get(key)
+        if old is None or replaces_table(old, new):
+            continue  # a new table is created whole
+        if len(gsi_operations(old, new)) > 1:
+            return False
+        if old.ttl and new.ttl and old.ttl != new.ttl:
+            return False
+    return True
+
+
+def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
+    """The changes from `base` (None: nothing deployed) to `head`, staged into legal steps."""
+    changes = tuple(diff_schemas(base, head))
+    if not changes:
+        return Plan(base, head, changes)
+    staged = _staged_tables(base, head)
+    count = max([1] + [s.steps for s in staged.values()])
+    if count == 1:
+        return Plan(base, head, changes, (Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, head),))
+
+    steps = []
+    for number in range(1, count + 1):
+        target = head.model_copy(update={"tables": {
+            key: staged[key].at(number) if key in staged else table for key, table in head.tables.items()}})
+        mine = tuple(c for c in changes if number in _steps_of(c, staged))
+        steps.append(Step(number, _summary(number, mine, staged), mine, target))
+    return Plan(base, head, changes, tuple(steps))
+
+
+class _StagedTable:
+    """A kept table whose index operations or TTL rename need more than one update."""
+
+    def __init__(self, old: ResolvedTable, new: ResolvedTable):
+        self.old, self.new = old, new
+        self.ops = gsi_operations(old, new)
+        self.ttl_renamed = bool(old.ttl and new.ttl and old.ttl != new.ttl)
+        self.steps = max(len(self.ops), 2 if self.ttl_renamed else 1)
+
+    def step_of(self, op: str, index: str) -> int:
+        return self.ops.index((op, index)) + 1
+
+    def at(self, number: int) -> ResolvedTable:
+        """The table after `number` steps: its first `number` index operations done."""
+        head = {i.name: i for i in self.new.global_indexes}
+        current = {i.name: head.get(i.name) if ("delete", i.name) not in self.ops else i
+                   for i in self.old.global_indexes}
+        for op, name in self.ops[:number]:
+            if op == "delete":
+                del current[name]
+            else:
+                current[name] = head[name]
+        # The head's order once complete, so the last target equals the head exactly.
+        ordered = [current[n] for n in head if n in current] + [i for n, i in current.items() if n not in head]
+        ttl = None if self.ttl_renamed and number < 2 else self.new.ttl
+        return self.new.model_copy(update={"global_indexes": tuple(ordered), "ttl": ttl})
+
+
+def _staged_tables(base: ResolvedSchema | None, head: ResolvedSchema) -> dict[str, _StagedTable]:
+    if base is None:
+        return {}
+    out = {}
+    for key, new in head.tables.items():
+        old = base.tables.get(key)
+        if old is not None and not replaces_table(old, new):
+            table = _StagedTable(old, new)
+            if table.steps > 1:
+                out[key] = table
+    return out
+
+
+def _steps_of(change: Change, staged: dict[str, _StagedTable]) -> set[int]:
+    """The steps that carry (part of) a change."""
+    table = staged.get(change.table)
+    if table is None:
+        return {1}
+    index = change.subject.removeprefix("index ")
+    if change.kind == "gsi_added":
+        return {table.step_of("create", index)}
+    if change.kind == "gsi_removed":
+        return {table.step_of("delete", index)}
+    if change.kind == "gsi_renamed":
+        return {table.step_of("delete", change.before), table.step_of("create", change.after)}
+    if change.kind in ("gsi_key_changed", "gsi_projection_changed"):
+        return {table.step_of("delete", index), table.step_of("create", index)}
+    if change.kind == "gsi_updates_staged":
+        return set(range(1, len(table.ops) + 1))
+    if change.kind == "ttl_renamed":
+        return {1, 2}
+    return {1}
+
+
+def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _StagedTable]) -> str:
+    parts = []
+    if number == 1:
+        staged_kinds = {"gsi_added", "gsi_removed", "gsi_renamed", "gsi_key_changed", "gsi_projection_changed",
+                        "gsi_updates_staged", "ttl_renamed"}
+        others = [c for c in changes if not (c.table in staged and c.kind in staged_kinds)]
+        if others:
+            parts.append(f"apply {_n(len(others), 'other change')}")
+    for key, table in staged.items():
+        if number <= len(table.ops):
+            op, index = table.ops[number - 1]
+            parts.append(f"{key}: {op} index {index}")
+        if table.ttl_renamed and number == 1:
+            parts.append(f"{key}: disable TTL on {table.old.ttl}")
+        if table.ttl_renamed and number == 2:
+            parts.append(f"{key}: enable TTL on {table.new.ttl} ({TTL_WAIT})")
+    return "; ".join(parts)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
