@@ -30,6 +30,7 @@ _SAFE_SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -66,7 +67,8 @@ class Document:
             path = path[:-1]
             if path in self.key_marks:
                 return Location(self.file, *self.key_marks[path])
-        return Location(self.file, 1, 1)
+        # A key missing at the top level: the document's first node, not a comment above it.
+        return Location(self.file, *self.value_marks.get((), (1, 1)))
 
     def source_line(self, line: int) -> str:
         lines = self.text.splitlines()
@@ -175,13 +177,15 @@ class _Builder:
         return sources
 
 
-def _yaml_error(file: str, exc: yaml.YAMLError) -> Diagnostic:
+def _yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}, {problem}" if context else problem
-    if "\\t" in message or "tab" in message:
+    # libyaml does not name the character, so look at it.
+    at_mark = text.splitlines()[line - 1][col - 1: col] if mark and line <= len(text.splitlines()) else ""
+    if at_mark == "\t" or "\\t" in message or "tab" in message:
         return _diag("Y006", "a tab character where YAML expects indentation", file, line, col,
                      "indent with spaces, never tabs")
     return _diag("Y005", f"invalid YAML: {message}", file, line, col)
@@ -215,7 +219,8 @@ def load_document(path: str | Path, text: str | None = None) -> tuple[Document |
     elif len(text.encode("utf-8")) > MAX_BYTES:
         return None, [_diag("Y002", f"the file is over {MAX_BYTES:,} bytes", file, 1, 1)]
 
-    loader = yaml.SafeLoader(text)
+    # libyaml's parser is ~10x faster on large schemas; the marks and the safe constructor are the same.
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -226,7 +231,7 @@ def load_document(path: str | Path, text: str | None = None) -> tuple[Document |
     except _Abort as abort:
         return None, [abort.diagnostic]
     except yaml.YAMLError as exc:
-        return None, [_yaml_error(file, exc)]
+        return None, [_yaml_error(file, exc, text)]
     except RecursionError:
         return None, [_diag("Y008", "the document nests too deeply", file, 1, 1)]
     finally:

@@ -1,11 +1,34 @@
-"""Rules over a modelled schema. (Placeholder until the rules land: checks nothing yet.)"""
+"""Rules over a modelled schema: one module per family, every code in `REGISTRY`.
+
+`check` runs every rule and turns each finding's schema path into a location through
+`Document.locate`, the one place that knows about lines and columns.
+"""
 
 from __future__ import annotations
 
 from ..errors import Diagnostic
 from ..load import Document
 from ..model import SchemaFile
+from . import access, indexes, keys, names, options, tenancy  # noqa: F401  (registers the rules)
+from .context import Context
+from .registry import FAMILIES, REGISTRY, Finding, Rule
+
+__all__ = ["FAMILIES", "REGISTRY", "Finding", "Rule", "check"]
 
 
 def check(document: Document, schema: SchemaFile) -> list[Diagnostic]:
-    return []
+    ctx = Context(document, schema)
+    diagnostics: list[Diagnostic] = []
+    for rule in REGISTRY.values():
+        if rule.check is None:
+            continue
+        for finding in rule.check(ctx):
+            diagnostics.append(Diagnostic(
+                code=rule.code,
+                severity=finding.severity or rule.severity,
+                message=finding.message,
+                location=document.locate(finding.path, finding.at),
+                hint=finding.hint,
+                path=tuple(finding.path),
+            ))
+    return diagnostics

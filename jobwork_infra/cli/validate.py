@@ -1,0 +1,115 @@
+"""`validate`, `json-schema` and `docs`: the commands that read a schema and never touch AWS."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..project import check_project
+from . import EXIT_FAILED, EXIT_OK, SCHEMA_DEFAULT, SchemaOption, app, stderr, stdout
+
+OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+def _write(text: str, out: str | None, what: str) -> None:
+    if out is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    path = Path(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="--out") from exc
+    stderr.print(f"wrote {what} to {out}", markup=False)
+
+
+@app.command()
+def validate(
+    schema: SchemaOption = SCHEMA_DEFAULT,
+    format: Annotated[Format, typer.Option("--format", "-f", help="How to print findings.")] = Format.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+) -> None:
+    """Check the schema: YAML, shape and every rule; print located findings.
+
+    Exit 0 when valid, 1 when not (with --strict, warnings count), 2 on a usage error.
+    The reference of every rule code is docs/rules.md.
+
+    Example: jobwork-infra validate --format github   # annotations in GitHub Actions
+    """
+    from ..report import text as text_report
+
+    project = check_project(schema)
+    diagnostics = project.diagnostics
+    tables = indexes = None
+    if project.schema is not None:
+        tables = len(project.schema.tables)
+        indexes = sum(len(t.global_indexes) + len(t.local_indexes) for t in project.schema.tables.values())
+    line, passed = text_report.summary(schema, diagnostics, tables, indexes, strict)
+    if format is Format.text:
+        if project.document is not None:
+            sources = {project.document.file: project.document.text}
+        else:
+            sources = text_report.source_of(schema)
+        text_report.render_diagnostics(diagnostics, sources, stdout)
+        stdout.print(line, markup=False)
+    else:
+        if format is Format.json:
+            from ..report.json import render
+
+            typer.echo(render(diagnostics, schema, passed, tables, indexes))
+        elif format is Format.github:
+            from ..report.github import render
+
+            if diagnostics:
+                typer.echo(render(diagnostics))
+        else:
+            from ..report.sarif import render
+
+            typer.echo(render(diagnostics))
+        # Machine formats keep stdout parseable; the summary goes to stderr.
+        stderr.print(line, markup=False)
+    raise typer.Exit(EXIT_OK if passed else EXIT_FAILED)
+
+
+@app.command("json-schema")
+def json_schema(out: OutOption = None) -> None:
+    """Print the JSON Schema of tables.yaml, for editor completion and checks.
+
+    The committed copy is schema/tables.schema.json; tables.yaml points at it with a
+    `# yaml-language-server: $schema=./tables.schema.json` modeline.
+
+    Example: jobwork-infra json-schema --out schema/tables.schema.json
+    """
+    from ..model import SchemaFile
+
+    text = json.dumps(SchemaFile.model_json_schema(), indent=2) + "\n"
+    _write(text, out, "the JSON Schema")
+
+
+@app.command()
+def docs(
+    schema: SchemaOption = SCHEMA_DEFAULT,
+    out: OutOption = None,
+) -> None:
+    """Print Markdown of the tables and indexes, with a Mermaid diagram.
+
+    The schema must be valid; findings are printed as by `validate` otherwise.
+
+    Example: jobwork-infra docs --out docs/tables.md
+    """
+    from ..docs import schema_markdown
+
+    project = check_project(schema).require_valid()
+    _write(schema_markdown(project.schema, schema), out, "the tables' documentation")

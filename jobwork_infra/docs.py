@@ -1,0 +1,123 @@
+"""Generated Markdown: the rules reference (docs/rules.md) and the `docs` page of a schema."""
+
+from __future__ import annotations
+
+import re
+
+from .model import KEY_TYPES, SchemaFile, resolve, table_partition_key
+from .rules import FAMILIES, REGISTRY
+
+RULES_HEADER = """# Rules reference
+
+Generated from the rule registry (`jobwork_infra/rules/`) by `python -m jobwork_infra.docs`;
+a test fails when this file and the registry disagree. Every finding of `jobwork-infra validate`
+carries one of these codes.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def rules_reference() -> str:
+    out = [RULES_HEADER.rstrip("\n")]
+    for family, title in FAMILIES.items():
+        rules = [r for r in REGISTRY.values() if r.family == family]
+        out.append(f"\n## {title}\n\n| code | severity | rule |\n| --- | --- | --- |")
+        for r in rules:
+            text = r.summary + (f" — {r.note}" if r.note else "")
+            out.append(f"| {r.code} | {r.severity} | {_cell(text)} |")
+    return "\n".join(out) + "\n"
+
+
+def _ident(name: str) -> str:
+    """Mermaid entity and attribute names are words; anything else becomes '_'."""
+    return re.sub(r"\W", "_", name) or "_"
+
+
+def _mermaid(schema: SchemaFile) -> list[str]:
+    lines = ["```mermaid", "erDiagram"]
+    for key, table in schema.tables.items():
+        pk = table_partition_key(schema, table)
+        roles: dict[str, list[str]] = {}
+        roles.setdefault(pk, []).append("partition key")
+        if table.sort_key:
+            roles.setdefault(table.sort_key, []).append("sort key")
+        for name, index in table.global_indexes.items():
+            roles.setdefault(index.partition_key, []).append(f"{name} partition key")
+            if index.sort_key:
+                roles.setdefault(index.sort_key, []).append(f"{name} sort key")
+        for name, index in table.local_indexes.items():
+            roles.setdefault(index.sort_key, []).append(f"{name} sort key")
+        names = list(dict.fromkeys([pk, *([table.sort_key] if table.sort_key else []), *table.attributes]))
+        lines.append(f"    {_ident(key)} {{")
+        for name in names:
+            attribute = table.attributes.get(name)
+            kind = attribute.type if attribute else "string"
+            marker = " PK" if name == pk else ""
+            comment = f' "{", ".join(roles[name])}"' if name in roles else ""
+            lines.append(f"        {_ident(kind)} {_ident(name)}{marker}{comment}")
+        lines.append("    }")
+    return lines + ["```"]
+
+
+def _key(schema: SchemaFile, table, name: str | None) -> str:
+    if name is None:
+        return "—"
+    attribute = table.attributes.get(name)
+    kind = attribute.type if attribute else "string"
+    return f"`{name}` ({kind}, {KEY_TYPES.get(kind, '?')})"
+
+
+def schema_markdown(schema: SchemaFile, source: str = "schema/tables.yaml") -> str:
+    """Tables, keys, indexes and access patterns, with a Mermaid diagram; from a valid schema."""
+    envs = list(schema.environments)
+    first = resolve(schema, envs[0])
+    out = [f"# {schema.app}: DynamoDB tables", "",
+           (f"Generated from `{source}` by `jobwork-infra docs`. Tenancy attribute: "
+            f"`{schema.tenancy.attribute}`. Environments: {', '.join(f'`{e}`' for e in envs)}."), ""]
+    out += _mermaid(schema)
+    for key, table in schema.tables.items():
+        resolved = first.tables[key]
+        out += ["", f"## {key}", ""]
+        if table.description:
+            out += [table.description, ""]
+        names = ", ".join(f"`{resolve(schema, e).tables[key].physical_name}` ({e})" for e in envs)
+        out += [f"- physical name: {names}",
+                f"- tenant-scoped: {'yes' if table.tenant_scoped else 'no'}",
+                f"- partition key: {_key(schema, table, table_partition_key(schema, table))}",
+                f"- sort key: {_key(schema, table, table.sort_key)}",
+                f"- billing: {resolved.billing}" + (f", TTL on `{table.ttl}`" if table.ttl else "")]
+        if table.attributes:
+            out += ["", "| attribute | type | description |", "| --- | --- | --- |"]
+            for name, attribute in table.attributes.items():
+                desc = attribute.description or ""
+                if attribute.enum:
+                    desc = (desc + " " if desc else "") + "one of " + ", ".join(map(str, attribute.enum))
+                out.append(f"| `{name}` | {attribute.type} | {_cell(desc)} |")
+        indexes = [(n, "global", _key(schema, table, i.partition_key), _key(schema, table, i.sort_key),
+                    i.projection, g.tenant_scoped)
+                   for (n, i), g in zip(table.global_indexes.items(), resolved.global_indexes)]
+        indexes += [(n, "local", _key(schema, table, table_partition_key(schema, table)),
+                     _key(schema, table, i.sort_key), i.projection, table.tenant_scoped)
+                    for n, i in table.local_indexes.items()]
+        if indexes:
+            out += ["", "| index | kind | partition key | sort key | projection | tenant-scoped |",
+                    "| --- | --- | --- | --- | --- | --- |"]
+            for name, kind, pk, sk, projection, scoped in indexes:
+                shown = projection.type if projection.type != "include" else ", ".join(projection.attributes)
+                out.append(f"| `{name}` | {kind} | {pk} | {sk} | {shown} | {'yes' if scoped else 'no'} |")
+        if table.access_patterns:
+            out += ["", "| access pattern | served by | key |", "| --- | --- | --- |"]
+            for pattern in table.access_patterns:
+                out.append(f"| {_cell(pattern.name)} | {f'`{pattern.index}`' if pattern.index else 'table'} | "
+                           f"{', '.join(f'`{k}`' for k in pattern.key)} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # regenerate docs/rules.md
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+    target.write_text(rules_reference())
+    print(f"wrote {target}")

@@ -1,0 +1,121 @@
+"""Indexes: DynamoDB's limits on GSIs and LSIs, and what their projections may list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..errors import Severity
+from ..load import did_you_mean
+from ..model import table_partition_key
+from .context import Context
+from .registry import Finding, rule
+
+MAX_GSIS = 20
+MAX_LSIS = 5
+MAX_PROJECTED = 100
+
+
+@rule("I101", f"a table has at most {MAX_GSIS} global indexes", "indexes")
+def gsi_limit(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        if len(table.global_indexes) > MAX_GSIS:
+            yield Finding(("tables", table_key, "global_indexes"),
+                          f"{len(table.global_indexes)} global indexes; DynamoDB allows {MAX_GSIS} per table",
+                          "remove indexes, or serve some access patterns with an overloaded index", at="key")
+
+
+@rule("I102", f"a table has at most {MAX_LSIS} local indexes", "indexes")
+def lsi_limit(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        if len(table.local_indexes) > MAX_LSIS:
+            yield Finding(("tables", table_key, "local_indexes"),
+                          f"{len(table.local_indexes)} local indexes; DynamoDB allows {MAX_LSIS} per table",
+                          "remove local indexes or use global indexes instead", at="key")
+
+
+@rule("I103", "a table with local indexes has a sort key", "indexes")
+def lsi_needs_sort_key(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        if table.local_indexes and table.sort_key is None:
+            name = next(iter(table.local_indexes))
+            yield Finding(("tables", table_key, "local_indexes", name),
+                          f"the local index {name!r} is on a table without a sort key",
+                          "give the table a sort_key, or make it a global index", at="key")
+
+
+@rule("I104", "a local index's sort key differs from the table's partition and sort keys", "indexes")
+def lsi_sort_key_differs(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        table_keys = {table_partition_key(ctx.schema, table), table.sort_key}
+        for name, index in table.local_indexes.items():
+            if index.sort_key in table_keys:
+                yield Finding(("tables", table_key, "local_indexes", name, "sort_key"),
+                              f"the local index {name!r} sorts by {index.sort_key!r}, a key of the table itself, "
+                              "so it would only repeat the table", "sort it by another attribute, or remove it")
+
+
+@rule("I105", "index names are unique within a table (global and local together)", "indexes")
+def unique_index_names(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        for name in table.local_indexes:
+            if name in table.global_indexes:
+                yield Finding(("tables", table_key, "local_indexes", name),
+                              f"{name!r} is both a global and a local index", "rename one of them", at="key")
+
+
+def _include_lists(table):
+    for kind, indexes in (("global_indexes", table.global_indexes), ("local_indexes", table.local_indexes)):
+        for name, index in indexes.items():
+            if index.projection.type == "include":
+                yield (kind, name), index
+
+
+@rule("I106", f"include projections list at most {MAX_PROJECTED} attributes, summed over all indexes "
+      "of a table (duplicates count)", "indexes")
+def projection_total(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        total = 0
+        for (kind, name), index in _include_lists(table):
+            total += len(index.projection.attributes)
+            if total > MAX_PROJECTED:
+                yield Finding(("tables", table_key, kind, name, "projection"),
+                              f"the include projections of {table_key!r} list {total} attributes up to here; "
+                              f"DynamoDB allows {MAX_PROJECTED} per table",
+                              "project fewer attributes, or use projection: all")
+                break
+
+
+@rule("I107", "an include projection lists no key attribute and no attribute twice, and is not empty", "indexes")
+def projection_entries(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        table_keys = {table_partition_key(ctx.schema, table), table.sort_key}
+        for (kind, name), index in _include_lists(table):
+            # The index's own keys and the table's are projected anyway; DynamoDB refuses them here.
+            keys = table_keys | {getattr(index, "partition_key", None), index.sort_key}
+            path = ("tables", table_key, kind, name, "projection")
+            attributes = index.projection.attributes
+            if not attributes:
+                yield Finding(path, f"the index {name!r} projects an empty list",
+                              "list attributes, or write projection: keys_only")
+            seen: set[str] = set()
+            for i, attribute in enumerate(attributes):
+                if attribute in keys:
+                    yield Finding(path + (i,), f"{attribute!r} is a key attribute; keys are always projected",
+                                  "remove it from the list")
+                elif attribute in seen:
+                    yield Finding(path + (i,), f"{attribute!r} is listed twice", "remove the repeat")
+                seen.add(attribute)
+
+
+@rule("I108", "attributes in an include projection are declared", "indexes", severity=Severity.WARNING,
+      note="A warning: DynamoDB stores undeclared attributes too, but a misspelt name projects nothing.")
+def projection_declared(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        keys = ctx.key_attributes(table_key)
+        for (kind, name), index in _include_lists(table):
+            for i, attribute in enumerate(index.projection.attributes):
+                if attribute not in table.attributes and attribute not in keys:
+                    yield Finding(("tables", table_key, kind, name, "projection", i),
+                                  f"the index {name!r} projects {attribute!r}, which is not declared",
+                                  did_you_mean(attribute, table.attributes)
+                                  or f"declare it under tables.{table_key}.attributes")
