@@ -34,7 +34,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: setup
-	$(BIN)/jobwork-infra validate
+	$(BIN)/python scripts/demo.py
 
 golden: setup
 	$(BIN)/python -m tests.regenerate_golden

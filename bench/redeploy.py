@@ -1,0 +1,87 @@
+"""Wall time of a no-op redeploy to the local engine (DynamoDB Local and moto).
+
+A no-op redeploy is what a developer pays on every `deploy --local` that changes nothing: read the
+live tables, plan, print "No changes". Measured two ways: the whole command as a user runs it (a new
+process: Python start-up and imports included) and the deploy itself in process (engine round trips
+and planning only). Each engine runs in a temporary project root and is stopped at the end.
+
+    .venv/bin/python bench/redeploy.py [--runs N] [--engine dynamodb-local|moto|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console
+
+from jobwork_infra.deploy import DeployRequest
+from jobwork_infra.deploy import engine as engines
+from jobwork_infra.deploy.local import deploy_local
+from jobwork_infra.project import check_project
+
+SCHEMA = ROOT / "schema" / "tables.yaml"
+CLI = str(Path(sys.executable).parent / "jobwork-infra")
+
+
+def _never(question: str) -> bool:
+    raise AssertionError("a no-op redeploy must not ask")
+
+
+def measure(engine: str, runs: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="jobwork-bench-") as root:
+        os.environ["JOBWORK_ROOT"] = root
+        try:
+            state = engines.start(engine, None, root)
+            project = check_project(SCHEMA)
+            request = DeployRequest(env="dev", yes=True)
+            quiet = Console(file=io.StringIO())
+            assert deploy_local(project, request, quiet, _never) == 0  # the first deploy creates the tables
+
+            in_process = []
+            for _ in range(runs):
+                out = io.StringIO()
+                started = time.perf_counter()
+                code = deploy_local(check_project(SCHEMA), request, Console(file=out), _never)
+                in_process.append(time.perf_counter() - started)
+                assert code == 0 and out.getvalue().startswith("No changes"), out.getvalue()
+
+            command = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                done = subprocess.run([CLI, "deploy", "--env", "dev", "--local", "--schema", str(SCHEMA), "--yes"],
+                                      check=False, capture_output=True, text=True, cwd=root)
+                command.append(time.perf_counter() - started)
+                assert done.returncode == 0 and done.stdout.startswith("No changes"), done.stdout + done.stderr
+            return {"in_process": statistics.median(in_process), "command": statistics.median(command),
+                    "endpoint": state.endpoint}
+        finally:
+            engines.stop(root)
+            os.environ.pop("JOBWORK_ROOT", None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--engine", choices=["dynamodb-local", "moto", "both"], default="both")
+    args = parser.parse_args()
+    names = ["dynamodb-local", "moto"] if args.engine == "both" else [args.engine]
+    print(f"no-op redeploy of {SCHEMA.relative_to(ROOT)} (env dev), median of {args.runs} runs")
+    print(f"{'engine':16} {'command':>10} {'in process':>12}")
+    for name in names:
+        result = measure(name, args.runs)
+        print(f"{name:16} {result['command']:>9.2f}s {result['in_process'] * 1000:>10.0f}ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Local engines for the deploy tests, started once per session through jobwork_infra.deploy.engine.
+
+Each engine runs in its own temporary project root (its `.jobwork/` holds the state and the data);
+tests point the CLI at it with `$JOBWORK_ROOT` and keep apart by using a unique app name, so the
+engine is never restarted between tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass(frozen=True)
+class LocalEngine:
+    name: str
+    root: Path
+
+    @property
+    def endpoint(self) -> str:
+        from jobwork_infra.deploy import engine
+
+        state = engine.status(self.root)
+        assert state is not None, f"the {self.name} engine of this session is not running"
+        return state.endpoint
+
+    def client(self):
+        from jobwork_infra.deploy.local import client_for
+
+        return client_for(self.endpoint)
+
+
+def _session_engine(name: str, tmp_path_factory) -> LocalEngine:
+    from jobwork_infra.deploy import engine
+
+    root = tmp_path_factory.mktemp(f"engine-{name}")
+    engine.start(name, None, root)
+    return LocalEngine(name, root)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory):
+    """DynamoDB Local (with -disableTelemetry) for the whole session, stopped at the end."""
+    from jobwork_infra.deploy import engine
+
+    local = _session_engine("dynamodb-local", tmp_path_factory)
+    yield local
+    engine.stop(local.root)
+
+
+@pytest.fixture(scope="session")
+def moto_local(tmp_path_factory):
+    """moto's server, started as `local start --engine moto` does, for the whole session."""
+    from jobwork_infra.deploy import engine
+
+    local = _session_engine("moto", tmp_path_factory)
+    yield local
+    engine.stop(local.root)
+
+
+@pytest.fixture
+def local_engine(request, monkeypatch) -> LocalEngine:
+    """The session engine named by the test's parameter (default DynamoDB Local), as $JOBWORK_ROOT."""
+    name = getattr(request, "param", "dynamodb-local")
+    local = request.getfixturevalue("moto_local" if name == "moto" else "dynamodb_local")
+    monkeypatch.setenv("JOBWORK_ROOT", str(local.root))
+    return local
+
+
+@pytest.fixture
+def app_name() -> str:
+    """A unique app name: table names of one test never meet another test's on the shared engine."""
+    return f"t{uuid.uuid4().hex[:10]}"

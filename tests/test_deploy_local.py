@@ -1,0 +1,375 @@
+"""`deploy --local` / `destroy --local` against a real DynamoDB Local (and the core scenario on moto)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jobwork_infra.cli import app
+from jobwork_infra.deploy import engine as engines
+from jobwork_infra.deploy import local as local_deploy
+
+pytestmark = pytest.mark.slow
+
+BOTH = pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto"], indirect=True)
+
+TENANT = """
+  tenant:
+    attributes:
+      tenant_id: uuid
+      name: string
+"""
+USERS = """
+  users:
+    sort_key: user_id
+    attributes:
+      tenant_id: uuid
+      user_id: uuid
+      cognito_sub: string
+      email: string
+      role: string
+    global_indexes:
+      by_cognito_sub: {partition_key: cognito_sub, projection: keys_only, tenant_scoped: false}
+"""
+EVENTS = """
+  events:
+    sort_key: event_id
+    ttl: expires_at
+    attributes:
+      tenant_id: uuid
+      event_id: string
+      at: datetime
+      kind: string
+      payload: map
+      expires_at: epoch_seconds
+    local_indexes:
+      by_time: {sort_key: at}
+    global_indexes:
+      by_kind: {partition_key: kind, sort_key: at, projection: [payload], tenant_scoped: false}
+"""
+
+
+def schema_text(app_name: str, tables: str, naming: str = "{app}-{env}-{table}", policy: str = "destroy") -> str:
+    return textwrap.dedent(f"""\
+        version: 1
+        app: {app_name}
+        naming:
+          table: "{naming}"
+        environments:
+          dev:
+            removal_policy: {policy}
+          prod:
+            removal_policy: retain
+        tables:
+        """) + tables
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def deploy(schema: str, *args: str, env: str = "dev"):
+    return CliRunner().invoke(app, ["deploy", "--env", env, "--local", "--schema", schema, *args])
+
+
+def describe(client, name: str) -> dict:
+    return client.describe_table(TableName=name)["Table"]
+
+
+def keys(table: dict) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]]
+
+
+def gsis(table: dict) -> dict[str, dict]:
+    return {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+
+
+def put_users(client, name: str, tenant: str = "t-1", count: int = 3) -> None:
+    for n in range(count):
+        client.put_item(TableName=name, Item={
+            "tenant_id": {"S": tenant}, "user_id": {"S": f"u-{n}"}, "cognito_sub": {"S": f"sub-{n}"},
+            "email": {"S": f"user{n}@example.com"}, "role": {"S": "OPERATOR" if n else "OWNER"}})
+
+
+def count_items(client, name: str) -> int:
+    return sum(p["Count"] for p in client.get_paginator("scan").paginate(TableName=name, Select="COUNT"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+@BOTH
+def test_first_deploy_creates_every_table_then_no_changes(local_engine, app_name, tmp_path):
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT + USERS + EVENTS))
+    result = deploy(schema, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Step 1/1: apply 3 changes in one update" in result.output
+    assert f"  ✓ created table {app_name}-dev-events with 2 index(es)\n" in result.output
+
+    client = local_engine.client()
+    users = describe(client, f"{app_name}-dev-users")
+    assert keys(users) == [("tenant_id", "HASH"), ("user_id", "RANGE")]
+    assert gsis(users)["by_cognito_sub"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    events = describe(client, f"{app_name}-dev-events")
+    assert keys(events) == [("tenant_id", "HASH"), ("event_id", "RANGE")]
+    by_kind = gsis(events)["by_kind"]
+    assert [k["AttributeName"] for k in by_kind["KeySchema"]] == ["kind", "at"]
+    assert by_kind["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["payload"]}
+    lsi = events["LocalSecondaryIndexes"][0]
+    assert (lsi["IndexName"], keys(lsi)) == ("by_time", [("tenant_id", "HASH"), ("at", "RANGE")])
+    ttl = client.describe_time_to_live(TableName=f"{app_name}-dev-events")["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    assert describe(client, f"{app_name}-dev-tenant")["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+    again = deploy(schema, "--yes")
+    label = "DynamoDB Local" if local_engine.name == "dynamodb-local" else "moto server"
+    assert (again.exit_code, again.output) == (
+        0, f"No changes: {app_name}-dev on {label} ({local_engine.endpoint}) matches the schema.\n")
+
+
+@BOTH
+def test_two_gsis_added_to_a_table_with_data_land_in_two_steps(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+
+    more = USERS + "      by_email: {partition_key: email, tenant_scoped: false}\n      by_role: {partition_key: tenant_id, sort_key: role}\n"
+    result = deploy(write(schema, schema_text(app_name, more)), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Step 1/2: users: create index by_email\n" in result.output
+    assert f"  ✓ {name}: created index by_email\n" in result.output
+    assert "Step 2/2: users: create index by_role\n" in result.output
+    assert f"  ✓ {name}: created index by_role\n" in result.output
+
+    assert count_items(client, name) == 3
+    assert set(gsis(describe(client, name))) == {"by_cognito_sub", "by_email", "by_role"}
+    found = client.query(TableName=name, IndexName="by_email", KeyConditionExpression="email = :e",
+                         ExpressionAttributeValues={":e": {"S": "user2@example.com"}})["Items"]
+    assert [i["user_id"]["S"] for i in found] == ["u-2"]
+    owners = client.query(TableName=name, IndexName="by_role",
+                          KeyConditionExpression="tenant_id = :t AND #r = :r",
+                          ExpressionAttributeNames={"#r": "role"},
+                          ExpressionAttributeValues={":t": {"S": "t-1"}, ":r": {"S": "OWNER"}})["Items"]
+    assert [i["user_id"]["S"] for i in owners] == ["u-0"]
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+def test_removing_a_gsi_and_enabling_ttl_keep_the_items(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+
+    without = USERS.replace("    global_indexes:\n      by_cognito_sub: {partition_key: cognito_sub, projection: "
+                            "keys_only, tenant_scoped: false}\n", "    ttl: expires_at\n")
+    without = without.replace("      role: string\n", "      role: string\n      expires_at: epoch_seconds\n")
+    result = deploy(write(schema, schema_text(app_name, without)), "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"  ✓ {name}: deleted index by_cognito_sub\n" in result.output
+    assert f"  ✓ {name}: TTL on expires_at\n" in result.output
+    assert gsis(describe(client, name)) == {}
+    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at"
+    assert count_items(client, name) == 3
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+@pytest.mark.parametrize("change", ["key", "lsi", "removal"])
+def test_destructive_changes_are_refused_and_touch_nothing(local_engine, app_name, tmp_path, change):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS + EVENTS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    users, events = f"{app_name}-dev-users", f"{app_name}-dev-events"
+    put_users(client, users)
+    client.put_item(TableName=events, Item={"tenant_id": {"S": "t-1"}, "event_id": {"S": "e-1"},
+                                            "at": {"S": "2026-01-01"}, "kind": {"S": "login"}})
+    before = {n: (keys(describe(client, n)), count_items(client, n)) for n in (users, events)}
+
+    edited = {
+        "key": USERS.replace("sort_key: user_id", "sort_key: email") + EVENTS,
+        "lsi": USERS + EVENTS.replace("by_time: {sort_key: at}", "by_time: {sort_key: kind}"),
+        "removal": USERS,
+    }[change]
+    write(schema, schema_text(app_name, edited))
+    for args in (["--dry-run"], ["--yes"]):
+        result = deploy(str(schema), *args)
+        assert result.exit_code == 3, result.output
+        assert "destructive" in result.output
+        assert "error: refusing 1 destructive change(s)" in result.output
+    assert {n: (keys(describe(client, n)), count_items(client, n)) for n in (users, events)} == before
+
+
+def test_allow_destructive_recreates_a_table_with_a_new_key(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+    write(schema, schema_text(app_name, USERS.replace("sort_key: user_id", "sort_key: email")))
+    result = deploy(str(schema), "--yes", "--allow-destructive")
+    assert result.exit_code == 0, result.output
+    assert f"  ✓ deleted table {name} (replaced)\n" in result.output
+    assert f"  ✓ created table {name} with 1 index(es)\n" in result.output
+    assert keys(describe(client, name)) == [("tenant_id", "HASH"), ("email", "RANGE")]
+    assert count_items(client, name) == 0
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+def test_dry_run_changes_nothing(local_engine, app_name, tmp_path):
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT))
+    result = deploy(schema, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        f"Dry run: 1 step(s) would be applied to {app_name}-dev on DynamoDB Local ({local_engine.endpoint}); "
+        "nothing changed.\n")
+    assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
+
+
+def test_a_foreign_table_with_a_matching_name_is_left_alone(local_engine, app_name, tmp_path):
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    client.put_item(TableName=name, Item={"id": {"S": "theirs"}})
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT + USERS))
+    for args in (["--dry-run"], ["--yes"]):
+        result = deploy(schema, *args)
+        assert result.exit_code == 1, result.output
+        assert f"error: table {name} already exists on the local engine and belongs to another tool" in result.output
+    assert keys(describe(client, name)) == [("id", "HASH")]
+    assert count_items(client, name) == 1
+    assert f"{app_name}-dev-tenant" not in client.list_tables()["TableNames"]  # nothing half-done
+
+
+def test_another_environment_with_the_same_table_names_is_left_alone(local_engine, app_name, tmp_path):
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT, naming="{app}-{table}"))
+    assert deploy(schema, "--yes").exit_code == 0
+    result = deploy(schema, "--yes", env="prod")
+    assert result.exit_code == 1
+    assert f"belongs to environment dev of app {app_name}: leaving it alone" in result.output
+    # …and dev does not see prod's attempt as anything of its own
+    assert deploy(schema, "--yes").output.startswith("No changes")
+
+
+def test_removed_table_under_retain_is_orphaned_and_kept(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, TENANT + USERS, policy="retain")), "--yes").exit_code == 0
+    result = deploy(write(schema, schema_text(app_name, TENANT, policy="retain")), "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"note: table {app_name}-dev-users is left in place with its data (removal_policy: retain)" in result.output
+    assert f"{app_name}-dev-users" in local_engine.client().list_tables()["TableNames"]
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+def test_destroy_deletes_the_environment_tables(local_engine, app_name, tmp_path):
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT + USERS))
+    assert deploy(schema, "--yes").exit_code == 0
+    result = CliRunner().invoke(app, ["destroy", "--env", "dev", "--local", "--schema", schema, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"Destroyed {app_name}-dev on DynamoDB Local ({local_engine.endpoint}).\n")
+    names = local_engine.client().list_tables()["TableNames"]
+    assert not [n for n in names if n.startswith(app_name)]
+    again = CliRunner().invoke(app, ["destroy", "--env", "dev", "--local", "--schema", schema, "--yes"])
+    assert again.output == f"Nothing to destroy: {app_name}-dev on DynamoDB Local ({local_engine.endpoint}) has no tables.\n"
+
+
+def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tmp_path, monkeypatch, app_name):
+    root = tmp_path / "project"
+    monkeypatch.setenv("JOBWORK_ROOT", str(root))
+    schema = tmp_path / "tables.yaml"
+    try:
+        assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0  # starts the engine
+        client = local_deploy.client_for(engines.status(root).endpoint)
+        put_users(client, f"{app_name}-dev-users")
+        more = USERS + "      by_email: {partition_key: email, tenant_scoped: false}\n      by_role: {partition_key: role, tenant_scoped: false}\n"
+        write(schema, schema_text(app_name, more))
+
+        real_step = local_deploy.run_step
+        steps = []
+
+        def step_then_crash(ctx, current, step, head):
+            if steps:
+                engines.kill(root)  # the engine dies between step 1 and step 2
+            steps.append(step.number)
+            return real_step(ctx, current, step, head)
+
+        monkeypatch.setattr(local_deploy, "run_step", step_then_crash)
+        result = deploy(str(schema), "--yes")
+        assert result.exit_code == 1, result.output
+        assert "error: lost the local engine at http://127.0.0.1:" in result.output
+        assert "while applying step 2/2" in result.output
+        assert "rerun the same deploy" in result.output
+        assert "Traceback" not in result.output
+        monkeypatch.setattr(local_deploy, "run_step", real_step)
+
+        rerun = deploy(str(schema), "--yes")  # restarts the engine on the same data
+        assert rerun.exit_code == 0, rerun.output
+        assert rerun.output.startswith("Started DynamoDB Local at http://127.0.0.1:")
+        assert "created index by_email" not in rerun.output  # done before the crash: not redone
+        assert "Step 1/1: apply 1 change in one update\n" in rerun.output
+        client = local_deploy.client_for(engines.status(root).endpoint)
+        assert count_items(client, f"{app_name}-dev-users") == 3
+        assert set(gsis(describe(client, f"{app_name}-dev-users"))) == {"by_cognito_sub", "by_email", "by_role"}
+        assert deploy(str(schema), "--yes").output.startswith("No changes")
+    finally:
+        engines.stop(root)
+
+
+def test_without_yes_and_without_a_terminal_it_asks_for_yes(local_engine, app_name, tmp_path):
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT))
+    result = deploy(schema)
+    assert result.exit_code == 2, result.output
+    assert "no terminal to confirm on" in result.output and "--yes" in result.output
+    assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
+
+
+def test_declined_confirmation_changes_nothing(local_engine, app_name, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from jobwork_infra.deploy import DeployRequest
+    from jobwork_infra.project import check_project
+
+    schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT))
+    asked = []
+    out = io.StringIO()
+    code = local_deploy.deploy_local(check_project(schema), DeployRequest(env="dev"), Console(file=out),
+                                     lambda question: asked.append(question) or False)
+    assert (code, asked) == (1, [f"Apply 1 step(s) to {app_name}-dev?"])
+    assert out.getvalue().endswith("Cancelled: nothing changed.\n")
+    assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
+
+
+def test_gsi_key_change_is_staged_delete_then_create(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+    write(schema, schema_text(app_name, USERS.replace("partition_key: cognito_sub", "partition_key: email")))
+    result = deploy(str(schema), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Step 1/2: users: delete index by_cognito_sub\n" in result.output
+    assert "Step 2/2: users: create index by_cognito_sub\n" in result.output
+    index = gsis(describe(client, name))["by_cognito_sub"]
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["email"]
+    assert count_items(client, name) == 3
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+def test_allow_destructive_deletes_a_removed_table(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, TENANT + USERS)), "--yes").exit_code == 0
+    result = deploy(write(schema, schema_text(app_name, TENANT)), "--yes", "--allow-destructive")
+    assert result.exit_code == 0, result.output
+    assert f"  ✓ deleted table {app_name}-dev-users (removed from the schema)\n" in result.output
+    assert f"{app_name}-dev-users" not in local_engine.client().list_tables()["TableNames"]
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
