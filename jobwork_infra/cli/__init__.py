@@ -13,7 +13,6 @@ import pkgutil
 import sys
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -43,10 +42,11 @@ def print_error(message: str, hint: str | None = None) -> None:
 class _Group(TyperGroup):
     """The error boundary: library errors become messages; tracebacks only with --debug."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        # typer (>= 0.29) vendors click: exits, aborts and usage errors are typer's own classes.
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except SchemaInvalid as exc:
             if ctx.params.get("debug"):
