@@ -1,0 +1,716 @@
+"""Deploy an environment to AWS through CloudFormation change sets, and destroy it.
+
+The path of one deploy: synth the head template in process → read the deployed stack (status and
+original template) → rebuild the deployed schema from that template → plan with the diff's planner
+→ gate (refuse destructive, confirm) → per plan step: change set → second guard on CloudFormation's
+own Replacement flags → execute → wait, with live stack events → outputs.
+
+Why the plan is computed from the deployed *template* and not from the live tables: the template is
+what CloudFormation will diff against, so it is the base that predicts what a change set does. The
+schema hash in its Metadata names the schema that made it; an identical template means nothing to
+do, and no change set is created at all (a no-op redeploy costs two read calls).
+
+boto3 is imported only inside functions: `validate` and `diff` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from ..changes import Severity, Step
+from ..errors import Blocked, JobworkError
+from ..model import (
+    Attribute,
+    Capacity,
+    Encryption,
+    KeyAttribute,
+    Projection,
+    ResolvedGlobalIndex,
+    ResolvedLocalIndex,
+    ResolvedSchema,
+    ResolvedTable,
+    Table,
+    effective_option,
+)
+from ..project import Project
+from . import DeployRequest
+from .gate import approve, refuse_destructive
+
+# CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
+MAX_INLINE_TEMPLATE = 51_200
+# Seconds between the waiters' polls. The botocore defaults (30 s) would leave the progress view
+# silent for half a minute at a time; tests set these to 0.
+STACK_POLL_SECONDS = 5
+CHANGE_SET_POLL_SECONDS = 2
+# A GSI backfill on a large table can take hours; give up waiting after a day.
+STACK_WAIT_SECONDS = 24 * 3600
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+LOCAL_REGION = "us-east-1"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+TABLE_TYPE = "AWS::DynamoDB::Table"
+# Statuses a stack may be deployed over; REVIEW_IN_PROGRESS is a stack created by a change set that
+# was never executed: it has no resources and takes a CREATE change set.
+_UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+              "IMPORT_ROLLBACK_COMPLETE"}
+_EMPTY_CHANGE_SET = ("didn't contain changes", "No updates are to be performed")
+
+
+@dataclass
+class Clients:
+    cloudformation: Any
+    s3: Any
+
+
+def make_clients(request: DeployRequest, region: str | None) -> Clients:
+    """Clients from a boto3 Session(profile, region), all pointed at --endpoint-url when given.
+
+    An emulator on this machine (moto) accepts any credentials and region; when none are configured
+    fixed ones are used, so `deploy --endpoint-url http://127.0.0.1:PORT` works on a fresh machine.
+    """
+    import boto3
+    from botocore.exceptions import NoRegionError, ProfileNotFound
+
+    try:
+        session = boto3.Session(profile_name=request.profile, region_name=request.region or region)
+        if _is_loopback(request.endpoint_url):
+            credentials = {} if session.get_credentials() else LOCAL_CREDENTIALS
+            session = boto3.Session(profile_name=request.profile,
+                                    region_name=session.region_name or LOCAL_REGION, **credentials)
+        return Clients(
+            cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
+            s3=session.client("s3", endpoint_url=request.endpoint_url),
+        )
+    except ProfileNotFound as exc:
+        raise JobworkError(str(exc), "check the name with `aws configure list-profiles`") from None
+    except NoRegionError:
+        raise JobworkError(f"no AWS region for environment {request.env!r}",
+                           f"pass --region, or set region: under environments.{request.env} in the schema") from None
+
+
+def _is_loopback(url: str | None) -> bool:
+    from urllib.parse import urlparse
+
+    return bool(url) and urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Turn botocore failures into JobworkError with what to do, never a traceback."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        WaiterError,
+    )
+    from botocore.parsers import ResponseParserError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise JobworkError(f"{action} failed: {error.get('Code', 'error')}: {error.get('Message', exc)}") from None
+    except NoCredentialsError:
+        raise JobworkError(f"{action} failed: no AWS credentials",
+                           "pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+    except EndpointConnectionError as exc:
+        raise JobworkError(f"{action} failed: cannot reach {exc.kwargs.get('endpoint_url')}",
+                           "check --endpoint-url and that the server there is running") from None
+    except WaiterError as exc:
+        raise JobworkError(f"{action} failed: {exc}") from None
+    except BotoCoreError as exc:
+        raise JobworkError(f"{action} failed: {exc}") from None
+    except ResponseParserError:
+        # What an emulator answers for an action it lacks (moto: UpdateTerminationProtection).
+        raise JobworkError(f"{action} failed: the endpoint's answer is not an AWS response",
+                           "the endpoint may not implement this action; try it against AWS") from None
+
+
+def _synth(resolved: ResolvedSchema) -> dict:
+    from ..compile import synth_template
+
+    return synth_template(resolved)
+
+
+# ---------------------------------------------------------------------------------------------
+# The deployed template → the schema it was made from
+
+_BILLING = {"PAY_PER_REQUEST": "on_demand", "PROVISIONED": "provisioned"}
+_TABLE_CLASS = {"STANDARD": "standard", "STANDARD_INFREQUENT_ACCESS": "infrequent_access"}
+_DELETION_POLICY = {"Delete": "destroy", "Retain": "retain", "RetainExceptOnCreate": "retain",
+                    "Snapshot": "snapshot"}
+_RETAINED = ("Retain", "RetainExceptOnCreate", "Snapshot")
+
+
+def deployed_tables(template: dict) -> dict[str, dict]:
+    """logical id → resource, for the DynamoDB tables of a template."""
+    return {lid: r for lid, r in (template.get("Resources") or {}).items()
+            if isinstance(r, dict) and r.get("Type") == TABLE_TYPE}
+
+
+def schema_from_template(template: dict, head: ResolvedSchema) -> ResolvedSchema:
+    """The schema a deployed template stands for, as far as the template can tell.
+
+    Keys, indexes, TTL, stream, billing, capacity, table class, encryption, PITR, deletion
+    protection, tags and DeletionPolicy come from the template. What only the YAML knows
+    (descriptions, non-key attributes, access patterns, tenant scoping, `snapshot` — which compiles
+    to Retain) is taken from the head, so it never shows up as a change.
+    """
+    by_logical_id = {t.logical_id: t for t in head.tables.values()}
+    by_name = {t.physical_name: t for t in head.tables.values()}
+    tables: dict[str, ResolvedTable] = {}
+    for lid, resource in deployed_tables(template).items():
+        props = resource.get("Properties") or {}
+        tags = {t.get("Key"): t.get("Value") for t in props.get("Tags") or [] if isinstance(t, dict)}
+        # The built-in `table` tag is the YAML key; a stack made elsewhere falls back on ids and names.
+        mine = (head.tables.get(tags.get("table", "")) or by_logical_id.get(lid)
+                or by_name.get(props.get("TableName")))
+        key = tags.get("table") or (mine.key if mine else _key_from_logical_id(lid))
+        table = _table_from_resource(key, lid, resource, mine, head)
+        tables[key] = table
+    # The head's order where it can tell: the dict order is what a plan lists tables in.
+    ordered = {k: tables[k] for k in head.tables if k in tables}
+    ordered.update({k: t for k, t in tables.items() if k not in ordered})
+    return head.model_copy(update={"tables": ordered})
+
+
+def _key_from_logical_id(logical_id: str) -> str:
+    import re
+
+    stem = logical_id.removesuffix("Table") or logical_id
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower()
+
+
+def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable | None,
+                         head: ResolvedSchema) -> ResolvedTable:
+    props = resource.get("Properties") or {}
+    types = {a.get("AttributeName"): a.get("AttributeType", "S")
+             for a in props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
+
+    def keys(schema: list | None) -> tuple[KeyAttribute | None, KeyAttribute | None]:
+        found = {k.get("KeyType"): k.get("AttributeName") for k in schema or [] if isinstance(k, dict)}
+        make = lambda name: KeyAttribute(name=name, type=types.get(name, "S")) if name else None
+        return make(found.get("HASH")), make(found.get("RANGE"))
+
+    def projection(spec: dict | None, known: Projection | None) -> Projection:
+        spec = spec or {}
+        kind = {"ALL": "all", "KEYS_ONLY": "keys_only", "INCLUDE": "include"}.get(spec.get("ProjectionType"), "all")
+        attributes = tuple(spec.get("NonKeyAttributes") or ())
+        if known is not None and known.type == kind and set(known.attributes) == set(attributes):
+            return known  # the order of an INCLUDE list means nothing to DynamoDB
+        return Projection(type=kind, attributes=attributes)
+
+    def capacity(spec: dict | None) -> Capacity | None:
+        if not isinstance(spec, dict) or "ReadCapacityUnits" not in spec:
+            return None
+        return Capacity(read=int(spec["ReadCapacityUnits"]), write=int(spec["WriteCapacityUnits"]))
+
+    partition_key, sort_key = keys(props.get("KeySchema"))
+    billing = _BILLING.get(props.get("BillingMode") or "PROVISIONED", "provisioned")
+    known_gsis = {i.name: i for i in mine.global_indexes} if mine else {}
+    gsis = []
+    for spec in props.get("GlobalSecondaryIndexes") or []:
+        name = spec.get("IndexName")
+        gpk, gsk = keys(spec.get("KeySchema"))
+        known = known_gsis.get(name)
+        gsis.append(ResolvedGlobalIndex(
+            name=name, partition_key=gpk, sort_key=gsk,
+            projection=projection(spec.get("Projection"), known.projection if known else None),
+            tenant_scoped=known.tenant_scoped if known else (gpk is not None and gpk.name == head.tenancy_attribute),
+            capacity=capacity(spec.get("ProvisionedThroughput")) if billing == "provisioned" else None,
+        ))
+    order = list(known_gsis)
+    gsis.sort(key=lambda i: order.index(i.name) if i.name in order else len(order))
+    known_lsis = {i.name: i for i in mine.local_indexes} if mine else {}
+    lsis = tuple(
+        ResolvedLocalIndex(name=spec.get("IndexName"), sort_key=keys(spec.get("KeySchema"))[1],
+                           projection=projection(spec.get("Projection"),
+                                                 known_lsis[spec["IndexName"]].projection
+                                                 if spec.get("IndexName") in known_lsis else None))
+        for spec in props.get("LocalSecondaryIndexes") or []
+    )
+    ttl_spec = props.get("TimeToLiveSpecification") or {}
+    stream = (props.get("StreamSpecification") or {}).get("StreamViewType")
+    pitr = props.get("PointInTimeRecoverySpecification") or {}
+    removal = _DELETION_POLICY.get(resource.get("DeletionPolicy", "Delete"), "destroy")
+    if removal == "retain" and mine is not None and mine.removal_policy == "snapshot":
+        removal = "snapshot"  # compile writes snapshot as Retain: the template cannot tell them apart
+    attributes = dict(mine.attributes) if mine else {
+        name: Attribute(type={"N": "number", "B": "binary"}.get(kind, "string")) for name, kind in types.items()}
+    return ResolvedTable(
+        key=key,
+        logical_id=lid,
+        physical_name=props.get("TableName") if isinstance(props.get("TableName"), str) else lid,
+        description=mine.description if mine else None,
+        tenant_scoped=mine.tenant_scoped if mine else (partition_key is not None
+                                                       and partition_key.name == head.tenancy_attribute),
+        partition_key=partition_key,
+        sort_key=sort_key,
+        attributes=attributes,
+        global_indexes=tuple(gsis),
+        local_indexes=lsis,
+        ttl=ttl_spec.get("AttributeName") if ttl_spec.get("Enabled") in (True, "true") else None,
+        stream=stream.lower() if isinstance(stream, str) else None,
+        billing=billing,
+        capacity=capacity(props.get("ProvisionedThroughput")) if billing == "provisioned" else None,
+        table_class=_TABLE_CLASS.get(props.get("TableClass") or "STANDARD", "standard"),
+        encryption=_encryption(props.get("SSESpecification"), mine),
+        point_in_time_recovery=pitr.get("PointInTimeRecoveryEnabled") in (True, "true"),
+        deletion_protection=props.get("DeletionProtectionEnabled") in (True, "true"),
+        removal_policy=removal,
+        tags=dict(sorted((k, v) for k, v in _tags(props).items())),
+        access_patterns=mine.access_patterns if mine else (),
+    )
+
+
+def _tags(props: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in props.get("Tags") or []
+            if isinstance(t, dict) and isinstance(t.get("Value"), str)}
+
+
+def _encryption(spec: dict | None, mine: ResolvedTable | None) -> Encryption:
+    if not spec or spec.get("SSEEnabled") not in (True, "true"):
+        return Encryption(type="aws_owned")
+    key = spec.get("KMSMasterKeyId")
+    if key is None:
+        return Encryption(type="aws_managed")
+    if isinstance(key, str) and key.startswith("arn:"):
+        return Encryption(type="customer_managed", kms_key_arn=key)
+    # An intrinsic function or an alias: the head's key when it is customer managed too.
+    if mine is not None and mine.encryption.type == "customer_managed":
+        return mine.encryption
+    return Encryption(type="customer_managed")
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack, through one client
+
+@dataclass
+class _Stack:
+    cfn: Any
+    name: str
+
+    def describe(self) -> dict | None:
+        """The stack, or None when there is none (CloudFormation says so with a ValidationError)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.cfn.describe_stacks(StackName=self.name)["Stacks"][0]
+        except ClientError as exc:
+            if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+                return None
+            raise
+
+    def template(self) -> dict:
+        body = self.cfn.get_template(StackName=self.name, TemplateStage="Original")["TemplateBody"]
+        if isinstance(body, str):  # botocore decodes JSON bodies; a YAML one was not written by this tool
+            try:
+                body = json.loads(body)
+            except ValueError:
+                raise JobworkError(f"stack {self.name} has a template that is not JSON: it was not deployed "
+                                   "by jobwork-infra", "deploy to a new stack name, or delete this stack") from None
+        return json.loads(json.dumps(body))  # plain dicts, numbers as JSON gives them
+
+
+def _check_status(stack: dict, env: str) -> None:
+    status = stack["StackStatus"]
+    name = stack["StackName"]
+    if status == "REVIEW_IN_PROGRESS" or status in _UPDATABLE:
+        return
+    reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
+    if status.endswith("_IN_PROGRESS"):
+        raise JobworkError(
+            f"stack {name} is {status}{reason}: another operation is running on it; nothing was changed",
+            f"wait for it to finish (aws cloudformation describe-stacks --stack-name {name}), then deploy again")
+    if status == "ROLLBACK_COMPLETE":
+        raise JobworkError(
+            f"stack {name} is ROLLBACK_COMPLETE: its creation failed and was rolled back, and CloudFormation "
+            "cannot update a stack in this state",
+            f"delete it with `jobwork-infra destroy --env {env}`, then deploy again")
+    if status == "UPDATE_ROLLBACK_FAILED":
+        raise JobworkError(
+            f"stack {name} is UPDATE_ROLLBACK_FAILED{reason}: a rollback could not finish",
+            f"fix the cause, then run `aws cloudformation continue-update-rollback --stack-name {name}`, "
+            "and deploy again")
+    raise JobworkError(f"stack {name} is {status}{reason} and cannot be updated",
+                       f"look at its events in the CloudFormation console; `jobwork-infra destroy --env {env}` "
+                       "deletes it")
+
+
+# ---------------------------------------------------------------------------------------------
+# Live progress: the waiter polls DescribeStacks; each poll also fetches the new stack events.
+
+@dataclass
+class _Progress:
+    cfn: Any
+    stack_id: str
+    console: Console
+    verb: str
+    started: float = field(default_factory=time.monotonic)
+    seen: set[str] = field(default_factory=set)
+    events: list[dict] = field(default_factory=list)
+    status: Any = None
+
+    def baseline(self) -> None:
+        """Mark the events already there, so only this operation's events are shown."""
+        page = self.cfn.describe_stack_events(StackName=self.stack_id)
+        self.seen.update(e["EventId"] for e in page.get("StackEvents", []))
+
+    def poll(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        new: list[dict] = []
+        try:
+            for page in self.cfn.get_paginator("describe_stack_events").paginate(StackName=self.stack_id):
+                fresh = [e for e in page.get("StackEvents", []) if e["EventId"] not in self.seen]
+                new += fresh
+                if len(fresh) < len(page.get("StackEvents", [])):
+                    break  # newest first: a known event means the rest are known too
+        except ClientError:
+            return  # events are a view; the waiter decides success
+        for event in reversed(new):
+            self.seen.add(event["EventId"])
+            self.events.append(event)
+            self.console.print(_event_line(event, time.monotonic() - self.started))
+        if self.status is not None:
+            self.status.update(f"{self.verb} … {time.monotonic() - self.started:.0f}s")
+
+    def failures(self) -> list[dict]:
+        return [e for e in self.events if e.get("ResourceStatus", "").endswith("_FAILED")]
+
+
+def _event_line(event: dict, elapsed: float) -> Text:
+    status = event.get("ResourceStatus", "")
+    style = "red" if "FAILED" in status or "ROLLBACK" in status else "green" if status.endswith("COMPLETE") else "yellow"
+    line = Text.assemble((f"{elapsed:5.0f}s  ", "dim"), (f"{status:<28}", style), "  ",
+                         event.get("LogicalResourceId", ""), (f"  {event.get('ResourceType', '')}", "dim"))
+    if event.get("ResourceStatusReason"):
+        line.append(f"  {event['ResourceStatusReason']}")
+    return line
+
+
+def _wait_stack(cfn: Any, waiter_name: str, stack: str, progress: _Progress) -> bool:
+    """Wait with the botocore waiter, showing events; False when the stack ended in failure."""
+    from botocore.exceptions import WaiterError
+
+    event = "after-call.cloudformation.DescribeStacks"
+    cfn.meta.events.register(event, progress.poll)
+    delay = STACK_POLL_SECONDS
+    try:
+        with progress.console.status(f"{progress.verb} …") as progress.status:
+            cfn.get_waiter(waiter_name).wait(
+                StackName=stack,
+                WaiterConfig={"Delay": delay, "MaxAttempts": max(1, STACK_WAIT_SECONDS // max(delay, 1))})
+        return True
+    except WaiterError as exc:
+        if "Max attempts exceeded" in str(exc):
+            raise JobworkError(f"gave up waiting for stack {stack} after {STACK_WAIT_SECONDS // 3600} h; "
+                               "it is still running", "follow it in the CloudFormation console") from None
+        progress.poll()
+        return False
+    finally:
+        progress.status = None
+        cfn.meta.events.unregister(event, progress.poll)
+
+
+def _report_failure(cfn: Any, stack_id: str, progress: _Progress, console: Console, what: str) -> JobworkError:
+    failed = progress.failures()
+    if failed:
+        console.print(Text("Failed:", style="bold red"))
+        for event in failed:
+            console.print(Text(f"  {event.get('LogicalResourceId')} ({event.get('ResourceType')}): "
+                               f"{event.get('ResourceStatusReason') or event.get('ResourceStatus')}"))
+    final = "gone"
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_id)["Stacks"]
+        if stacks:
+            final = stacks[0]["StackStatus"]
+    except Exception:  # noqa: BLE001 — the failure above is what matters; the state is extra
+        final = "unknown"
+    return JobworkError(f"{what} failed; the stack is now {final}",
+                        "fix the cause shown above and deploy again")
+
+
+# ---------------------------------------------------------------------------------------------
+# deploy
+
+def _environment_retains(project: Project, env: str) -> bool:
+    """Prod-like: tables outlive the stack (retain or snapshot), so the stack gets termination protection."""
+    return effective_option(project.schema, env, Table(), "removal_policy") != "destroy"
+
+
+def _canonical(template: dict) -> str:
+    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def deploy_stack(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool],
+                 *, clients: Clients | None = None) -> int:
+    """Deploy one environment's stack; returns the exit code (raises Blocked or JobworkError to refuse)."""
+    from ..plan import plan_changes
+    from ..report.changes import render_plan_text
+
+    head = project.resolve(request.env)
+    clients = clients or make_clients(request, head.region)
+    cfn = clients.cloudformation
+    stack = _Stack(cfn, head.stack_name)
+
+    with aws_errors(f"reading stack {head.stack_name}"):
+        deployed = stack.describe()
+    if deployed is not None:
+        _check_status(deployed, request.env)
+    exists = deployed is not None and deployed["StackStatus"] != "REVIEW_IN_PROGRESS"
+
+    templates: dict[str, dict] = {head.schema_hash: _synth(head)}
+    head_template = templates[head.schema_hash]
+    if exists:
+        with aws_errors(f"reading the template of stack {head.stack_name}"):
+            current = stack.template()
+        if _canonical(current) == _canonical(head_template):
+            console.print(f"No changes: stack {head.stack_name} is up to date "
+                          f"(schema {head.schema_hash[:12]}).")
+            _print_outputs(deployed, console)
+            return 0
+        deployed_hash = ((current.get("Metadata") or {}).get("JobworkInfra") or {}).get("SchemaHash")
+        if deployed_hash is None:
+            console.print(f"[yellow]warning:[/] stack {head.stack_name} was not deployed by jobwork-infra "
+                          "(no schema hash in its template): its tables are matched by name and tag")
+        plan = plan_changes(schema_from_template(current, head), head)
+    else:
+        plan = plan_changes(None, head)
+    if not plan.steps:
+        # Same schema, different template (another jobwork-infra version): one update to the head.
+        plan = replace(plan, steps=(Step(1, "update the stack template (the schema is unchanged)", (), head),))
+
+    console.print(f"Stack {head.stack_name} ({'update' if exists else 'create'}), "
+                  f"{len(plan.steps)} step(s):")
+    render_plan_text(plan, console)
+    refuse_destructive(plan, request.allow_destructive)
+    if request.dry_run:
+        console.print(f"Dry run: {len(plan.steps)} step(s) would be applied to stack {head.stack_name}; "
+                      "nothing was changed.")
+        return 0
+    if not approve(plan, yes=request.yes, confirm=confirm):
+        console.print("Cancelled; nothing was changed.")
+        return 1
+
+    changed = False
+    before: ResolvedSchema | None = plan.base
+    for step in plan.steps:
+        if len(plan.steps) > 1:
+            console.print(Text(f"Step {step.number}/{len(plan.steps)}: {step.summary}", style="bold"))
+        if step.target.schema_hash not in templates:
+            templates[step.target.schema_hash] = _synth(step.target)
+        body = templates[step.target.schema_hash]
+        done = _deploy_template(clients, stack, body, step, before, exists, request, console)
+        changed = changed or done
+        exists = True
+        before = step.target
+        if not done and len(plan.steps) > 1:
+            console.print("  (nothing to change in this step)")
+
+    with aws_errors(f"reading stack {head.stack_name}"):
+        final = cfn.describe_stacks(StackName=head.stack_name)["Stacks"][0]
+    if not changed:
+        console.print(f"No changes: stack {head.stack_name} is up to date.")
+    else:
+        console.print(Text(f"Deployed stack {head.stack_name}: {final['StackStatus']}", style="green"))
+    code = _protect(cfn, final, project, request, console)
+    _print_outputs(final, console)
+    return code
+
+
+def _template_argument(clients: Clients, stack: _Stack, body: str, step: Step, request: DeployRequest) -> dict:
+    """TemplateBody, or for templates over CloudFormation's inline limit a TemplateURL in S3."""
+    size = len(body.encode())
+    if size <= MAX_INLINE_TEMPLATE:
+        return {"TemplateBody": body}
+    if not request.template_bucket:
+        raise JobworkError(
+            f"the template of stack {stack.name} is {size:,} bytes, over CloudFormation's "
+            f"{MAX_INLINE_TEMPLATE:,}-byte limit for templates sent inline",
+            "pass --template-bucket BUCKET: an S3 bucket in the stack's region that you can write to")
+    key = f"jobwork-infra/{stack.name}/{step.target.schema_hash}.json"
+    with aws_errors(f"uploading the template to s3://{request.template_bucket}/{key}"):
+        clients.s3.put_object(Bucket=request.template_bucket, Key=key, Body=body.encode(),
+                              ContentType="application/json")
+    region = clients.s3.meta.region_name or "us-east-1"
+    # Path-style: valid for any bucket name (dots included), and the form CDK itself passes.
+    return {"TemplateURL": f"https://s3.{region}.amazonaws.com/{request.template_bucket}/{key}"}
+
+
+def _deploy_template(clients: Clients, stack: _Stack, template: dict, step: Step, before: ResolvedSchema | None,
+                     exists: bool, request: DeployRequest, console: Console) -> bool:
+    """One step: change set → guard → execute → wait. False when the change set was empty."""
+    from botocore.exceptions import WaiterError
+
+    cfn = clients.cloudformation
+    body = json.dumps(template, indent=1, sort_keys=False)
+    if len(body.encode()) > MAX_INLINE_TEMPLATE:
+        body = json.dumps(template, separators=(",", ":"))  # whitespace alone must not force S3
+    kind = "UPDATE" if exists else "CREATE"
+    name = f"jobwork-infra-{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}"
+    with aws_errors(f"creating change set {name}"):
+        created = cfn.create_change_set(
+            StackName=stack.name, ChangeSetName=name, ChangeSetType=kind, Capabilities=CAPABILITIES,
+            Description=step.summary[:1024], **_template_argument(clients, stack, body, step, request))
+    change_set, stack_id = created["Id"], created["StackId"]
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            ChangeSetName=change_set, StackName=stack_id,
+            WaiterConfig={"Delay": CHANGE_SET_POLL_SECONDS, "MaxAttempts": 300})
+    except WaiterError:
+        pass  # FAILED is also how CloudFormation says "empty"; the description tells which
+    with aws_errors(f"reading change set {name}"):
+        pages = list(cfn.get_paginator("describe_change_set").paginate(ChangeSetName=change_set,
+                                                                       StackName=stack_id))
+    described = pages[0]
+    changes = [c for page in pages for c in page.get("Changes", [])]
+    if described.get("Status") == "FAILED":
+        reason = described.get("StatusReason", "")
+        if any(marker in reason for marker in _EMPTY_CHANGE_SET):
+            with aws_errors(f"deleting empty change set {name}"):
+                cfn.delete_change_set(ChangeSetName=change_set, StackName=stack_id)
+            return False
+        with aws_errors(f"deleting change set {name}"):
+            cfn.delete_change_set(ChangeSetName=change_set, StackName=stack_id)
+        raise JobworkError(f"CloudFormation rejected the change set for stack {stack.name}: {reason}",
+                           "fix the schema (jobwork-infra validate) and deploy again")
+
+    unexpected = unexpected_replacements(changes, step, before)
+    if unexpected:
+        with aws_errors(f"deleting change set {name}"):
+            cfn.delete_change_set(ChangeSetName=change_set, StackName=stack_id)
+        raise Blocked(
+            "CloudFormation would replace or delete table(s) the plan expected to keep: "
+            + "; ".join(unexpected) + f". Change set {name} was deleted; nothing was changed",
+            "the deployed stack differs from what jobwork-infra can see in its template: compare it "
+            f"with `jobwork-infra synth --env {request.env} --print`, and report it if the schema alone causes this")
+
+    progress = _Progress(cfn, stack_id, console, f"{'Updating' if exists else 'Creating'} {stack.name}")
+    with aws_errors(f"executing change set {name}"):
+        progress.baseline()
+        cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
+        ok = _wait_stack(cfn, "stack_update_complete" if exists else "stack_create_complete", stack_id, progress)
+    if not ok:
+        raise _report_failure(cfn, stack_id, progress, console,
+                              f"{'update' if exists else 'creation'} of stack {stack.name}")
+    return True
+
+
+def unexpected_replacements(changes: list[dict], step: Step, before: ResolvedSchema | None) -> list[str]:
+    """The table changes in a change set that replace or remove a table the step did not plan to.
+
+    The second guard: the plan is computed from the template, CloudFormation from the live stack;
+    `Replacement: True` or `Conditional` on a table the plan keeps means they disagree, and the
+    disagreement must not cost data.
+    """
+    tables = {**(before.tables if before else {}), **step.target.tables}
+    key_of = {t.logical_id: k for k, t in tables.items()}
+    destructive = {c.table for c in step.changes if c.severity is Severity.DESTRUCTIVE}
+    touched = {c.table for c in step.changes}
+    found = []
+    for change in changes:
+        rc = change.get("ResourceChange") or {}
+        if rc.get("ResourceType") != TABLE_TYPE:
+            continue
+        lid = rc.get("LogicalResourceId", "")
+        key = key_of.get(lid, lid)
+        replacement = rc.get("Replacement")
+        if rc.get("Action") == "Modify" and replacement in ("True", "Conditional") and key not in destructive:
+            causes = sorted({d.get("Target", {}).get("Name", "?") for d in rc.get("Details") or []
+                             if d.get("Target", {}).get("RequiresRecreation") in ("Always", "Conditionally")})
+            why = f" because of {', '.join(causes)}" if causes else ""
+            found.append(f"{lid} (Replacement: {replacement}{why})")
+        elif rc.get("Action") == "Remove" and key not in touched:
+            found.append(f"{lid} (Remove)")
+    return found
+
+
+def _protect(cfn: Any, stack: dict, project: Project, request: DeployRequest, console: Console) -> int:
+    if not _environment_retains(project, request.env) or stack.get("EnableTerminationProtection"):
+        return 0
+    try:
+        with aws_errors("enabling termination protection"):
+            cfn.update_termination_protection(StackName=stack["StackName"], EnableTerminationProtection=True)
+    except JobworkError as exc:
+        console.print(Text(f"warning: the stack is deployed, but {exc.message}", style="yellow"))
+        console.print(f"  enable it with: aws cloudformation update-termination-protection "
+                      f"--enable-termination-protection --stack-name {stack['StackName']}")
+        return 1
+    console.print(f"Termination protection enabled on stack {stack['StackName']} (its tables are retained).")
+    return 0
+
+
+def _print_outputs(stack: dict, console: Console) -> None:
+    outputs = sorted(stack.get("Outputs") or [], key=lambda o: o.get("OutputKey", ""))
+    if not outputs:
+        return
+    table = RichTable(title="Outputs", title_justify="left", show_edge=False)
+    table.add_column("Output", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    for output in outputs:
+        table.add_row(output.get("OutputKey", ""), output.get("OutputValue", ""))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# destroy
+
+def destroy_stack(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool],
+                  *, clients: Clients | None = None) -> int:
+    """Delete one environment's stack after confirmation; list the tables that stay."""
+    head = project.resolve(request.env)
+    clients = clients or make_clients(request, head.region)
+    cfn = clients.cloudformation
+    stack = _Stack(cfn, head.stack_name)
+    with aws_errors(f"reading stack {head.stack_name}"):
+        deployed = stack.describe()
+        if deployed is None:
+            console.print(f"Stack {head.stack_name} does not exist; nothing to destroy.")
+            return 0
+        status = deployed["StackStatus"]
+        if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+            raise JobworkError(f"stack {head.stack_name} is {status}: another operation is running on it; "
+                               "nothing was changed", "wait for it to finish, then destroy again")
+        template = stack.template()
+
+    tables = deployed_tables(template)
+    kept = {lid: r for lid, r in tables.items() if r.get("DeletionPolicy") in _RETAINED}
+    gone = {lid: r for lid, r in tables.items() if lid not in kept}
+    name_of = lambda lid, r: (r.get("Properties") or {}).get("TableName") or lid
+    console.print(f"Stack {head.stack_name} ({status}):")
+    for lid, resource in gone.items():
+        console.print(f"  delete  {name_of(lid, resource)}  (its data is lost)")
+    for lid, resource in kept.items():
+        console.print(f"  keep    {name_of(lid, resource)}  (DeletionPolicy {resource['DeletionPolicy']})")
+    if not request.yes and not confirm(f"Delete stack {head.stack_name} and {len(gone)} table(s) with their data?"):
+        console.print("Cancelled; nothing was changed.")
+        return 1
+
+    stack_id = deployed["StackId"]
+    progress = _Progress(cfn, stack_id, console, f"Deleting {head.stack_name}")
+    with aws_errors(f"deleting stack {head.stack_name}"):
+        if deployed.get("EnableTerminationProtection"):
+            # Only now, after the user said yes: a refused destroy leaves the protection on.
+            cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=False)
+            console.print("Termination protection disabled.")
+        progress.baseline()
+        cfn.delete_stack(StackName=stack_id)
+        ok = _wait_stack(cfn, "stack_delete_complete", stack_id, progress)
+    if not ok:
+        raise _report_failure(cfn, stack_id, progress, console, f"deletion of stack {head.stack_name}")
+    console.print(Text(f"Deleted stack {head.stack_name}.", style="green"))
+    if kept:
+        console.print("These tables stay, with their data (retained by their DeletionPolicy):")
+        for lid, resource in kept.items():
+            console.print(f"  {name_of(lid, resource)}")
+    return 0

@@ -1,0 +1,392 @@
+"""The CloudFormation states moto cannot produce, with botocore's Stubber.
+
+moto never fails an update (so no rollback and no failed events), finishes every operation inside
+the call (so no stack is ever *_IN_PROGRESS), cannot leave a stack in ROLLBACK_COMPLETE, fills no
+Replacement flags in a change set, keeps no stack Outputs and has no UpdateTerminationProtection.
+Here each API answer is written out and the Stubber checks the calls, in order, with their
+parameters: the deploy must make exactly these calls and no others.
+
+No CDK here: `_synth` is replaced by `fake_template`, a template with only what deploy reads back
+(its faithfulness to compile is checked by the round trip in test_deploy_cfn.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from typer.testing import CliRunner
+
+from jobwork_infra.cli import app
+from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.cloudformation import Clients, schema_from_template
+from jobwork_infra.project import check_project
+
+SCHEMA = """\
+version: 1
+app: shop
+environments:
+  dev:
+    removal_policy: destroy
+  prod:
+    removal_policy: retain
+tables:
+  users:
+    sort_key: user_id
+    attributes:
+      user_id: uuid
+      email: string
+{indexes}
+"""
+BY_EMAIL = """\
+    global_indexes:
+      by_email:
+        partition_key: tenant_id
+        sort_key: email"""
+
+NAME = "shop-dev"
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/shop-dev/1"
+CHANGE_SET_ID = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/1"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def fake_template(resolved, padding: int = 0) -> dict:
+    resources = {}
+    for table in resolved.tables.values():
+        keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+        index_keys = [k for i in table.global_indexes for k in (i.partition_key, i.sort_key) if k]
+        attributes = {k.name: k.type for k in keys + index_keys}
+        schema = lambda pk, sk: [{"AttributeName": pk.name, "KeyType": "HASH"}] + (
+            [{"AttributeName": sk.name, "KeyType": "RANGE"}] if sk else [])
+        properties = {
+            "TableName": table.physical_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": schema(table.partition_key, table.sort_key),
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+            "Tags": [{"Key": k, "Value": v} for k, v in table.tags.items()],
+        }
+        if table.global_indexes:
+            properties["GlobalSecondaryIndexes"] = [
+                {"IndexName": i.name, "KeySchema": schema(i.partition_key, i.sort_key),
+                 "Projection": {"ProjectionType": "ALL"}} for i in table.global_indexes]
+        resources[table.logical_id] = {
+            "Type": "AWS::DynamoDB::Table", "Properties": properties,
+            "DeletionPolicy": "Delete" if table.removal_policy == "destroy" else "Retain"}
+    return {"Description": "x" * padding,
+            "Metadata": {"JobworkInfra": {"SchemaHash": resolved.schema_hash}}, "Resources": resources}
+
+
+@pytest.fixture(autouse=True)
+def no_cdk_no_sleep(monkeypatch):
+    monkeypatch.setattr(cloudformation, "_synth", fake_template)
+    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
+    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
+
+
+@pytest.fixture
+def schema(tmp_path):
+    def write(indexes: str = "") -> str:
+        path = tmp_path / "tables.yaml"
+        path.write_text(SCHEMA.format(indexes=indexes))
+        return str(path)
+    return write
+
+
+class Aws:
+    """Stubbed clients; `expect` queues one answer, in the order the deploy must ask."""
+
+    def __init__(self):
+        session = boto3.Session(region_name="us-east-1")
+        self.clients = Clients(session.client("cloudformation"), session.client("s3"))
+        self.cfn = Stubber(self.clients.cloudformation)
+        self.s3 = Stubber(self.clients.s3)
+
+    def expect(self, operation: str, response: dict | None = None, params: dict | None = None, s3: bool = False):
+        (self.s3 if s3 else self.cfn).add_response(operation, response or {}, params)
+
+    def fail(self, operation: str, code: str, message: str, params: dict | None = None):
+        self.cfn.add_client_error(operation, code, message, http_status_code=400, expected_params=params)
+
+    def stack(self, status: str, *, name: str = NAME, **extra) -> None:
+        self.expect("describe_stacks", {"Stacks": [_stack(status, name, **extra)]}, {"StackName": ANY})
+
+    def done(self):
+        self.cfn.assert_no_pending_responses()
+        self.s3.assert_no_pending_responses()
+
+
+def _stack(status: str, name: str = NAME, **extra) -> dict:
+    return {"StackName": name, "StackId": STACK_ID, "StackStatus": status, "CreationTime": NOW, **extra}
+
+
+def _event(number: int, logical_id: str, status: str, reason: str | None = None,
+           kind: str = "AWS::DynamoDB::Table") -> dict:
+    event = {"StackId": STACK_ID, "EventId": f"e{number}", "StackName": NAME, "LogicalResourceId": logical_id,
+             "ResourceType": kind, "Timestamp": NOW, "ResourceStatus": status}
+    if reason:
+        event["ResourceStatusReason"] = reason
+    return event
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    fake = Aws()
+    monkeypatch.setattr(cloudformation, "make_clients", lambda request, region: fake.clients)
+    with fake.cfn, fake.s3:
+        yield fake
+
+
+def deploy(path: str, *extra: str, env: str = "dev"):
+    return CliRunner().invoke(app, ["deploy", "--env", env, "--schema", path, *extra], catch_exceptions=False)
+
+
+def resolved(path: str, env: str = "dev"):
+    return check_project(path).resolve(env)
+
+
+def expect_update_change_set(aws: Aws, changes: list[dict], params: dict | None = None) -> None:
+    aws.expect("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID},
+               params or {"StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
+                          "Capabilities": ANY, "Description": ANY, "TemplateBody": ANY})
+    described = {"ChangeSetId": CHANGE_SET_ID, "StackId": STACK_ID, "Status": "CREATE_COMPLETE",
+                 "ExecutionStatus": "AVAILABLE", "Changes": changes}
+    aws.expect("describe_change_set", described, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+    aws.expect("describe_change_set", described, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+
+
+def _modify(logical_id: str, replacement: str, cause: str = "GlobalSecondaryIndexes") -> dict:
+    return {"Type": "Resource", "ResourceChange": {
+        "Action": "Modify", "LogicalResourceId": logical_id, "ResourceType": "AWS::DynamoDB::Table",
+        "Replacement": replacement, "Scope": ["Properties"],
+        "Details": [{"Target": {"Attribute": "Properties", "Name": cause,
+                                "RequiresRecreation": "Always" if replacement == "True" else "Never"}}]}}
+
+
+def test_fake_template_reads_back_as_the_schema(schema):
+    head = resolved(schema(BY_EMAIL))
+    assert schema_from_template(fake_template(head), head) == head
+
+
+def test_failed_update_shows_the_reasons_and_the_final_state(aws, schema):
+    base = resolved(schema())
+    path = schema(BY_EMAIL)
+    aws.stack("UPDATE_COMPLETE")
+    aws.expect("get_template", {"TemplateBody": json.dumps(fake_template(base))},
+               {"StackName": NAME, "TemplateStage": "Original"})
+    expect_update_change_set(aws, [_modify("UsersTable", "False")])
+    aws.expect("describe_stack_events", {"StackEvents": [_event(0, NAME, "UPDATE_COMPLETE", kind="x")]})
+    aws.expect("execute_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+    # The waiter's polls; after each one the progress view reads the new events.
+    aws.stack("UPDATE_IN_PROGRESS")
+    aws.expect("describe_stack_events", {"StackEvents": [
+        _event(1, "UsersTable", "UPDATE_IN_PROGRESS"), _event(0, NAME, "UPDATE_COMPLETE", kind="x")]})
+    aws.stack("UPDATE_ROLLBACK_COMPLETE")
+    aws.expect("describe_stack_events", {"StackEvents": [
+        _event(4, NAME, "UPDATE_ROLLBACK_COMPLETE", kind="AWS::CloudFormation::Stack"),
+        _event(3, "UsersTable", "UPDATE_COMPLETE"),
+        _event(2, "UsersTable", "UPDATE_FAILED", "Subscriber limit exceeded: Only 1 online index can be "
+                                                "created or deleted simultaneously per table"),
+        _event(1, "UsersTable", "UPDATE_IN_PROGRESS")]})
+    aws.expect("describe_stack_events", {"StackEvents": [_event(4, NAME, "UPDATE_ROLLBACK_COMPLETE")]})
+    aws.stack("UPDATE_ROLLBACK_COMPLETE")
+
+    result = deploy(path, "--yes")
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    failed = lines.index("Failed:")
+    assert lines[failed + 1] == ("  UsersTable (AWS::DynamoDB::Table): Subscriber limit exceeded: Only 1 online "
+                                 "index can be created or deleted simultaneously per table")
+    assert lines[failed + 2:] == [
+        "error: update of stack shop-dev failed; the stack is now UPDATE_ROLLBACK_COMPLETE",
+        "  hint: fix the cause shown above and deploy again"]
+    # the live view printed each new event once, oldest first
+    assert [line.split()[1] for line in lines[:failed] if re.match(r"\s*\d+s  ", line)] == [
+        "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"]
+    aws.done()
+
+
+def test_a_stack_in_progress_is_reported_and_not_touched(aws, schema):
+    aws.stack("UPDATE_IN_PROGRESS", StackStatusReason="User Initiated")
+
+    result = deploy(schema(BY_EMAIL), "--yes")
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: stack shop-dev is UPDATE_IN_PROGRESS (User Initiated): another operation is running on it; "
+        "nothing was changed\n"
+        "  hint: wait for it to finish (aws cloudformation describe-stacks --stack-name shop-dev), "
+        "then deploy again\n")
+    aws.done()  # no template read, no change set: nothing after DescribeStacks
+
+
+def test_rollback_complete_is_explained_with_the_fix(aws, schema):
+    aws.stack("ROLLBACK_COMPLETE")
+
+    result = deploy(schema(), "--dry-run")
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: stack shop-dev is ROLLBACK_COMPLETE: its creation failed and was rolled back, and "
+        "CloudFormation cannot update a stack in this state\n"
+        "  hint: delete it with `jobwork-infra destroy --env dev`, then deploy again\n")
+    aws.done()
+
+
+def test_replacement_the_plan_did_not_expect_is_refused_and_the_change_set_deleted(aws, schema):
+    base = resolved(schema())
+    path = schema(BY_EMAIL)  # the plan: one index added, in place
+    aws.stack("UPDATE_COMPLETE")
+    aws.expect("get_template", {"TemplateBody": json.dumps(fake_template(base))})
+    expect_update_change_set(aws, [_modify("UsersTable", "True", cause="KeySchema")])
+    aws.expect("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+
+    result = deploy(path, "--yes", "--allow-destructive")
+
+    assert result.exit_code == 3
+    assert ("error: CloudFormation would replace or delete table(s) the plan expected to keep: "
+            "UsersTable (Replacement: True because of KeySchema). Change set jobwork-infra-1-") in result.output
+    assert "was deleted; nothing was changed" in result.output
+    aws.done()  # in particular: no ExecuteChangeSet
+
+
+def test_conditional_replacement_is_refused_too(aws, schema):
+    base = resolved(schema())
+    aws.stack("UPDATE_COMPLETE")
+    aws.expect("get_template", {"TemplateBody": json.dumps(fake_template(base))})
+    expect_update_change_set(aws, [_modify("UsersTable", "Conditional")])
+    aws.expect("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+
+    result = deploy(schema(BY_EMAIL), "--yes")
+
+    assert result.exit_code == 3
+    assert "UsersTable (Replacement: Conditional)" in result.output
+    aws.done()
+
+
+def test_empty_change_set_is_no_changes_and_is_deleted(aws, schema):
+    base = resolved(schema())
+    template = fake_template(base)
+    template["Metadata"]["JobworkInfra"]["Version"] = "0.0.1"  # another tool version: the template differs
+    aws.stack("UPDATE_COMPLETE")
+    aws.expect("get_template", {"TemplateBody": json.dumps(template)})
+    aws.expect("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID})
+    empty = {"ChangeSetId": CHANGE_SET_ID, "StackId": STACK_ID, "Status": "FAILED", "ExecutionStatus": "UNAVAILABLE",
+             "StatusReason": "The submitted information didn't contain changes. Submit different information "
+                             "to create a change set.", "Changes": []}
+    aws.expect("describe_change_set", empty)
+    aws.expect("describe_change_set", empty)
+    aws.expect("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+    aws.stack("UPDATE_COMPLETE")
+
+    result = deploy(schema(), "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("No changes: stack shop-dev is up to date.")
+    aws.done()
+
+
+def test_create_in_a_retained_environment_adds_termination_protection_and_prints_outputs(aws, schema):
+    path = schema()
+    aws.fail("describe_stacks", "ValidationError", "Stack with id shop-prod does not exist")
+    aws.expect("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID},
+               {"StackName": "shop-prod", "ChangeSetName": ANY, "ChangeSetType": "CREATE",
+                "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"], "Description": ANY,
+                "TemplateBody": ANY})
+    described = {"ChangeSetId": CHANGE_SET_ID, "StackId": STACK_ID, "Status": "CREATE_COMPLETE", "Changes": []}
+    aws.expect("describe_change_set", described)
+    aws.expect("describe_change_set", described)
+    aws.expect("describe_stack_events", {"StackEvents": []})
+    aws.expect("execute_change_set")
+    aws.stack("CREATE_COMPLETE", name="shop-prod")
+    aws.expect("describe_stack_events", {"StackEvents": [_event(1, "UsersTable", "CREATE_COMPLETE")]})
+    outputs = [{"OutputKey": "UsersTableName", "OutputValue": "shop-prod-users"},
+               {"OutputKey": "UsersTableArn",
+                "OutputValue": "arn:aws:dynamodb:us-east-1:123456789012:table/shop-prod-users"}]
+    aws.stack("CREATE_COMPLETE", name="shop-prod", Outputs=outputs, EnableTerminationProtection=False)
+    aws.expect("update_termination_protection", {"StackId": STACK_ID},
+               {"StackName": "shop-prod", "EnableTerminationProtection": True})
+
+    result = deploy(path, "--yes", env="prod")
+
+    assert result.exit_code == 0, result.output
+    assert "Termination protection enabled on stack shop-prod (its tables are retained)." in result.output
+    table = result.output[result.output.index("Outputs"):].replace("│", " ").splitlines()
+    assert any(line.split() == ["UsersTableArn", "arn:aws:dynamodb:us-east-1:123456789012:table/shop-prod-users"]
+               for line in table)
+    assert any(line.split() == ["UsersTableName", "shop-prod-users"] for line in table)
+    aws.done()
+
+
+def test_a_big_template_goes_through_the_template_bucket(aws, schema, monkeypatch):
+    monkeypatch.setattr(cloudformation, "_synth", lambda r: fake_template(r, padding=60_000))
+    aws.fail("describe_stacks", "ValidationError", "Stack with id shop-dev does not exist")
+    aws.expect("put_object", {}, {"Bucket": "my-templates", "Key": ANY, "Body": ANY,
+                                  "ContentType": "application/json"}, s3=True)
+    aws.expect("create_change_set", {"Id": CHANGE_SET_ID, "StackId": STACK_ID},
+               {"StackName": NAME, "ChangeSetName": ANY, "ChangeSetType": "CREATE", "Capabilities": ANY,
+                "Description": ANY, "TemplateURL": ANY})
+    described = {"ChangeSetId": CHANGE_SET_ID, "StackId": STACK_ID, "Status": "CREATE_COMPLETE", "Changes": []}
+    aws.expect("describe_change_set", described)
+    aws.expect("describe_change_set", described)
+    aws.expect("describe_stack_events", {"StackEvents": []})
+    aws.expect("execute_change_set")
+    aws.stack("CREATE_COMPLETE")
+    aws.expect("describe_stack_events", {"StackEvents": []})
+    aws.stack("CREATE_COMPLETE")
+    sent = {}
+    aws.clients.cloudformation.meta.events.register(
+        "provide-client-params.cloudformation.CreateChangeSet", lambda params, **_: sent.update(params))
+
+    result = deploy(schema(), "--yes", "--template-bucket", "my-templates")
+
+    assert result.exit_code == 0, result.output
+    head = resolved(schema())
+    assert sent["TemplateURL"] == (f"https://s3.us-east-1.amazonaws.com/my-templates/"
+                                   f"jobwork-infra/shop-dev/{head.schema_hash}.json")
+    aws.done()
+
+
+def test_a_big_template_without_a_bucket_says_what_is_needed(aws, schema, monkeypatch):
+    monkeypatch.setattr(cloudformation, "_synth", lambda r: fake_template(r, padding=60_000))
+    aws.fail("describe_stacks", "ValidationError", "Stack with id shop-dev does not exist")
+
+    result = deploy(schema(), "--yes")
+
+    assert result.exit_code == 1
+    assert re.search(r"error: the template of stack shop-dev is 60,\d{3} bytes", result.output)
+    assert "over CloudFormation's 51,200-byte limit for templates sent inline" in result.output
+    assert "hint: pass --template-bucket BUCKET" in result.output
+    aws.done()
+
+
+def test_destroy_lifts_termination_protection_only_after_yes(aws, schema, monkeypatch):
+    path = schema()
+    prod = resolved(path, "prod")
+    for answer in (False, True):
+        aws.stack("UPDATE_COMPLETE", name="shop-prod", EnableTerminationProtection=True)
+        aws.expect("get_template", {"TemplateBody": json.dumps(fake_template(prod))})
+        if answer:
+            aws.expect("update_termination_protection", {"StackId": STACK_ID},
+                       {"StackName": STACK_ID, "EnableTerminationProtection": False})
+            aws.expect("describe_stack_events", {"StackEvents": []})
+            aws.expect("delete_stack", {}, {"StackName": STACK_ID})
+            aws.stack("DELETE_COMPLETE", name="shop-prod")
+            aws.expect("describe_stack_events", {"StackEvents": []})
+        monkeypatch.setattr("jobwork_infra.cli.deploy._confirm", lambda question, answer=answer: answer)
+
+        result = CliRunner().invoke(app, ["destroy", "--env", "prod", "--schema", path])
+
+        if answer:
+            assert result.exit_code == 0, result.output
+            assert "Termination protection disabled." in result.output
+            assert result.output.rstrip().endswith("retained by their DeletionPolicy):\n  shop-prod-users")
+        else:
+            assert result.exit_code == 1
+            assert result.output.rstrip().endswith("Cancelled; nothing was changed.")
+            assert "Termination protection" not in result.output
+        aws.done()
