@@ -13,6 +13,10 @@ import pkgutil
 import sys
 from typing import Annotated
 
+# Before typer, rich and pydantic: for `synth` it starts Node.js, which then runs alongside them.
+from . import _node_start  # noqa: F401
+
+# isort: split
 import typer
 from rich.console import Console
 from typer.core import TyperGroup

@@ -1,0 +1,82 @@
+"""`synth`: the CloudFormation template of one environment, and the entry point of the CDK CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import JobworkError
+from ..project import check_project
+from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
+
+DEFAULT_OUT = "cdk.out"
+
+
+def _cdk_cli_env() -> tuple[str, str]:
+    """The environment and output folder the CDK CLI asked for (`cdk synth -c env=dev`).
+
+    The CLI passes its context as JSON in CDK_CONTEXT_JSON, or in a file named by
+    CONTEXT_OVERFLOW_LOCATION_ENV when it is too large for the environment.
+    """
+    raw = os.environ.get("CDK_CONTEXT_JSON")
+    overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if not raw and overflow:
+        raw = Path(overflow).read_text()
+    try:
+        context = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise JobworkError(f"CDK_CONTEXT_JSON is not JSON: {exc}", "run this through the CDK CLI: cdk synth -c env=dev")
+    env = context.get("env")
+    if not isinstance(env, str) or not env:
+        raise JobworkError("no environment: the CDK CLI passed no `env` context",
+                           "name one: npx cdk synth -c env=dev")
+    return env, os.environ.get("CDK_OUTDIR") or DEFAULT_OUT
+
+
+@app.command()
+def synth(
+    env: EnvOption = None,
+    schema: SchemaOption = SCHEMA_DEFAULT,
+    out: str = typer.Option(None, "--out", "-o", help=f"Cloud assembly folder [default: {DEFAULT_OUT}]."),
+    print_: bool = typer.Option(False, "--print", help="Write the template JSON to stdout, and nothing else."),
+    cdk_app: bool = typer.Option(False, "--cdk-app", hidden=True,
+                                 help="Run as the app of cdk.json: env from -c env=…, folder from the CDK CLI."),
+) -> None:
+    """Compile one environment's tables into a CloudFormation template (a CDK cloud assembly).
+
+    No AWS account is needed. The template has one AWS::DynamoDB::Table per table, the
+    TenantDataAccess managed policy and outputs for every table.
+
+    Example: jobwork-infra synth --env dev --print > dev.template.json
+    """
+    if cdk_app:
+        env, out = _cdk_cli_env()
+    elif not env:
+        raise typer.BadParameter("name the environment to synthesize, e.g. --env dev", param_hint="--env")
+    resolved = check_project(schema).resolve(env)
+
+    from ..compile import synth_assembly, synth_template
+
+    if print_:
+        template = json.dumps(synth_template(resolved) if out is None else
+                              json.loads(synth_assembly(resolved, out).read_text()), indent=1)
+        sys.stdout.write(template + "\n")
+        return
+    template_path = synth_assembly(resolved, out or DEFAULT_OUT)
+    if cdk_app:
+        return  # the CDK CLI reads the assembly and reports on its own
+    tables = resolved.tables.values()
+    gsis = sum(len(t.global_indexes) for t in tables)
+    lsis = sum(len(t.local_indexes) for t in tables)
+    stdout.print(f"Synthesized {resolved.stack_name}: {_count(len(tables), 'table')}, "
+                 f"{_count(gsis, 'global index', 'global indexes')}, "
+                 f"{_count(lsis, 'local index', 'local indexes')}")
+    stdout.print(f"Template: {template_path}")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
