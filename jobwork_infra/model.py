@@ -14,6 +14,7 @@ import string
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from .errors import Diagnostic, Severity
 from .load import Document, did_you_mean
@@ -51,6 +52,10 @@ def _attribute_shorthand(value: Any) -> Any:
 
 def _projection_shorthand(value: Any) -> Any:
     if isinstance(value, str):
+        if value not in ("all", "keys_only"):
+            # `include` is spelt as a list, so it is not offered as a word here.
+            raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                      {"expected": "'all' or 'keys_only' (or a list of attribute names)"})
         return {"type": value}
     if isinstance(value, list):
         return {"type": "include", "attributes": value}

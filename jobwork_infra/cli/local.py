@@ -15,7 +15,8 @@ class Engine(str, Enum):
 
 local_app = typer.Typer(
     name="local",
-    help="Start, stop or show the local DynamoDB engine (DynamoDB Local, or moto's server).",
+    help="Start, stop or show the local DynamoDB engine (DynamoDB Local, or moto's server).\n\n"
+         "Example: jobwork-infra local start --engine moto",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
