@@ -1,4 +1,8 @@
-"""A valid tables.yaml of any size, for benchmarks and tests: `make_schema(1000)`."""
+"""A valid tables.yaml of any size, for benchmarks and tests: `make_schema(1000)`.
+
+`make_edited_schema(n)` is the same schema after a typical pull request, so a diff between the two
+has real work of every kind to report (see its docstring).
+"""
 
 from __future__ import annotations
 
@@ -22,22 +26,32 @@ tables:
 """
 
 
-def _table(i: int) -> str:
+def _table(i: int, edited: bool = False) -> str:
     """Table i; every third has a GSI, every fifth an LSI, every seventh a TTL, every eleventh is global."""
-    lines = [f"  table_{i:05d}:", f"    description: generated table {i}", "    sort_key: item_id",
+    gains_index = edited and i % 10 == 0
+    retyped = edited and i % 10 == 1
+    gains_ttl = edited and i % 10 == 2 and i % 7 != 0
+    description = f"generated table {i}" + (" (edited)" if retyped else "")
+    lines = [f"  table_{i:05d}:", f"    description: {description}", "    sort_key: item_id",
              "    attributes:", "      item_id: uuid", "      status: string", "      created_at: datetime",
-             "      owner_sub: string", "      expires_at: epoch_seconds", "      total: number"]
+             "      owner_sub: string", "      expires_at: epoch_seconds",
+             f"      total: {'string' if retyped else 'number'}"]
     patterns = ["      - {name: items of a tenant, key: [tenant_id]}",
                 "      - {name: one item, key: [tenant_id, item_id]}"]
+    indexes = []
     if i % 3 == 0:
-        lines += ["    global_indexes:",
-                  "      by_status: {partition_key: tenant_id, sort_key: status, projection: [total]}",
-                  "      by_owner: {partition_key: owner_sub, projection: keys_only, tenant_scoped: false}"]
+        indexes += ["      by_status: {partition_key: tenant_id, sort_key: status, projection: [total]}",
+                    "      by_owner: {partition_key: owner_sub, projection: keys_only, tenant_scoped: false}"]
         patterns.append("      - {name: items by status, index: by_status, key: [tenant_id, status]}")
+    if gains_index:
+        indexes.append("      by_expiry: {partition_key: tenant_id, sort_key: expires_at, projection: keys_only}")
+        patterns.append("      - {name: items by expiry, index: by_expiry, key: [tenant_id, expires_at]}")
+    if indexes:
+        lines += ["    global_indexes:", *indexes]
     if i % 5 == 0:
         lines += ["    local_indexes:", "      by_created: {sort_key: created_at}"]
         patterns.append("      - {name: newest items, index: by_created, key: [tenant_id, created_at]}")
-    if i % 7 == 0:
+    if i % 7 == 0 or gains_ttl:
         lines.append("    ttl: expires_at")
     if i % 11 == 0:
         lines.append("    stream: new_and_old_images")
@@ -49,5 +63,20 @@ def make_schema(n_tables: int) -> str:
     return HEADER + "\n".join(_table(i) for i in range(n_tables)) + "\n"
 
 
+def make_edited_schema(n_tables: int) -> str:
+    """`make_schema(n_tables)` after an edit touching about a third of it; valid too.
+
+    Tables 0, 10, 20 … gain a GSI (online); 1, 11, 21 … retype a non-key attribute and reword their
+    description (safe); 2, 12, 22 … gain a TTL (online); 24, 49, 74 … are removed (destructive in
+    dev); n/50 new tables, at least one, are added (safe, or a rename where one matches a removed
+    table's shape). Even at 2 tables there are changes, so the small figure is not a no-op diff.
+    """
+    kept = [_table(i, edited=True) for i in range(n_tables) if i % 25 != 24]
+    added = [_table(i) for i in range(n_tables, n_tables + max(1, n_tables // 50))]
+    return HEADER + "\n".join(kept + added) + "\n"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(make_schema(int(sys.argv[1]) if len(sys.argv) > 1 else 100))
+    maker = make_edited_schema if "--edited" in sys.argv[1:] else make_schema
+    sizes = [a for a in sys.argv[1:] if a != "--edited"]
+    sys.stdout.write(maker(int(sizes[0]) if sizes else 100))

@@ -3,7 +3,8 @@
 A no-op redeploy is what a developer pays on every `deploy --local` that changes nothing: read the
 live tables, plan, print "No changes". Measured two ways: the whole command as a user runs it (a new
 process: Python start-up and imports included) and the deploy itself in process (engine round trips
-and planning only). Each engine runs in a temporary project root and is stopped at the end.
+and planning only). The command is also set against `jobwork-infra validate`, a command that
+touches no engine, as a ratio that means the same on any machine. Each engine runs in a temporary project root and is stopped at the end.
 
     .venv/bin/python bench/redeploy.py [--runs N] [--engine dynamodb-local|moto|both]
 """
@@ -38,8 +39,13 @@ def _never(question: str) -> bool:
     raise AssertionError("a no-op redeploy must not ask")
 
 
-def measure(engine: str, runs: int) -> dict[str, float]:
+def measure(engine: str = engines.DEFAULT_ENGINE, runs: int = 5) -> dict[str, float | str]:
+    """Median seconds of a no-op redeploy: `command` (a new process, as a user runs it), `in_process`,
+    and `validate_command` (`jobwork-infra validate`, alternated with the deploy command so both see
+    the same machine): the ratio of the two says what the engine round trips add to any command."""
+    previous_root = os.environ.get("JOBWORK_ROOT")
     with tempfile.TemporaryDirectory(prefix="jobwork-bench-") as root:
+        # The CLI subprocesses find the temporary engine through this, never the project's own.
         os.environ["JOBWORK_ROOT"] = root
         try:
             state = engines.start(engine, None, root)
@@ -56,18 +62,25 @@ def measure(engine: str, runs: int) -> dict[str, float]:
                 in_process.append(time.perf_counter() - started)
                 assert code == 0 and out.getvalue().startswith("No changes"), out.getvalue()
 
-            command = []
+            deploy = [CLI, "deploy", "--env", "dev", "--local", "--schema", str(SCHEMA), "--yes"]
+            validate = [CLI, "validate", "--schema", str(SCHEMA)]
+            command, validate_command = [], []
             for _ in range(runs):
                 started = time.perf_counter()
-                done = subprocess.run([CLI, "deploy", "--env", "dev", "--local", "--schema", str(SCHEMA), "--yes"],
-                                      check=False, capture_output=True, text=True, cwd=root)
+                done = subprocess.run(deploy, check=False, capture_output=True, text=True, cwd=root)
                 command.append(time.perf_counter() - started)
                 assert done.returncode == 0 and done.stdout.startswith("No changes"), done.stdout + done.stderr
+                started = time.perf_counter()
+                subprocess.run(validate, check=True, capture_output=True, cwd=root)
+                validate_command.append(time.perf_counter() - started)
             return {"in_process": statistics.median(in_process), "command": statistics.median(command),
-                    "endpoint": state.endpoint}
+                    "validate_command": statistics.median(validate_command), "endpoint": state.endpoint}
         finally:
             engines.stop(root)
-            os.environ.pop("JOBWORK_ROOT", None)
+            if previous_root is None:
+                os.environ.pop("JOBWORK_ROOT", None)
+            else:
+                os.environ["JOBWORK_ROOT"] = previous_root
 
 
 def main() -> None:
@@ -77,10 +90,11 @@ def main() -> None:
     args = parser.parse_args()
     names = ["dynamodb-local", "moto"] if args.engine == "both" else [args.engine]
     print(f"no-op redeploy of {SCHEMA.relative_to(ROOT)} (env dev), median of {args.runs} runs")
-    print(f"{'engine':16} {'command':>10} {'in process':>12}")
+    print(f"{'engine':16} {'command':>10} {'in process':>12} {'validate cmd':>13} {'deploy/validate':>16}")
     for name in names:
-        result = measure(name, args.runs)
-        print(f"{name:16} {result['command']:>9.2f}s {result['in_process'] * 1000:>10.0f}ms")
+        r = measure(name, args.runs)
+        print(f"{name:16} {r['command']:>9.2f}s {r['in_process'] * 1000:>10.0f}ms "
+              f"{r['validate_command']:>12.2f}s {r['command'] / r['validate_command']:>15.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""`make bench`: every benchmark of DESIGN.md §7 in one run, reported as ratios.
+
+Absolute times depend on the machine; ratios between two things measured in the same run on the
+same machine mostly do not, so the ratio column is the one to compare across machines and commits:
+
+- validate and diff at 2, 100 and 1000 tables, against the 2-table figure (linear scaling would
+  give 50x and 500x); and the CLI's fixed start-up cost (`jobwork-infra validate` on the project's
+  schema against a bare `python -c pass`);
+- synth against the equivalent hand-written CDK app (goal: tool / hand-written wall <= 1.15x);
+- a no-op redeploy to a local engine started in a temporary root (and stopped), against a
+  `validate` command.
+
+    .venv/bin/python bench/run.py [--quick] [--engine dynamodb-local|moto] [--skip synth,redeploy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import diff as diff_bench
+from bench import redeploy as redeploy_bench
+from bench import synth as synth_bench
+from bench import validate as validate_bench
+
+SIZES = (2, 100, 1000)
+PARTS = ("validate", "diff", "synth", "redeploy")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (noisier), about a minute")
+    parser.add_argument("--engine", choices=["dynamodb-local", "moto"], default="dynamodb-local",
+                        help="local engine for the redeploy (default: the one `deploy --local` starts)")
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to leave out: {', '.join(PARTS)}")
+    args = parser.parse_args()
+    skip = {p.strip() for p in args.skip.split(",") if p.strip()}
+    if skip - set(PARTS):
+        parser.error(f"--skip: unknown part(s) {', '.join(sorted(skip - set(PARTS)))}")
+    q = args.quick
+    rows: list[tuple[str, str, str]] = []  # (what, ratio, absolute)
+    started = time.perf_counter()
+
+    if "validate" not in skip:
+        progress("validate …")
+        times = {n: validate_bench.measure(n, validate_bench.default_runs(n, q)) for n in SIZES}
+        for n in SIZES:
+            rows.append((f"validate, {n} tables (in process)", f"{times[n] / times[2]:.1f}x", ms(times[n])))
+        startup = validate_bench.measure_startup(3 if q else 5)
+        fixed = startup["validate"] - startup["python"]
+        rows.append(("CLI start-up: jobwork-infra validate / python -c pass",
+                     f"{startup['validate'] / startup['python']:.1f}x",
+                     f"{ms(startup['validate'])} vs {ms(startup['python'])} (fixed cost {ms(fixed)})"))
+
+    if "diff" not in skip:
+        progress("diff …")
+        results = {n: diff_bench.measure(n, q) for n in SIZES}
+        for n in SIZES:
+            r = results[n]
+            rows.append((f"diff, {n} tables, load+check+diff ({r['changes']} changes)",
+                         f"{r['whole'] / results[2]['whole']:.1f}x", ms(r["whole"])))
+        for n in SIZES:
+            r = results[n]
+            rows.append((f"diff, {n} tables, diff alone (all envs)",
+                         f"{r['all_envs'] / results[2]['all_envs']:.1f}x", ms(r["all_envs"])))
+
+    if "synth" not in skip:
+        progress("synth (fresh processes, CDK on Node) …")
+        runs = 3 if q else 9  # the goal sits within noise of a busy 2-core machine
+        synth = synth_bench.measure(runs, seed_runs=1)
+        tool, tool_cpu = synth[synth_bench.TOOL]
+        same, same_cpu = synth[synth_bench.SAME]
+        seed = synth[synth_bench.SEED][0]
+        verdict = "ok" if tool / same <= synth_bench.GOAL else "OVER"
+        rows.append((f"synth: tool / hand-written, same App settings (goal <= {synth_bench.GOAL}x: {verdict})",
+                     f"{tool / same:.2f}x", f"{tool:.2f} s vs {same:.2f} s (median of {runs}); cpu ratio {tool_cpu / same_cpu:.2f}x"))
+        rows.append(("synth: tool / hand-written as the seed (CDK validation on)",
+                     f"{tool / seed:.2f}x", f"{tool:.2f} s vs {seed:.2f} s (1 run)"))
+
+    if "redeploy" not in skip:
+        progress(f"no-op redeploy ({args.engine} in a temporary root) …")
+        r = redeploy_bench.measure(args.engine, 3 if q else 5)
+        rows.append((f"no-op redeploy --local ({args.engine}) / validate command",
+                     f"{r['command'] / r['validate_command']:.2f}x",
+                     f"{ms(r['command'])} vs {ms(r['validate_command'])}; in process {ms(r['in_process'])}"))
+
+    width = max(len(what) for what, _, _ in rows)
+    print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")
+    print(f"{'-' * width}  {'-' * 8}  {'-' * 23}")
+    for what, ratio, absolute in rows:
+        print(f"{what:<{width}}  {ratio:>8}  {absolute}")
+    print(f"\nmedians; {'--quick, ' if q else ''}whole run {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
