@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 import typer
 
+from ..deploy import DeployRequest
 from ..project import check_project
 from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
-from ..deploy import DeployRequest
+
+EndpointOption = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint.")
+ProfileOption = typer.Option(None, "--profile", help="AWS profile.")
+RegionOption = typer.Option(None, "--region", help="AWS region (default: the environment's region).")
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 
 
 def _confirm(question: str) -> bool:
@@ -26,16 +33,22 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
                          template_bucket=template_bucket)
 
 
+def _run(schema: str, request: DeployRequest, target: Callable[..., int]) -> NoReturn:
+    project = check_project(schema)
+    project.resolve(request.env)  # a clear error for an invalid schema or an unknown environment
+    raise typer.Exit(target(project, request, console=stdout, confirm=_confirm))
+
+
 @app.command()
 def deploy(
     env: EnvOption,
     schema: SchemaOption = SCHEMA_DEFAULT,
     local: bool = typer.Option(False, "--local", help="Deploy to the local engine (started when none runs)."),
-    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint."),
-    profile: str = typer.Option(None, "--profile", help="AWS profile."),
-    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
+    endpoint_url: str = EndpointOption,
+    profile: str = ProfileOption,
+    region: str = RegionOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and exit as the deploy would."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     allow_destructive: bool = typer.Option(False, "--allow-destructive",
                                            help="Allow changes that delete or replace a table."),
     template_bucket: str = typer.Option(None, "--template-bucket",
@@ -49,17 +62,10 @@ def deploy(
     Example: jobwork-infra deploy --env dev --local
     """
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local)
-    project = check_project(schema)
-    project.resolve(env)  # a clear error for an invalid schema or an unknown environment
-    if local:
-        from ..deploy.local import deploy_local
+    from ..deploy.cloudformation import deploy_stack
+    from ..deploy.local import deploy_local
 
-        code = deploy_local(project, request, console=stdout, confirm=_confirm)
-    else:
-        from ..deploy.cloudformation import deploy_stack
-
-        code = deploy_stack(project, request, console=stdout, confirm=_confirm)
-    raise typer.Exit(code)
+    _run(schema, request, deploy_local if local else deploy_stack)
 
 
 @app.command()
@@ -67,24 +73,17 @@ def destroy(
     env: EnvOption,
     schema: SchemaOption = SCHEMA_DEFAULT,
     local: bool = typer.Option(False, "--local", help="Delete the environment's tables from the local engine."),
-    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint."),
-    profile: str = typer.Option(None, "--profile", help="AWS profile."),
-    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    endpoint_url: str = EndpointOption,
+    profile: str = ProfileOption,
+    region: str = RegionOption,
+    yes: bool = YesOption,
 ) -> None:
     """Delete an environment's stack; retained tables stay and are listed.
 
     Example: jobwork-infra destroy --env dev --yes
     """
     request = _request(env, False, yes, False, endpoint_url, profile, region, None, local)
-    project = check_project(schema)
-    project.resolve(env)
-    if local:
-        from ..deploy.local import destroy_local
+    from ..deploy.cloudformation import destroy_stack
+    from ..deploy.local import destroy_local
 
-        code = destroy_local(project, request, console=stdout, confirm=_confirm)
-    else:
-        from ..deploy.cloudformation import destroy_stack
-
-        code = destroy_stack(project, request, console=stdout, confirm=_confirm)
-    raise typer.Exit(code)
+    _run(schema, request, destroy_local if local else destroy_stack)

@@ -30,12 +30,7 @@ from ..changes import Severity, Step
 from ..errors import Blocked, JobworkError
 from ..model import (
     Attribute,
-    Capacity,
     Encryption,
-    KeyAttribute,
-    Projection,
-    ResolvedGlobalIndex,
-    ResolvedLocalIndex,
     ResolvedSchema,
     ResolvedTable,
     Table,
@@ -44,6 +39,7 @@ from ..model import (
 from ..project import Project
 from . import DeployRequest
 from .gate import approve, refuse_destructive
+from .shapes import billing_from, capacity_from, indexes_from, keys_from, table_class_from, tenant_scoped_from
 
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
 MAX_INLINE_TEMPLATE = 51_200
@@ -144,8 +140,6 @@ def _synth(resolved: ResolvedSchema) -> dict:
 # ---------------------------------------------------------------------------------------------
 # The deployed template → the schema it was made from
 
-_BILLING = {"PAY_PER_REQUEST": "on_demand", "PROVISIONED": "provisioned"}
-_TABLE_CLASS = {"STANDARD": "standard", "STANDARD_INFREQUENT_ACCESS": "infrequent_access"}
 _DELETION_POLICY = {"Delete": "destroy", "Retain": "retain", "RetainExceptOnCreate": "retain",
                     "Snapshot": "snapshot"}
 _RETAINED = ("Retain", "RetainExceptOnCreate", "Snapshot")
@@ -193,51 +187,9 @@ def _key_from_logical_id(logical_id: str) -> str:
 def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable | None,
                          head: ResolvedSchema) -> ResolvedTable:
     props = resource.get("Properties") or {}
-    types = {a.get("AttributeName"): a.get("AttributeType", "S")
-             for a in props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
-
-    def keys(schema: list | None) -> tuple[KeyAttribute | None, KeyAttribute | None]:
-        found = {k.get("KeyType"): k.get("AttributeName") for k in schema or [] if isinstance(k, dict)}
-        make = lambda name: KeyAttribute(name=name, type=types.get(name, "S")) if name else None
-        return make(found.get("HASH")), make(found.get("RANGE"))
-
-    def projection(spec: dict | None, known: Projection | None) -> Projection:
-        spec = spec or {}
-        kind = {"ALL": "all", "KEYS_ONLY": "keys_only", "INCLUDE": "include"}.get(spec.get("ProjectionType"), "all")
-        attributes = tuple(spec.get("NonKeyAttributes") or ())
-        if known is not None and known.type == kind and set(known.attributes) == set(attributes):
-            return known  # the order of an INCLUDE list means nothing to DynamoDB
-        return Projection(type=kind, attributes=attributes)
-
-    def capacity(spec: dict | None) -> Capacity | None:
-        if not isinstance(spec, dict) or "ReadCapacityUnits" not in spec:
-            return None
-        return Capacity(read=int(spec["ReadCapacityUnits"]), write=int(spec["WriteCapacityUnits"]))
-
-    partition_key, sort_key = keys(props.get("KeySchema"))
-    billing = _BILLING.get(props.get("BillingMode") or "PROVISIONED", "provisioned")
-    known_gsis = {i.name: i for i in mine.global_indexes} if mine else {}
-    gsis = []
-    for spec in props.get("GlobalSecondaryIndexes") or []:
-        name = spec.get("IndexName")
-        gpk, gsk = keys(spec.get("KeySchema"))
-        known = known_gsis.get(name)
-        gsis.append(ResolvedGlobalIndex(
-            name=name, partition_key=gpk, sort_key=gsk,
-            projection=projection(spec.get("Projection"), known.projection if known else None),
-            tenant_scoped=known.tenant_scoped if known else (gpk is not None and gpk.name == head.tenancy_attribute),
-            capacity=capacity(spec.get("ProvisionedThroughput")) if billing == "provisioned" else None,
-        ))
-    order = list(known_gsis)
-    gsis.sort(key=lambda i: order.index(i.name) if i.name in order else len(order))
-    known_lsis = {i.name: i for i in mine.local_indexes} if mine else {}
-    lsis = tuple(
-        ResolvedLocalIndex(name=spec.get("IndexName"), sort_key=keys(spec.get("KeySchema"))[1],
-                           projection=projection(spec.get("Projection"),
-                                                 known_lsis[spec["IndexName"]].projection
-                                                 if spec.get("IndexName") in known_lsis else None))
-        for spec in props.get("LocalSecondaryIndexes") or []
-    )
+    partition_key, sort_key = keys_from(props.get("AttributeDefinitions"), props.get("KeySchema"))
+    billing = billing_from(props.get("BillingMode"))
+    global_indexes, local_indexes = indexes_from(props, mine, head.tenancy_attribute, billing == "provisioned")
     ttl_spec = props.get("TimeToLiveSpecification") or {}
     stream = (props.get("StreamSpecification") or {}).get("StreamViewType")
     pitr = props.get("PointInTimeRecoverySpecification") or {}
@@ -245,24 +197,24 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
     if removal == "retain" and mine is not None and mine.removal_policy == "snapshot":
         removal = "snapshot"  # compile writes snapshot as Retain: the template cannot tell them apart
     attributes = dict(mine.attributes) if mine else {
-        name: Attribute(type={"N": "number", "B": "binary"}.get(kind, "string")) for name, kind in types.items()}
+        a.get("AttributeName"): Attribute(type={"N": "number", "B": "binary"}.get(a.get("AttributeType"), "string"))
+        for a in props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
     return ResolvedTable(
         key=key,
         logical_id=lid,
         physical_name=props.get("TableName") if isinstance(props.get("TableName"), str) else lid,
         description=mine.description if mine else None,
-        tenant_scoped=mine.tenant_scoped if mine else (partition_key is not None
-                                                       and partition_key.name == head.tenancy_attribute),
+        tenant_scoped=tenant_scoped_from(partition_key, mine, head.tenancy_attribute),
         partition_key=partition_key,
         sort_key=sort_key,
         attributes=attributes,
-        global_indexes=tuple(gsis),
-        local_indexes=lsis,
+        global_indexes=global_indexes,
+        local_indexes=local_indexes,
         ttl=ttl_spec.get("AttributeName") if ttl_spec.get("Enabled") in (True, "true") else None,
         stream=stream.lower() if isinstance(stream, str) else None,
         billing=billing,
-        capacity=capacity(props.get("ProvisionedThroughput")) if billing == "provisioned" else None,
-        table_class=_TABLE_CLASS.get(props.get("TableClass") or "STANDARD", "standard"),
+        capacity=capacity_from(props.get("ProvisionedThroughput")) if billing == "provisioned" else None,
+        table_class=table_class_from(props.get("TableClass")),
         encryption=_encryption(props.get("SSESpecification"), mine),
         point_in_time_recovery=pitr.get("PointInTimeRecoveryEnabled") in (True, "true"),
         deletion_protection=props.get("DeletionProtectionEnabled") in (True, "true"),

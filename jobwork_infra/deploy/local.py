@@ -41,12 +41,8 @@ from ..diff import gsi_operations, replaces_table
 from ..errors import JobworkError
 from ..model import (
     MANAGED_BY,
-    Capacity,
     Encryption,
     KeyAttribute,
-    Projection,
-    ResolvedGlobalIndex,
-    ResolvedLocalIndex,
     ResolvedSchema,
     ResolvedTable,
     logical_id,
@@ -56,6 +52,21 @@ from ..project import Project
 from . import DeployRequest
 from . import engine as engines
 from .gate import approve, refuse_destructive
+from .shapes import (
+    BILLING_MODES,
+    TABLE_CLASSES,
+    attribute_definitions,
+    billing_from,
+    capacity_from,
+    gsi_spec,
+    indexes_from,
+    key_schema,
+    keys_from,
+    lsi_spec,
+    table_class_from,
+    tenant_scoped_from,
+    throughput,
+)
 
 REGISTRY = "_jobwork-infra.registry"
 # Local engines ignore credentials and (with -sharedDb) regions; fixed values keep real AWS
@@ -279,56 +290,14 @@ def read_live(client, head: ResolvedSchema, notes: Callable[[str], None] | None 
     return result
 
 
-def _key(description: dict, key_schema: list[dict], kind: str) -> KeyAttribute | None:
-    types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
-    name = next((k["AttributeName"] for k in key_schema if k["KeyType"] == kind), None)
-    return KeyAttribute(name=name, type=types[name]) if name else None
-
-
-def _projection(live: dict, head: Projection | None) -> Projection:
-    kind = live["ProjectionType"].lower()
-    attributes = tuple(live.get("NonKeyAttributes", ()))
-    if head is not None and head.type == kind and sorted(head.attributes) == sorted(attributes):
-        return head  # same set, the schema's order
-    return Projection(type=kind, attributes=attributes)
-
-
-def _capacity(throughput: dict | None) -> Capacity | None:
-    if not throughput or not throughput.get("ReadCapacityUnits"):
-        return None
-    return Capacity(read=throughput["ReadCapacityUnits"], write=throughput["WriteCapacityUnits"])
-
-
-def _ordered(items: list, head_items: tuple) -> tuple:
-    order = {i.name: n for n, i in enumerate(head_items)}
-    return tuple(sorted(items, key=lambda i: (order.get(i.name, len(order)), i.name)))
-
-
 def _to_resolved(client, d: dict, entry: Entry, head: ResolvedTable | None, schema: ResolvedSchema) -> ResolvedTable:
-    provisioned = d.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED") == "PROVISIONED"
-    partition_key = _key(d, d["KeySchema"], "HASH")
-    tenant_scoped = head.tenant_scoped if head else partition_key.name == schema.tenancy_attribute
-    head_gsis = {i.name: i for i in head.global_indexes} if head else {}
-    head_lsis = {i.name: i for i in head.local_indexes} if head else {}
-    gsis = []
-    for index in d.get("GlobalSecondaryIndexes", []):
-        if index.get("IndexStatus") == "DELETING":
-            continue
-        name, known = index["IndexName"], head_gsis.get(index["IndexName"])
-        index_pk = _key(d, index["KeySchema"], "HASH")
-        gsis.append(ResolvedGlobalIndex(
-            name=name, partition_key=index_pk, sort_key=_key(d, index["KeySchema"], "RANGE"),
-            projection=_projection(index["Projection"], known.projection if known else None),
-            tenant_scoped=known.tenant_scoped if known else tenant_scoped and index_pk.name == schema.tenancy_attribute,
-            capacity=_capacity(index.get("ProvisionedThroughput")) if provisioned else None,
-        ))
-    lsis = []
-    for index in d.get("LocalSecondaryIndexes", []):
-        known = head_lsis.get(index["IndexName"])
-        lsis.append(ResolvedLocalIndex(
-            name=index["IndexName"], sort_key=_key(d, index["KeySchema"], "RANGE"),
-            projection=_projection(index["Projection"], known.projection if known else None)))
-
+    billing = billing_from(d.get("BillingModeSummary", {}).get("BillingMode"))
+    provisioned = billing == "provisioned"
+    partition_key, sort_key = keys_from(d["AttributeDefinitions"], d["KeySchema"])
+    # The engine lists indexes in an order of its own: by name, a plan reads the same on every run.
+    listed = {**d, **{kind: sorted(d.get(kind, []), key=lambda i: i["IndexName"])
+                      for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")}}
+    global_indexes, local_indexes = indexes_from(listed, head, schema.tenancy_attribute, provisioned)
     ttl = client.describe_time_to_live(TableName=d["TableName"])["TimeToLiveDescription"]
     stream = d.get("StreamSpecification") or {}
     fallback = head or _bare_table(entry, schema)
@@ -337,16 +306,16 @@ def _to_resolved(client, d: dict, entry: Entry, head: ResolvedTable | None, sche
         logical_id=fallback.logical_id,
         physical_name=d["TableName"],
         description=fallback.description,
-        tenant_scoped=tenant_scoped,
+        tenant_scoped=tenant_scoped_from(partition_key, head, schema.tenancy_attribute),
         partition_key=partition_key,
-        sort_key=_key(d, d["KeySchema"], "RANGE"),
+        sort_key=sort_key,
         attributes=fallback.attributes,
-        global_indexes=_ordered(gsis, head.global_indexes if head else ()),
-        local_indexes=_ordered(lsis, head.local_indexes if head else ()),
+        global_indexes=global_indexes,
+        local_indexes=local_indexes,
         ttl=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
         stream=stream["StreamViewType"].lower() if stream.get("StreamEnabled") else None,
-        billing="provisioned" if provisioned else "on_demand",
-        capacity=_capacity(d.get("ProvisionedThroughput")) if provisioned else None,
+        billing=billing,
+        capacity=capacity_from(d.get("ProvisionedThroughput")) if provisioned else None,
         table_class=_table_class(d, fallback),
         encryption=_encryption(d, fallback),
         point_in_time_recovery=_pitr(client, d["TableName"], fallback),
@@ -374,7 +343,7 @@ def _table_class(d: dict, fallback: ResolvedTable) -> str:
     summary = d.get("TableClassSummary")
     if not summary:
         return fallback.table_class  # DynamoDB Local does not report it
-    return "infrequent_access" if summary.get("TableClass") == "STANDARD_INFREQUENT_ACCESS" else "standard"
+    return table_class_from(summary.get("TableClass"))
 
 
 def _encryption(d: dict, fallback: ResolvedTable) -> Encryption:
@@ -420,41 +389,6 @@ def _tags(client, arn: str, fallback: ResolvedTable) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Applying: reconcile live → target, one table at a time
 
-def _attribute_definitions(*keys: KeyAttribute | None) -> list[dict]:
-    seen: dict[str, str] = {}
-    for key in keys:
-        if key is not None:
-            seen.setdefault(key.name, key.type)
-    return [{"AttributeName": n, "AttributeType": t} for n, t in seen.items()]
-
-
-def _key_schema(partition_key: KeyAttribute, sort_key: KeyAttribute | None) -> list[dict]:
-    schema = [{"AttributeName": partition_key.name, "KeyType": "HASH"}]
-    if sort_key is not None:
-        schema.append({"AttributeName": sort_key.name, "KeyType": "RANGE"})
-    return schema
-
-
-def _projection_spec(projection: Projection) -> dict:
-    spec: dict = {"ProjectionType": projection.type.upper()}
-    if projection.type == "include":
-        spec["NonKeyAttributes"] = list(projection.attributes)
-    return spec
-
-
-def _throughput(capacity: Capacity | None) -> dict:
-    capacity = capacity or Capacity(read=1, write=1)
-    return {"ReadCapacityUnits": capacity.read, "WriteCapacityUnits": capacity.write}
-
-
-def _gsi_spec(table: ResolvedTable, index: ResolvedGlobalIndex) -> dict:
-    spec = {"IndexName": index.name, "KeySchema": _key_schema(index.partition_key, index.sort_key),
-            "Projection": _projection_spec(index.projection)}
-    if table.billing == "provisioned":
-        spec["ProvisionedThroughput"] = _throughput(index.capacity or table.capacity)
-    return spec
-
-
 def _sse_spec(encryption: Encryption) -> dict:
     if encryption.type == "aws_owned":
         return {"Enabled": False}
@@ -486,21 +420,19 @@ def _create(ctx: _Context, table: ResolvedTable, head: ResolvedSchema) -> None:
     _register(ctx, Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy))
     request: dict = {
         "TableName": table.physical_name,
-        "KeySchema": _key_schema(table.partition_key, table.sort_key),
-        "AttributeDefinitions": _attribute_definitions(
+        "KeySchema": key_schema(table.partition_key, table.sort_key),
+        "AttributeDefinitions": attribute_definitions(
             table.partition_key, table.sort_key,
             *[k for i in table.global_indexes for k in (i.partition_key, i.sort_key)],
             *[i.sort_key for i in table.local_indexes]),
-        "BillingMode": "PROVISIONED" if table.billing == "provisioned" else "PAY_PER_REQUEST",
+        "BillingMode": BILLING_MODES[table.billing],
     }
     if table.billing == "provisioned":
-        request["ProvisionedThroughput"] = _throughput(table.capacity)
+        request["ProvisionedThroughput"] = throughput(table.capacity)
     if table.global_indexes:
-        request["GlobalSecondaryIndexes"] = [_gsi_spec(table, i) for i in table.global_indexes]
+        request["GlobalSecondaryIndexes"] = [gsi_spec(table, i) for i in table.global_indexes]
     if table.local_indexes:
-        request["LocalSecondaryIndexes"] = [
-            {"IndexName": i.name, "KeySchema": _key_schema(table.partition_key, i.sort_key),
-             "Projection": _projection_spec(i.projection)} for i in table.local_indexes]
+        request["LocalSecondaryIndexes"] = [lsi_spec(table, i) for i in table.local_indexes]
     if table.stream:
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream.upper()}
     if table.deletion_protection:
@@ -553,13 +485,12 @@ def _update_options(ctx: _Context, cur: ResolvedTable, tgt: ResolvedTable) -> No
     """Everything but keys and indexes, in place; each option the engine lacks becomes a note."""
     c, name = ctx.client, tgt.physical_name
     if (cur.billing, cur.capacity) != (tgt.billing, tgt.capacity):
-        request: dict = {"TableName": name,
-                         "BillingMode": "PROVISIONED" if tgt.billing == "provisioned" else "PAY_PER_REQUEST"}
+        request: dict = {"TableName": name, "BillingMode": BILLING_MODES[tgt.billing]}
         if tgt.billing == "provisioned":
-            request["ProvisionedThroughput"] = _throughput(tgt.capacity)
+            request["ProvisionedThroughput"] = throughput(tgt.capacity)
             if cur.billing != "provisioned" and tgt.global_indexes:
                 request["GlobalSecondaryIndexUpdates"] = [
-                    {"Update": {"IndexName": i.name, "ProvisionedThroughput": _throughput(i.capacity or tgt.capacity)}}
+                    {"Update": {"IndexName": i.name, "ProvisionedThroughput": throughput(i.capacity or tgt.capacity)}}
                     for i in tgt.global_indexes]
         c.update_table(**request)
         ctx.wait_active(name)
@@ -580,11 +511,10 @@ def _update_options(ctx: _Context, cur: ResolvedTable, tgt: ResolvedTable) -> No
             lambda: c.update_table(TableName=name, DeletionProtectionEnabled=tgt.deletion_protection)):
         ctx.wait_active(name)
         _say(ctx, f"{name}: deletion protection {'on' if tgt.deletion_protection else 'off'}")
-    if cur.table_class != tgt.table_class:
-        value = "STANDARD_INFREQUENT_ACCESS" if tgt.table_class == "infrequent_access" else "STANDARD"
-        if _try(ctx, "table classes", lambda: c.update_table(TableName=name, TableClass=value)):
-            ctx.wait_active(name)
-            _say(ctx, f"{name}: table class {tgt.table_class}")
+    if cur.table_class != tgt.table_class and _try(
+            ctx, "table classes", lambda: c.update_table(TableName=name, TableClass=TABLE_CLASSES[tgt.table_class])):
+        ctx.wait_active(name)
+        _say(ctx, f"{name}: table class {tgt.table_class}")
     if cur.encryption != tgt.encryption and _try(
             ctx, "encryption settings",
             lambda: c.update_table(TableName=name, SSESpecification=_sse_spec(tgt.encryption))):
@@ -629,8 +559,8 @@ def _update_indexes(ctx: _Context, cur: ResolvedTable, tgt: ResolvedTable) -> No
             known = [KeyAttribute(name=a["AttributeName"], type=a["AttributeType"]) for a in live]
             ctx.client.update_table(
                 TableName=name,
-                AttributeDefinitions=_attribute_definitions(*known, spec.partition_key, spec.sort_key),
-                GlobalSecondaryIndexUpdates=[{"Create": _gsi_spec(tgt, spec)}])
+                AttributeDefinitions=attribute_definitions(*known, spec.partition_key, spec.sort_key),
+                GlobalSecondaryIndexUpdates=[{"Create": gsi_spec(tgt, spec)}])
         ctx.wait_active(name)
         _say(ctx, f"{name}: {'created' if op == 'create' else 'deleted'} index {index}")
 
@@ -694,12 +624,17 @@ def _cleanup_stale(ctx: _Context, live: Live) -> None:
 # ---------------------------------------------------------------------------------------------
 # Public
 
-def _connect(console: Console) -> tuple[engines.EngineState, Any]:
+def _open(project: Project, request: DeployRequest, console: Console) -> tuple[ResolvedSchema, _Context, Live, str]:
+    """The environment's head, the engine (started when none runs), its live tables, and where they are."""
+    head = project.resolve(request.env)
     running = engines.status()
     state = running or engines.ensure_running()
     if running is None:
         console.print(f"Started {state.label} at {state.endpoint} (stop it with `jobwork-infra local stop`)")
-    return state, client_for(state.endpoint)
+    ctx = _Context(client_for(state.endpoint), state, console)
+    with _engine_errors(state, lambda: "reading the live tables"):
+        live = read_live(ctx.client, head)
+    return head, ctx, live, f"{head.stack_name} on {state.label} ({state.endpoint})"
 
 
 def _render(plan: Plan, console: Console) -> None:
@@ -710,16 +645,11 @@ def _render(plan: Plan, console: Console) -> None:
 
 def deploy_local(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool]) -> int:
     """Plan the environment against the local engine's live tables, gate, then apply step by step."""
-    head = project.resolve(request.env)
-    state, client = _connect(console)
-    ctx = _Context(client, state, console)
-    with _engine_errors(state, lambda: "reading the live tables"):
-        live = read_live(client, head)
+    head, ctx, live, where = _open(project, request, console)
     plan = plan_changes(live.base, head)
-    where = f"{head.stack_name} on {state.label} ({state.endpoint})"
     if plan.is_empty:
         if not request.dry_run:
-            with _engine_errors(state, lambda: "cleaning the registry"):
+            with _engine_errors(ctx.engine, lambda: "cleaning the registry"):
                 _cleanup_stale(ctx, live)
         console.print(f"No changes: {where} matches the schema.")
         return 0
@@ -732,7 +662,7 @@ def deploy_local(project: Project, request: DeployRequest, console: Console, con
         console.print("Cancelled: nothing changed.")
         return 1
     started = time.monotonic()
-    with _engine_errors(state, lambda: "cleaning the registry"):
+    with _engine_errors(ctx.engine, lambda: "cleaning the registry"):
         _cleanup_stale(ctx, live)
     _apply(ctx, plan)
     console.print(f"Deployed {where}: {len(plan.steps) or 1} step(s) in {time.monotonic() - started:.1f} s.")
@@ -741,12 +671,7 @@ def deploy_local(project: Project, request: DeployRequest, console: Console, con
 
 def destroy_local(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool]) -> int:
     """Delete the environment's tables from the local engine; retained tables stay and are listed."""
-    head = project.resolve(request.env)
-    state, client = _connect(console)
-    ctx = _Context(client, state, console)
-    with _engine_errors(state, lambda: "reading the live tables"):
-        live = read_live(client, head)
-    where = f"{head.stack_name} on {state.label} ({state.endpoint})"
+    head, ctx, live, where = _open(project, request, console)
     if live.base is None:
         console.print(f"Nothing to destroy: {where} has no tables.")
         return 0
@@ -757,7 +682,7 @@ def destroy_local(project: Project, request: DeployRequest, console: Console, co
         console.print("Cancelled: nothing changed.")
         return 1
     kept = [t.physical_name for t in live.base.tables.values() if t.removal_policy != "destroy"]
-    with _engine_errors(state, lambda: "destroying the tables"):
+    with _engine_errors(ctx.engine, lambda: "destroying the tables"):
         _cleanup_stale(ctx, live)
         for table in live.base.tables.values():
             _remove(ctx, table, "destroy")

@@ -1,0 +1,143 @@
+"""DynamoDB's shapes for keys, indexes, projections and throughput, read into the model and written back.
+
+describe_table and the properties of an AWS::DynamoDB::Table resource spell these the same way
+(KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, Projection, ProvisionedThroughput), so one
+set of readers rebuilds the model from either: local.py from the engine, cloudformation.py from the
+deployed template. What neither can tell (the order of an include list and of the indexes, whether
+an index is tenant-scoped) is taken from the schema's own table, `known`, so it never shows as a
+change. The writers build local.py's requests; compile.py has CDK write the template.
+"""
+
+from __future__ import annotations
+
+from ..model import Capacity, KeyAttribute, Projection, ResolvedGlobalIndex, ResolvedLocalIndex, ResolvedTable
+
+BILLING_MODES = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
+TABLE_CLASSES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQUENT_ACCESS"}
+_PROJECTION_TYPES = {"ALL": "all", "KEYS_ONLY": "keys_only", "INCLUDE": "include"}
+
+
+# ---------------------------------------------------------------------------------------------
+# API → model
+
+def billing_from(mode: str | None) -> str:
+    return "on_demand" if mode == "PAY_PER_REQUEST" else "provisioned"  # the API's default is PROVISIONED
+
+
+def table_class_from(value: str | None) -> str:
+    return "infrequent_access" if value == TABLE_CLASSES["infrequent_access"] else "standard"
+
+
+def keys_from(attribute_definitions: list | None, key_schema: list | None) -> tuple[KeyAttribute | None,
+                                                                                   KeyAttribute | None]:
+    """(partition key, sort key) of a KeySchema, typed by the AttributeDefinitions."""
+    types = {a.get("AttributeName"): a.get("AttributeType", "S")
+             for a in attribute_definitions or [] if isinstance(a, dict)}
+    found = {k.get("KeyType"): k.get("AttributeName") for k in key_schema or [] if isinstance(k, dict)}
+    make = lambda name: KeyAttribute(name=name, type=types.get(name, "S")) if name else None
+    return make(found.get("HASH")), make(found.get("RANGE"))
+
+
+def projection_from(spec: dict | None, known: Projection | None) -> Projection:
+    spec = spec or {}
+    kind = _PROJECTION_TYPES.get(spec.get("ProjectionType"), "all")
+    attributes = tuple(spec.get("NonKeyAttributes") or ())
+    if known is not None and known.type == kind and sorted(known.attributes) == sorted(attributes):
+        return known  # the order of an INCLUDE list means nothing to DynamoDB
+    return Projection(type=kind, attributes=attributes)
+
+
+def capacity_from(spec: dict | None) -> Capacity | None:
+    if not isinstance(spec, dict) or not spec.get("ReadCapacityUnits"):
+        return None  # absent, or the zeros describe_table reports for on-demand
+    return Capacity(read=int(spec["ReadCapacityUnits"]), write=int(spec["WriteCapacityUnits"]))
+
+
+def tenant_scoped_from(partition_key: KeyAttribute | None, known: ResolvedTable | None,
+                       tenancy_attribute: str) -> bool:
+    if known is not None:
+        return known.tenant_scoped
+    return partition_key is not None and partition_key.name == tenancy_attribute
+
+
+def indexes_from(source: dict, known: ResolvedTable | None, tenancy_attribute: str, provisioned: bool,
+                 ) -> tuple[tuple[ResolvedGlobalIndex, ...], tuple[ResolvedLocalIndex, ...]]:
+    """The global and local indexes of a table description or template resource's properties.
+
+    In the schema's order; indexes the schema lacks come last, in the order `source` lists them.
+    A global index being deleted is left out: a plan must not try to delete it again.
+    """
+    definitions = source.get("AttributeDefinitions")
+    table_scoped = tenant_scoped_from(keys_from(definitions, source.get("KeySchema"))[0], known, tenancy_attribute)
+    known_gsis = {i.name: i for i in known.global_indexes} if known else {}
+    known_lsis = {i.name: i for i in known.local_indexes} if known else {}
+    gsis = []
+    for spec in source.get("GlobalSecondaryIndexes") or []:
+        if spec.get("IndexStatus") == "DELETING":
+            continue
+        partition_key, sort_key = keys_from(definitions, spec.get("KeySchema"))
+        mine = known_gsis.get(spec.get("IndexName"))
+        gsis.append(ResolvedGlobalIndex(
+            name=spec.get("IndexName"), partition_key=partition_key, sort_key=sort_key,
+            projection=projection_from(spec.get("Projection"), mine.projection if mine else None),
+            # Unknown to the schema: scoped as `model.index_tenant_scoped` would default it.
+            tenant_scoped=mine.tenant_scoped if mine else (
+                table_scoped and partition_key is not None and partition_key.name == tenancy_attribute),
+            capacity=capacity_from(spec.get("ProvisionedThroughput")) if provisioned else None,
+        ))
+    lsis = []
+    for spec in source.get("LocalSecondaryIndexes") or []:
+        mine = known_lsis.get(spec.get("IndexName"))
+        lsis.append(ResolvedLocalIndex(
+            name=spec.get("IndexName"), sort_key=keys_from(definitions, spec.get("KeySchema"))[1],
+            projection=projection_from(spec.get("Projection"), mine.projection if mine else None),
+        ))
+    return _in_order(gsis, list(known_gsis)), _in_order(lsis, list(known_lsis))
+
+
+def _in_order(indexes: list, names: list[str]) -> tuple:
+    position = {name: n for n, name in enumerate(names)}
+    return tuple(sorted(indexes, key=lambda i: position.get(i.name, len(position))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Model → API
+
+def attribute_definitions(*keys: KeyAttribute | None) -> list[dict]:
+    seen: dict[str, str] = {}
+    for key in keys:
+        if key is not None:
+            seen.setdefault(key.name, key.type)
+    return [{"AttributeName": n, "AttributeType": t} for n, t in seen.items()]
+
+
+def key_schema(partition_key: KeyAttribute, sort_key: KeyAttribute | None) -> list[dict]:
+    schema = [{"AttributeName": partition_key.name, "KeyType": "HASH"}]
+    if sort_key is not None:
+        schema.append({"AttributeName": sort_key.name, "KeyType": "RANGE"})
+    return schema
+
+
+def projection_spec(projection: Projection) -> dict:
+    spec: dict = {"ProjectionType": projection.type.upper()}
+    if projection.type == "include":
+        spec["NonKeyAttributes"] = list(projection.attributes)
+    return spec
+
+
+def throughput(capacity: Capacity | None) -> dict:
+    capacity = capacity or Capacity(read=1, write=1)
+    return {"ReadCapacityUnits": capacity.read, "WriteCapacityUnits": capacity.write}
+
+
+def gsi_spec(table: ResolvedTable, index: ResolvedGlobalIndex) -> dict:
+    spec = {"IndexName": index.name, "KeySchema": key_schema(index.partition_key, index.sort_key),
+            "Projection": projection_spec(index.projection)}
+    if table.billing == "provisioned":
+        spec["ProvisionedThroughput"] = throughput(index.capacity or table.capacity)
+    return spec
+
+
+def lsi_spec(table: ResolvedTable, index: ResolvedLocalIndex) -> dict:
+    return {"IndexName": index.name, "KeySchema": key_schema(table.partition_key, index.sort_key),
+            "Projection": projection_spec(index.projection)}
