@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +49,26 @@ class Project:
         return resolve(self.schema, env)
 
 
+@contextmanager
+def _cyclic_gc_paused():
+    """Loading builds hundreds of thousands of small acyclic objects (YAML nodes, models); the
+    cyclic collector's passes over them were half the time of validating 1000 tables (571 → 265 ms)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def check_project(path: str | Path, text: str | None = None) -> Project:
     """Load, model and check a schema; never raises for bad input (findings are in the result)."""
+    with _cyclic_gc_paused():
+        return _check_project(path, text)
+
+
+def _check_project(path: str | Path, text: str | None) -> Project:
     from .rules import check  # rules import the model; kept here so load/model stay rule-free
 
     document, diagnostics = load_document(path, text)
