@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..load import did_you_mean
+from ..errors import Severity
 from ..model import effective_option
 from .context import Context
 from .registry import Finding, rule
@@ -89,3 +90,17 @@ def kms_key(ctx: Context) -> Iterator[Finding]:
         elif encryption.type != "customer_managed" and encryption.kms_key_arn:
             yield Finding(path, f"a kms_key_arn is given with {encryption.type} encryption, which ignores it",
                           "drop type: to use the key (customer_managed), or drop kms_key_arn")
+
+
+@rule("C105", "removal_policy: snapshot is kept as retain for DynamoDB tables", "options", severity=Severity.WARNING,
+      note="CloudFormation takes a final snapshot only of volumes and database clusters, not DynamoDB tables; "
+           "the table is retained whole instead, which keeps every item.")
+def snapshot_is_retain(ctx: Context) -> Iterator[Finding]:
+    layers = [(("defaults", "removal_policy"), ctx.schema.defaults.removal_policy)]
+    layers += [(("environments", env, "removal_policy"), e.removal_policy)
+               for env, e in ctx.schema.environments.items()]
+    layers += [(("tables", key, "removal_policy"), t.removal_policy) for key, t in ctx.tables()]
+    for path, policy in layers:
+        if policy == "snapshot":
+            yield Finding(path, "CloudFormation cannot snapshot a DynamoDB table on deletion: it is retained instead",
+                          "write removal_policy: retain (and point_in_time_recovery: true for backups)")
