@@ -217,7 +217,7 @@ _TABLE_CLASSES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQU
 # ElastiCache, …), not on AWS::DynamoDB::Table: a template with it fails validation. `snapshot`
 # therefore compiles to Retain, the one policy that still keeps the data; take backups with PITR
 # or AWS Backup.
-_REMOVAL = {"destroy": lambda p: p.DESTROY, "retain": lambda p: p.RETAIN, "snapshot": lambda p: p.RETAIN}
+_REMOVAL = {"destroy": lambda p: p.DESTROY, "retain": lambda p: p.RETAIN}
 
 
 def _projection(ddb, projection) -> dict[str, Any]:

@@ -39,7 +39,7 @@ class ChangeKind:
     statement: str             # str.format template over the fields each detector passes
     advice: str | None = None  # template too; only where the change is dangerous
     # Kinds of one family are the same event judged differently per environment (a table removed
-    # under destroy, retain or snapshot); merging over environments keeps the worst of a family.
+    # under destroy or retain); merging over environments keeps the worst of a family.
     family: str | None = None
 
 
@@ -47,7 +47,7 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     # -- destructive: the table is deleted or replaced -----------------------------------------
     ChangeKind("D101", "table_removed", D, "table removed (removal_policy: destroy)",
                "table {name} is deleted with its data (removal_policy: destroy)",
-               "set removal_policy: retain (or snapshot) on the table and deploy that first, "
+               "set removal_policy: retain on the table and deploy that first, "
                "or keep the table in the schema", family="table_removed"),
     ChangeKind("D102", "table_renamed", D, "table renamed (a removed and an added table with the same keys)",
                "renamed? {before} → {after} have the same keys and indexes, but a table cannot be renamed: "
@@ -123,9 +123,6 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D309", "table_removed_retained", O, "table removed (removal_policy: retain)",
                "table {name} leaves the stack but is kept with its data (removal_policy: retain): "
                "it is orphaned, no longer managed", family="table_removed"),
-    ChangeKind("D310", "table_removed_snapshot", O, "table removed (removal_policy: snapshot)",
-               "table {name} is deleted after a final snapshot (removal_policy: snapshot): "
-               "its data survives only in the backup", family="table_removed"),
     ChangeKind("D311", "gsi_tenancy_changed", O, "global index tenant scoping changed",
                "index {index} becomes {after} in the TenantDataAccess policy"),
     ChangeKind("D312", "table_tenancy_changed", O, "table tenant scoping changed",
@@ -216,14 +213,12 @@ def _lsi_map(table: ResolvedTable) -> dict:
 
 
 def _fate(policy: str) -> str:
-    return {"destroy": "deleted with its data", "retain": "kept, orphaned with its data",
-            "snapshot": "deleted after a final snapshot"}[policy]
+    return {"destroy": "deleted with its data", "retain": "kept, orphaned with its data"}[policy]
 
 
 def _old_state(policy: str) -> str:
     return {"destroy": "its data is lost",
-            "retain": "the new table starts empty (the old one is kept, orphaned)",
-            "snapshot": "the new table starts empty (the old data survives only in a snapshot)"}[policy]
+            "retain": "the new table starts empty (the old one is kept, orphaned)"}[policy]
 
 
 def _shape(table: ResolvedTable) -> tuple:
@@ -265,8 +260,7 @@ def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Chan
         if key in renamed.values():
             continue
         old = base_tables[key]
-        kind = {"destroy": "table_removed", "retain": "table_removed_retained",
-                "snapshot": "table_removed_snapshot"}[old.removal_policy]
+        kind = {"destroy": "table_removed", "retain": "table_removed_retained"}[old.removal_policy]
         changes.append(make_change(kind, key, env=env, name=old.physical_name))
     return sort_changes(changes, list(head.tables) + removed)
 

@@ -32,6 +32,9 @@ KEY_TYPES: dict[str, str] = {
 Billing = Literal["on_demand", "provisioned"]
 TableClass = Literal["standard", "infrequent_access"]
 RemovalPolicy = Literal["destroy", "retain", "snapshot"]
+# CloudFormation cannot snapshot a DynamoDB table (rule C105): `snapshot` resolves to retain, so
+# compile, diff and both deploys agree on what a removal does.
+ResolvedRemovalPolicy = Literal["destroy", "retain"]
 Stream = Literal["keys_only", "new_image", "old_image", "new_and_old_images"]
 
 BUILT_IN_TAGS = ("app", "env", "table", "managed-by")
@@ -313,7 +316,7 @@ class ResolvedTable(_Model):
     encryption: Encryption
     point_in_time_recovery: bool
     deletion_protection: bool
-    removal_policy: RemovalPolicy
+    removal_policy: ResolvedRemovalPolicy
     tags: dict[str, str]
     access_patterns: tuple[AccessPattern, ...]
 
@@ -444,7 +447,7 @@ def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
             encryption=option("encryption"),
             point_in_time_recovery=option("point_in_time_recovery"),
             deletion_protection=option("deletion_protection"),
-            removal_policy=option("removal_policy"),
+            removal_policy="retain" if option("removal_policy") == "snapshot" else option("removal_policy"),
             tags=dict(sorted(tags.items())),
             access_patterns=tuple(table.access_patterns),
         )

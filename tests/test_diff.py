@@ -90,12 +90,13 @@ def test_table_removed_under_retain_is_online_and_orphaned():
     assert "orphaned" in changes[0].statement and "kept with its data" in changes[0].statement
 
 
-def test_table_removed_under_snapshot_is_online():
+def test_table_removed_under_snapshot_is_retained():
+    # CloudFormation cannot snapshot a DynamoDB table: snapshot resolves to retain (rule C105).
     def edit(d):
         d["tables"].pop("orders")
     base = schema(lambda d: d["tables"]["orders"].update(removal_policy="snapshot"))
     changes = diff_environments(base, schema(edit), "dev")
-    assert verdicts(changes) == [("D310", "", O)]
+    assert verdicts(changes) == [("D309", "", O)]
 
 
 def test_table_removed_without_env_is_destructive_if_any_environment_deletes_it():

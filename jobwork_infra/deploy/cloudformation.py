@@ -141,7 +141,7 @@ def _synth(resolved: ResolvedSchema) -> dict:
 # The deployed template → the schema it was made from
 
 _DELETION_POLICY = {"Delete": "destroy", "Retain": "retain", "RetainExceptOnCreate": "retain",
-                    "Snapshot": "snapshot"}
+                    "Snapshot": "retain"}
 _RETAINED = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
@@ -156,8 +156,7 @@ def schema_from_template(template: dict, head: ResolvedSchema) -> ResolvedSchema
 
     Keys, indexes, TTL, stream, billing, capacity, table class, encryption, PITR, deletion
     protection, tags and DeletionPolicy come from the template. What only the YAML knows
-    (descriptions, non-key attributes, access patterns, tenant scoping, `snapshot` — which compiles
-    to Retain) is taken from the head, so it never shows up as a change.
+    (descriptions, non-key attributes, access patterns, tenant scoping) is taken from the head, so it never shows up as a change.
     """
     by_logical_id = {t.logical_id: t for t in head.tables.values()}
     by_name = {t.physical_name: t for t in head.tables.values()}
@@ -194,8 +193,6 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
     stream = (props.get("StreamSpecification") or {}).get("StreamViewType")
     pitr = props.get("PointInTimeRecoverySpecification") or {}
     removal = _DELETION_POLICY.get(resource.get("DeletionPolicy", "Delete"), "destroy")
-    if removal == "retain" and mine is not None and mine.removal_policy == "snapshot":
-        removal = "snapshot"  # compile writes snapshot as Retain: the template cannot tell them apart
     attributes = dict(mine.attributes) if mine else {
         a.get("AttributeName"): Attribute(type={"N": "number", "B": "binary"}.get(a.get("AttributeType"), "string"))
         for a in props.get("AttributeDefinitions") or [] if isinstance(a, dict)}
@@ -396,7 +393,7 @@ def _report_failure(cfn: Any, stack_id: str, progress: _Progress, console: Conso
 # deploy
 
 def _environment_retains(project: Project, env: str) -> bool:
-    """Prod-like: tables outlive the stack (retain or snapshot), so the stack gets termination protection."""
+    """Prod-like: tables outlive the stack (retain), so the stack gets termination protection."""
     return effective_option(project.schema, env, Table(), "removal_policy") != "destroy"
 
 

@@ -469,9 +469,8 @@ def _delete(ctx: _Context, table: ResolvedTable, why: str) -> None:
 
 def _orphan(ctx: _Context, table: ResolvedTable) -> None:
     _unregister(ctx, table.physical_name)
-    how = "retain" if table.removal_policy == "retain" else "snapshot; local engines take no snapshots, so it is kept"
     ctx.console.print(f"  [yellow]note:[/] table {table.physical_name} is left in place with its data "
-                      f"(removal_policy: {how}); it is no longer managed", markup=True)
+                      "(removal_policy: retain); it is no longer managed", markup=True)
 
 
 def _remove(ctx: _Context, table: ResolvedTable, why: str) -> None:
