@@ -171,6 +171,24 @@ def test_key_change_is_refused_with_exit_3_and_the_stack_is_left_alone(schema, m
     assert len(cfn.list_change_sets(StackName="shop-dev")["Summaries"]) == 1
 
 
+@pytest.mark.parametrize("extra", [("--dry-run",), ("--yes",)])
+def test_key_change_of_a_named_table_is_refused_even_when_destructive_changes_are_allowed(
+        schema, moto_endpoint, aws, extra):
+    # CloudFormation would fail the update (a custom-named table cannot be replaced); moto would not.
+    path = schema()
+    assert deploy(path, moto_endpoint, "--yes").exit_code == 0
+    cfn = aws("cloudformation")
+    before = cfn.get_template(StackName="shop-dev")["TemplateBody"]
+    schema(BASE.format(indexes="").replace("sort_key: user_id", "sort_key: email"))
+
+    result = deploy(path, moto_endpoint, "--allow-destructive", *extra)
+
+    assert result.exit_code == 3, result.output
+    assert "error: CloudFormation cannot replace shop-dev-users under the same name" in result.output
+    assert "jobwork-infra destroy --env dev" in result.output
+    assert cfn.get_template(StackName="shop-dev")["TemplateBody"] == before
+
+
 def test_dry_run_of_a_safe_change_changes_nothing(schema, moto_endpoint, aws):
     path = schema()
     assert deploy(path, moto_endpoint, "--yes").exit_code == 0
