@@ -28,6 +28,7 @@ node_modules/.installed: package.json
 setup: $(VENV)/.installed node_modules/.installed
 
 test: setup
+	$(BIN)/ruff check jobwork_infra tests bench cli.py scripts
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
@@ -43,7 +44,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 lint: setup
-	$(BIN)/ruff check jobwork_infra tests bench cli.py
+	$(BIN)/ruff check jobwork_infra tests bench cli.py scripts
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .jobwork .pytest_cache .hypothesis

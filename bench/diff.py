@@ -13,29 +13,18 @@ added and renamed tables, as in a real pull request.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.generate import make_edited_schema, make_schema
+from bench.generate import make_edited_schema, make_schema, median_seconds
 from jobwork_infra.diff import diff_environments, diff_schemas
 from jobwork_infra.model import resolve
 from jobwork_infra.project import check_project
 
 SIZES = (2, 100, 1000)
-
-
-def median_seconds(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def whole(base_text: str, head_text: str) -> None:

@@ -6,7 +6,9 @@ has real work of every kind to report (see its docstring).
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 
 HEADER = """\
 version: 1
@@ -74,6 +76,15 @@ def make_edited_schema(n_tables: int) -> str:
     kept = [_table(i, edited=True) for i in range(n_tables) if i % 25 != 24]
     added = [_table(i) for i in range(n_tables, n_tables + max(1, n_tables // 50))]
     return HEADER + "\n".join(kept + added) + "\n"
+
+
+def median_seconds(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":

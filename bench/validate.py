@@ -19,22 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.generate import make_schema
+from bench.generate import make_schema, median_seconds
 from jobwork_infra.project import check_project
 
 SIZES = (2, 100, 1000)
 SCHEMA = ROOT / "schema" / "tables.yaml"
 _tool = Path(sys.executable).parent / "jobwork-infra"
 CLI = [str(_tool)] if _tool.exists() else [sys.executable, str(ROOT / "cli.py")]
-
-
-def median_seconds(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def default_runs(n: int, quick: bool = False) -> int:

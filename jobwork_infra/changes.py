@@ -26,7 +26,7 @@ class Severity(IntEnum):
         return self.name.lower().replace("_", "-")
 
     @classmethod
-    def parse(cls, label: str) -> "Severity":
+    def parse(cls, label: str) -> Severity:
         return cls[label.upper().replace("-", "_")]
 
 

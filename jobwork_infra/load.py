@@ -123,7 +123,6 @@ class _Builder:
         self.diagnostics.append(_diag(
             "Y009", f"the tag {node.tag!r} is not allowed", self.file, *self._at(node),
             "tables.yaml is loaded safely: only plain strings, numbers, booleans, lists and maps"))
-        return None
 
     def _scalar(self, node: ScalarNode) -> Any:
         if node.tag not in _SAFE_SCALAR_TAGS:

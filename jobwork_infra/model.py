@@ -221,9 +221,7 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
     out: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         elif not isinstance(node, (dict, list)):
             break  # a shorthand scalar: the error is about this value
@@ -403,54 +401,57 @@ def index_tenant_scoped(schema: SchemaFile, table: Table, index: GlobalIndex) ->
     return table.tenant_scoped and index.partition_key == schema.tenancy.attribute
 
 
-def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
-    """The schema as one environment sees it. Never raises on a model-valid schema."""
-    tables: dict[str, ResolvedTable] = {}
+def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -> ResolvedTable:
+    def option(name: str) -> Any:
+        return effective_option(schema, env, table, name)
 
-    def key(table: Table, name: str | None) -> KeyAttribute | None:
+    def key(name: str | None) -> KeyAttribute | None:
         return KeyAttribute(name=name, type=key_type(schema, table, name)) if name else None
 
-    for table_key, table in schema.tables.items():
-        option = lambda name: effective_option(schema, env, table, name)  # noqa: E731
-        tags = {**(schema.defaults.tags or {}), **(schema.environments[env].tags or {}), **(table.tags or {})}
-        tags.update({"app": schema.app, "env": env, "table": table_key, "managed-by": MANAGED_BY})
-        billing = option("billing")
-        tables[table_key] = ResolvedTable(
-            key=table_key,
-            logical_id=logical_id(table_key),
-            physical_name=physical_name(schema, env, table_key, table),
-            description=table.description,
-            tenant_scoped=table.tenant_scoped,
-            partition_key=key(table, table_partition_key(schema, table)),
-            sort_key=key(table, table.sort_key),
-            attributes=dict(table.attributes),
-            global_indexes=tuple(
-                ResolvedGlobalIndex(
-                    name=name,
-                    partition_key=key(table, index.partition_key),
-                    sort_key=key(table, index.sort_key),
-                    projection=index.projection,
-                    tenant_scoped=index_tenant_scoped(schema, table, index),
-                    capacity=(index.capacity or option("capacity")) if billing == "provisioned" else None,
-                )
-                for name, index in table.global_indexes.items()
-            ),
-            local_indexes=tuple(
-                ResolvedLocalIndex(name=name, sort_key=key(table, index.sort_key), projection=index.projection)
-                for name, index in table.local_indexes.items()
-            ),
-            ttl=table.ttl,
-            stream=option("stream"),
-            billing=billing,
-            capacity=option("capacity") if billing == "provisioned" else None,
-            table_class=option("table_class"),
-            encryption=option("encryption"),
-            point_in_time_recovery=option("point_in_time_recovery"),
-            deletion_protection=option("deletion_protection"),
-            removal_policy="retain" if option("removal_policy") == "snapshot" else option("removal_policy"),
-            tags=dict(sorted(tags.items())),
-            access_patterns=tuple(table.access_patterns),
-        )
+    tags = {**(schema.defaults.tags or {}), **(schema.environments[env].tags or {}), **(table.tags or {})}
+    tags.update({"app": schema.app, "env": env, "table": table_key, "managed-by": MANAGED_BY})
+    billing = option("billing")
+    removal_policy = option("removal_policy")
+    return ResolvedTable(
+        key=table_key,
+        logical_id=logical_id(table_key),
+        physical_name=physical_name(schema, env, table_key, table),
+        description=table.description,
+        tenant_scoped=table.tenant_scoped,
+        partition_key=key(table_partition_key(schema, table)),
+        sort_key=key(table.sort_key),
+        attributes=dict(table.attributes),
+        global_indexes=tuple(
+            ResolvedGlobalIndex(
+                name=name,
+                partition_key=key(index.partition_key),
+                sort_key=key(index.sort_key),
+                projection=index.projection,
+                tenant_scoped=index_tenant_scoped(schema, table, index),
+                capacity=(index.capacity or option("capacity")) if billing == "provisioned" else None,
+            )
+            for name, index in table.global_indexes.items()
+        ),
+        local_indexes=tuple(
+            ResolvedLocalIndex(name=name, sort_key=key(index.sort_key), projection=index.projection)
+            for name, index in table.local_indexes.items()
+        ),
+        ttl=table.ttl,
+        stream=option("stream"),
+        billing=billing,
+        capacity=option("capacity") if billing == "provisioned" else None,
+        table_class=option("table_class"),
+        encryption=option("encryption"),
+        point_in_time_recovery=option("point_in_time_recovery"),
+        deletion_protection=option("deletion_protection"),
+        removal_policy="retain" if removal_policy == "snapshot" else removal_policy,
+        tags=dict(sorted(tags.items())),
+        access_patterns=tuple(table.access_patterns),
+    )
+
+
+def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
+    """The schema as one environment sees it. Never raises on a model-valid schema."""
     environment = schema.environments[env]
     return ResolvedSchema(
         app=schema.app,
@@ -459,5 +460,5 @@ def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
         account=environment.account,
         stack_name=stack_name(schema, env),
         tenancy_attribute=schema.tenancy.attribute,
-        tables=tables,
+        tables={key: _resolve_table(schema, env, key, table) for key, table in schema.tables.items()},
     )

@@ -35,7 +35,7 @@ class Project:
     def environments(self) -> list[str]:
         return list(self.schema.environments) if self.schema else []
 
-    def require_valid(self) -> "Project":
+    def require_valid(self) -> Project:
         if not self.ok:
             sources = {self.document.file: self.document.text} if self.document else {}
             raise SchemaInvalid(self.diagnostics, sources)

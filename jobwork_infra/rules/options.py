@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..load import did_you_mean
 from ..errors import Severity
+from ..load import did_you_mean
 from ..model import effective_option
 from .context import Context
 from .registry import Finding, rule
