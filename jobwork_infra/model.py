@@ -231,6 +231,15 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
     return tuple(out)
 
 
+# What each constrained string must look like, in words (pydantic would quote the regex).
+_PATTERN_MEANING = {
+    "app": "2–31 characters, a lowercase letter first, then lowercase letters, digits or hyphens",
+    "region": "an AWS region such as ap-south-1",
+    "account": "a 12-digit AWS account id (quote it in YAML)",
+    "kms_key_arn": "a KMS key or alias ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+}
+
+
 def model_diagnostics(error: ValidationError, document: Document) -> list[Diagnostic]:
     found: dict[tuple, Diagnostic] = {}
     for err in error.errors(include_url=False):
@@ -253,6 +262,13 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
             message = f"{err['input']!r} is not one of: {', '.join(expected)}"
             hint = did_you_mean(str(err["input"]), expected)
+        elif kind == "string_type" and isinstance(err["input"], (int, float, bool)):
+            code, at = "M002", "value"
+            message = f"expected text, got the {type(err['input']).__name__} {err['input']!r}"
+            hint = "quote it in YAML, e.g. '012345678901'"
+        elif kind == "string_pattern_mismatch" and loc and loc[-1] in _PATTERN_MEANING:
+            code, at = "M002", "value"
+            message = f"{err['input']!r} is not a valid {loc[-1]}: {_PATTERN_MEANING[loc[-1]]}"
         else:
             code, at = "M002", "value"
             message = err["msg"].removeprefix("Value error, ")
