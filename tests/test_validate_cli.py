@@ -211,6 +211,6 @@ def test_model_errors_are_said_in_words_not_regexes(tmp_path):
     result = invoke("validate", "-s", str(path))
     assert result.exit_code == 1
     assert f"{path}:2:6: error M002: 'X' is not a valid app: 2–31 characters, a lowercase letter first" in result.stdout
-    assert f"{path}:4:19: error M002: expected text, got the int 123456789012" in result.stdout
+    assert f"{path}:4:18: error M002: expected text, got the int 123456789012" in result.stdout
     assert "hint: quote it in YAML" in result.stdout
     assert "pattern" not in result.stdout
