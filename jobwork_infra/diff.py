@@ -457,25 +457,30 @@ def _patterns_detail(old: ResolvedTable, new: ResolvedTable) -> str:
 # ---------------------------------------------------------------------------------------------
 # Over environments
 
-def diff_environments(base: SchemaFile, head: SchemaFile, env: str | None) -> list[Change]:
+def diff_environments(base: SchemaFile | None, head: SchemaFile, env: str | None) -> list[Change]:
     """Diff one environment, or every environment merged to the worst verdict per change.
 
     Without `env`, a table removed in dev (destroy) and prod (retain) is one destructive change: CI
-    judges the schema before knowing where it will be deployed.
+    judges the schema before knowing where it will be deployed. A base of None (no schema yet)
+    makes every table new.
     """
+    def base_of(name: str) -> ResolvedSchema | None:
+        return resolve(base, name) if base is not None and name in base.environments else None
+
     if env is not None:
         if env not in head.environments:
             raise JobworkError(f"unknown environment {env!r}",
                                f"the schema defines: {', '.join(head.environments)}")
-        return diff_schemas(resolve(base, env) if env in base.environments else None, resolve(head, env))
+        return diff_schemas(base_of(env), resolve(head, env))
     per_env: list[Change] = []
     for name in head.environments:
-        per_env += diff_schemas(resolve(base, name) if name in base.environments else None, resolve(head, name))
-    for name in base.environments:
-        if name not in head.environments:
-            per_env.append(make_change("environment_removed", "", f"environment {name}", env=name,
-                                       stack=resolve(base, name).stack_name))
-    return merge_changes(per_env, table_order=list(head.tables) + [t for t in base.tables if t not in head.tables])
+        per_env += diff_schemas(base_of(name), resolve(head, name))
+    gone_envs = [name for name in (base.environments if base else {}) if name not in head.environments]
+    for name in gone_envs:
+        per_env.append(make_change("environment_removed", "", f"environment {name}", env=name,
+                                   stack=resolve(base, name).stack_name))
+    gone_tables = [t for t in (base.tables if base else {}) if t not in head.tables]
+    return merge_changes(per_env, table_order=list(head.tables) + gone_tables)
 
 
 def merge_changes(changes: Iterable[Change], table_order: list[str] | None = None) -> list[Change]:

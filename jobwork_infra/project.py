@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,3 +80,48 @@ def _check_project(path: str | Path, text: str | None) -> Project:
         if schema is not None:
             diagnostics += check(document, schema)
     return Project(document, schema, sorted(diagnostics, key=sort_key))
+
+
+def check_base(base: str, schema: str | Path) -> Project | None:
+    """The version to diff against: a file, or the schema as committed at a git ref.
+
+    None when the ref is real but the schema did not exist there yet (its first pull request):
+    then every table is new.
+    """
+    if Path(base).is_file():
+        return check_project(base)
+    shown = _git_show(base, Path(schema))
+    if shown is None:
+        return None
+    name, text = shown
+    return check_project(name, text=text)
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise JobworkError("--base needs git to read a ref, and git is not installed",
+                           "install git, or pass --base FILE") from None
+
+
+def _git_show(ref: str, schema: Path) -> tuple[str, str] | None:
+    """(a name for locating findings, the text) of the schema at `ref`; None if it wasn't there."""
+    schema = schema.resolve()
+    if not schema.parent.is_dir():
+        raise JobworkError(f"--base {ref}: {schema.parent} does not exist", "pass --schema PATH")
+    found = _git(["rev-parse", "--show-toplevel"], schema.parent)
+    if found.returncode != 0:
+        raise JobworkError(f"--base {ref!r} is not a file, and {schema.parent} is not in a git repository",
+                           "pass --base FILE, or run inside the repository that holds the schema")
+    root = Path(found.stdout.strip()).resolve()
+    path = schema.relative_to(root).as_posix()
+    if _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root).returncode != 0:
+        raise JobworkError(f"--base {ref!r} is neither a file nor a git ref",
+                           "pass a branch, tag or commit (origin/main, HEAD~1) or a schema file")
+    if _git(["cat-file", "-e", f"{ref}:{path}"], root).returncode != 0:
+        return None
+    shown = _git(["show", f"{ref}:{path}"], root)
+    if shown.returncode != 0:
+        raise JobworkError(f"cannot read {path} at {ref}: {shown.stderr.strip()}")
+    return f"{ref}:{path}", shown.stdout

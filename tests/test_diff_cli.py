@@ -263,13 +263,13 @@ def test_unknown_ref_is_a_clear_error(repo):
 
 
 @needs_git
-def test_schema_missing_at_the_ref_is_a_clear_error(repo):
+def test_schema_missing_at_the_ref_is_new_not_an_error(repo):
     other = repo.parent / "other.yaml"
     other.write_text(BASE)
     result = run("--schema", str(other), "--base", "HEAD")
-    assert result.exit_code == 1
-    assert result.stderr == ("error: schema/other.yaml does not exist at HEAD\n"
-                             "  hint: compare with a ref that has the schema, or pass --base FILE\n")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"note: {other} does not exist at HEAD: every table is new\n"
+    assert "D401" in result.stdout
 
 
 def test_diff_imports_neither_aws_cdk_nor_boto3(files):
@@ -285,3 +285,4 @@ def test_diff_imports_neither_aws_cdk_nor_boto3(files):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
+

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..changes import Severity
-from ..errors import Blocked, JobworkError
-from ..project import Project, check_project
-from . import SCHEMA_DEFAULT, SchemaOption, app, stdout
+from ..errors import Blocked
+from ..project import check_base, check_project
+from . import SCHEMA_DEFAULT, SchemaOption, app, stderr, stdout
 
 
 class Format(str, Enum):
@@ -54,8 +52,12 @@ def diff_command(
     head = check_project(schema).require_valid()
     if env is not None:
         head.resolve(env)  # an unknown environment is an error before any git work
-    previous = _load_base(base, schema).require_valid()
-    changes = diff_environments(previous.schema, head.schema, env)
+    previous = check_base(base, schema)
+    if previous is None:
+        stderr.print(f"note: {schema} does not exist at {base}: every table is new")
+    else:
+        previous.require_valid()
+    changes = diff_environments(previous.schema if previous else None, head.schema, env)
 
     if output is Format.json:
         typer.echo(changes_json(changes))
@@ -73,39 +75,3 @@ def diff_command(
                 f"(--fail-on {level.label})",
                 "review the changes above; --fail-on never reports them without failing",
             )
-
-
-def _load_base(base: str, schema: str) -> Project:
-    if Path(base).is_file():
-        return check_project(base)
-    name, text = _git_show(base, Path(schema))
-    return check_project(name, text=text)
-
-
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise JobworkError("--base needs git to read a ref, and git is not installed",
-                           "install git, or pass --base FILE") from None
-
-
-def _git_show(ref: str, schema: Path) -> tuple[str, str]:
-    """The schema as committed at `ref`: (a name for locating findings, its text)."""
-    schema = schema.resolve()
-    if not schema.parent.is_dir():
-        raise JobworkError(f"--base {ref}: {schema.parent} does not exist", "pass --schema PATH")
-    found = _git(["rev-parse", "--show-toplevel"], schema.parent)
-    if found.returncode != 0:
-        raise JobworkError(f"--base {ref!r} is not a file, and {schema.parent} is not in a git repository",
-                           "pass --base FILE, or run inside the repository that holds the schema")
-    root = Path(found.stdout.strip()).resolve()
-    path = schema.relative_to(root).as_posix()
-    if _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root).returncode != 0:
-        raise JobworkError(f"--base {ref!r} is neither a file nor a git ref",
-                           "pass a branch, tag or commit (origin/main, HEAD~1) or a schema file")
-    shown = _git(["show", f"{ref}:{path}"], root)
-    if shown.returncode != 0:
-        raise JobworkError(f"{path} does not exist at {ref}",
-                           "compare with a ref that has the schema, or pass --base FILE")
-    return f"{ref}:{path}", shown.stdout
