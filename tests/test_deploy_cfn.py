@@ -184,7 +184,7 @@ def test_key_change_of_a_named_table_is_refused_even_when_destructive_changes_ar
     result = deploy(path, moto_endpoint, "--allow-destructive", *extra)
 
     assert result.exit_code == 3, result.output
-    assert "error: CloudFormation cannot replace shop-dev-users under the same name" in result.output
+    assert "error: cannot replace shop-dev-users under the same name" in result.output
     assert "jobwork-infra destroy --env dev" in result.output
     assert cfn.get_template(StackName="shop-dev")["TemplateBody"] == before
 

@@ -221,6 +221,27 @@ def test_allow_destructive_recreates_a_table_with_a_new_key(local_engine, app_na
     assert deploy(str(schema), "--yes").output.startswith("No changes")
 
 
+def test_key_change_of_a_retained_table_is_refused_before_anything_changes(local_engine, app_name, tmp_path):
+    # The new table needs the name of the old one, which retain keeps: nothing can be applied.
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS, policy="retain")), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+    write(schema, schema_text(app_name, USERS.replace("sort_key: user_id", "sort_key: email"), policy="retain"))
+
+    result = deploy(str(schema), "--yes", "--allow-destructive")
+
+    assert result.exit_code == 3, result.output
+    assert f"error: cannot replace {name} under the same name" in result.output
+    assert "the old table is retained" in result.output
+    assert keys(describe(client, name)) == [("tenant_id", "HASH"), ("user_id", "RANGE")]
+    assert count_items(client, name) == 3
+    # still ours: the registry was not touched, so the original schema is "No changes"
+    write(schema, schema_text(app_name, USERS, policy="retain"))
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
 def test_dry_run_changes_nothing(local_engine, app_name, tmp_path):
     schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT))
     result = deploy(schema, "--dry-run")

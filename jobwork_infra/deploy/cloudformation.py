@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from ..changes import Plan, Severity, Step
+from ..changes import Severity, Step
 from ..errors import Blocked, JobworkError
 from ..model import (
     Attribute,
@@ -38,7 +38,7 @@ from ..model import (
 )
 from ..project import Project
 from . import DeployRequest
-from .gate import approve, refuse_destructive
+from .gate import approve, refuse_destructive, refuse_replacement_in_place
 from .shapes import billing_from, capacity_from, indexes_from, keys_from, table_class_from, tenant_scoped_from
 
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
@@ -443,7 +443,8 @@ def deploy_stack(project: Project, request: DeployRequest, console: Console, con
                   f"{len(plan.steps)} step(s):")
     render_plan_text(plan, console)
     refuse_destructive(plan, request.allow_destructive)
-    refuse_named_replacement(plan)
+    # A named table is never replaced by CloudFormation: the update would fail and roll back.
+    refuse_replacement_in_place(plan, retained_only=False)
     if request.dry_run:
         console.print(f"Dry run: {len(plan.steps)} step(s) would be applied to stack {head.stack_name}; "
                       "nothing was changed.")
@@ -476,26 +477,6 @@ def deploy_stack(project: Project, request: DeployRequest, console: Console, con
     code = _protect(cfn, final, project, request, console)
     _print_outputs(final, console)
     return code
-
-
-def refuse_named_replacement(plan: Plan) -> None:
-    """CloudFormation cannot replace a table that keeps its physical name (the new one would need
-    the name first): the update would fail and roll back. Refuse it up front, even when destructive
-    changes are allowed, and say what works instead."""
-    from ..diff import replaces_table
-
-    if plan.base is None:
-        return
-    stuck = sorted(new.physical_name for key, new in plan.head.tables.items()
-                   if (old := plan.base.tables.get(key)) is not None
-                   and old.physical_name == new.physical_name and replaces_table(old, new))
-    if stuck:
-        raise Blocked(
-            f"CloudFormation cannot replace {', '.join(stuck)} under the same name: "
-            "a key or local index change needs a new table, and a named table cannot be replaced in place",
-            f"to start over empty: `jobwork-infra destroy --env {plan.head.env}`, then deploy; "
-            "to keep the data: add the new table under a new YAML key, copy the items, then remove the old one",
-        )
 
 
 def _template_argument(clients: Clients, stack: _Stack, body: str, step: Step, request: DeployRequest) -> dict:

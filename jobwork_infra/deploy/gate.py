@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..changes import Plan, Severity
+from ..diff import replaces_table
 from ..errors import Blocked
 
 
@@ -18,6 +19,31 @@ def refuse_destructive(plan: Plan, allow_destructive: bool) -> None:
             "the data in these tables would be lost",
             "change the schema so the table keeps its keys and name, or rerun with --allow-destructive "
             "once the data is backed up or expendable",
+        )
+
+
+def refuse_replacement_in_place(plan: Plan, *, retained_only: bool) -> None:
+    """Raise Blocked (exit 3) for a key or local-index change to a table that keeps its name.
+
+    The new table needs the old one's name, so the old one must go first. CloudFormation never
+    does that for a named table (`retained_only=False`: the update would fail and roll back); the
+    local engine can, unless the old table is retained (`retained_only=True`). Refused before
+    anything is applied, even with --allow-destructive, with the ways that do work.
+    """
+    if plan.base is None:
+        return
+    stuck = sorted(new.physical_name for key, new in plan.head.tables.items()
+                   if (old := plan.base.tables.get(key)) is not None
+                   and old.physical_name == new.physical_name and replaces_table(old, new)
+                   and (not retained_only or old.removal_policy == "retain"))
+    if stuck:
+        why = ("the old table is retained (removal_policy: retain)" if retained_only
+               else "CloudFormation cannot replace a named table in place")
+        raise Blocked(
+            f"cannot replace {', '.join(stuck)} under the same name: a key or local index change needs "
+            f"a new table, and {why}",
+            f"to start over empty: `jobwork-infra destroy --env {plan.head.env}`, then deploy; "
+            "to keep the data: add the new table under a new YAML key, copy the items, then remove the old one",
         )
 
 

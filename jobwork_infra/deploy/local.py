@@ -51,7 +51,7 @@ from ..plan import plan_changes
 from ..project import Project
 from . import DeployRequest
 from . import engine as engines
-from .gate import approve, refuse_destructive
+from .gate import approve, refuse_destructive, refuse_replacement_in_place
 from .shapes import (
     BILLING_MODES,
     TABLE_CLASSES,
@@ -654,6 +654,7 @@ def deploy_local(project: Project, request: DeployRequest, console: Console, con
         return 0
     _render(plan, console)
     refuse_destructive(plan, request.allow_destructive)
+    refuse_replacement_in_place(plan, retained_only=True)
     if request.dry_run:
         console.print(f"Dry run: {len(plan.steps)} step(s) would be applied to {where}; nothing changed.")
         return 0
