@@ -218,7 +218,8 @@ def _fate(policy: str) -> str:
 
 def _old_state(policy: str) -> str:
     return {"destroy": "its data is lost",
-            "retain": "the new table starts empty (the old one is kept, orphaned)"}[policy]
+            # deploy refuses this one (deploy/gate.py): the retained table keeps the name
+            "retain": "deploy refuses it: the retained table keeps the name the new one needs"}[policy]
 
 
 def _shape(table: ResolvedTable) -> tuple:

@@ -162,9 +162,9 @@ def test_sort_key_type_changed_uuid_to_number_is_destructive():
     assert changes[0].statement.endswith("so the table is replaced and its data is lost")
 
 
-def test_key_change_under_retain_says_the_new_table_starts_empty():
+def test_key_change_under_retain_says_deploy_refuses_it():
     changes = diff(lambda d: users(d)["attributes"].update(user_id="number"), env="prod")
-    assert changes[0].statement.endswith("the new table starts empty (the old one is kept, orphaned)")
+    assert changes[0].statement.endswith("deploy refuses it: the retained table keeps the name the new one needs")
 
 
 def test_sort_key_added_is_destructive():
