@@ -1,4 +1,6 @@
-"""Deploy a plan: to CloudFormation (cloudformation.py) or to a local engine (local.py, engine.py)."""
+"""Deploy a plan: to CloudFormation (cloudformation.py) or to a local engine (local.py, engine.py).
+
+The local deploy is layered local.py → live.py → registry.py → local_client.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,174 @@
+"""Live state → ResolvedTable: what the local engine holds for one environment, as a ResolvedSchema.
+
+The live state is read from the engine on every run (describe_table, describe_time_to_live,
+describe_continuous_backups, tags) and turned into the same `ResolvedSchema` that `diff` compares,
+so the plan, the staging and the safety gate are the ones a CloudFormation deploy gets. Only the
+tables the registry (registry.py) says are this environment's are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from ..model import (
+    MANAGED_BY,
+    Encryption,
+    KeyAttribute,
+    ResolvedSchema,
+    ResolvedTable,
+    logical_id,
+)
+from .local_client import is_unsupported
+from .registry import Entry, describe_or_none, foreign_table_error, owned, read_registry
+from .shapes import (
+    billing_from,
+    capacity_from,
+    indexes_from,
+    keys_from,
+    table_class_from,
+    tenant_scoped_from,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Live state → ResolvedTable
+
+@dataclass
+class Live:
+    """What the engine holds for one environment."""
+
+    base: ResolvedSchema | None                              # None: nothing of this environment deployed
+    entries: dict[str, Entry]                                # physical name → registry entry (ours)
+    descriptions: dict[str, dict] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)           # registry entries whose table is gone
+
+
+def read_live(client, head: ResolvedSchema, notes: Callable[[str], None] | None = None) -> Live:
+    """The environment's live tables as a ResolvedSchema; raises on a name owned by someone else.
+
+    What the engine cannot tell (descriptions, non-key attributes, access patterns, tenancy, and
+    any option the engine does not support) is taken from `head`, so it never shows as a change.
+    """
+    registry = read_registry(client)
+    by_name = {t.physical_name: t for t in head.tables.values()}
+    ours = {n: e for n, e in registry.items() if (e.app, e.env) == (head.app, head.env)}
+    live: dict[str, ResolvedTable] = {}
+    result = Live(None, {})
+    for name in list(dict.fromkeys([*by_name, *ours])):
+        description = describe_or_none(client, name)
+        entry = registry.get(name)
+        if description is None:
+            if name in ours:
+                result.stale.append(name)
+            continue
+        if not owned(entry, description, head.app, head.env):
+            if name in by_name:
+                raise foreign_table_error(name, entry, head)
+            continue  # re-created by someone else after we made it: not ours any more
+        head_table = head.tables.get(entry.table_key)
+        live[entry.table_key] = _to_resolved(client, description, entry, head_table, head)
+        result.entries[name] = entry
+        result.descriptions[name] = description
+    if live:
+        order = [k for k in head.tables if k in live] + [k for k in live if k not in head.tables]
+        result.base = head.model_copy(update={"tables": {k: live[k] for k in order}})
+    return result
+
+
+def _to_resolved(client, d: dict, entry: Entry, head: ResolvedTable | None, schema: ResolvedSchema) -> ResolvedTable:
+    billing = billing_from(d.get("BillingModeSummary", {}).get("BillingMode"))
+    provisioned = billing == "provisioned"
+    partition_key, sort_key = keys_from(d["AttributeDefinitions"], d["KeySchema"])
+    # The engine lists indexes in an order of its own: by name, a plan reads the same on every run.
+    listed = {**d, **{kind: sorted(d.get(kind, []), key=lambda i: i["IndexName"])
+                      for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")}}
+    global_indexes, local_indexes = indexes_from(listed, head, schema.tenancy_attribute, provisioned)
+    ttl = client.describe_time_to_live(TableName=d["TableName"])["TimeToLiveDescription"]
+    stream = d.get("StreamSpecification") or {}
+    fallback = head or _bare_table(entry, schema)
+    return ResolvedTable(
+        key=entry.table_key,
+        logical_id=fallback.logical_id,
+        physical_name=d["TableName"],
+        description=fallback.description,
+        tenant_scoped=tenant_scoped_from(partition_key, head, schema.tenancy_attribute),
+        partition_key=partition_key,
+        sort_key=sort_key,
+        attributes=fallback.attributes,
+        global_indexes=global_indexes,
+        local_indexes=local_indexes,
+        ttl=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
+        stream=stream["StreamViewType"].lower() if stream.get("StreamEnabled") else None,
+        billing=billing,
+        capacity=capacity_from(d.get("ProvisionedThroughput")) if provisioned else None,
+        table_class=_table_class(d, fallback),
+        encryption=_encryption(d, fallback),
+        point_in_time_recovery=_pitr(client, d["TableName"], fallback),
+        deletion_protection=d.get("DeletionProtectionEnabled", fallback.deletion_protection),
+        removal_policy=entry.removal_policy,
+        tags=_tags(client, d["TableArn"], fallback),
+        access_patterns=fallback.access_patterns,
+    )
+
+
+def _bare_table(entry: Entry, schema: ResolvedSchema) -> ResolvedTable:
+    """Defaults for a live table the schema no longer has (only what the engine shows matters)."""
+    return ResolvedTable(
+        key=entry.table_key, logical_id=logical_id(entry.table_key), physical_name=entry.table_name,
+        description=None, tenant_scoped=False, partition_key=KeyAttribute(name="_", type="S"), sort_key=None,
+        attributes={}, global_indexes=(), local_indexes=(), ttl=None, stream=None, billing="on_demand",
+        capacity=None, table_class="standard", encryption=Encryption(type="aws_owned"),
+        point_in_time_recovery=False, deletion_protection=False, removal_policy=entry.removal_policy,
+        tags={"app": schema.app, "env": schema.env, "table": entry.table_key, "managed-by": MANAGED_BY},
+        access_patterns=(),
+    )
+
+
+def _table_class(d: dict, fallback: ResolvedTable) -> str:
+    summary = d.get("TableClassSummary")
+    if not summary:
+        return fallback.table_class  # DynamoDB Local does not report it
+    return table_class_from(summary.get("TableClass"))
+
+
+def _encryption(d: dict, fallback: ResolvedTable) -> Encryption:
+    sse = d.get("SSEDescription")
+    if not sse:
+        return fallback.encryption  # not reported: the engine does not model encryption
+    if sse.get("Status") not in ("ENABLED", "ENABLING"):
+        return Encryption(type="aws_owned")
+    arn = sse.get("KMSMasterKeyArn")
+    if fallback.encryption.type == "customer_managed" and arn == fallback.encryption.kms_key_arn:
+        return fallback.encryption
+    return Encryption(type="aws_managed")
+
+
+def _pitr(client, name: str, fallback: ResolvedTable) -> bool:
+    try:
+        description = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    except ClientError as exc:
+        if is_unsupported(exc):
+            return fallback.point_in_time_recovery
+        raise
+    status = description.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+    return status == "ENABLED"
+
+
+def _tags(client, arn: str, fallback: ResolvedTable) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    kwargs: dict = {"ResourceArn": arn}
+    try:
+        while True:  # no paginator exists for ListTagsOfResource
+            page = client.list_tags_of_resource(**kwargs)
+            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+    except ClientError as exc:
+        if is_unsupported(exc):
+            return fallback.tags
+        raise
+    return dict(sorted(tags.items()))
+
