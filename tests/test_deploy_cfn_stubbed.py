@@ -224,6 +224,19 @@ def test_a_stack_in_progress_is_reported_and_not_touched(aws, schema):
     aws.done()  # no template read, no change set: nothing after DescribeStacks
 
 
+def test_destroy_of_a_stack_in_progress_is_reported_and_not_touched(aws, schema):
+    aws.stack("UPDATE_IN_PROGRESS")
+
+    result = CliRunner().invoke(app, ["destroy", "--env", "dev", "--schema", schema(), "--yes"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: stack shop-dev is UPDATE_IN_PROGRESS: another operation is running on it; nothing was changed\n"
+        "  hint: wait for it to finish (aws cloudformation describe-stacks --stack-name shop-dev), "
+        "then destroy again\n")
+    aws.done()  # no template read, no delete
+
+
 def test_rollback_complete_is_explained_with_the_fix(aws, schema):
     aws.stack("ROLLBACK_COMPLETE")
 

@@ -270,16 +270,23 @@ class _Stack:
         return json.loads(json.dumps(body))  # plain dicts, numbers as JSON gives them
 
 
+def _refuse_in_progress(stack: dict, action: str) -> None:
+    """A stack another operation is working on is reported, never touched."""
+    status, name = stack["StackStatus"], stack["StackName"]
+    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
+        raise JobworkError(
+            f"stack {name} is {status}{reason}: another operation is running on it; nothing was changed",
+            f"wait for it to finish (aws cloudformation describe-stacks --stack-name {name}), then {action} again")
+
+
 def _check_status(stack: dict, env: str) -> None:
     status = stack["StackStatus"]
     name = stack["StackName"]
     if status == "REVIEW_IN_PROGRESS" or status in _UPDATABLE:
         return
+    _refuse_in_progress(stack, "deploy")
     reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
-    if status.endswith("_IN_PROGRESS"):
-        raise JobworkError(
-            f"stack {name} is {status}{reason}: another operation is running on it; nothing was changed",
-            f"wait for it to finish (aws cloudformation describe-stacks --stack-name {name}), then deploy again")
     if status == "ROLLBACK_COMPLETE":
         raise JobworkError(
             f"stack {name} is ROLLBACK_COMPLETE: its creation failed and was rolled back, and CloudFormation "
@@ -401,19 +408,25 @@ def _canonical(template: dict) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
 
+def _open_stack(project: Project, request: DeployRequest, clients: Clients | None
+                ) -> tuple[ResolvedSchema, Clients, _Stack, dict | None]:
+    """The environment, its clients, its stack, and the stack's description (None: not deployed)."""
+    head = project.resolve(request.env)
+    clients = clients or make_clients(request, head.region)
+    stack = _Stack(clients.cloudformation, head.stack_name)
+    with aws_errors(f"reading stack {head.stack_name}"):
+        deployed = stack.describe()
+    return head, clients, stack, deployed
+
+
 def deploy_stack(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool],
                  *, clients: Clients | None = None) -> int:
     """Deploy one environment's stack; returns the exit code (raises Blocked or JobworkError to refuse)."""
     from ..plan import plan_changes
     from ..report.changes import render_plan_text
 
-    head = project.resolve(request.env)
-    clients = clients or make_clients(request, head.region)
+    head, clients, stack, deployed = _open_stack(project, request, clients)
     cfn = clients.cloudformation
-    stack = _Stack(cfn, head.stack_name)
-
-    with aws_errors(f"reading stack {head.stack_name}"):
-        deployed = stack.describe()
     if deployed is not None:
         _check_status(deployed, request.env)
     exists = deployed is not None and deployed["StackStatus"] != "REVIEW_IN_PROGRESS"
@@ -619,26 +632,20 @@ def _print_outputs(stack: dict, console: Console) -> None:
 def destroy_stack(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool],
                   *, clients: Clients | None = None) -> int:
     """Delete one environment's stack after confirmation; list the tables that stay."""
-    head = project.resolve(request.env)
-    clients = clients or make_clients(request, head.region)
+    head, clients, stack, deployed = _open_stack(project, request, clients)
     cfn = clients.cloudformation
-    stack = _Stack(cfn, head.stack_name)
-    with aws_errors(f"reading stack {head.stack_name}"):
-        deployed = stack.describe()
-        if deployed is None:
-            console.print(f"Stack {head.stack_name} does not exist; nothing to destroy.")
-            return 0
-        status = deployed["StackStatus"]
-        if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-            raise JobworkError(f"stack {head.stack_name} is {status}: another operation is running on it; "
-                               "nothing was changed", "wait for it to finish, then destroy again")
+    if deployed is None:
+        console.print(f"Stack {head.stack_name} does not exist; nothing to destroy.")
+        return 0
+    _refuse_in_progress(deployed, "destroy")
+    with aws_errors(f"reading the template of stack {head.stack_name}"):
         template = stack.template()
 
     tables = deployed_tables(template)
     kept = {lid: r for lid, r in tables.items() if r.get("DeletionPolicy") in _RETAINED}
     gone = {lid: r for lid, r in tables.items() if lid not in kept}
     name_of = lambda lid, r: (r.get("Properties") or {}).get("TableName") or lid
-    console.print(f"Stack {head.stack_name} ({status}):")
+    console.print(f"Stack {head.stack_name} ({deployed['StackStatus']}):")
     for lid, resource in gone.items():
         console.print(f"  delete  {name_of(lid, resource)}  (its data is lost)")
     for lid, resource in kept.items():
