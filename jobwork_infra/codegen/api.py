@@ -1,0 +1,271 @@
+"""The generated API as data: which models, repositories and methods a schema yields.
+
+`describe` decides everything the generated code says (names, types, which pattern goes where);
+`python.py` only renders it, and `compat.py` compares two descriptions. The description is plain
+data, so its canonical JSON is what the stamped hash covers: the code is stale exactly when the
+description changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import re
+from dataclasses import asdict, dataclass
+
+from pydantic import BaseModel
+
+from ..model import Attribute, ResolvedSchema, ResolvedTable
+
+# Python annotations of each attribute type, as the items carry them and the key arguments take them.
+PYTHON_TYPES: dict[str, str] = {
+    "string": "str", "uuid": "UUID", "date": "date", "datetime": "datetime", "epoch_seconds": "int",
+    "number": "int | Decimal", "binary": "bytes", "boolean": "bool",
+    "list": "list[Any]", "map": "dict[str, Any]",
+    "string_set": "frozenset[str]", "number_set": "frozenset[int | Decimal]", "binary_set": "frozenset[bytes]",
+}
+# Sort keys stored as S or B take a prefix for begins_with (DynamoDB refuses it on numbers):
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.KeyConditionExpressions.html
+PREFIX_TYPES = {"S": "str", "B": "bytes"}
+# Names a field may not take on a pydantic model (they would shadow its methods).
+_MODEL_NAMES = frozenset(dir(BaseModel))
+REPOSITORY_METHODS = ("get", "put", "delete")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str               # the Python name
+    stored: str             # the attribute name in DynamoDB (an alias when it differs)
+    annotation: str         # without `| None`
+    required: bool
+    doc: str | None
+
+
+@dataclass(frozen=True)
+class ItemModel:
+    name: str               # UsersItem, OrdersByStatusItem
+    doc: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class KeyPart:
+    name: str               # Python argument name
+    stored: str
+    annotation: str
+    prefix: str | None      # the begins_with argument's type, None when the key cannot take one
+
+
+@dataclass(frozen=True)
+class Query:
+    method: str             # snake_case of the pattern's name
+    pattern: str            # the pattern's name as written
+    doc: str
+    scope: str              # users.list_users_of_a_tenant: what a cursor is bound to
+    index: str | None
+    model: str              # the item model of the target's projection
+    partition: KeyPart      # the tenancy attribute on tenant-bound repositories (not an argument there)
+    sort: KeyPart | None    # present when the pattern names a sort key
+
+
+@dataclass(frozen=True)
+class Repository:
+    attribute: str          # TenantData.users
+    cls: str                # UsersRepository
+    table: str              # the YAML key
+    doc: str
+    tenant_bound: bool
+    item: str | None        # the table's item model; None on a cross-tenant view of a tenant table
+    key: tuple[KeyPart, ...]  # the key without the tenant (get/put/delete), when item is set
+    queries: tuple[Query, ...]
+
+
+@dataclass(frozen=True)
+class Api:
+    source: str
+    tenancy_attribute: str
+    tenant_is_uuid: bool
+    names: dict[str, dict[str, str]]   # env → table key → physical name
+    literals: dict[str, str]            # alias → Literal[...] of every enum attribute
+    items: tuple[ItemModel, ...]
+    tenant: tuple[Repository, ...]      # TenantData
+    cross: tuple[Repository, ...]       # CrossTenantData
+
+    @property
+    def hash(self) -> str:
+        """sha256 of what the generated code is made from (source path aside)."""
+        described = asdict(self)
+        described.pop("source")
+        return hashlib.sha256(json.dumps(described, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def pascal(text: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", text) if w)
+
+
+def snake(text: str) -> str:
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    name = re.sub(r"[^A-Za-z0-9]+", "_", words).strip("_").lower() or "x"
+    return python_name(name)
+
+
+def python_name(name: str) -> str:
+    """A valid Python identifier for an attribute name (the stored name stays as an alias)."""
+    safe = re.sub(r"\W", "_", name, flags=re.ASCII)
+    if not safe or safe[0].isdigit():
+        safe = "a_" + safe
+    if keyword.iskeyword(safe) or safe in _MODEL_NAMES or safe.startswith("_"):
+        safe = safe.strip("_") + "_" if safe.strip("_") else "a_"
+    return safe
+
+
+def _annotation(attribute: Attribute | None, alias: str = "") -> str:
+    """The annotation of an attribute; an enum is named by `alias` (a Literal defined in items.py)."""
+    if attribute is None:
+        return "str"  # an undeclared key: the tenancy attribute, implied string
+    if attribute.enum and attribute.type in ("string", "number") and alias:
+        return alias
+    return PYTHON_TYPES[attribute.type]
+
+
+def literal(attribute: Attribute) -> str:
+    return "Literal[" + ", ".join(json.dumps(v) for v in attribute.enum or ()) + "]"
+
+
+def enum_alias(table: ResolvedTable, name: str) -> str:
+    """JobsStatus: the Literal type of the enum attribute `status` of `jobs`."""
+    attribute = table.attributes.get(name)
+    if attribute is None or not attribute.enum or attribute.type not in ("string", "number"):
+        return ""
+    return pascal(table.key) + pascal(name)
+
+
+def _doc(text: str | None, fallback: str) -> str:
+    return " ".join((text or fallback).split())
+
+
+def _fields(table: ResolvedTable, names: list[str], required: set[str], tenancy: str) -> tuple[Field, ...]:
+    fields = []
+    for stored in names:
+        attribute = table.attributes.get(stored)
+        fields.append(Field(
+            name=python_name(stored), stored=stored, annotation=_annotation(attribute, enum_alias(table, stored)),
+            required=stored in required and stored != tenancy,  # the repository fills the tenant in
+            doc=_doc(attribute.description, "") or None if attribute else None))
+    return tuple(fields)
+
+
+def _key_names(table: ResolvedTable) -> list[str]:
+    return [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
+
+
+def _key_part(table: ResolvedTable, name: str, storage: str) -> KeyPart:
+    return KeyPart(name=python_name(name), stored=name,
+                   annotation=_annotation(table.attributes.get(name), enum_alias(table, name)),
+                   prefix=PREFIX_TYPES.get(storage))
+
+
+def _targets(table: ResolvedTable) -> dict[str | None, tuple]:
+    """None (the table) and every index → (partition key, (sort key, storage type) or None, index, scoped)."""
+    sort = (table.sort_key.name, table.sort_key.type) if table.sort_key else None
+    targets: dict[str | None, tuple] = {None: (table.partition_key.name, sort, None, table.tenant_scoped)}
+    for index in table.global_indexes:
+        index_sort = (index.sort_key.name, index.sort_key.type) if index.sort_key else None
+        targets[index.name] = (index.partition_key.name, index_sort, index, index.tenant_scoped)
+    for local in table.local_indexes:
+        targets[local.name] = (table.partition_key.name, (local.sort_key.name, local.sort_key.type), local,
+                               table.tenant_scoped)
+    return targets
+
+
+def _index_model(table: ResolvedTable, item_name: str, index, partition: str, sort: str | None,
+                 items: list[ItemModel]) -> str:
+    """The model of what the index projects: the full item for `all`, a narrower one otherwise."""
+    if index is None or index.projection.type == "all":
+        return item_name
+    keys = list(dict.fromkeys([*_key_names(table), partition, *([sort] if sort else [])]))
+    projected = keys + [a for a in (index.projection.attributes if index.projection.type == "include" else ())
+                        if a not in keys]
+    declared = [a for a in projected if a in table.attributes or a == partition]
+    name = pascal(table.key) + pascal(index.name) + "Item"
+    if any(item.name == name for item in items):
+        return name
+    what = "its keys" if index.projection.type == "keys_only" else "its keys and " + ", ".join(
+        index.projection.attributes)
+    items.append(ItemModel(name=name, doc=f"An item of {table.key!r} as the index {index.name!r} projects it: {what}.",
+                           fields=_fields(table, declared, set(keys), "")))
+    return name
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken or candidate in REPOSITORY_METHODS:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def describe(schemas: list[ResolvedSchema], source: str) -> Api:
+    """The API generated for a schema, resolved in each of its environments (names differ by env only)."""
+    first = schemas[0]
+    tenancy = first.tenancy_attribute
+    items: list[ItemModel] = []
+    tenant_repos: list[Repository] = []
+    cross_repos: list[Repository] = []
+    tenant_types = set()
+    literals: dict[str, str] = {}
+    for table in first.tables.values():
+        for name, attribute in table.attributes.items():
+            if enum_alias(table, name):
+                literals[enum_alias(table, name)] = literal(attribute)
+        item_name = pascal(table.key) + "Item"
+        items.append(ItemModel(
+            name=item_name, doc=_doc(table.description, f"An item of the table {table.key!r}."),
+            fields=_fields(table, list(dict.fromkeys([*_key_names(table), *table.attributes])),
+                           set(_key_names(table)), tenancy if table.tenant_scoped else "")))
+        if table.tenant_scoped:
+            tenant_types.add(table.attributes[tenancy].type if tenancy in table.attributes else "string")
+        targets = _targets(table)
+        bound: list[Query] = []
+        crossing: list[Query] = []
+        taken: set[str] = set()
+        for pattern in table.access_patterns:
+            target = targets.get(pattern.index)
+            if target is None:
+                continue
+            partition, sort, index, scoped = target
+            served = pattern.key[0] == partition and (len(pattern.key) < 2 or sort and pattern.key[1] == sort[0])
+            if not served:
+                continue  # rule A001 reports it; a valid schema has none
+            method = _unique(snake(pattern.name), taken)
+            sort_part = _key_part(table, sort[0], sort[1]) if len(pattern.key) == 2 and sort else None
+            model = _index_model(table, item_name, index, partition, sort[0] if sort else None, items)
+            tenant_bound = table.tenant_scoped and scoped and partition == tenancy
+            partition_type = table.partition_key.type if index is None or not hasattr(index, "partition_key") \
+                else index.partition_key.type
+            query = Query(method=method, pattern=pattern.name,
+                          doc=_doc(pattern.description, pattern.name[:1].upper() + pattern.name[1:] + "."),
+                          scope=f"{table.key}.{method}", index=pattern.index, model=model,
+                          partition=_key_part(table, partition, partition_type), sort=sort_part)
+            (bound if tenant_bound else crossing).append(query)
+        attribute = snake(table.key)
+        key = tuple(_key_part(table, k.name, k.type) for k in (table.partition_key, table.sort_key)
+                    if k is not None and not (table.tenant_scoped and k.name == tenancy))
+        doc = _doc(table.description, f"The table {table.key!r}.")
+        if table.tenant_scoped:
+            tenant_repos.append(Repository(attribute=attribute, cls=pascal(table.key) + "Repository",
+                                           table=table.key, doc=doc, tenant_bound=True, item=item_name,
+                                           key=key, queries=tuple(bound)))
+            if crossing:
+                cross_repos.append(Repository(attribute=attribute, cls=pascal(table.key) + "CrossTenant",
+                                              table=table.key, doc=doc, tenant_bound=False, item=None,
+                                              key=(), queries=tuple(crossing)))
+        else:
+            cross_repos.append(Repository(attribute=attribute, cls=pascal(table.key) + "SharedRepository",
+                                          table=table.key, doc=doc, tenant_bound=False, item=item_name,
+                                          key=key, queries=tuple(crossing)))
+    return Api(
+        source=source, tenancy_attribute=tenancy, tenant_is_uuid=tenant_types == {"uuid"},
+        names={s.env: {t.key: t.physical_name for t in s.tables.values()} for s in schemas},
+        literals=literals, items=tuple(items), tenant=tuple(tenant_repos), cross=tuple(cross_repos))
