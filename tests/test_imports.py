@@ -25,6 +25,7 @@ COMMANDS = [
     ["validate", "--format", "sarif"],
     ["json-schema"],
     ["docs"],
+    ["codegen", "python", "--out", ".jobwork/test-imports/jobwork_data"],
     pytest.param(["diff", "--base", "schema/tables.yaml"], marks=pytest.mark.skipif(
         not (ROOT / "jobwork_infra" / "cli" / "diff.py").exists(),
         reason="the diff command (jobwork_infra/cli/diff.py) does not exist yet")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .api import Api, Repository
@@ -43,6 +44,12 @@ def _signatures(api: Api) -> dict[str, dict[str, str]]:
         repository("CrossTenantData", repo)
     for model in api.items:
         out[model.name] = {f.name: f.annotation if f.required else f"{f.annotation} | None" for f in model.fields}
+    # Compare enums by their values, not by the alias's name (JobsStatus → Literal[...]).
+    if api.literals:
+        def expand(annotation: str) -> str:
+            return re.sub(r"[A-Za-z_]\w*", lambda m: api.literals.get(m.group(0), m.group(0)), annotation)
+
+        out = {path: {name: expand(a) for name, a in params.items()} for path, params in out.items()}
     return out
 
 
