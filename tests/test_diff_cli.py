@@ -59,6 +59,11 @@ key, so the table is replaced and its data is lost
 the data, then remove the old one
 
 4 changes: 1 destructive, 1 multi-step, 1 online, 1 safe
+
+generated API (codegen python): code using it must change
+  OrdersItem: the field 'order_id' changes type: str → int | Decimal
+  TenantData.orders.delete: the argument 'order_id' changes type: str → int | Decimal
+  TenantData.orders.get: the argument 'order_id' changes type: str → int | Decimal
 """
 
 
@@ -173,7 +178,14 @@ def test_env_judges_one_environment(files):
                            "  online       D309  table shop-prod-orders leaves the stack but is kept with its data "
                            "(removal_policy: retain): it is orphaned, no longer managed\n"
                            "\n"
-                           "1 change: 1 online\n")
+                           "1 change: 1 online\n"
+                           "\n"
+                           "generated API (codegen python): code using it must change\n"
+                           "  OrdersItem: the model is removed from the generated API\n"
+                           "  TenantData.orders: the repository is removed from the generated API\n"
+                           "  TenantData.orders.delete: the method is removed from the generated API\n"
+                           "  TenantData.orders.get: the method is removed from the generated API\n"
+                           "  TenantData.orders.put: the method is removed from the generated API\n")
     everywhere = run(*args)
     assert everywhere.exit_code == 3
     assert everywhere.stdout.splitlines()[1] == ("  destructive  D101  table shop-dev-orders is deleted with its "
