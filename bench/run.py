@@ -8,9 +8,11 @@ same machine mostly do not, so the ratio column is the one to compare across mac
   schema against a bare `python -c pass`);
 - synth against the equivalent hand-written CDK app (goal: tool / hand-written wall <= 1.15x);
 - a no-op redeploy to a local engine started in a temporary root (and stopped), against a
-  `validate` command.
+  `validate` command;
+- codegen of 1000 tables against validate of the same schema (goal <= 2x), and the generated data
+  layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x).
 
-    .venv/bin/python bench/run.py [--quick] [--engine dynamodb-local|moto] [--skip synth,redeploy]
+    .venv/bin/python bench/run.py [--quick] [--engine dynamodb-local|moto] [--skip synth,redeploy,codegen]
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import codegen as codegen_bench
 from bench import diff as diff_bench
 from bench import redeploy as redeploy_bench
 from bench import synth as synth_bench
 from bench import validate as validate_bench
 
 SIZES = (2, 100, 1000)
-PARTS = ("validate", "diff", "synth", "redeploy")
+PARTS = ("validate", "diff", "synth", "redeploy", "codegen")
 
 
 def ms(seconds: float) -> str:
@@ -95,6 +98,22 @@ def main() -> int:
         rows.append((f"no-op redeploy --local ({args.engine}) / validate command",
                      f"{r['command'] / r['validate_command']:.2f}x",
                      f"{ms(r['command'])} vs {ms(r['validate_command'])}; in process {ms(r['in_process'])}"))
+
+    if "codegen" not in skip:
+        progress("codegen (1000 tables; generated calls vs boto3 on DynamoDB Local in a temporary root) …")
+        g = codegen_bench.measure_generate(1000, 2 if q else 3)
+        ratio = g["codegen"] / g["validate"]
+        verdict = "ok" if ratio <= codegen_bench.GOAL_GENERATE else "OVER"
+        absolute = f"{ms(g['codegen'])} vs {ms(g['validate'])}; generation alone {ms(g['generate_alone'])}"
+        rows.append((f"codegen / validate, 1000 tables (goal <= {codegen_bench.GOAL_GENERATE}x: {verdict})",
+                     f"{ratio:.2f}x", absolute))
+        calls = codegen_bench.measure_calls(100 if q else 300)
+        for name in ("get", "put", "query"):
+            ratio = calls["generated"][name] / calls["boto3"][name]
+            verdict = "ok" if ratio <= codegen_bench.GOAL_CALL else "OVER"
+            what = f"generated {name} / boto3 {name}, DynamoDB Local (goal <= {codegen_bench.GOAL_CALL}x: {verdict})"
+            absolute = f"{ms(calls['generated'][name])} vs {ms(calls['boto3'][name])} per call (median)"
+            rows.append((what, f"{ratio:.2f}x", absolute))
 
     width = max(len(what) for what, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")

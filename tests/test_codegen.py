@@ -180,8 +180,14 @@ def test_diff_prints_the_api_notes(tmp_path):
     head.write_text(schema_with("- {name: list users, key: [tenant_id]}\n"))
     result = CliRunner().invoke(app, ["diff", "--schema", str(head), "--base", str(base), "--fail-on", "never"])
     assert result.exit_code == 0, result.output
-    assert ("generated API: CrossTenantData.users.find_user_at_login: the method is removed from the generated API\n"
-            in result.output)
+    assert result.stdout.endswith(
+        "\ngenerated API (codegen python): code using it must change\n"
+        "  CrossTenantData.users: the repository is removed from the generated API\n"
+        "  CrossTenantData.users.find_user_at_login: the method is removed from the generated API\n"
+        "  UsersByCognitoSubItem: the model is removed from the generated API\n")
+    as_json = CliRunner().invoke(app, ["diff", "--schema", str(head), "--base", str(base), "--fail-on", "never",
+                                       "--format", "json"])
+    assert "generated API" not in as_json.stdout and "generated API" in as_json.stderr  # stdout stays JSON
 
 
 def test_codegen_never_imports_boto3_or_aws_cdk(tmp_path):

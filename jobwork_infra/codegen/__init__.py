@@ -10,18 +10,14 @@ import re
 from pathlib import Path
 
 from ..errors import JobworkError
-from ..model import SchemaFile, resolve
-from .api import Api, describe
+from ..model import SchemaFile
+from .api import Api, describe, describe_schema
 from .compat import ApiNote, api_notes
 from .package import CheckResult, check, write
 from .python import render
 
-__all__ = ["Api", "ApiNote", "CheckResult", "api_notes", "check", "describe_schema", "generate",
+__all__ = ["Api", "ApiNote", "CheckResult", "api_notes", "check", "describe", "describe_schema", "generate",
            "package_name", "schema_api_notes", "write"]
-
-
-def describe_schema(schema: SchemaFile, source: str) -> Api:
-    return describe([resolve(schema, env) for env in schema.environments], source)
 
 
 def package_name(out: Path) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from importlib import resources
 
 from .api import Api, ItemModel, KeyPart, Query, Repository
@@ -35,9 +34,9 @@ def _import_order(name: str) -> tuple[int, str]:
     return kind, name
 
 
-def _imports(used: str, extra: dict[str, set[str]] | None = None) -> list[str]:
-    """`from x import …` lines for the standard-library names the annotations in `used` mention."""
-    words = set(_WORD.findall(used))
+def _imports(annotations: list[str], extra: dict[str, set[str]] | None = None) -> list[str]:
+    """`from x import …` lines for the standard-library names the annotations mention."""
+    words = set(_WORD.findall(" ".join(annotations)))
     modules: dict[str, set[str]] = {}
     for name, module in _STDLIB.items():
         if name in words:
@@ -80,7 +79,7 @@ def render_items(api: Api, package: str) -> str:
     literals = [f"{alias} = {text}" for alias, text in api.literals.items()]
     if literals:
         literals = ["", "# The values of each enum attribute.", *literals]
-    used = "\n".join(body + literals)
+    used = [f.annotation for m in api.items for f in m.fields] + list(api.literals.values())
     pydantic = "BaseModel, ConfigDict" + (", Field" if aliased else "")
     lines = [_header(api, package).rstrip("\n"),
              f'"""Items of the tables in {api.source}: a pydantic model per table, and per index whose',
@@ -132,7 +131,8 @@ def _query_lines(repo: Repository, query: Query, tenancy: str) -> list[str]:
     signature = f"    def {query.method}(" + ", ".join(params) + f") -> Page[{query.model}]:"
     lines = ["", *_wrap(signature, "        "),
              *_wrap_text(f'"""{_escape(query.doc)}', "        "), "",
-             *_wrap_text(f"{scope_note}{sort_note} Pass the page's cursor back for the next page.", "        "),
+             *_wrap_text(f"{scope_note}{sort_note}", "        "),
+             "        Pass the page's cursor back for the next page.",
              '        """']
     if query.sort is not None:
         s = query.sort
@@ -151,8 +151,17 @@ def _q(value: object) -> str:
 
 
 def _wrap_text(text: str, indent: str, width: int = 110) -> list[str]:
-    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent,
-                         break_long_words=False, break_on_hyphens=False) or [indent.rstrip()]
+    """Words filled into lines of at most `width` (a word longer than that stands alone)."""
+    if len(indent) + len(text) <= width:
+        return [indent + text]
+    lines: list[str] = []
+    current = indent
+    for word in text.split():
+        if len(current) + len(word) + (current != indent) > width and current != indent:
+            lines.append(current)
+            current = indent
+        current += (" " if current != indent else "") + word
+    return [*lines, current]
 
 
 def _escape(text: str) -> str:
@@ -175,19 +184,13 @@ def _wrap(line: str, indent: str, width: int = 110) -> list[str]:
     return lines
 
 
+_TOP_LEVEL_COMMA = re.compile(r", (?![^\[]*\])")  # a comma not inside [...]
+
+
 def _split_params(text: str) -> list[str]:
     """'a: X, b: tuple[Y, Z]) -> R:' into ['a: X, ', 'b: tuple[Y, Z]) -> R:'] (commas at depth 0)."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i + 2])
-            start = i + 2
-    parts.append(text[start:])
-    return parts
+    parts = _TOP_LEVEL_COMMA.split(text)
+    return [part + ", " for part in parts[:-1]] + parts[-1:]
 
 
 def _repository_lines(repo: Repository, tenancy: str) -> list[str]:
@@ -232,7 +235,10 @@ def render_data(api: Api, package: str) -> str:
         body += _repository_lines(repo, api.tenancy_attribute)
     models = sorted({r.item for r in (*api.tenant, *api.cross) if r.item} |
                     {q.model for r in (*api.tenant, *api.cross) for q in r.queries})
-    words = set(_WORD.findall("\n".join(body)))
+    used = ["UUID", "Any"] + [p.annotation for r in (*api.tenant, *api.cross) for p in r.key] + [
+        p.annotation for r in (*api.tenant, *api.cross) for q in r.queries
+        for p in ((q.partition, q.sort) if q.sort else (q.partition,))]
+    words = set(_WORD.findall(" ".join(used)))
     models += [alias for alias in api.literals if alias in words]
     body += ["", "", "class TenantData:",
              '    """The tenant-scoped tables, each a repository bound to one tenant.', "",
@@ -277,7 +283,6 @@ def render_data(api: Api, package: str) -> str:
              f"    tenant = normalize_tenant(tenant_id, as_uuid={api.tenant_is_uuid})",
              "    return _tenant_client(tenant, role_arn=role_arn, tenancy_attribute=TENANCY_ATTRIBUTE,",
              "                          region_name=region_name, endpoint_url=endpoint_url, sts_client=sts_client)"]
-    used = "\n".join(body) + " UUID Any"
     names_lines = ["TABLE_NAMES: dict[str, dict[str, str]] = {"]
     for env, tables in api.names.items():
         names_lines.append(f"    {_q(env)}: {{")
