@@ -1,17 +1,21 @@
 """`make demo`: the schema on a real DynamoDB on this machine, end to end, as a new user would run it.
 
 Starts the local engine (DynamoDB Local), validates the schema, deploys `dev` to it, shows the
-tables and indexes, writes a sample tenant with its users and reads them back through the
-tenant-scoped access pattern (a Query on tenant_id). Running it again is harmless: the deploy says
-"No changes" and the sample items are written over with the same ids.
+tables and indexes, generates the data layer (`codegen python`) and, through it, writes a sample
+tenant with its users and reads them back with the tenant-bound access pattern "list users of a
+tenant", finds a user at login through the cross-tenant index, and shows another tenant's view
+staying empty. Running it again is harmless: the deploy says "No changes", the generated package is
+unchanged, and the sample items are written over with the same ids.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +33,8 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 CLI = str(Path(sys.executable).parent / "jobwork-infra")
 SCHEMA = os.environ.get("JOBWORK_SCHEMA", str(ROOT / "schema" / "tables.yaml"))
 ENV = "dev"
+GENERATED = ROOT / ".jobwork" / "generated"  # the package lands in GENERATED/jobwork_data
+OTHER_TENANT = "9a9a9a9a-0000-4000-8000-000000000009"
 
 TENANT_ID = "7f1c2a3e-0d4b-4c5e-9f60-1a2b3c4d5e6f"
 USERS = [
@@ -63,41 +69,50 @@ def show_tables(client, schema) -> None:
     console.print(table)
 
 
-def sample_data(client, schema) -> None:
-    tenants = schema.tables["tenant"].physical_name
-    users = schema.tables["users"].physical_name
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    console.rule("[bold]Sample tenant and users")
-    client.put_item(TableName=tenants, Item={
-        "tenant_id": {"S": TENANT_ID}, "name": {"S": "DD Demo Works"}, "code": {"S": "DD-DEMO"},
-        "created_at": {"S": now}})
+def sample_data(client, data) -> None:
+    """Write and read the sample tenant through the generated, tenant-bound layer (no raw boto3)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    console.rule("[bold]Sample tenant and users, through the generated data layer")
+    tenant = data.TenantData(TENANT_ID, client=client, env=ENV)
+    tenant.tenant.put(data.TenantItem(name="DD Demo Works", code="DD-DEMO", created_at=now))
     for user_id, sub, name, email, role in USERS:
-        client.put_item(TableName=users, Item={
-            "tenant_id": {"S": TENANT_ID}, "user_id": {"S": user_id}, "cognito_sub": {"S": sub},
-            "name": {"S": name}, "email": {"S": email}, "role": {"S": role},
-            "created_at": {"S": now}, "updated_at": {"S": now}})
-    console.print(f"wrote tenant DD-DEMO ({TENANT_ID}) and {len(USERS)} users")
+        tenant.users.put(data.UsersItem(user_id=user_id, cognito_sub=sub, name=name, email=email, role=role,
+                                        created_at=now, updated_at=now))
+    console.print(f"wrote tenant DD-DEMO ({TENANT_ID}) and {len(USERS)} users with TenantData({TENANT_ID[:8]}…)")
 
-    # The tenant-scoped access pattern "list users of a tenant": a Query on the partition key only.
-    pages = client.get_paginator("query").paginate(
-        TableName=users, KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": TENANT_ID}})
-    found = [item for page in pages for item in page["Items"]]
-    listing = Table(title=f"Query {users} where tenant_id = {TENANT_ID}")
+    # The tenant-bound access pattern "list users of a tenant": one Query on tenant_id per page.
+    found, cursor = [], None
+    while True:
+        page = tenant.users.list_users_of_a_tenant(limit=2, cursor=cursor)
+        found += page.items
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    listing = Table(title="TenantData(…).users.list_users_of_a_tenant() — pages of 2, cursor bound to the tenant")
     for column in ("user_id", "name", "email", "role"):
         listing.add_column(column)
-    for item in found:
-        listing.add_row(*(item[c]["S"] for c in ("user_id", "name", "email", "role")))
+    for user in found:
+        listing.add_row(str(user.user_id), user.name, user.email, user.role)
     console.print(listing)
 
     # "find user at login": the cross-tenant index, before the tenant is known.
-    login = client.query(TableName=users, IndexName="by_cognito_sub",
-                         KeyConditionExpression="cognito_sub = :s",
-                         ExpressionAttributeValues={":s": {"S": "sub-vikram"}})["Items"]
-    console.print(f"login lookup on by_cognito_sub for sub-vikram → tenant {login[0]['tenant_id']['S']}, "
-                  f"user {login[0]['user_id']['S']}")
-    if len(found) != len(USERS):
-        console.print(f"[red]expected {len(USERS)} users, read {len(found)}[/]")
+    login = data.CrossTenantData(client=client, env=ENV).users.find_user_at_login("sub-vikram").items
+    console.print(f"CrossTenantData(…).users.find_user_at_login('sub-vikram') → tenant {login[0].tenant_id}, "
+                  f"user {login[0].user_id}")
+
+    # Isolation by construction: another tenant sees none of it, and cannot write into it.
+    other = data.TenantData(OTHER_TENANT, client=client, env=ENV)
+    seen = other.users.list_users_of_a_tenant().items
+    console.print(f"TenantData({OTHER_TENANT[:8]}…).users.list_users_of_a_tenant() → {len(seen)} users")
+    try:
+        other.users.put(found[0])
+        console.print("[red]another tenant's repository accepted a user of DD-DEMO[/]")
+        sys.exit(1)
+    except data.TenantIsolationError as refused:
+        console.print(f"TenantData({OTHER_TENANT[:8]}…).users.put(<a DD-DEMO user>) → refused: {refused}")
+    if len(found) != len(USERS) or seen:
+        console.print(f"[red]expected {len(USERS)} users for DD-DEMO and none for the other tenant, "
+                      f"read {len(found)} and {len(seen)}[/]")
         sys.exit(1)
 
 
@@ -113,7 +128,9 @@ def main() -> None:
     schema = check_project(SCHEMA).resolve(ENV)
     console.rule("[bold]What is deployed")
     show_tables(client, schema)
-    sample_data(client, schema)
+    run("codegen", "python", "--out", str(GENERATED / "jobwork_data"), "--schema", SCHEMA)
+    sys.path.insert(0, str(GENERATED))
+    sample_data(client, importlib.import_module("jobwork_data"))
 
     console.rule()
     console.print(f"Demo finished in {time.monotonic() - started:.1f} s. The engine keeps running at "
