@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,7 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from tests.codegen_support import EVERY_TYPE, generate_package, import_package, schema_for_app
+from tests.codegen_support import EVERY_TYPE, ROOT, generate_package, import_package, schema_for_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 
@@ -275,3 +278,27 @@ def test_tenant_client_assumes_a_role_with_the_tenant_session_tag(deployed, moto
     assert calls[0]["RoleArn"] == "arn:aws:iam::123456789012:role/tenant-app"
     credentials = client._request_signer._credentials
     assert credentials.access_key != "testing" and credentials.token  # the assumed role's, not the caller's
+
+
+DOCS_MARK = "<!-- tests/test_codegen_local.py runs this block against DynamoDB Local -->\n```python\n"
+
+
+def test_the_example_in_the_docs_runs(dynamodb_local, tmp_path, monkeypatch):
+    """docs/codegen.md's tenant-bound query, as written, on the project's schema (under a unique app name)."""
+    app_name = f"doc{uuid.uuid4().hex[:10]}"
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(schema_for_app(ROOT / "schema" / "tables.yaml", app_name))
+    monkeypatch.setenv("JOBWORK_ROOT", str(dynamodb_local.root))
+    result = CliRunner().invoke(app, ["deploy", "--env", "dev", "--local", "--schema", str(schema), "--yes"])
+    assert result.exit_code == 0, result.output
+    generate_package(schema, tmp_path, "jobwork_data")
+    block = (ROOT / "docs" / "codegen.md").read_text().split(DOCS_MARK)[1].split("```")[0]
+    local = f'boto3.client("dynamodb", endpoint_url="{dynamodb_local.endpoint}", region_name="us-east-1")'
+    code = block.replace('boto3.client("dynamodb")', local, 1)
+    assert code != block
+    example = tmp_path / "example.py"
+    example.write_text(code)
+    # A process of its own, as an application would run it: the package from PYTHONPATH.
+    done = subprocess.run([sys.executable, str(example)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
