@@ -11,7 +11,8 @@ from jobwork_infra.codegen import generate, write
 from jobwork_infra.project import check_project
 
 ROOT = Path(__file__).resolve().parent.parent
-EVERY_TYPE = ROOT / "tests" / "fixtures" / "codegen" / "every_type.yaml"
+FIXTURES = ROOT / "tests" / "fixtures" / "codegen"
+EVERY_TYPE = FIXTURES / "every_type.yaml"
 
 
 def schema_for_app(source: Path, app: str) -> str:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.codegen import describe_schema, generate, schema_api_notes
 from jobwork_infra.project import check_project
-from tests.codegen_support import EVERY_TYPE, ROOT
+from tests.codegen_support import EVERY_TYPE, FIXTURES, ROOT
 
 PROJECT = ROOT / "schema" / "tables.yaml"
 
@@ -98,6 +98,27 @@ def test_an_invalid_schema_is_reported_not_generated(tmp_path):
     assert result.exit_code == 1
     assert "error K101" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "pkg").exists()
+
+
+def test_a_schema_without_tables_is_refused(tmp_path):
+    empty = tmp_path / "tables.yaml"
+    empty.write_text("version: 1\napp: empty\nenvironments:\n  dev: {}\n")
+    result = codegen("--out", str(tmp_path / "pkg"), "--schema", str(empty))
+    assert result.exit_code == 1
+    assert "error: tables.yaml declares no table: there is nothing to generate" in result.output
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_names_python_cannot_take_are_made_safe():
+    _, files = generate(check_project(FIXTURES / "edge_names.yaml").require_valid().schema, "edge.yaml", "pkg")
+    items, data = files["items.py"], files["data.py"]
+    assert '    json_: str | None = Field(default=None, alias="json")' in items  # BaseModel.json
+    assert '    a_9lives: bool | None = Field(default=None, alias="9lives")' in items
+    assert "    model_number: str | None = None" in items
+    assert "        self.class_ = ClassRepository(" in data
+    # "get" is a repository method; "by sku" and "by-sku!" are the same name: numbered.
+    assert [m for m in ("def get_2(", "def by_sku(", "def by_sku_2(", "def a_2_items(") if m not in data] == []
+    assert "normalize_tenant(tenant_id, as_uuid=False)" in data  # org is an undeclared, string tenancy
 
 
 def test_generation_is_deterministic_and_carries_the_descriptions():

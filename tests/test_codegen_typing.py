@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.codegen_support import EVERY_TYPE, ROOT, generate_package
+from tests.codegen_support import EVERY_TYPE, FIXTURES, ROOT, generate_package
 
 pytestmark = pytest.mark.slow
 
 RUFF = Path(sys.executable).parent / "ruff"
+PACKAGES = ["jobwork_data", "rich_data", "edge_data", "solo_data"]
+# One tenant-scoped table and nothing else: no cross-tenant part at all.
+SOLO = "version: 1\napp: solo\nenvironments:\n  dev: {}\ntables:\n  notes:\n    sort_key: note_id\n" \
+       "    attributes:\n      note_id: string\n"
 
 
 @pytest.fixture(scope="module")
@@ -20,23 +24,26 @@ def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("typing")
     generate_package(ROOT / "schema" / "tables.yaml", out, "jobwork_data")
     generate_package(EVERY_TYPE, out, "rich_data")
+    generate_package(FIXTURES / "edge_names.yaml", out, "edge_data")
+    (out / "solo.yaml").write_text(SOLO)
+    generate_package(out / "solo.yaml", out, "solo_data")
     return out
 
 
 def test_generated_code_passes_mypy_strict(generated):
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(generated / ".mypy"),
-         "-p", "jobwork_data", "-p", "rich_data"],
+         *(arg for package in PACKAGES for arg in ("-p", package))],
         cwd=generated, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success: no issues found in 8 source files" in result.stdout
+    assert "Success: no issues found in 16 source files" in result.stdout
 
 
 def test_generated_code_passes_ruff(generated):
     # The rules a strict project typically turns on, independent of this repository's configuration.
     result = subprocess.run(
         [str(RUFF), "check", "--isolated", "--select", "E,F,W,I,UP,B,C4,SIM", "--line-length", "110",
-         "--target-version", "py311", "jobwork_data", "rich_data"],
+         "--target-version", "py311", *PACKAGES],
         cwd=generated, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

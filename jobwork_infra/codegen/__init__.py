@@ -31,6 +31,9 @@ def package_name(out: Path) -> str:
 
 
 def generate(schema: SchemaFile, source: str, package: str) -> tuple[Api, dict[str, str]]:
+    if not schema.tables:
+        raise JobworkError(f"{source} declares no table: there is nothing to generate",
+                           "add a table under tables: (see docs/schema.md)")
     api = describe_schema(schema, source)
     return api, render(api, package)
 

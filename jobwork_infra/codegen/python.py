@@ -84,7 +84,7 @@ def render_items(api: Api, package: str) -> str:
     lines = [_header(api, package).rstrip("\n"),
              f'"""Items of the tables in {api.source}: a pydantic model per table, and per index whose',
              'projection is narrower than the whole item."""', "", "from __future__ import annotations", "",
-             *_imports(used), "", f"from pydantic import {pydantic}", "",
+             *_imports(used), *([""] if _imports(used) else []), f"from pydantic import {pydantic}", "",
              "# Frozen, and strict about names: a misspelt attribute is an error, not a silent extra.",
              '_CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True,',
              "                     protected_namespaces=())", *literals, *body]
