@@ -112,8 +112,10 @@ def test_a_schema_without_tables_is_refused(tmp_path):
 def test_names_python_cannot_take_are_made_safe():
     _, files = generate(check_project(FIXTURES / "edge_names.yaml").require_valid().schema, "edge.yaml", "pkg")
     items, data = files["items.py"], files["data.py"]
-    assert '    json_: str | None = Field(default=None, alias="json")' in items  # BaseModel.json
-    assert '    a_9lives: bool | None = Field(default=None, alias="9lives")' in items
+    assert ('    json_: str | None = Field(default=None, validation_alias="json", serialization_alias="json")'
+            in items)  # BaseModel.json
+    assert '    a_9lives: bool | None = Field(default=None, validation_alias="9lives", serialization_alias="9lives")' \
+        in items
     assert "    model_number: str | None = None" in items
     assert "        self.class_ = ClassRepository(" in data
     # "get" is a repository method; "by sku" and "by-sku!" are the same name: numbered.
@@ -130,7 +132,7 @@ def test_generation_is_deterministic_and_carries_the_descriptions():
     assert '    """Jobs on the factory floor, one item per job."""' in items
     assert '    """the tenant that owns the job"""' in items
     assert 'JobsStatus = Literal["OPEN", "RUNNING", "DONE"]' in items
-    assert '    class_: str | None = Field(default=None, alias="class")' in items
+    assert '    class_: str | None = Field(default=None, validation_alias="class", serialization_alias="class")' in items
     assert "class JobsByStatusItem(BaseModel):" in items and "class JobsByBlueprintItem(BaseModel):" in items
     assert "Every job of the tenant, in job_id order." in data
     assert "import boto3" not in data and "aws_cdk" not in "".join(first.values())

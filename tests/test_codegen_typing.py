@@ -53,9 +53,15 @@ def test_mypy_sees_a_wrong_call(generated):
     (generated / "use_it.py").write_text(
         "from jobwork_data import TenantData\n\n\n"
         "def f(data: TenantData) -> None:\n"
-        "    data.users.get(user_id=42)\n")
+        "    data.users.get(user_id=42)\n\n\n"
+        "# Aliased attributes are passed by their Python names (stored as 'class' and '9lives').\n"
+        "from rich_data import JobsItem  # noqa: E402\n"
+        "from edge_data import CatalogItem  # noqa: E402\n"
+        "JobsItem(job_id='J-1', class_='A', shift_code='night')\n"
+        "CatalogItem(sku='s', json_='{}', a_9lives=True)\n")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(generated / ".mypy2"), "use_it.py"],
         cwd=generated, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 1
+    assert result.stdout.count("error:") == 1, result.stdout  # the wrong call only
     assert 'Argument "user_id" to "get" of "UsersRepository" has incompatible type "int"; expected "UUID"' in result.stdout

@@ -61,7 +61,13 @@ def _field_lines(model: ItemModel) -> list[str]:
         annotation = field.annotation if field.required else f"{field.annotation} | None"
         if field.stored != field.name:
             default = "" if field.required else "default=None, "
-            lines.append(f"    {field.name}: {annotation} = Field({default}alias={_q(field.stored)})")
+            # Not `alias=`: type checkers would then want the stored name as the keyword argument.
+            stored = _q(field.stored)
+            line = f"    {field.name}: {annotation} = Field({default}validation_alias={stored}, serialization_alias={stored})"
+            if len(line) > 110:
+                line = (f"    {field.name}: {annotation} = Field(\n"
+                        f"        {default}validation_alias={stored}, serialization_alias={stored})")
+            lines.append(line)
         else:
             lines.append(f"    {field.name}: {annotation}" + ("" if field.required else " = None"))
         if field.doc:

@@ -112,7 +112,8 @@ def stored_names(model: type[BaseModel]) -> frozenset[str]:
     """The attribute names a model reads from DynamoDB (its aliases where a name is not a Python name)."""
     names = _stored_names.get(model)
     if names is None:
-        names = _stored_names[model] = frozenset(f.alias or n for n, f in model.model_fields.items())
+        names = _stored_names[model] = frozenset(
+            f.serialization_alias or f.alias or n for n, f in model.model_fields.items())
     return names
 
 
