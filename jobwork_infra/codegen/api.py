@@ -14,10 +14,21 @@ import keyword
 import re
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
-from ..model import Attribute, ResolvedSchema, ResolvedTable, SchemaFile, physical_name, resolve
+from ..model import (
+    Attribute,
+    KeyAttribute,
+    ResolvedGlobalIndex,
+    ResolvedLocalIndex,
+    ResolvedSchema,
+    ResolvedTable,
+    SchemaFile,
+    physical_name,
+    resolve,
+)
 
 # Python annotations of each attribute type, as the items carry them and the key arguments take them.
 PYTHON_TYPES: dict[str, str] = {
@@ -35,7 +46,7 @@ REPOSITORY_METHODS = ("get", "put", "delete")
 
 
 @dataclass(frozen=True)
-class Field:
+class ItemField:
     name: str               # the Python name
     stored: str             # the attribute name in DynamoDB (an alias when it differs)
     annotation: str         # without `| None`
@@ -47,7 +58,7 @@ class Field:
 class ItemModel:
     name: str               # UsersItem, OrdersByStatusItem
     doc: str
-    fields: tuple[Field, ...]
+    fields: tuple[ItemField, ...]
 
 
 @dataclass(frozen=True)
@@ -155,11 +166,11 @@ def _doc(text: str | None, fallback: str) -> str:
     return " ".join((text or fallback).split())
 
 
-def _fields(table: ResolvedTable, names: list[str], required: set[str], tenancy: str) -> tuple[Field, ...]:
+def _fields(table: ResolvedTable, names: list[str], required: set[str], tenancy: str) -> tuple[ItemField, ...]:
     fields = []
     for stored in names:
         attribute = table.attributes.get(stored)
-        fields.append(Field(
+        fields.append(ItemField(
             name=python_name(stored), stored=stored, annotation=_annotation(attribute, enum_alias(table, stored)),
             required=stored in required and stored != tenancy,  # the repository fills the tenant in
             doc=_doc(attribute.description, "") or None if attribute else None))
@@ -176,20 +187,27 @@ def _key_part(table: ResolvedTable, name: str, storage: str) -> KeyPart:
                    prefix=PREFIX_TYPES.get(storage))
 
 
-def _targets(table: ResolvedTable) -> dict[str | None, tuple]:
-    """None (the table) and every index → (partition key, (sort key, storage type) or None, index, scoped)."""
-    sort = (table.sort_key.name, table.sort_key.type) if table.sort_key else None
-    targets: dict[str | None, tuple] = {None: (table.partition_key.name, sort, None, table.tenant_scoped)}
+class _Target(NamedTuple):
+    """What an access pattern queries: the table's key or one index."""
+
+    partition: KeyAttribute
+    sort: KeyAttribute | None
+    index: ResolvedGlobalIndex | ResolvedLocalIndex | None
+    tenant_scoped: bool
+
+
+def _targets(table: ResolvedTable) -> dict[str | None, _Target]:
+    """None (the table itself) and every index by name."""
+    targets = {None: _Target(table.partition_key, table.sort_key, None, table.tenant_scoped)}
     for index in table.global_indexes:
-        index_sort = (index.sort_key.name, index.sort_key.type) if index.sort_key else None
-        targets[index.name] = (index.partition_key.name, index_sort, index, index.tenant_scoped)
+        targets[index.name] = _Target(index.partition_key, index.sort_key, index, index.tenant_scoped)
     for local in table.local_indexes:
-        targets[local.name] = (table.partition_key.name, (local.sort_key.name, local.sort_key.type), local,
-                               table.tenant_scoped)
+        targets[local.name] = _Target(table.partition_key, local.sort_key, local, table.tenant_scoped)
     return targets
 
 
-def _index_model(table: ResolvedTable, item_name: str, index, partition: str, sort: str | None,
+def _index_model(table: ResolvedTable, item_name: str, index: ResolvedGlobalIndex | ResolvedLocalIndex | None,
+                 partition: str, sort: str | None,
                  items: list[ItemModel], made: set[str]) -> str:
     """The model of what the index projects: the full item for `all`, a narrower one otherwise."""
     if index is None or index.projection.type == "all":
@@ -256,19 +274,18 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
             if target is None:
                 continue
             partition, sort, index, scoped = target
-            served = pattern.key[0] == partition and (len(pattern.key) < 2 or sort and pattern.key[1] == sort[0])
+            served = pattern.key[0] == partition.name and (
+                len(pattern.key) < 2 or (sort is not None and pattern.key[1] == sort.name))
             if not served:
                 continue  # rule A001 reports it; a valid schema has none
             method = _unique(snake(pattern.name), taken)
-            sort_part = _key_part(table, sort[0], sort[1]) if len(pattern.key) == 2 and sort else None
-            model = _index_model(table, item_name, index, partition, sort[0] if sort else None, items, made)
-            tenant_bound = table.tenant_scoped and scoped and partition == tenancy
-            partition_type = table.partition_key.type if index is None or not hasattr(index, "partition_key") \
-                else index.partition_key.type
+            sort_part = _key_part(table, sort.name, sort.type) if len(pattern.key) == 2 and sort else None
+            model = _index_model(table, item_name, index, partition.name, sort.name if sort else None, items, made)
+            tenant_bound = table.tenant_scoped and scoped and partition.name == tenancy
             query = Query(method=method, pattern=pattern.name,
                           doc=_doc(pattern.description, pattern.name[:1].upper() + pattern.name[1:] + "."),
                           scope=f"{table.key}.{method}", index=pattern.index, model=model,
-                          partition=_key_part(table, partition, partition_type), sort=sort_part)
+                          partition=_key_part(table, partition.name, partition.type), sort=sort_part)
             (bound if tenant_bound else crossing).append(query)
         attribute = snake(table.key)
         key = tuple(_key_part(table, k.name, k.type) for k in (table.partition_key, table.sort_key)
