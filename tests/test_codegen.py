@@ -91,6 +91,14 @@ def test_an_out_dir_that_python_cannot_import_is_refused(tmp_path):
     assert not (tmp_path / "jobwork-data").exists()
 
 
+def test_an_out_dir_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a directory\n")
+    result = codegen("--out", str(tmp_path / "taken" / "jobwork_data"), "--schema", str(PROJECT))
+    assert result.exit_code == 1
+    assert f"error: cannot write the package to {tmp_path / 'taken' / 'jobwork_data'}: Not a directory" in result.output
+    assert "internal error" not in result.output
+
+
 def test_an_invalid_schema_is_reported_not_generated(tmp_path):
     bad = tmp_path / "tables.yaml"
     bad.write_text("version: 1\napp: x1\nenvironments: {dev: {}}\ntables:\n  t:\n    sort_key: nope\n")
