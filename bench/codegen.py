@@ -5,7 +5,8 @@
 - Per call: the generated repositories' get, put and query against the same calls written directly
   with the boto3 client and TypeSerializer/TypeDeserializer (what hand-written code would do), on
   DynamoDB Local started in a temporary root (goal: <= 1.3x). Calls alternate between the two so both
-  see the same engine and machine; the figure is the median per call.
+  see the same engine and machine; the figure is the median per call. The same calls against a
+  canned client (no I/O) show what each layer costs in itself, in microseconds.
 
     .venv/bin/python bench/codegen.py [--quick]
 """
@@ -104,6 +105,38 @@ def _generated_calls(gen, client):
     return put, get, query
 
 
+class _CannedClient:
+    """Answers get/put/query with fixed responses: what is left is the Python on either side of the wire."""
+
+    def __init__(self) -> None:
+        item = {"tenant_id": {"S": TENANT}, "user_id": {"S": "00000000-0000-4000-8000-000000000001"},
+                "name": {"S": "Anita Rao"}, "email": {"S": "anita@example.com"}, "role": {"S": "OWNER"},
+                "created_at": {"S": "2024-05-01T08:00:00+00:00"}}
+        self._item, self._items = {"Item": item}, {"Items": [item] * 10}
+
+    def put_item(self, **_: object) -> dict:
+        return {}
+
+    def get_item(self, **_: object) -> dict:
+        return self._item
+
+    def query(self, **_: object) -> dict:
+        return self._items
+
+
+def measure_overhead(gen, calls: int = 2000) -> dict[str, dict[str, float]]:
+    """Median seconds per call with no I/O at all (a canned client): the layers' own cost."""
+    client = _CannedClient()
+    sides = {"boto3": _raw_calls(client, "users"), "generated": _generated_calls(gen, client)}
+    user_id = "00000000-0000-4000-8000-000000000001"
+    out: dict[str, dict[str, float]] = {}
+    for side, (put, get, query) in sides.items():
+        out[side] = {}
+        for name, call, args in (("put", put, (user_id,)), ("get", get, (user_id,)), ("query", query, ())):
+            out[side][name] = median_seconds(lambda call=call, args=args: call(*args), calls)
+    return out
+
+
 def measure_calls(calls: int = 300) -> dict[str, dict[str, float]]:
     """Median seconds per call of put, get and query: generated layer and direct boto3, alternated."""
     previous_root = os.environ.get("JOBWORK_ROOT")
@@ -131,7 +164,10 @@ def measure_calls(calls: int = 300) -> dict[str, dict[str, float]]:
                         call(*args)
                         if n >= 20:
                             times[side][name].append(time.perf_counter() - started)
-            return {side: {name: statistics.median(t) for name, t in per.items()} for side, per in times.items()}
+            result = {side: {name: statistics.median(t) for name, t in per.items()} for side, per in times.items()}
+            result["overhead"] = {f"{side} {name}": seconds for side, per in measure_overhead(gen).items()
+                                  for name, seconds in per.items()}
+            return result
         finally:
             engines.stop(root)
             sys.path[:] = [p for p in sys.path if p != root]
@@ -153,7 +189,8 @@ def main() -> None:
     for name in ("put", "get", "query"):
         ratio = c["generated"][name] / c["boto3"][name]
         print(f"{name:6} generated {c['generated'][name] * 1e3:.2f} ms, boto3 {c['boto3'][name] * 1e3:.2f} ms: "
-              f"{ratio:.2f}x (goal <= {GOAL_CALL}x)")
+              f"{ratio:.2f}x (goal <= {GOAL_CALL}x); without I/O {c['overhead'][f'generated {name}'] * 1e6:.0f} µs "
+              f"vs {c['overhead'][f'boto3 {name}'] * 1e6:.0f} µs")
 
 
 if __name__ == "__main__":

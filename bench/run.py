@@ -112,7 +112,9 @@ def main() -> int:
             ratio = calls["generated"][name] / calls["boto3"][name]
             verdict = "ok" if ratio <= codegen_bench.GOAL_CALL else "OVER"
             what = f"generated {name} / boto3 {name}, DynamoDB Local (goal <= {codegen_bench.GOAL_CALL}x: {verdict})"
-            absolute = f"{ms(calls['generated'][name])} vs {ms(calls['boto3'][name])} per call (median)"
+            absolute = (f"{ms(calls['generated'][name])} vs {ms(calls['boto3'][name])} per call (median); "
+                        f"without I/O {calls['overhead'][f'generated {name}'] * 1e6:.0f} µs vs "
+                        f"{calls['overhead'][f'boto3 {name}'] * 1e6:.0f} µs")
             rows.append((what, f"{ratio:.2f}x", absolute))
 
     width = max(len(what) for what, _, _ in rows)
