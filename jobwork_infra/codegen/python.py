@@ -171,7 +171,9 @@ def _wrap_text(text: str, indent: str, width: int = 110) -> list[str]:
 
 
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """Text from the schema made safe inside a triple-quoted docstring."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return text[:-1] + '\\"' if text.endswith('"') else text  # `"` next to the closing quotes
 
 
 def _wrap(line: str, indent: str, width: int = 110) -> list[str]:
