@@ -28,7 +28,7 @@ tables:
 """
 
 
-def _table(i: int, edited: bool = False) -> str:
+def _table(i: int, edited: bool = False, stack: str | None = None) -> str:
     """Table i; every third has a GSI, every fifth an LSI, every seventh a TTL, every eleventh is global."""
     gains_index = edited and i % 10 == 0
     retyped = edited and i % 10 == 1
@@ -57,12 +57,22 @@ def _table(i: int, edited: bool = False) -> str:
         lines.append("    ttl: expires_at")
     if i % 11 == 0:
         lines.append("    stream: new_and_old_images")
+    if stack:
+        lines.append(f"    stack: {stack}")
     return "\n".join(lines + ["    access_patterns:"] + patterns)
 
 
-def make_schema(n_tables: int) -> str:
-    """tables.yaml text with `n_tables` tables (table_00000 …) that validates without errors."""
-    return HEADER + "\n".join(_table(i) for i in range(n_tables)) + "\n"
+def make_schema(n_tables: int, tables_per_stack: int | None = None) -> str:
+    """tables.yaml text with `n_tables` tables (table_00000 …) that validates without errors.
+
+    With `tables_per_stack`, the first that many stay in the main stack and each next group says
+    `stack: partN` (N = 2, 3, …); without it, past about 480 tables the schema is over the budgets.
+    """
+    def stack(i: int) -> str | None:
+        group = i // tables_per_stack if tables_per_stack else 0
+        return f"part{group + 1}" if group else None
+
+    return HEADER + "\n".join(_table(i, stack=stack(i)) for i in range(n_tables)) + "\n"
 
 
 def make_edited_schema(n_tables: int) -> str:

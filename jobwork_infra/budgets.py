@@ -143,8 +143,8 @@ def policy_document(resources: list[str], key_arns: list[str], tenancy_attribute
 
 def iam_characters(document: dict) -> int:
     """Characters as IAM counts them: the JSON without any white space."""
-    text = json.dumps(document, separators=(",", ":"))
-    return sum(1 for c in text if not c.isspace())
+    text = _COMPACT.encode(document)
+    return len(text) - sum(text.count(c) for c in " \t\n\r")
 
 
 @dataclass
@@ -182,7 +182,8 @@ def pack_tenant_policies(stack: str, tables: dict[str, ResolvedTable], tenancy_a
         suffixes = tenant_resources(table)
         if not suffixes:
             continue
-        cost = sum(len(json.dumps(prefix + table.physical_name + s)) + 1 for s in suffixes)
+        # names and ARNs need no JSON escapes (N101, N102): quoted length is length + 2
+        cost = sum(len(prefix) + len(table.physical_name) + len(s) + 3 for s in suffixes)
         key_arn = table_key_arn(table)
         key_cost = 0
         if key_arn and key_arn not in keys:
@@ -254,8 +255,11 @@ class StackUsage:
         }
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(…, separators) builds one per call
+
+
 def _compact(value) -> int:
-    return len(json.dumps(value, separators=(",", ":")))
+    return len(_COMPACT.encode(value))
 
 
 _TYPES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQUENT_ACCESS"}

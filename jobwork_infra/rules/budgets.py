@@ -89,9 +89,10 @@ def template_size(ctx: Context) -> Iterator[Finding]:
     for env, resolved, stacks in _usages(ctx):
         for usage in stacks:
             hit = _crossing(usage.running["template_bytes"], b.MAX_TEMPLATE_INLINE)
-            if hit is None or usage.name in reported:
+            stack = usage.name[len(resolved.stack_name):]  # once per stack, whichever environment
+            if hit is None or stack in reported:
                 continue
-            reported.add(usage.name)
+            reported.add(stack)
             yield Finding(("tables", hit[0]),
                           f"the template of stack {usage.name} ({env}) passes {b.MAX_TEMPLATE_INLINE:,} bytes at "
                           f"this table (about {usage.template_bytes:,}): CloudFormation takes it only from S3",
