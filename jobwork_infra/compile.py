@@ -341,6 +341,8 @@ def synth_template(resolved: ResolvedSchema) -> dict[str, Any]:
     """The template of an environment that has one stack (no table says `stack:`)."""
     stacks = resolved.stacks
     if len(stacks) > 1:
-        raise JobworkError(f"environment {resolved.env} has {len(stacks)} stacks ({', '.join(stacks)}); "
-                           "this command handles one", "use synth_templates, or synth --out DIR for all")
+        raise JobworkError(f"environment {resolved.env} has {len(stacks)} stacks ({', '.join(stacks)}), and this "
+                           "step handles one stack",
+                           f"`jobwork-infra synth --env {resolved.env}` writes every stack; deploying several stacks "
+                           "through CloudFormation is not supported yet")
     return synth_templates(resolved)[resolved.stack_name]

@@ -404,3 +404,13 @@ def test_a_thousand_tables_over_several_stacks_synthesize_within_every_limit(tmp
     with ProcessPoolExecutor(max_workers=2) as pool:
         results = dict(zip(templates, pool.map(lint_errors, templates.values(), ["ap-south-1"] * 4), strict=True))
     assert results == {name: [] for name in templates}
+
+
+def test_one_template_of_several_stacks_is_a_clear_error():
+    from jobwork_infra.compile import synth_template
+    from jobwork_infra.errors import JobworkError
+
+    resolved = check_project("x.yaml", STACKED).resolve("dev")
+    with pytest.raises(JobworkError, match="has 3 stacks") as raised:
+        synth_template(resolved)  # refused before any synth: deploy reports it, exit 1
+    assert "jobwork-infra synth --env dev" in raised.value.hint
