@@ -135,8 +135,10 @@ def build_stacks(resolved: ResolvedSchema, app: App | None = None) -> dict[str, 
 
 
 def build_stack(resolved: ResolvedSchema, app: App | None = None) -> Stack:
-    """The main stack `{app}-{env}` (the only one when no table says `stack:`)."""
-    return build_stacks(resolved, app)[resolved.stack_name]
+    """The stack of an environment that has one (`build_stacks` for several)."""
+    _one_stack(resolved)
+    [stack] = build_stacks(resolved, app).values()
+    return stack
 
 
 def _build_stack(resolved: ResolvedSchema, name: str, tables: dict[str, ResolvedTable], app: App) -> Stack:
@@ -340,11 +342,18 @@ def synth_templates(resolved: ResolvedSchema) -> dict[str, dict[str, Any]]:
 
 
 def synth_template(resolved: ResolvedSchema) -> dict[str, Any]:
-    """The template of an environment that has one stack (no table says `stack:`)."""
+    """The template of an environment that has one stack (`synth_templates` for several)."""
+    _one_stack(resolved)
+    [template] = synth_templates(resolved).values()
+    return template
+
+
+def _one_stack(resolved: ResolvedSchema) -> None:
+    """Refuse, for the single-stack callers (the CloudFormation deploy), an environment whose tables
+    are not all in its main stack: they would be deployed under the wrong stack name or not at all."""
     stacks = resolved.stacks
-    if len(stacks) > 1:
-        raise JobworkError(f"environment {resolved.env} has {len(stacks)} stacks ({', '.join(stacks)}), and this "
-                           "step handles one stack",
+    if list(stacks) != [resolved.stack_name]:
+        raise JobworkError(f"environment {resolved.env} has its tables in the stack(s) {', '.join(stacks)}, and "
+                           f"this step handles only the main stack {resolved.stack_name}",
                            f"`jobwork-infra synth --env {resolved.env}` writes every stack; deploying several stacks "
                            "through CloudFormation is not supported yet")
-    return synth_templates(resolved)[resolved.stack_name]

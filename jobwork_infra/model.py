@@ -354,12 +354,18 @@ class ResolvedSchema(_Model):
 
     @property
     def stacks(self) -> dict[str, dict[str, ResolvedTable]]:
-        """Stack name → its tables in schema order; the main stack first, the others by name."""
+        """Stack name → its tables in schema order; the main stack first, the others by name.
+
+        The main stack is left out when every table is in another one (a stack without resources
+        is not a valid template); with no tables at all it is the only one.
+        """
         grouped: dict[str, dict[str, ResolvedTable]] = {self.stack_name: {}}
         for name in sorted({self.stack_of(t) for t in self.tables.values()} - {self.stack_name}):
             grouped[name] = {}
         for key, table in self.tables.items():
             grouped[self.stack_of(table)][key] = table
+        if not grouped[self.stack_name] and len(grouped) > 1:
+            del grouped[self.stack_name]
         return grouped
 
     def stack_of(self, table: ResolvedTable) -> str:

@@ -212,10 +212,21 @@ tables:
 def test_stack_option_from_table_environment_and_defaults():
     schema = check_project("x.yaml", STACKED).schema
     dev, prod = resolve(schema, "dev"), resolve(schema, "prod")
+    # no table left in the main stack: it is not written (a template needs a resource)
     assert {name: list(t) for name, t in dev.stacks.items()} == {
-        "big-dev": [], "big-dev-orders": ["b"], "big-dev-shared": ["a", "c"]}
+        "big-dev-orders": ["b"], "big-dev-shared": ["a", "c"]}
     assert {name: list(t) for name, t in prod.stacks.items()} == {
-        "big-prod": [], "big-prod-main": ["a", "c"], "big-prod-orders": ["b"]}
+        "big-prod-main": ["a", "c"], "big-prod-orders": ["b"]}
+
+
+def test_all_tables_in_one_named_stack_is_not_the_main_stack():
+    from jobwork_infra.compile import synth_template
+    from jobwork_infra.errors import JobworkError
+
+    resolved = check_project("x.yaml", HEADER + "defaults: {stack: data}\ntables:\n  t: {}\n").resolve("dev")
+    assert list(resolved.stacks) == ["big-dev-data"]
+    with pytest.raises(JobworkError, match="only the main stack big-dev"):
+        synth_template(resolved)  # the single-stack deploy would deploy it under the wrong name
 
 
 def test_a_bad_stack_name_is_located():
@@ -247,8 +258,8 @@ def test_validate_json_shows_each_stacks_budgets(tmp_path):
     path.write_text(STACKED)
     result = CliRunner().invoke(app, ["validate", "--schema", str(path), "--format", "json"])
     stacks = json.loads(result.stdout)["stacks"]
-    assert [s["stack"] for s in stacks["dev"]] == ["big-dev", "big-dev-orders", "big-dev-shared"]
-    shared = stacks["dev"][2]
+    assert [s["stack"] for s in stacks["dev"]] == ["big-dev-orders", "big-dev-shared"]
+    shared = stacks["dev"][1]
     assert shared["resources"] == {"used": 3, "limit": 500}  # two tables and their tenant policy
     assert shared["outputs"] == {"used": 2, "limit": 200}
     assert shared["tenant_policies"][0]["name"] == "big-dev-shared-TenantDataAccess"
@@ -267,7 +278,7 @@ def test_print_of_several_stacks_asks_which(tmp_path):
     path.write_text(STACKED)
     result = CliRunner().invoke(app, ["synth", "--env", "dev", "--schema", str(path), "--print"])
     assert result.exit_code == 2
-    assert "--stack big-dev-orders" in result.output
+    assert "--stack:big-dev-orders,big-dev-shared" in re.sub(r"[\s│]", "", result.output)  # rich wraps it
 
 
 def test_the_model_has_the_stack_option_where_the_options_are():
@@ -411,6 +422,6 @@ def test_one_template_of_several_stacks_is_a_clear_error():
     from jobwork_infra.errors import JobworkError
 
     resolved = check_project("x.yaml", STACKED).resolve("dev")
-    with pytest.raises(JobworkError, match="has 3 stacks") as raised:
+    with pytest.raises(JobworkError, match="big-dev-orders, big-dev-shared") as raised:
         synth_template(resolved)  # refused before any synth: deploy reports it, exit 1
     assert "jobwork-infra synth --env dev" in raised.value.hint

@@ -64,13 +64,13 @@ def synth(
     if stack is not None and stack not in stacks:
         raise typer.BadParameter(f"{env} has no stack {stack!r}; its stacks: {', '.join(stacks)}", param_hint="--stack")
     if print_ and stack is None and len(stacks) > 1:
-        raise typer.BadParameter(f"{env} has {len(stacks)} stacks; name the one to print: "
-                                 + ", ".join(f"--stack {name}" for name in stacks), param_hint="--stack")
+        raise typer.BadParameter(f"{env} has {len(stacks)} stacks; name the one to print with --stack: "
+                                 + ", ".join(stacks), param_hint="--stack")
 
     from ..compile import synth_assembly, synth_templates
 
     if print_:
-        name = stack or resolved.stack_name
+        name = stack or next(iter(stacks))
         if out is None:
             template = synth_templates(resolved)[name]
         else:

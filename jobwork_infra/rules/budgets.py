@@ -210,3 +210,17 @@ def policies_per_role(ctx: Context) -> Iterator[Finding]:
                       "serve groups of stacks with roles of their own, ask AWS for a higher quota, or mark "
                       "tables that tenants never reach tenant_scoped: false", at="key")
         return
+
+
+@rule("B009", "no two environments have a stack of the same name", "budgets",
+      note="environment dev with `stack: x` and an environment dev-x would both own the stack {app}-dev-x")
+def stack_names_unique(ctx: Context) -> Iterator[Finding]:
+    owners: dict[str, str] = {}
+    for env, resolved, stacks in _usages(ctx):
+        for usage in stacks:
+            first = owners.setdefault(usage.name, env)
+            if first != env and usage.tables:
+                path, at = _stack_option_path(ctx, env, usage.tables[0])
+                yield Finding(path, f"environments {first!r} and {env!r} both have the stack {usage.name!r}: "
+                              "deploying one would change the other's tables", "rename the stack or the environment",
+                              at=at)
