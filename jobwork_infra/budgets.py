@@ -165,7 +165,8 @@ def pack_tenant_policies(stack: str, tables: dict[str, ResolvedTable], tenancy_a
     higher-numbered policy, never a lower one. compile makes policy N depend on policy N+1, so
     CloudFormation creates or updates the higher-numbered policy (the new home) before it changes
     the lower one (the old home): a moving table never loses its permission. A table appended at
-    the end of the schema moves nothing.
+    the end of the schema moves nothing. (The first table with a customer managed key reserves
+    room for the KMS statement in every policy: less room also moves tables only forward.)
     """
     region_name = region or LONGEST_REGION
     partition = partition_of(region) if region else LONGEST_PARTITION
@@ -175,28 +176,27 @@ def pack_tenant_policies(stack: str, tables: dict[str, ResolvedTable], tenancy_a
     kms_base = iam_characters(policy_document([""], ["", ""], tenancy_attribute, region_name)) - iam_characters(
         policy_document([""], [], tenancy_attribute, region_name)) - 2 * len('""') - 1
 
+    # Every size below is independent of the other tables: a table costs its ARNs and its key ARN
+    # (counted even when another table of the policy has the same key), and the KMS statement's
+    # skeleton is reserved in every policy of a stack that has any key. Sizes that do not depend
+    # on the neighbours are what makes next-fit move tables only forward when one is added.
+    capacity = MAX_POLICY_CHARS - (kms_base + 1 if any(table_key_arn(t) for t in tables.values()) else 0)
     policies: list[TenantPolicy] = []
     used = 0
-    keys: set[str] = set()
     for key, table in tables.items():
         suffixes = tenant_resources(table)
         if not suffixes:
             continue
         # names and ARNs need no JSON escapes (N101, N102): quoted length is length + 2
         cost = sum(len(prefix) + len(table.physical_name) + len(s) + 3 for s in suffixes)
-        key_arn = table_key_arn(table)
-        key_cost = 0
-        if key_arn and key_arn not in keys:
-            key_cost = len(json.dumps(key_arn)) + 1 + (0 if keys else kms_base + 1)
-        if not policies or used + cost + key_cost > MAX_POLICY_CHARS:
+        if key_arn := table_key_arn(table):
+            cost += len(json.dumps(key_arn)) + 1
+        if not policies or used + cost > capacity:
             number = len(policies) + 1
             policies.append(TenantPolicy(number, policy_name(stack, number)))
-            used, keys = base, set()
-            key_cost = (len(json.dumps(key_arn)) + 1 + kms_base + 1) if key_arn else 0
+            used = base
         policies[-1].tables.append(key)
-        used += cost + key_cost
-        if key_arn:
-            keys.add(key_arn)
+        used += cost
     for policy in policies:
         resources = [prefix + tables[k].physical_name + s for k in policy.tables for s in tenant_resources(tables[k])]
         key_arns = sorted({a for k in policy.tables if (a := table_key_arn(tables[k]))})

@@ -148,10 +148,16 @@ def test_template_bytes_past_the_inline_limit_warn_and_past_s3_fail():
 
 # --- packing ------------------------------------------------------------------------------------
 
-def tenant_tables(keys: list[str]) -> dict:
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def tenant_tables(keys: list[str], encrypted: set[str] = frozenset()) -> dict:
+    def options(k: str) -> str:
+        return f", encryption: {{kms_key_arn: '{KEY}'}}" if k in encrypted else ""
+
     text = HEADER + "tables:\n" + "".join(
         f"  {k}: {{sort_key: s, attributes: {{s: string}}, global_indexes: {{by_s: {{partition_key: tenant_id, "
-        f"sort_key: s}}}}}}\n" for k in keys)
+        f"sort_key: s}}}}{options(k)}}}\n" for k in keys)
     return resolve(check_project("x.yaml", text).schema, "dev").tables
 
 
@@ -176,6 +182,16 @@ def test_adding_a_table_moves_tables_only_to_higher_numbered_policies(position):
     assert all(after[key] >= before[key] for key in keys)
     if position == 120:  # appended: nothing moves at all
         assert all(after[key] == before[key] for key in keys)
+
+
+@pytest.mark.parametrize("position", [0, 50, 120])
+def test_adding_a_table_with_a_key_also_moves_tables_only_forward(position):
+    keys = [f"t{i:03d}" for i in range(120)]
+    encrypted = {k for i, k in enumerate(keys) if i % 4 == 0}
+    for before_encrypted in (set(), encrypted):  # the stack's first key, and one more
+        before = placement(tenant_tables(keys, before_encrypted))
+        after = placement(tenant_tables(keys[:position] + ["added"] + keys[position:], before_encrypted | {"added"}))
+        assert all(after[key] >= before[key] for key in keys)
 
 
 def test_policies_are_granted_exactly_the_tenant_scoped_tables_and_indexes():
