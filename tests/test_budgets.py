@@ -441,3 +441,27 @@ def test_one_template_of_several_stacks_is_a_clear_error():
     with pytest.raises(JobworkError, match="big-dev-orders, big-dev-shared") as raised:
         synth_template(resolved)  # refused before any synth: deploy reports it, exit 1
     assert "jobwork-infra synth --env dev" in raised.value.hint
+
+
+@pytest.mark.slow
+def test_sixty_tables_template_deploys_to_cloudformation(sixty, moto_endpoint):
+    """The packed template is accepted and created by CloudFormation (the moto server on 127.0.0.1):
+    every table, every policy, and the policies as IAM stores them are each under 6,144 characters."""
+    import boto3
+
+    _, _, template = sixty
+    cfn = boto3.client("cloudformation", endpoint_url=moto_endpoint, region_name="us-east-1")
+    cfn.create_stack(StackName="big-dev", TemplateBody=json.dumps(template))
+    cfn.get_waiter("stack_create_complete").wait(StackName="big-dev", WaiterConfig={"Delay": 1})
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    names = dynamodb.get_paginator("list_tables").paginate().build_full_result()["TableNames"]
+    assert sorted(names) == sorted(f"big-dev-table_{i:02d}" for i in range(60))
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
+    stored = {p["PolicyName"]: p for p in iam.list_policies(Scope="Local")["Policies"]}
+    assert sorted(stored) == sorted(r["Properties"]["ManagedPolicyName"] for r in policies_of(template).values())
+    for policy in stored.values():
+        document = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+        text = document["PolicyVersion"]["Document"]
+        text = text if isinstance(text, str) else json.dumps(text)
+        assert "arn:aws:dynamodb:us-east-1:123456789012:table/big-dev-table_" in text  # resolved by CloudFormation
+        assert len(re.sub(r"\s", "", text)) <= budgets.MAX_POLICY_CHARS
