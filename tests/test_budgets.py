@@ -465,3 +465,27 @@ def test_sixty_tables_template_deploys_to_cloudformation(sixty, moto_endpoint):
         text = text if isinstance(text, str) else json.dumps(text)
         assert "arn:aws:dynamodb:us-east-1:123456789012:table/big-dev-table_" in text  # resolved by CloudFormation
         assert len(re.sub(r"\s", "", text)) <= budgets.MAX_POLICY_CHARS
+
+
+@pytest.mark.slow  # not CDK, but 10,000 tables take a few seconds to load
+def test_ten_thousand_tables_are_refused_by_validate_without_a_synth():
+    import subprocess
+    import sys
+
+    text = HEADER + "tables:\n" + "".join(f"  t{i:05d}: {{}}\n" for i in range(10_000))
+    code = ("import json, sys; from jobwork_infra.project import check_project; "
+            "p = check_project('big.yaml', sys.stdin.read()); "
+            "print(json.dumps({'found': {d.code: d.location.line for d in p.diagnostics if d.is_error}, "
+            "'cdk': 'aws_cdk' in sys.modules}))")
+    result = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert report["cdk"] is False  # nothing was synthesized
+    lines = report["found"]
+    assert set(lines) == {"B001", "B003"}
+    # B001 sits at the first table where tables + their tenant policies pass 500 (table i is on line 6 + i)
+    crossing = lines["B001"] - 6
+    tables = resolve(check_project("x.yaml", text).schema, "dev").tables
+    def resources(n: int) -> int:
+        return n + len(budgets.pack_tenant_policies("big-dev", dict(list(tables.items())[:n]), "tenant_id", None))
+
+    assert resources(crossing) <= 500 < resources(crossing + 1)
