@@ -35,7 +35,7 @@ def whole(base_text: str, head_text: str) -> None:
 
 def measure(n: int, quick: bool = False) -> dict[str, float]:
     """Median seconds of the three diff paths at n tables, and the number of changes found."""
-    base_text, head_text = make_schema(n), make_edited_schema(n)
+    base_text, head_text = make_schema(n, tables_per_stack=250), make_edited_schema(n, tables_per_stack=250)
     base = check_project("base.yaml", text=base_text).require_valid().schema
     head = check_project("head.yaml", text=head_text).require_valid().schema
     changes = diff_environments(base, head, None)

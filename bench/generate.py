@@ -1,4 +1,7 @@
-"""A valid tables.yaml of any size, for benchmarks and tests: `make_schema(1000)`.
+"""A tables.yaml of any size, for benchmarks and tests: `make_schema(1000, tables_per_stack=250)`.
+
+Past about 480 tables a schema needs several stacks to stay within CloudFormation's limits
+(validate's budget rules); `tables_per_stack` gives them.
 
 `make_edited_schema(n)` is the same schema after a typical pull request, so a diff between the two
 has real work of every kind to report (see its docstring).
@@ -28,7 +31,7 @@ tables:
 """
 
 
-def _table(i: int, edited: bool = False) -> str:
+def _table(i: int, edited: bool = False, stack: str | None = None) -> str:
     """Table i; every third has a GSI, every fifth an LSI, every seventh a TTL, every eleventh is global."""
     gains_index = edited and i % 10 == 0
     retyped = edited and i % 10 == 1
@@ -57,15 +60,30 @@ def _table(i: int, edited: bool = False) -> str:
         lines.append("    ttl: expires_at")
     if i % 11 == 0:
         lines.append("    stream: new_and_old_images")
+    if stack:
+        lines.append(f"    stack: {stack}")
     return "\n".join(lines + ["    access_patterns:"] + patterns)
 
 
-def make_schema(n_tables: int) -> str:
-    """tables.yaml text with `n_tables` tables (table_00000 …) that validates without errors."""
-    return HEADER + "\n".join(_table(i) for i in range(n_tables)) + "\n"
+def _stack_of(tables_per_stack: int | None):
+    def stack(i: int) -> str | None:
+        group = i // tables_per_stack if tables_per_stack else 0
+        return f"part{group + 1}" if group else None
+
+    return stack
 
 
-def make_edited_schema(n_tables: int) -> str:
+def make_schema(n_tables: int, tables_per_stack: int | None = None) -> str:
+    """tables.yaml text with `n_tables` tables (table_00000 …) that validates without errors.
+
+    With `tables_per_stack`, the first that many stay in the main stack and each next group says
+    `stack: partN` (N = 2, 3, …); without it, past about 480 tables the schema is over the budgets.
+    """
+    stack = _stack_of(tables_per_stack)
+    return HEADER + "\n".join(_table(i, stack=stack(i)) for i in range(n_tables)) + "\n"
+
+
+def make_edited_schema(n_tables: int, tables_per_stack: int | None = None) -> str:
     """`make_schema(n_tables)` after an edit touching about a third of it; valid too.
 
     Tables 0, 10, 20 … gain a GSI (online); 1, 11, 21 … retype a non-key attribute and reword their
@@ -73,8 +91,9 @@ def make_edited_schema(n_tables: int) -> str:
     dev); n/50 new tables, at least one, are added (safe, or a rename where one matches a removed
     table's shape). Even at 2 tables there are changes, so the small figure is not a no-op diff.
     """
-    kept = [_table(i, edited=True) for i in range(n_tables) if i % 25 != 24]
-    added = [_table(i) for i in range(n_tables, n_tables + max(1, n_tables // 50))]
+    stack = _stack_of(tables_per_stack)
+    kept = [_table(i, edited=True, stack=stack(i)) for i in range(n_tables) if i % 25 != 24]
+    added = [_table(i, stack=stack(i)) for i in range(n_tables, n_tables + max(1, n_tables // 50))]
     return HEADER + "\n".join(kept + added) + "\n"
 
 

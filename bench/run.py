@@ -6,7 +6,10 @@ same machine mostly do not, so the ratio column is the one to compare across mac
 - validate and diff at 2, 100 and 1000 tables, against the 2-table figure (linear scaling would
   give 50x and 500x); and the CLI's fixed start-up cost (`jobwork-infra validate` on the project's
   schema against a bare `python -c pass`);
-- synth against the equivalent hand-written CDK app (goal: tool / hand-written wall <= 1.15x);
+- synth against the equivalent hand-written CDK app (goal: tool / hand-written wall <= 1.15x), and
+  at scale: 1,000 tables in four stacks against a hand-written app with the same tables and stacks
+  (goal <= 1.2x);
+- the `validate` command at 2, 100 and 1,000 tables (goal: 1,000 within 4x of 2);
 - a no-op redeploy to a local engine started in a temporary root (and stopped), against a
   `validate` command;
 - codegen of 1000 tables against validate of the same schema (goal <= 2x), and the generated data
@@ -28,10 +31,11 @@ from bench import codegen as codegen_bench
 from bench import diff as diff_bench
 from bench import redeploy as redeploy_bench
 from bench import synth as synth_bench
+from bench import synth_scale as synth_scale_bench
 from bench import validate as validate_bench
 
 SIZES = (2, 100, 1000)
-PARTS = ("validate", "diff", "synth", "redeploy", "codegen")
+PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "codegen")
 
 
 def ms(seconds: float) -> str:
@@ -61,6 +65,11 @@ def main() -> int:
         times = {n: validate_bench.measure(n, validate_bench.default_runs(n, q)) for n in SIZES}
         for n in SIZES:
             rows.append((f"validate, {n} tables (in process)", f"{times[n] / times[2]:.1f}x", ms(times[n])))
+        cli = validate_bench.measure_cli(SIZES, 3 if q else 5)
+        for n in SIZES:
+            goal = " (goal <= 4x)" if n == 1000 else ""
+            rows.append((f"validate command, {n} tables (split in stacks of 250){goal}",
+                         f"{cli[n] / cli[2]:.1f}x", ms(cli[n])))
         startup = validate_bench.measure_startup(3 if q else 5)
         fixed = startup["validate"] - startup["python"]
         rows.append(("CLI start-up: jobwork-infra validate / python -c pass",
@@ -91,6 +100,17 @@ def main() -> int:
                      f"{tool / same:.2f}x", f"{tool:.2f} s vs {same:.2f} s (median of {runs}); cpu ratio {tool_cpu / same_cpu:.2f}x"))
         rows.append(("synth: tool / hand-written as the seed (CDK validation on)",
                      f"{tool / seed:.2f}x", f"{tool:.2f} s vs {seed:.2f} s (1 run)"))
+
+    if "synth-scale" not in skip:
+        progress("synth of 1,000 tables in 4 stacks (fresh processes) …")
+        runs = 1 if q else 3
+        scale = synth_scale_bench.measure(runs)
+        tool, tool_cpu = scale[synth_scale_bench.TOOL]
+        hand, hand_cpu = scale[synth_scale_bench.HAND]
+        verdict = "ok" if tool / hand <= synth_scale_bench.GOAL else "OVER"
+        rows.append((f"synth 1,000 tables / 4 stacks: tool / hand-written (goal <= {synth_scale_bench.GOAL}x: {verdict})",
+                     f"{tool / hand:.2f}x", (f"{tool:.1f} s vs {hand:.1f} s (median of {runs}); cpu ratio "
+                     f"{tool_cpu / hand_cpu:.2f}x")))
 
     if "redeploy" not in skip:
         progress(f"no-op redeploy ({args.engine} in a temporary root) …")

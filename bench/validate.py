@@ -35,11 +35,34 @@ def default_runs(n: int, quick: bool = False) -> int:
 
 
 def measure(n: int, runs: int | None = None) -> float:
-    """Median seconds of check_project (load, model, rules) on a generated schema of n tables."""
-    text = make_schema(n)
+    """Median seconds of check_project (load, model, rules) on a generated schema of n tables
+    (in stacks of 250 tables, so that it is valid)."""
+    text = make_schema(n, tables_per_stack=250)
     project = check_project(f"tables_{n}.yaml", text=text)  # also warms the lazy imports
     assert project.ok, [str(d) for d in project.diagnostics if d.is_error][:3]
     return median_seconds(lambda: check_project(f"tables_{n}.yaml", text=text), runs or default_runs(n))
+
+
+def measure_cli(sizes=SIZES, runs: int = 5) -> dict[int, float]:
+    """Median seconds of the `jobwork-infra validate` command (what a user and CI wait for) on
+    schemas of each size, split into stacks of 250 tables so that every one is valid; alternated."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for n in sizes:
+            paths[n] = Path(tmp) / f"tables_{n}.yaml"
+            paths[n].write_text(make_schema(n, tables_per_stack=250))
+        commands = {n: CLI + ["validate", "--schema", str(path)] for n, path in paths.items()}
+        for command in commands.values():
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)  # valid, and warm
+        times: dict[int, list[float]] = {n: [] for n in sizes}
+        for _ in range(runs):
+            for n, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+                times[n].append(time.perf_counter() - start)
+    return {n: statistics.median(t) for n, t in times.items()}
 
 
 def measure_startup(runs: int = 5) -> dict[str, float]:

@@ -69,6 +69,23 @@ def _key(schema: SchemaFile, table, name: str | None) -> str:
     return f"`{name}` ({kind}, {KEY_TYPES.get(kind, '?')})"
 
 
+def _budgets(schema: SchemaFile) -> list[str]:
+    """Each stack's use of each AWS limit, per environment (validate warns at 80 %)."""
+    from .budgets import MAX_OUTPUTS, MAX_POLICY_CHARS, MAX_RESOURCES, MAX_TEMPLATE_INLINE, usage
+
+    out = ["", "## Stacks and their limits", "",
+           ("| environment | stack | tables | resources | outputs | template bytes (estimate) "
+            "| tenant policies (largest) |"), "| --- | --- | --- | --- | --- | --- | --- |"]
+    for env in schema.environments:
+        for u in usage(resolve(schema, env)):
+            policies = (f"{len(u.policies)} ({u.largest_policy:,} / {MAX_POLICY_CHARS:,} characters)"
+                        if u.policies else "none")
+            out.append(f"| {env} | `{u.name}` | {len(u.tables)} | {u.resources} / {MAX_RESOURCES} | "
+                       f"{u.outputs} / {MAX_OUTPUTS} | {u.template_bytes:,} / {MAX_TEMPLATE_INLINE:,} inline | "
+                       f"{policies} |")
+    return out
+
+
 def schema_markdown(schema: SchemaFile, source: str = "schema/tables.yaml") -> str:
     """Tables, keys, indexes and access patterns, with a Mermaid diagram; from a valid schema."""
     envs = list(schema.environments)
@@ -77,6 +94,7 @@ def schema_markdown(schema: SchemaFile, source: str = "schema/tables.yaml") -> s
            (f"Generated from `{source}` by `jobwork-infra docs`. Tenancy attribute: "
             f"`{schema.tenancy.attribute}`. Environments: {', '.join(f'`{e}`' for e in envs)}."), ""]
     out += _mermaid(schema)
+    out += _budgets(schema)
     for key, table in schema.tables.items():
         resolved = first.tables[key]
         out += ["", f"## {key}", ""]

@@ -139,6 +139,8 @@ class TableOptions(_Model):
     removal_policy: RemovalPolicy | None = None
     stream: Stream | None = None
     tags: dict[str, str] | None = None
+    # Which CloudFormation stack holds the table: {app}-{env}-{stack}; unset, the main {app}-{env}.
+    stack: str | None = Field(default=None, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,63}$")
 
 
 class Environment(TableOptions):
@@ -236,6 +238,7 @@ _PATTERN_MEANING = {
     "app": "2–31 characters, a lowercase letter first, then lowercase letters, digits or hyphens",
     "region": "an AWS region such as ap-south-1",
     "account": "a 12-digit AWS account id (quote it in YAML)",
+    "stack": "1–64 letters, digits or hyphens, a letter first (it ends the stack name {app}-{env}-NAME)",
     "kms_key_arn": "a KMS key or alias ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
 }
 
@@ -333,6 +336,8 @@ class ResolvedTable(_Model):
     removal_policy: ResolvedRemovalPolicy
     tags: dict[str, str]
     access_patterns: tuple[AccessPattern, ...]
+    # `stack: NAME`: the table lives in {app}-{env}-NAME; None: the main stack {app}-{env}.
+    stack: str | None = None
 
     def global_index(self, name: str) -> ResolvedGlobalIndex | None:
         return next((i for i in self.global_indexes if i.name == name), None)
@@ -346,6 +351,26 @@ class ResolvedSchema(_Model):
     stack_name: str
     tenancy_attribute: str
     tables: dict[str, ResolvedTable]
+
+    @property
+    def stacks(self) -> dict[str, dict[str, ResolvedTable]]:
+        """Stack name → its tables in schema order; the main stack first, the others by name.
+
+        The main stack is left out when every table is in another one (a stack without resources
+        is not a valid template); with no tables at all it is the only one.
+        """
+        grouped: dict[str, dict[str, ResolvedTable]] = {self.stack_name: {}}
+        for name in sorted({self.stack_of(t) for t in self.tables.values()} - {self.stack_name}):
+            grouped[name] = {}
+        for key, table in self.tables.items():
+            grouped[self.stack_of(table)][key] = table
+        if not grouped[self.stack_name] and len(grouped) > 1:
+            del grouped[self.stack_name]
+        return grouped
+
+    def stack_of(self, table: ResolvedTable) -> str:
+        """The CloudFormation stack that holds `table`."""
+        return f"{self.stack_name}-{table.stack}" if table.stack else self.stack_name
 
     @property
     def schema_hash(self) -> str:
@@ -364,6 +389,7 @@ BUILT_IN_OPTIONS: dict[str, Any] = {
     # Retain unless told otherwise: forgetting the option must never lose data.
     "removal_policy": "retain",
     "stream": None,
+    "stack": None,
 }
 
 
@@ -397,6 +423,7 @@ def physical_name(schema: SchemaFile, env: str, table_key: str, table: Table) ->
 
 
 def stack_name(schema: SchemaFile, env: str) -> str:
+    """The environment's main stack; tables with `stack: NAME` go to {app}-{env}-NAME."""
     return f"{schema.app}-{env}"
 
 
@@ -463,6 +490,7 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         removal_policy="retain" if removal_policy == "snapshot" else removal_policy,
         tags=dict(sorted(tags.items())),
         access_patterns=tuple(table.access_patterns),
+        stack=option("stack"),
     )
 
 

@@ -43,13 +43,15 @@ def synth(
     schema: SchemaOption = SCHEMA_DEFAULT,
     out: str = typer.Option(None, "--out", "-o", help=f"Cloud assembly folder [default: {DEFAULT_OUT}]."),
     print_: bool = typer.Option(False, "--print", help="Write the template JSON to stdout, and nothing else."),
+    stack: str = typer.Option(None, "--stack", help="With --print: the stack to print, when there are several."),
     cdk_app: bool = typer.Option(False, "--cdk-app", hidden=True,
                                  help="Run as the app of cdk.json: env from -c env=…, folder from the CDK CLI."),
 ) -> None:
-    """Compile one environment's tables into a CloudFormation template (a CDK cloud assembly).
+    """Compile one environment's tables into CloudFormation templates (a CDK cloud assembly).
 
-    No AWS account is needed. The template has one AWS::DynamoDB::Table per table, the
-    TenantDataAccess managed policy and outputs for every table.
+    No AWS account is needed. Every stack of the environment is written: `{app}-{env}`, and
+    `{app}-{env}-NAME` for tables with `stack: NAME`. Each has one AWS::DynamoDB::Table per table,
+    its TenantDataAccess managed policies and a few outputs (docs/synth.md).
 
     Example: jobwork-infra synth --env dev --print > dev.template.json
     """
@@ -58,24 +60,33 @@ def synth(
     elif not env:
         raise typer.BadParameter("name the environment to synthesize, e.g. --env dev", param_hint="--env")
     resolved = check_project(schema).resolve(env)
+    stacks = resolved.stacks
+    if stack is not None and stack not in stacks:
+        raise typer.BadParameter(f"{env} has no stack {stack!r}; its stacks: {', '.join(stacks)}", param_hint="--stack")
+    if print_ and stack is None and len(stacks) > 1:
+        raise typer.BadParameter(f"{env} has {len(stacks)} stacks; name the one to print with --stack: "
+                                 + ", ".join(stacks), param_hint="--stack")
 
-    from ..compile import synth_assembly, synth_template
+    from ..compile import synth_assembly, synth_templates
 
     if print_:
-        template = json.dumps(synth_template(resolved) if out is None else
-                              json.loads(synth_assembly(resolved, out).read_text()), indent=1)
-        sys.stdout.write(template + "\n")
+        name = stack or next(iter(stacks))
+        if out is None:
+            template = synth_templates(resolved)[name]
+        else:
+            template = json.loads(synth_assembly(resolved, out)[name].read_text())
+        sys.stdout.write(json.dumps(template, indent=1) + "\n")
         return
-    template_path = synth_assembly(resolved, out or DEFAULT_OUT)
+    paths = synth_assembly(resolved, out or DEFAULT_OUT)
     if cdk_app:
         return  # the CDK CLI reads the assembly and reports on its own
-    tables = resolved.tables.values()
-    gsis = sum(len(t.global_indexes) for t in tables)
-    lsis = sum(len(t.local_indexes) for t in tables)
-    stdout.print(f"Synthesized {resolved.stack_name}: {_count(len(tables), 'table')}, "
-                 f"{_count(gsis, 'global index', 'global indexes')}, "
-                 f"{_count(lsis, 'local index', 'local indexes')}")
-    stdout.print(f"Template: {template_path}")
+    for name, tables in stacks.items():
+        gsis = sum(len(t.global_indexes) for t in tables.values())
+        lsis = sum(len(t.local_indexes) for t in tables.values())
+        stdout.print(f"Synthesized {name}: {_count(len(tables), 'table')}, "
+                     f"{_count(gsis, 'global index', 'global indexes')}, "
+                     f"{_count(lsis, 'local index', 'local indexes')}", markup=False)
+        stdout.print(f"Template: {paths[name]}", markup=False)
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

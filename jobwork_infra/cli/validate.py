@@ -66,9 +66,15 @@ def validate(
         stdout.print(line, markup=False)
     else:
         if format is Format.json:
+            from ..budgets import usage
+            from ..model import resolve
             from ..report.json import render
 
-            typer.echo(render(diagnostics, schema, passed, tables, indexes))
+            stacks = None
+            if project.schema is not None:
+                stacks = {env: [u.as_dict() for u in usage(resolve(project.schema, env))]
+                          for env in project.schema.environments}
+            typer.echo(render(diagnostics, schema, passed, tables, indexes, stacks))
         elif format is Format.github:
             from ..report.github import render
 

@@ -22,7 +22,9 @@ def diagnostic_dict(d: Diagnostic) -> dict:
     }
 
 
-def render(diagnostics: list[Diagnostic], file: str, valid: bool, tables: int | None, indexes: int | None) -> str:
+def render(diagnostics: list[Diagnostic], file: str, valid: bool, tables: int | None, indexes: int | None,
+           stacks: dict[str, list[dict]] | None = None) -> str:
+    """`stacks`: environment → each stack's use of each budget (jobwork_infra.budgets)."""
     return json.dumps({
         "file": file,
         "valid": valid,
@@ -31,4 +33,5 @@ def render(diagnostics: list[Diagnostic], file: str, valid: bool, tables: int | 
         "errors": sum(d.is_error for d in diagnostics),
         "warnings": sum(str(d.severity) == "warning" for d in diagnostics),
         "diagnostics": [diagnostic_dict(d) for d in diagnostics],
+        "stacks": stacks or {},
     }, indent=2)

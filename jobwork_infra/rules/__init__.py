@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import Diagnostic
 from ..load import Document
 from ..model import SchemaFile
-from . import access, indexes, keys, names, options, tenancy  # noqa: F401  (registers the rules)
+from . import access, budgets, indexes, keys, names, options, tenancy  # noqa: F401  (registers the rules)
 from .context import Context
 from .registry import FAMILIES, REGISTRY, Finding, Rule
 

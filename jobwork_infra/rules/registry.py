@@ -51,6 +51,7 @@ FAMILIES = {
     "options": "TTL, capacity and table options (C1xx)",
     "tenancy": "Tenant isolation (T0xx)",
     "access": "Access patterns (A0xx)",
+    "budgets": "AWS limits per stack and table (B0xx)",
 }
 
 REGISTRY: dict[str, Rule] = {}
