@@ -247,8 +247,8 @@ def test_dry_run_changes_nothing(local_engine, app_name, tmp_path):
     result = deploy(schema, "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.output.endswith(
-        f"Dry run: 1 step(s) would be applied to {app_name}-dev on DynamoDB Local ({local_engine.endpoint}); "
-        "nothing changed.\n")
+        f"Dry run: 1 step would be applied to {app_name}-dev on DynamoDB Local ({local_engine.endpoint}); "
+        "nothing was changed.\n")
     assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
 
 
@@ -298,7 +298,7 @@ def test_destroy_deletes_the_environment_tables(local_engine, app_name, tmp_path
     names = local_engine.client().list_tables()["TableNames"]
     assert not [n for n in names if n.startswith(app_name)]
     again = CliRunner().invoke(app, ["destroy", "--env", "dev", "--local", "--schema", schema, "--yes"])
-    assert again.output == f"Nothing to destroy: {app_name}-dev on DynamoDB Local ({local_engine.endpoint}) has no tables.\n"
+    assert again.output == f"Nothing to destroy: {app_name}-dev on DynamoDB Local ({local_engine.endpoint}) has nothing deployed.\n"
 
 
 def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tmp_path, monkeypatch, app_name):
@@ -325,14 +325,14 @@ def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tm
         result = deploy(str(schema), "--yes")
         assert result.exit_code == 1, result.output
         assert "error: lost the local engine at http://127.0.0.1:" in result.output
-        assert "while applying step 2/2" in result.output
+        assert "while applying step 2 (" in result.output
         assert "rerun the same deploy" in result.output
         assert "Traceback" not in result.output
         monkeypatch.setattr(local_deploy, "run_step", real_step)
 
         rerun = deploy(str(schema), "--yes")  # restarts the engine on the same data
         assert rerun.exit_code == 0, rerun.output
-        assert rerun.output.startswith("Started DynamoDB Local at http://127.0.0.1:")
+        assert rerun.output.startswith("  note: started DynamoDB Local at http://127.0.0.1:")
         assert "created index by_email" not in rerun.output  # done before the crash: not redone
         assert "Step 1/1: apply 1 change in one update\n" in rerun.output
         client = local_deploy.client_for(engines.status(root).endpoint)
@@ -352,20 +352,16 @@ def test_without_yes_and_without_a_terminal_it_asks_for_yes(local_engine, app_na
 
 
 def test_declined_confirmation_changes_nothing(local_engine, app_name, tmp_path):
-    import io
-
-    from rich.console import Console
-
-    from jobwork_infra.deploy import DeployRequest
+    from jobwork_infra.deploy import DeployRequest, events, flow
     from jobwork_infra.project import check_project
 
     schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT))
-    asked = []
-    out = io.StringIO()
-    code = local_deploy.deploy_local(check_project(schema), DeployRequest(env="dev"), Console(file=out),
-                                     lambda question: asked.append(question) or False)
+    project, request = check_project(schema), DeployRequest(env="dev")
+    asked, seen = [], []
+    code = flow.deploy(project.resolve("dev"), request, local_deploy.LocalTarget(project, request, seen.append),
+                       seen.append, lambda question: asked.append(question) or False)
     assert (code, asked) == (1, [f"Apply 1 step(s) to {app_name}-dev?"])
-    assert out.getvalue().endswith("Cancelled: nothing changed.\n")
+    assert seen[-1] == events.Cancelled()
     assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
 
 
