@@ -570,11 +570,9 @@ class CloudFormationTarget:
         return code
 
     def destroy(self, state: DeployedState) -> tuple[str, ...]:
-        with aws_errors(f"reading stack {self.stack.name}"):
-            deployed = self.stack.describe()
+        deployed = self.described  # read() refused a stack in progress
         if deployed is None:
             return ()
-        _refuse_in_progress(deployed, "destroy")
         stack_id = deployed["StackId"]
         progress = _Progress(self.cfn, stack_id, self.emit)
         with aws_errors(f"deleting stack {self.stack.name}"):
