@@ -14,6 +14,7 @@ No CDK here: `_synth` is replaced by `fake_template`, a template with only what 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import boto3
