@@ -6,8 +6,8 @@ tool. Every rule's source is next to it in tests/double/*.py and in docs/deploy.
 
 from __future__ import annotations
 
-import copy
 import json
+from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
@@ -567,8 +567,7 @@ def test_a_managed_policy_over_6144_characters_fails_and_rolls_back(strict_aws):
 def test_each_test_starts_from_a_clean_double(strict_aws):
     assert strict_aws.client("dynamodb").list_tables()["TableNames"] == []
     assert strict_aws.backfill_seconds == 1.0
-    assert abs((strict_aws.clock.now() - __import__("datetime").datetime.now(__import__("datetime").UTC))
-               .total_seconds()) < 5
+    assert abs((strict_aws.clock.now() - datetime.now(UTC)).total_seconds()) < 5
 
 
 def test_clock_is_aware_utc_and_advances(strict_aws):
@@ -579,8 +578,139 @@ def test_clock_is_aware_utc_and_advances(strict_aws):
     assert 3600 <= (after - before).total_seconds() < 3605
 
 
-def test_template_copy_is_not_shared():
-    first = table()
-    second = copy.deepcopy(first)
-    second["Properties"]["TableName"] = "other"
-    assert first["Properties"]["TableName"] == "shop-dev-users"
+# ---------------------------------------------------------------------------------------------
+# IMPORT change sets
+
+def make_live_table(aws, name: str = "tenant", count: int = 3) -> None:
+    props = table(name)["Properties"]
+    aws.client("dynamodb").create_table(TableName=name, KeySchema=props["KeySchema"],
+                                        AttributeDefinitions=props["AttributeDefinitions"],
+                                        BillingMode="PAY_PER_REQUEST")
+    put(aws, name, count)
+
+
+def import_change_set(aws, body: dict, stack: str = STACK, name: str = "tenant", lid: str = "Tenant") -> str:
+    cfn = aws.client("cloudformation")
+    created = cfn.create_change_set(
+        StackName=stack, ChangeSetName="adopt", ChangeSetType="IMPORT", TemplateBody=json.dumps(body),
+        ResourcesToImport=[{"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": lid,
+                            "ResourceIdentifier": {"TableName": name}}])
+    return created["Id"]
+
+
+def test_an_import_adopts_the_live_table_with_its_items(strict_aws):
+    make_live_table(strict_aws)
+    cfn = strict_aws.client("cloudformation")
+    body = {"Resources": {"Tenant": table("tenant", deletion_policy="Retain")}}
+
+    change_set = import_change_set(strict_aws, body)
+    described = cfn.describe_change_set(ChangeSetName=change_set)
+    assert [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in described["Changes"]] \
+        == [("Import", "Tenant")]
+    cfn.execute_change_set(ChangeSetName=change_set)
+
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "IMPORT_COMPLETE"
+    [resource] = cfn.describe_stack_resources(StackName=STACK)["StackResources"]
+    assert (resource["LogicalResourceId"], resource["PhysicalResourceId"]) == ("Tenant", "tenant")
+    assert items(strict_aws, "tenant") == 3
+    # the stack now manages it: an update adds an index in place, items kept
+    assert deploy(strict_aws, {"Resources": {"Tenant": table("tenant", indexes=("email",),
+                                                              deletion_policy="Retain")}}) == "UPDATE_COMPLETE"
+    assert items(strict_aws, "tenant") == 3 and indexes(strict_aws, "tenant") == {"by_email": "CREATING"}
+
+
+def test_an_import_needs_a_deletion_policy(strict_aws):
+    make_live_table(strict_aws)
+
+    with pytest.raises(ClientError) as refused:
+        import_change_set(strict_aws, {"Resources": {"Tenant": table("tenant")}})
+
+    assert refused.value.response["Error"]["Message"] == double_cfn.IMPORT_NEEDS_DELETION_POLICY.format(ids="Tenant")
+
+
+def test_an_import_allows_no_other_change(strict_aws):
+    make_live_table(strict_aws)
+    deploy(strict_aws, {"Resources": {"Users": table()}})
+
+    with pytest.raises(ClientError) as other_resource:
+        import_change_set(strict_aws, {"Resources": {"Users": table(indexes=("email",)),
+                                                     "Tenant": table("tenant", deletion_policy="Retain")}})
+    assert other_resource.value.response["Error"]["Message"] == double_cfn.IMPORT_OTHER_CHANGES.format(ids="Users")
+    with pytest.raises(ClientError) as outputs:
+        import_change_set(strict_aws, {"Resources": {"Users": table(),
+                                                     "Tenant": table("tenant", deletion_policy="Retain")},
+                                       "Outputs": {"TenantName": {"Value": {"Ref": "Tenant"}}}})
+    assert outputs.value.response["Error"]["Message"] == double_cfn.IMPORT_OUTPUTS
+
+    # the import alone, into the existing stack, passes
+    change_set = import_change_set(strict_aws, {"Resources": {"Users": table(),
+                                                              "Tenant": table("tenant", deletion_policy="Retain")}})
+    strict_aws.client("cloudformation").execute_change_set(ChangeSetName=change_set)
+    assert strict_aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] \
+        == "IMPORT_COMPLETE"
+
+
+def test_a_table_of_another_stack_is_imported_only_after_that_stack_lets_it_go(strict_aws):
+    deploy(strict_aws, {"Resources": {"Tenant": table("tenant")}}, stack="seed")
+    put(strict_aws, "tenant")
+    body = {"Resources": {"Tenant": table("tenant", deletion_policy="Retain")}}
+
+    with pytest.raises(ClientError) as owned:
+        import_change_set(strict_aws, body)
+    assert owned.value.response["Error"]["Message"] == double_cfn.IMPORT_ALREADY_IN_STACK.format(ids="Tenant")
+
+    # the seed's stack retains the table, then drops it; the import then adopts it
+    assert deploy(strict_aws, {"Resources": {"Tenant": table("tenant", deletion_policy="Retain")}},
+                  stack="seed") == "UPDATE_COMPLETE"
+    assert deploy(strict_aws, {"Resources": {"Other": table("seed-other")}}, stack="seed") == "UPDATE_COMPLETE"
+    strict_aws.client("cloudformation").execute_change_set(ChangeSetName=import_change_set(strict_aws, body))
+    assert items(strict_aws, "tenant") == 3
+
+
+def test_a_failed_import_rolls_back_and_leaves_the_table_alone(strict_aws):
+    make_live_table(strict_aws)
+    strict_aws.fail_next("Tenant", "boom")
+    cfn = strict_aws.client("cloudformation")
+
+    cfn.execute_change_set(ChangeSetName=import_change_set(
+        strict_aws, {"Resources": {"Tenant": table("tenant", deletion_policy="Retain")}}))
+
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "IMPORT_ROLLBACK_COMPLETE"
+    assert failed(strict_aws) == [("Tenant", "IMPORT_FAILED", "boom")]
+    assert cfn.describe_stack_resources(StackName=STACK)["StackResources"] == []
+    assert items(strict_aws, "tenant") == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift: the DynamoDB API changes a live table behind CloudFormation's back
+
+def test_an_index_added_behind_the_stacks_back_makes_the_same_update_fail(strict_aws):
+    deploy(strict_aws, template(Users=table()))
+    strict_aws.client("dynamodb").update_table(
+        TableName="shop-dev-users", AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": table(indexes=("email",))["Properties"]["GlobalSecondaryIndexes"][0]}])
+    strict_aws.clock.advance(60)
+
+    status = deploy(strict_aws, template(Users=table(indexes=("email",))))
+
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    [(_, _, reason)] = failed(strict_aws)
+    assert reason.startswith("Attempting to create an index which already exists: by_email")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests that do not ask for the double keep moto's behaviour
+
+def test_without_the_fixture_moto_is_lenient(strict_aws_server, moto_endpoint):
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    props = table()["Properties"]
+    dynamodb.create_table(TableName="t", KeySchema=props["KeySchema"], BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=props["AttributeDefinitions"])
+    gsi = {**GSI, "IndexName": "other"}
+
+    dynamodb.update_table(TableName="t", AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"}],
+                          GlobalSecondaryIndexUpdates=[{"Create": GSI}, {"Create": gsi}])
+
+    assert len(dynamodb.describe_table(TableName="t")["Table"]["GlobalSecondaryIndexes"]) == 2

@@ -6,6 +6,7 @@ from typing import Any
 
 from . import cloudformation as cfn
 from . import dynamodb as ddb
+from .state import DOUBLE
 
 _installed = False
 
@@ -25,6 +26,21 @@ def _shape(value: Any) -> Any:
     return value
 
 
+def _switch(owner: Any, name: str, make: Any) -> None:
+    """Replace owner.name by the strict version while a test holds `strict_aws`, moto's otherwise.
+
+    The moto server of the lenient fixtures (tests/conftest.py `moto_server`) shares moto's models
+    with the double's server; a test that does not ask for `strict_aws` keeps moto's behaviour.
+    """
+    original = getattr(owner, name)
+    strict = make(original)
+
+    def chosen(*args: Any, **kwargs: Any) -> Any:
+        return (strict if DOUBLE.active else original)(*args, **kwargs)
+
+    setattr(owner, name, chosen)
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -34,19 +50,21 @@ def install() -> None:
     from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.cloudformation.utils import generate_stack_id
+    from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
 
     # DynamoDB
-    Table.describe = ddb.describe_table(Table.describe)
-    GlobalSecondaryIndex.describe = ddb.describe_index(GlobalSecondaryIndex.describe)
-    DynamoDBBackend.update_table = ddb.update_table(DynamoDBBackend.update_table)
-    DynamoDBBackend.update_time_to_live = ddb.update_time_to_live(DynamoDBBackend.update_time_to_live)
-    DynamoDBBackend.delete_table = ddb.delete_table(DynamoDBBackend.delete_table)
+    _switch(Table, "describe", ddb.describe_table)
+    _switch(GlobalSecondaryIndex, "describe", ddb.describe_index)
+    _switch(DynamoDBBackend, "update_table", ddb.update_table)
+    _switch(DynamoDBBackend, "update_time_to_live", ddb.update_time_to_live)
+    _switch(DynamoDBBackend, "delete_table", ddb.delete_table)
 
-    # CloudFormation: change sets describe their changes as CloudFormation does
-    # moto wraps each change in {"Type": "Resource", "ResourceChange": change} when it answers
-    ChangeSet.diff = lambda self: [_shape(c["ResourceChange"]) for c in cfn.describe_changes(self.stack, self.template_dict)]
+    # CloudFormation: change sets describe their changes as CloudFormation does; moto wraps each
+    # change in {"Type": "Resource", "ResourceChange": change} when it answers.
+    _switch(ChangeSet, "diff", lambda original: lambda self: [
+        _shape(c["ResourceChange"]) for c in cfn.describe_changes(self.stack, self.template_dict)])
 
     def find_change_set(backend: Any, name: str) -> Any:
         if name in backend.change_sets:
@@ -56,63 +74,93 @@ def install() -> None:
                 return change_set
         raise ValidationError(message=f"ChangeSet [{name}] does not exist")
 
-    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-        change_set = find_change_set(self, change_set_name)
-        if change_set.execution_status != "AVAILABLE":
-            raise ValidationError(message=(
-                f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of "
-                f"[{change_set.execution_status}]"))
-        stack = self.stacks[change_set.stack_id]
-        change_set.execution_status = "EXECUTE_IN_PROGRESS"
-        kind = "CREATE" if change_set.change_set_type == "CREATE" else "UPDATE"
-        cfn.execute(stack, change_set.template, kind, change_set.parameters)
-        failed = "ROLLBACK" in stack.status
-        change_set.execution_status = "EXECUTE_FAILED" if failed else "EXECUTE_COMPLETE"
+    def execute_change_set(original: Any) -> Any:
+        def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+            change_set = find_change_set(self, change_set_name)
+            if change_set.execution_status != "AVAILABLE":
+                raise ValidationError(message=(
+                    f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of "
+                    f"[{change_set.execution_status}]"))
+            stack = self.stacks[change_set.stack_id]
+            change_set.execution_status = "EXECUTE_IN_PROGRESS"
+            if change_set.change_set_type == "IMPORT":
+                cfn.execute_import(stack, change_set.template, change_set.resources_to_import)
+            else:
+                kind = "CREATE" if change_set.change_set_type == "CREATE" else "UPDATE"
+                cfn.execute(stack, change_set.template, kind, change_set.parameters)
+            failed = "ROLLBACK" in stack.status
+            change_set.execution_status = "EXECUTE_FAILED" if failed else "EXECUTE_COMPLETE"
+        return execute
 
-    def create_stack(self: Any, name: str, template: str, parameters: dict, notification_arns=None, tags=None,
-                     role_arn=None, enable_termination_protection=False, timeout_in_mins=None,
-                     stack_policy_body=None) -> Any:
-        if name in [stack.name for stack in self.stacks.values()]:
-            raise AlreadyExistsException(f"Stack [{name}] already exists")
-        stack = Stack(stack_id=generate_stack_id(name, self.region_name, self.account_id), name=name,
-                      template={}, parameters=parameters, account_id=self.account_id,
-                      region_name=self.region_name, notification_arns=notification_arns, tags=tags,
-                      role_arn=role_arn, enable_termination_protection=enable_termination_protection,
-                      timeout_in_mins=timeout_in_mins, stack_policy_body=stack_policy_body)
-        self.stacks[stack.stack_id] = stack
-        cfn.execute(stack, template, "CREATE", parameters)
-        return stack
+    def create_stack(original: Any) -> Any:
+        def create(self: Any, name: str, template: str, parameters: dict, notification_arns=None, tags=None,
+                   role_arn=None, enable_termination_protection=False, timeout_in_mins=None,
+                   stack_policy_body=None) -> Any:
+            if name in [stack.name for stack in self.stacks.values()]:
+                raise AlreadyExistsException(f"Stack [{name}] already exists")
+            stack = Stack(stack_id=generate_stack_id(name, self.region_name, self.account_id), name=name,
+                          template={}, parameters=parameters, account_id=self.account_id,
+                          region_name=self.region_name, notification_arns=notification_arns, tags=tags,
+                          role_arn=role_arn, enable_termination_protection=enable_termination_protection,
+                          timeout_in_mins=timeout_in_mins, stack_policy_body=stack_policy_body)
+            self.stacks[stack.stack_id] = stack
+            cfn.execute(stack, template, "CREATE", parameters)
+            return stack
+        return create
 
-    def update_stack(self: Any, name: str, template: str, role_arn: str | None, parameters: list,
-                     tags: dict | None) -> Any:
-        stack = self.get_stack(name)
-        resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
-        cfn.execute(stack, template, "UPDATE", resolved)
-        if tags is not None:
-            stack.tags = tags
-        return stack
+    def update_stack(original: Any) -> Any:
+        def update(self: Any, name: str, template: str, role_arn: str | None, parameters: list,
+                   tags: dict | None) -> Any:
+            stack = self.get_stack(name)
+            resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
+            cfn.execute(stack, template, "UPDATE", resolved)
+            if tags is not None:
+                stack.tags = tags
+            return stack
+        return update
 
-    def delete_stack(self: Any, name_or_stack_id: str) -> None:
-        stack = self.stacks.get(name_or_stack_id) or next(
-            (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
-        if stack is not None:
-            cfn.delete(self, stack)
+    def delete_stack(original: Any) -> Any:
+        def delete(self: Any, name_or_stack_id: str) -> None:
+            stack = self.stacks.get(name_or_stack_id) or next(
+                (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+            if stack is not None:
+                cfn.delete(self, stack)
+        return delete
 
-    CloudFormationBackend.execute_change_set = execute_change_set
-    CloudFormationBackend.create_stack = create_stack
-    CloudFormationBackend.update_stack = update_stack
-    CloudFormationBackend.delete_stack = delete_stack
+    _switch(CloudFormationBackend, "execute_change_set", execute_change_set)
+    _switch(CloudFormationBackend, "create_stack", create_stack)
+    _switch(CloudFormationBackend, "update_stack", update_stack)
+    _switch(CloudFormationBackend, "delete_stack", delete_stack)
 
-    # Template limits, when a template is submitted
+    # Template limits, when a template is submitted; IMPORT change sets
+    def template_of(response: Any) -> str | None:
+        body, url = response._get_param("TemplateBody"), response._get_param("TemplateURL")
+        if body:
+            cfn.check_template_limits(body, from_url=False)
+            return body
+        if url:
+            body = response._get_stack_from_s3_url(url)
+            cfn.check_template_limits(body, from_url=True)
+            return body
+        return None
+
     def limited(original: Any) -> Any:
         def handler(self: Any) -> Any:
-            body, url = self._get_param("TemplateBody"), self._get_param("TemplateURL")
-            if body:
-                cfn.check_template_limits(body, from_url=False)
-            elif url:
-                cfn.check_template_limits(self._get_stack_from_s3_url(url), from_url=True)
+            template_of(self)
             return original(self)
         return handler
 
-    for action in ("create_change_set", "create_stack", "update_stack"):
-        setattr(CloudFormationResponse, action, limited(getattr(CloudFormationResponse, action)))
+    def create_change_set(original: Any) -> Any:
+        def handler(self: Any) -> Any:
+            body = template_of(self)
+            if self._get_param("ChangeSetType") != "IMPORT":
+                return original(self)
+            change_set_id, stack_id = cfn.create_import_change_set(
+                self.cloudformation_backend, self._get_param("StackName"), self._get_param("ChangeSetName"),
+                body, self._get_param("ResourcesToImport") or [], self._get_param("Description"))
+            return ActionResult({"Id": change_set_id, "StackId": stack_id})
+        return handler
+
+    _switch(CloudFormationResponse, "create_change_set", create_change_set)
+    _switch(CloudFormationResponse, "create_stack", limited)
+    _switch(CloudFormationResponse, "update_stack", limited)

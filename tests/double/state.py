@@ -45,6 +45,8 @@ class Double:
     # logical id → message: the next stack execution touching that resource fails there
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # True while a test holds the `strict_aws` fixture; moto's own behaviour otherwise
+    active: bool = False
 
     def reset(self) -> None:
         self.clock.reset()

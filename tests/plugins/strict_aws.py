@@ -4,7 +4,8 @@ Contract (other test modules code against it; keep it stable):
 
 - `strict_aws_server` (session): starts moto's ThreadedMotoServer in this process on 127.0.0.1 and
   installs the double's patches on moto's models once (tests/double/install.py). Yields the
-  endpoint URL.
+  endpoint URL. The patches act only while a test holds `strict_aws`: the lenient `moto_endpoint`
+  fixture (tests/conftest.py) shares moto's models and keeps moto's own behaviour.
 - `strict_aws` (function): resets moto and the double before the test and returns a `StrictAws`:
     - `endpoint: str` — http://127.0.0.1:PORT; one endpoint for cloudformation, dynamodb, s3, iam
       and sts (`jobwork-infra deploy --env dev --endpoint-url URL`);
@@ -102,9 +103,11 @@ def strict_aws_server():
 
 
 @pytest.fixture
-def strict_aws(strict_aws_server) -> StrictAws:
+def strict_aws(strict_aws_server):
     urllib.request.urlopen(urllib.request.Request(f"{strict_aws_server}/moto-api/reset", method="POST"),
                            timeout=10)
     DOUBLE.reset()
     DOUBLE.backfill_seconds = DEFAULT_BACKFILL_SECONDS
-    return StrictAws(strict_aws_server)
+    DOUBLE.active = True
+    yield StrictAws(strict_aws_server)
+    DOUBLE.active = False
