@@ -347,6 +347,8 @@ def test_removing_a_protected_table_from_the_template_leaves_it(strict_aws):
     [(lid, event, reason)] = failed(strict_aws)
     assert (lid, event) == ("Users", "DELETE_FAILED") and reason.startswith(double_ddb.DELETION_PROTECTED)
     assert "shop-dev-users" in strict_aws.client("dynamodb").list_tables()["TableNames"]
+    stack = strict_aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatusReason"] == "Update successful. One or more resources could not be deleted."
 
 
 def test_turning_protection_off_then_removing_deletes_the_table(strict_aws):
@@ -714,3 +716,19 @@ def test_without_the_fixture_moto_is_lenient(strict_aws_server, moto_endpoint):
                           GlobalSecondaryIndexUpdates=[{"Create": GSI}, {"Create": gsi}])
 
     assert len(dynamodb.describe_table(TableName="t")["Table"]["GlobalSecondaryIndexes"]) == 2
+
+
+def test_the_iam_api_refuses_a_policy_over_6144_characters(strict_aws):
+    iam = strict_aws.client("iam")
+    statement = {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:aws:dynamodb:*:*:table/x"}
+    size = len(json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":")))
+    padding = 6144 - size  # the Sid makes the document exactly 6,144 characters, then one more
+    at_limit = {"Version": "2012-10-17", "Statement": [{**statement, "Sid": "a" * (padding - len(',"Sid":""'))}]}
+    over = {"Version": "2012-10-17", "Statement": [{**statement, "Sid": "a" * (padding - len(',"Sid":""') + 1)}]}
+
+    iam.create_policy(PolicyName="fits", PolicyDocument=json.dumps(at_limit, indent=4))  # whitespace is free
+    with pytest.raises(ClientError) as refused:
+        iam.create_policy(PolicyName="big", PolicyDocument=json.dumps(over))
+
+    assert refused.value.response["Error"]["Code"] == "LimitExceeded"
+    assert refused.value.response["Error"]["Message"] == double_cfn.POLICY_TOO_BIG

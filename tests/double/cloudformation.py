@@ -370,8 +370,12 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None) 
             if creating:
                 stack.template = body
             return
-        _apply(stack, body, new_template, parameters, old_resources, adds, modifies, removes, plans)
-        stack_event(stack, "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE")
+        cleaned = _apply(stack, body, new_template, parameters, old_resources, adds, modifies, removes, plans)
+        # A resource that cannot be deleted in the cleanup leaves the stack but stays; the update
+        # still completes (AWS troubleshooting guide, "Resource removed from stack but not deleted";
+        # cloudformation-coverage-roadmap#744, serverless#9144).
+        stack_event(stack, "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE",
+                    None if cleaned else "Update successful. One or more resources could not be deleted.")
 
 
 def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: list[str],
@@ -411,7 +415,8 @@ def _roll_back(stack: Stack, failure: ResourceFailure, creating: bool, action: s
 
 
 def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old: dict, adds: list[str],
-           modifies: list[str], removes: list[str], plans: dict[str, TablePlan]) -> None:
+           modifies: list[str], removes: list[str], plans: dict[str, TablePlan]) -> bool:
+    """Creates and in-place updates, then the cleanup; False when something could not be deleted."""
     rm = stack.resource_map
     rm._template = template
     if parameters:
@@ -449,10 +454,12 @@ def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old
     stack.output_map = stack._create_output_map()
     if not stack.status.startswith("CREATE"):
         stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    cleaned = True
     for lid in removes:
-        _clean_up(stack, lid, rm._parsed_resources.pop(lid, None), old[lid], "DeletionPolicy")
+        cleaned &= _clean_up(stack, lid, rm._parsed_resources.pop(lid, None), old[lid], "DeletionPolicy")
     for lid, resource, old_json in replaced:
-        _clean_up(stack, lid, resource, old_json, "UpdateReplacePolicy")
+        cleaned &= _clean_up(stack, lid, resource, old_json, "UpdateReplacePolicy")
+    return cleaned
 
 
 def _physical(resource: Any) -> str:
@@ -465,7 +472,7 @@ def _clean_up(stack: Stack, lid: str, resource: Any, resource_json: dict, policy
     """Delete a resource that left the template; False when it could not be deleted."""
     rtype = resource_json.get("Type", "")
     physical = _physical(resource)
-    if resource_json.get(policy) in RETAINED or resource_json.get("DeletionPolicy") in RETAINED and policy == "DeletionPolicy":
+    if resource_json.get(policy) in RETAINED:
         event(stack, lid, rtype, "DELETE_SKIPPED", physical_id=physical)
         return True
     event(stack, lid, rtype, "DELETE_IN_PROGRESS", physical_id=physical)
@@ -740,3 +747,32 @@ def execute_import(stack: Stack, body: str, resources_to_import: list[dict]) -> 
         stack._parse_template()
         stack.output_map = stack._create_output_map()
         stack_event(stack, "IMPORT_COMPLETE")
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM API: CreatePolicy / CreatePolicyVersion refuse a document over the size quota too
+
+def policy_size_of_json(document: str) -> int:
+    return len(re.sub(r"\s", "", document))
+
+
+def create_policy(original: Any) -> Any:
+    def create(self: Any, description: str, path: str, policy_document: str, policy_name: str,
+               tags: list) -> Any:
+        _refuse_big_policy(policy_document)
+        return original(self, description, path, policy_document, policy_name, tags)
+    return create
+
+
+def create_policy_version(original: Any) -> Any:
+    def create(self: Any, policy_arn: str, policy_document: str, set_as_default: bool) -> Any:
+        _refuse_big_policy(policy_document)
+        return original(self, policy_arn, policy_document, set_as_default)
+    return create
+
+
+def _refuse_big_policy(document: str) -> None:
+    from moto.iam.exceptions import LimitExceededException
+
+    if policy_size_of_json(document) > POLICY_SIZE_LIMIT:
+        raise LimitExceededException(POLICY_TOO_BIG)

@@ -161,6 +161,12 @@ def install() -> None:
             return ActionResult({"Id": change_set_id, "StackId": stack_id})
         return handler
 
+    # IAM's policy size quota on the IAM API as well
+    from moto.iam.models import IAMBackend
+
+    _switch(IAMBackend, "create_policy", cfn.create_policy)
+    _switch(IAMBackend, "create_policy_version", cfn.create_policy_version)
+
     _switch(CloudFormationResponse, "create_change_set", create_change_set)
     _switch(CloudFormationResponse, "create_stack", limited)
     _switch(CloudFormationResponse, "update_stack", limited)
