@@ -229,10 +229,15 @@ def apply_plan(plan: Plan, state: DeployedState, target: Target, request: Deploy
         emit(StepStarted(step.number, total, step.summary))
         if before is not None:
             target.wait_settled(_names(before), deadline)
+        # The record sent with the step says when it started; AWS counts from when the table's update
+        # ran, a little later. Within this run the end of the step is used, which is never too early.
         stamp = now()
         for key in ttl_tables:
             state.ttl_changed[key] = stamp
         changed = target.apply(step, before, state) or changed
+        finished = now()
+        for key in ttl_tables:
+            state.ttl_changed[key] = finished
         target.wait_settled([t for t in _touched(before, step.target)], deadline)
         before = step.target
     return _settle_and_verify(plan, before, target, emit, deadline, resume, started, changed, state, partial=False)
