@@ -732,3 +732,27 @@ def test_the_iam_api_refuses_a_policy_over_6144_characters(strict_aws):
 
     assert refused.value.response["Error"]["Code"] == "LimitExceeded"
     assert refused.value.response["Error"]["Message"] == double_cfn.POLICY_TOO_BIG
+
+
+def test_a_stack_in_rollback_complete_takes_no_update_and_a_stack_no_second_create(strict_aws):
+    cfn = strict_aws.client("cloudformation")
+    strict_aws.fail_next("Users", "boom")
+    assert deploy(strict_aws, template(Users=table())) == "ROLLBACK_COMPLETE"
+
+    with pytest.raises(ClientError, match="is in ROLLBACK_COMPLETE state and can not be updated"):
+        cfn.create_change_set(StackName=STACK, ChangeSetName="u", ChangeSetType="UPDATE",
+                              TemplateBody=json.dumps(template(Users=table())))
+    with pytest.raises(ClientError, match="already exists and cannot be created again"):
+        cfn.create_change_set(StackName=STACK, ChangeSetName="c", ChangeSetType="CREATE",
+                              TemplateBody=json.dumps(template(Users=table())))
+
+    cfn.delete_stack(StackName=STACK)  # the way out: delete, then create again
+    assert deploy(strict_aws, template(Users=table())) == "CREATE_COMPLETE"
+
+
+def test_disabling_ttl_that_is_already_off_changes_nothing(strict_aws):
+    deploy(strict_aws, template(Users=table()))
+
+    assert deploy(strict_aws, template(Users=table(ttl=(False, "expires_at")))) == "UPDATE_COMPLETE"
+
+    assert ttl(strict_aws)["TimeToLiveStatus"] == "DISABLED"

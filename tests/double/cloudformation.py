@@ -175,15 +175,21 @@ def check_table_update(stack: Stack, lid: str, old_res: dict, new_res: dict) -> 
         raise ResourceFailure(lid, TABLE, _service_error(problem, "LimitExceededException"))
     if problem:
         raise ResourceFailure(lid, TABLE, _service_error(problem, "ValidationException"))
-    if plan.ttl is not None and plan.ttl != _live_ttl(table):
+    if _ttl_changes(plan, table):
         problem = ddb.check_ttl(table, *plan.ttl)
         if problem:
             raise ResourceFailure(lid, TABLE, _service_error(problem, "ValidationException"))
     return plan
 
 
-def _live_ttl(table: Table) -> tuple[bool, str | None]:
-    return ddb.ttl_state(table)
+def _ttl_changes(plan: TablePlan, table: Table) -> bool:
+    """Whether the template's TTL differs from the live one (disabled is disabled, any attribute)."""
+    if plan.ttl is None:
+        return False
+    live_on, live_attribute = ddb.ttl_state(table)
+    if not plan.ttl[0] and not live_on:
+        return False
+    return plan.ttl != (live_on, live_attribute)
 
 
 def _service_error(message: str, code: str) -> str:
@@ -217,7 +223,7 @@ def apply_table_update(table: Table, new: dict, plan: TablePlan) -> None:
     table.tags = copy.deepcopy(new.get("Tags") or [])
     if new.get("SSESpecification") != None:
         table.sse_specification = copy.deepcopy(new.get("SSESpecification"))
-    if plan.ttl is not None and plan.ttl != _live_ttl(table):
+    if _ttl_changes(plan, table):
         ddb.apply_ttl(table, *plan.ttl)
 
 
@@ -236,9 +242,7 @@ def check_table_create(stack: Stack, lid: str, resource: dict) -> None:
     name = _props(resource).get("TableName")
     if not name or name not in _backend_tables(stack):
         return
-    owner = next((s for s in _stacks(stack).values()
-                  if any(getattr(r, "name", None) == name and getattr(r, "cf_resource_type", "") == TABLE
-                         for r in s.resource_map._parsed_resources.values() if not isinstance(r, str))), None)
+    owner = _owner_of_table(stack, name)
     message = (NAME_TAKEN_IN_STACK.format(name=name, stack_id=owner.stack_id) if owner
                else NAME_TAKEN.format(name=name))
     raise ResourceFailure(lid, TABLE, message)
@@ -776,3 +780,9 @@ def _refuse_big_policy(document: str) -> None:
 
     if policy_size_of_json(document) > POLICY_SIZE_LIMIT:
         raise LimitExceededException(POLICY_TOO_BIG)
+
+
+# Stack statuses no change set may update ("Stack:ARN is in ROLLBACK_COMPLETE state and can not be
+# updated."): https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html
+NOT_UPDATABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED",
+                 "CREATE_FAILED", "DELETE_COMPLETE")

@@ -54,17 +54,18 @@ class DynamoError(JsonRESTError):
 
 def settle(table: Table) -> None:
     """Finish the index transitions whose time has come."""
-    now = DOUBLE.clock.now()
-    kept = []
-    for index in table.global_indexes:
-        until = getattr(index, "strict_until", None)
-        if until is not None and now >= until:
-            index.strict_until = None
-            if index.status == "DELETING":
-                continue
-            index.status = "ACTIVE"
-        kept.append(index)
-    table.global_indexes = kept
+    with DOUBLE.lock:  # the server thread and the test thread both read tables
+        now = DOUBLE.clock.now()
+        kept = []
+        for index in table.global_indexes:
+            until = getattr(index, "strict_until", None)
+            if until is not None and now >= until:
+                index.strict_until = None
+                if index.status == "DELETING":
+                    continue
+                index.status = "ACTIVE"
+            kept.append(index)
+        table.global_indexes = kept
 
 
 def busy_indexes(table: Table) -> list[str]:

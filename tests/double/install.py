@@ -150,9 +150,27 @@ def install() -> None:
             return original(self)
         return handler
 
+    def refuse_wrong_status(response: Any) -> None:
+        """CREATE on an existing stack, UPDATE/IMPORT on one that cannot be updated: as AWS refuses."""
+        name, kind = response._get_param("StackName"), response._get_param("ChangeSetType") or "CREATE"
+        stack = next((s for s in response.cloudformation_backend.stacks.values()
+                      if name in (s.name, s.stack_id)), None)
+        if stack is None:
+            return
+        if kind == "CREATE" and stack.status != "REVIEW_IN_PROGRESS":
+            raise AlreadyExistsException(f"Stack [{stack.name}] already exists and cannot be created again "
+                                         f"with the changeSet [{response._get_param('ChangeSetName')}].")
+        if kind in ("UPDATE", "IMPORT") and (stack.status in cfn.NOT_UPDATABLE
+                                              or stack.status.endswith("_IN_PROGRESS")):
+            if kind == "IMPORT" and stack.status == "REVIEW_IN_PROGRESS":
+                return
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be "
+                                          "updated.")
+
     def create_change_set(original: Any) -> Any:
         def handler(self: Any) -> Any:
             body = template_of(self)
+            refuse_wrong_status(self)
             if self._get_param("ChangeSetType") != "IMPORT":
                 return original(self)
             change_set_id, stack_id = cfn.create_import_change_set(
