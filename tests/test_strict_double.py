@@ -224,6 +224,37 @@ def test_replacing_a_custom_named_table_is_refused(strict_aws):
     assert items(strict_aws, "shop-dev-users") == 3
 
 
+def with_lsi(resource: dict) -> dict:
+    props = resource["Properties"]
+    props["AttributeDefinitions"].append({"AttributeName": "email", "AttributeType": "S"})
+    props["LocalSecondaryIndexes"] = [{"IndexName": "by_email", "Projection": {"ProjectionType": "ALL"},
+                                       "KeySchema": [{"AttributeName": "tenant_id", "KeyType": "HASH"},
+                                                     {"AttributeName": "email", "KeyType": "RANGE"}]}]
+    return resource
+
+
+def with_numeric_sort_key(resource: dict) -> dict:
+    for attribute in resource["Properties"]["AttributeDefinitions"]:
+        if attribute["AttributeName"] == "user_id":
+            attribute["AttributeType"] = "N"
+    return resource
+
+
+@pytest.mark.parametrize(("change", "cause"), [(with_lsi, "LocalSecondaryIndexes"),
+                                               (with_numeric_sort_key, "AttributeDefinitions")])
+def test_an_lsi_or_key_type_change_on_a_named_table_is_a_refused_replacement(strict_aws, change, cause):
+    deploy(strict_aws, template(Users=table()))
+
+    found = changes(strict_aws, template(Users=change(table())))
+    status = deploy(strict_aws, template(Users=change(table())))
+
+    assert found["Users"]["Replacement"] == "True"
+    assert cause in {d["Target"]["Name"] for d in found["Users"]["Details"]
+                     if d["Target"]["RequiresRecreation"] == "Always"}
+    assert status == "UPDATE_ROLLBACK_COMPLETE"
+    assert failed(strict_aws)[0][2].startswith("CloudFormation cannot update a stack when a custom-named resource")
+
+
 def test_a_table_without_a_custom_name_is_replaced_by_a_new_empty_one(strict_aws):
     deploy(strict_aws, template(Users=table(name=None)))
     [old] = strict_aws.client("dynamodb").list_tables()["TableNames"]
@@ -756,3 +787,26 @@ def test_disabling_ttl_that_is_already_off_changes_nothing(strict_aws):
     assert deploy(strict_aws, template(Users=table(ttl=(False, "expires_at")))) == "UPDATE_COMPLETE"
 
     assert ttl(strict_aws)["TimeToLiveStatus"] == "DISABLED"
+
+
+def test_describe_table_reads_back_what_the_template_set(strict_aws):
+    resource = table(ttl=(True, "expires_at"))
+    resource["Properties"].update({"SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
+                                   "TableClass": "STANDARD_INFREQUENT_ACCESS",
+                                   "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})
+    deploy(strict_aws, template(Users=resource))
+    dynamodb = strict_aws.client("dynamodb")
+
+    described = dynamodb.describe_table(TableName="shop-dev-users")["Table"]
+    backups = dynamodb.describe_continuous_backups(TableName="shop-dev-users")["ContinuousBackupsDescription"]
+
+    assert described["SSEDescription"]["Status"] == "ENABLED" and described["SSEDescription"]["SSEType"] == "KMS"
+    assert described["TableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert ttl(strict_aws) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+    plain = table(ttl=(True, "expires_at"))
+    assert deploy(strict_aws, template(Users=plain)) == "UPDATE_COMPLETE"
+    described = dynamodb.describe_table(TableName="shop-dev-users")["Table"]
+    assert "SSEDescription" not in described
+    assert described["TableClassSummary"] == {"TableClass": "STANDARD"}

@@ -221,8 +221,8 @@ def apply_table_update(table: Table, new: dict, plan: TablePlan) -> None:
     _apply_pitr(table, new.get("PointInTimeRecoverySpecification"))
     table.deletion_protection_enabled = _true(new.get("DeletionProtectionEnabled"))
     table.tags = copy.deepcopy(new.get("Tags") or [])
-    if new.get("SSESpecification") != None:
-        table.sse_specification = copy.deepcopy(new.get("SSESpecification"))
+    _apply_sse(table, new.get("SSESpecification"))
+    table.strict_table_class = new.get("TableClass", "STANDARD")
     if _ttl_changes(plan, table):
         ddb.apply_ttl(table, *plan.ttl)
 
@@ -249,11 +249,28 @@ def check_table_create(stack: Stack, lid: str, resource: dict) -> None:
 
 
 def finish_table_create(table: Table, props: dict) -> None:
-    """What moto's create leaves out: TTL (whose hour starts now), PITR."""
+    """What moto's create leaves out: TTL (whose hour starts now), PITR, SSE as the API spells it,
+    the table class."""
     ttl = props.get("TimeToLiveSpecification")
     if ttl and _true(ttl.get("Enabled")):
         ddb.apply_ttl(table, True, ttl.get("AttributeName"))
     _apply_pitr(table, props.get("PointInTimeRecoverySpecification"))
+    _apply_sse(table, props.get("SSESpecification"))
+    table.strict_table_class = props.get("TableClass", "STANDARD")
+
+
+def _apply_sse(table: Table, spec: dict | None) -> None:
+    """The template's SSESpecification (SSEEnabled) in the API's shape (Enabled), which moto reads.
+
+    SSEEnabled true without a key is the AWS managed key (alias/aws/dynamodb); false or absent is
+    the AWS owned key, which DescribeTable does not report.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-dynamodb-table-ssespecification.html
+    """
+    if not spec or not _true(spec.get("SSEEnabled")):
+        table.sse_specification = None
+        return
+    key = spec.get("KMSMasterKeyId") or table._get_default_encryption_key(table.account_id, table.region_name)
+    table.sse_specification = {"Enabled": True, "SSEType": spec.get("SSEType", "KMS"), "KMSMasterKeyId": key}
 
 
 def _stacks(stack: Stack) -> dict[str, Stack]:

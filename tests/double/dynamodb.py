@@ -117,7 +117,13 @@ def describe_index(original):
 def describe_table(original):
     def describe(self: Table, *args: Any, **kwargs: Any) -> dict[str, Any]:
         settle(self)
-        return original(self, *args, **kwargs)
+        result = original(self, *args, **kwargs)
+        table_class = getattr(self, "strict_table_class", None)
+        if table_class:
+            # DescribeTable's TableClassSummary (moto has no table class)
+            for description in result.values():
+                description["TableClassSummary"] = {"TableClass": table_class}
+        return result
     return describe
 
 
