@@ -15,6 +15,18 @@ from jobwork_infra.deploy import local as local_deploy
 pytestmark = pytest.mark.slow
 
 BOTH = pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto"], indirect=True)
+# DynamoDB Local with -delayTransientStatuses: the deploy meets CREATING/UPDATING/DELETING as on AWS.
+# Its delays are long (a GSI stays CREATING ~20 s), so one scenario runs on it: a table created, an
+# index deleted (DELETING) and TTL enabled, each waited for.
+ALL = pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto", "dynamodb-local-delayed"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch):
+    from jobwork_infra.deploy import settle
+
+    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.1)
+    monkeypatch.setattr(settle, "MAX_POLL_SECONDS", 0.5)
 
 TENANT = """
   tenant:
@@ -159,6 +171,7 @@ def test_two_gsis_added_to_a_table_with_data_land_in_two_steps(local_engine, app
     assert deploy(str(schema), "--yes").output.startswith("No changes")
 
 
+@ALL
 def test_removing_a_gsi_and_enabling_ttl_keep_the_items(local_engine, app_name, tmp_path):
     schema = tmp_path / "tables.yaml"
     assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0

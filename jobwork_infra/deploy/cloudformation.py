@@ -28,7 +28,6 @@ from ..changes import Plan, Severity, Step
 from ..errors import Blocked, JobworkError
 from ..model import (
     Attribute,
-    Encryption,
     ResolvedSchema,
     ResolvedTable,
     Table,
@@ -39,7 +38,16 @@ from . import DeployRequest
 from .events import Emit, Failed, Note, Outputs, StackEvent
 from .flow import DeployedState
 from .settle import verify, wait_settled
-from .shapes import billing_from, capacity_from, indexes_from, keys_from, table_class_from, tenant_scoped_from
+from .shapes import (
+    billing_from,
+    capacity_from,
+    encryption_from_spec,
+    indexes_from,
+    keys_from,
+    table_class_from,
+    tags_from,
+    tenant_scoped_from,
+)
 
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
 MAX_INLINE_TEMPLATE = 51_200
@@ -215,32 +223,13 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
         billing=billing,
         capacity=capacity_from(props.get("ProvisionedThroughput")) if billing == "provisioned" else None,
         table_class=table_class_from(props.get("TableClass")),
-        encryption=_encryption(props.get("SSESpecification"), mine),
+        encryption=encryption_from_spec(props.get("SSESpecification"), mine),
         point_in_time_recovery=pitr.get("PointInTimeRecoveryEnabled") in (True, "true"),
         deletion_protection=props.get("DeletionProtectionEnabled") in (True, "true"),
         removal_policy=removal,
-        tags=dict(sorted((k, v) for k, v in _tags(props).items())),
+        tags=tags_from(props.get("Tags")),
         access_patterns=mine.access_patterns if mine else (),
     )
-
-
-def _tags(props: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in props.get("Tags") or []
-            if isinstance(t, dict) and isinstance(t.get("Value"), str)}
-
-
-def _encryption(spec: dict | None, mine: ResolvedTable | None) -> Encryption:
-    if not spec or spec.get("SSEEnabled") not in (True, "true"):
-        return Encryption(type="aws_owned")
-    key = spec.get("KMSMasterKeyId")
-    if key is None:
-        return Encryption(type="aws_managed")
-    if isinstance(key, str) and key.startswith("arn:"):
-        return Encryption(type="customer_managed", kms_key_arn=key)
-    # An intrinsic function or an alias: the head's key when it is customer managed too.
-    if mine is not None and mine.encryption.type == "customer_managed":
-        return mine.encryption
-    return Encryption(type="customer_managed")
 
 
 # ---------------------------------------------------------------------------------------------
