@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.double import cloudformation as double_cfn
 from tests.double import dynamodb as double_ddb
+from tests.double import iam as double_iam
+from tests.double import imports as double_imports
+from tests.double import tables as double_tables
 
 STACK = "shop-dev"
 
@@ -140,7 +142,7 @@ def test_two_indexes_in_one_update_roll_back_with_nothing_applied(strict_aws):
     status = deploy(strict_aws, template(Users=table(indexes=("email", "created_at"))))
 
     assert status == "UPDATE_ROLLBACK_COMPLETE"
-    assert failed(strict_aws) == [("Users", "UPDATE_FAILED", double_cfn.ONE_GSI_PER_UPDATE)]
+    assert failed(strict_aws) == [("Users", "UPDATE_FAILED", double_tables.ONE_GSI_PER_UPDATE)]
     assert indexes(strict_aws, "shop-dev-users") == {}
     assert items(strict_aws, "shop-dev-users") == 3
     # the stack keeps its old template
@@ -207,7 +209,7 @@ def test_changing_an_index_key_in_place_is_refused(strict_aws):
 
     assert deploy(strict_aws, template(Users=changed)) == "UPDATE_ROLLBACK_COMPLETE"
 
-    assert failed(strict_aws) == [("Users", "UPDATE_FAILED", double_cfn.GSI_CHANGED_IN_PLACE)]
+    assert failed(strict_aws) == [("Users", "UPDATE_FAILED", double_tables.GSI_CHANGED_IN_PLACE)]
     described = strict_aws.client("dynamodb").describe_table(TableName="shop-dev-users")["Table"]
     assert described["GlobalSecondaryIndexes"][0]["Projection"] == {"ProjectionType": "ALL"}
 
@@ -219,7 +221,7 @@ def test_replacing_a_custom_named_table_is_refused(strict_aws):
     status = deploy(strict_aws, template(Users=table(sort_key="email")))
 
     assert status == "UPDATE_ROLLBACK_COMPLETE"
-    assert failed(strict_aws) == [("Users", "UPDATE_FAILED", double_cfn.CUSTOM_NAME_REPLACEMENT.format(
+    assert failed(strict_aws) == [("Users", "UPDATE_FAILED", double_tables.CUSTOM_NAME_REPLACEMENT.format(
         name="shop-dev-users"))]
     assert items(strict_aws, "shop-dev-users") == 3
 
@@ -578,7 +580,7 @@ def test_policy_size_counts_resolved_arns_without_whitespace(strict_aws):
         "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
         "Resource": [arn, arn + "/index/*"]}]}, separators=(",", ":"))
 
-    assert double_cfn.policy_size(document, stack, tables_and_policy(1)) == len(expected)
+    assert double_iam.policy_size(document, stack, tables_and_policy(1)) == len(expected)
 
 
 def test_a_managed_policy_over_6144_characters_fails_and_rolls_back(strict_aws):
@@ -658,7 +660,7 @@ def test_an_import_needs_a_deletion_policy(strict_aws):
     with pytest.raises(ClientError) as refused:
         import_change_set(strict_aws, {"Resources": {"Tenant": table("tenant")}})
 
-    assert refused.value.response["Error"]["Message"] == double_cfn.IMPORT_NEEDS_DELETION_POLICY.format(ids="Tenant")
+    assert refused.value.response["Error"]["Message"] == double_imports.IMPORT_NEEDS_DELETION_POLICY.format(ids="Tenant")
 
 
 def test_an_import_allows_no_other_change(strict_aws):
@@ -668,12 +670,12 @@ def test_an_import_allows_no_other_change(strict_aws):
     with pytest.raises(ClientError) as other_resource:
         import_change_set(strict_aws, {"Resources": {"Users": table(indexes=("email",)),
                                                      "Tenant": table("tenant", deletion_policy="Retain")}})
-    assert other_resource.value.response["Error"]["Message"] == double_cfn.IMPORT_OTHER_CHANGES.format(ids="Users")
+    assert other_resource.value.response["Error"]["Message"] == double_imports.IMPORT_OTHER_CHANGES.format(ids="Users")
     with pytest.raises(ClientError) as outputs:
         import_change_set(strict_aws, {"Resources": {"Users": table(),
                                                      "Tenant": table("tenant", deletion_policy="Retain")},
                                        "Outputs": {"TenantName": {"Value": {"Ref": "Tenant"}}}})
-    assert outputs.value.response["Error"]["Message"] == double_cfn.IMPORT_OUTPUTS
+    assert outputs.value.response["Error"]["Message"] == double_imports.IMPORT_OUTPUTS
 
     # the import alone, into the existing stack, passes
     change_set = import_change_set(strict_aws, {"Resources": {"Users": table(),
@@ -690,7 +692,7 @@ def test_a_table_of_another_stack_is_imported_only_after_that_stack_lets_it_go(s
 
     with pytest.raises(ClientError) as owned:
         import_change_set(strict_aws, body)
-    assert owned.value.response["Error"]["Message"] == double_cfn.IMPORT_ALREADY_IN_STACK.format(ids="Tenant")
+    assert owned.value.response["Error"]["Message"] == double_imports.IMPORT_ALREADY_IN_STACK.format(ids="Tenant")
 
     # the seed's stack retains the table, then drops it; the import then adopts it
     assert deploy(strict_aws, {"Resources": {"Tenant": table("tenant", deletion_policy="Retain")}},
@@ -762,7 +764,7 @@ def test_the_iam_api_refuses_a_policy_over_6144_characters(strict_aws):
         iam.create_policy(PolicyName="big", PolicyDocument=json.dumps(over))
 
     assert refused.value.response["Error"]["Code"] == "LimitExceeded"
-    assert refused.value.response["Error"]["Message"] == double_cfn.POLICY_TOO_BIG
+    assert refused.value.response["Error"]["Message"] == double_iam.POLICY_TOO_BIG
 
 
 def test_a_stack_in_rollback_complete_takes_no_update_and_a_stack_no_second_create(strict_aws):

@@ -12,8 +12,9 @@ Usage (the fixture is auto-loaded from tests/plugins/strict_aws.py):
         strict_aws.resource_failures("shop-dev")                          # [(logical id, status, reason)]
 
 Modules: state (clock, backfill time, injected failures), dynamodb (index lifecycle, TTL and
-deletion-protection rules, on the DynamoDB API too), cloudformation (the executor: check all,
-roll back or apply in place; change-set details; template and IAM policy limits), install
-(patches moto once per session). Every rule with its source and what is still more lenient than
+deletion-protection rules, on the DynamoDB API too), stacks (reading moto's stacks, events),
+tables (what a stack update does to a table, checked before applying), iam (policy size quota),
+imports (IMPORT change sets), cloudformation (the executor: check all, roll back or apply;
+change-set details; template limits), install (patches moto once per session). Every rule with its source and what is still more lenient than
 AWS: docs/deploy.md, "The strict AWS double".
 """

@@ -6,6 +6,7 @@ from typing import Any
 
 from . import cloudformation as cfn
 from . import dynamodb as ddb
+from . import iam, imports
 from .state import DOUBLE
 
 _installed = False
@@ -84,7 +85,7 @@ def install() -> None:
             stack = self.stacks[change_set.stack_id]
             change_set.execution_status = "EXECUTE_IN_PROGRESS"
             if change_set.change_set_type == "IMPORT":
-                cfn.execute_import(stack, change_set.template, change_set.resources_to_import)
+                imports.execute_import(stack, change_set.template, change_set.resources_to_import)
             else:
                 kind = "CREATE" if change_set.change_set_type == "CREATE" else "UPDATE"
                 cfn.execute(stack, change_set.template, kind, change_set.parameters)
@@ -173,7 +174,7 @@ def install() -> None:
             refuse_wrong_status(self)
             if self._get_param("ChangeSetType") != "IMPORT":
                 return original(self)
-            change_set_id, stack_id = cfn.create_import_change_set(
+            change_set_id, stack_id = imports.create_import_change_set(
                 self.cloudformation_backend, self._get_param("StackName"), self._get_param("ChangeSetName"),
                 body, self._get_param("ResourcesToImport") or [], self._get_param("Description"))
             return ActionResult({"Id": change_set_id, "StackId": stack_id})
@@ -182,8 +183,8 @@ def install() -> None:
     # IAM's policy size quota on the IAM API as well
     from moto.iam.models import IAMBackend
 
-    _switch(IAMBackend, "create_policy", cfn.create_policy)
-    _switch(IAMBackend, "create_policy_version", cfn.create_policy_version)
+    _switch(IAMBackend, "create_policy", iam.create_policy)
+    _switch(IAMBackend, "create_policy_version", iam.create_policy_version)
 
     _switch(CloudFormationResponse, "create_change_set", create_change_set)
     _switch(CloudFormationResponse, "create_stack", limited)
