@@ -1,10 +1,10 @@
-"""`deploy --local` and `destroy --local`: the schema applied to the local engine through the DynamoDB API.
+"""The local-engine target of the deploy flow (flow.py): `deploy --local` and `destroy --local`.
 
 The live tables are read by live.py into the same `ResolvedSchema` that `diff` compares, so the
-plan, the staging and the safety gate are the ones a CloudFormation deploy gets. This module owns
-the applying: each step is applied by reconciling the live tables with the step's target, and the
-public entry points (`deploy_local`, `destroy_local`; `client_for` and `read_live` are re-exported).
-Which tables are ours is the registry's business (registry.py).
+plan, the staging and the safety gate are the flow's, as for CloudFormation. This module owns the
+applying: each step is applied by reconciling the live tables with the step's target
+(`LocalTarget`; `client_for` and `read_live` are re-exported). Which tables are ours is the
+registry's business (registry.py).
 
 Layering: local.py → live.py → registry.py.
 """
