@@ -354,3 +354,39 @@ def test_a_failed_update_shows_awss_reason_and_the_rolled_back_stack(aws, schema
     assert "UsersTable (AWS::DynamoDB::Table): Internal failure injected by the test" in result.output
     assert "error: update of stack shop-dev failed; the stack is now UPDATE_ROLLBACK_COMPLETE" in result.output
     assert indexes(aws, "shop-dev-users") == {}
+
+
+def test_ttl_removed_from_the_schema_is_turned_off_not_left_on(aws, schema):
+    path = schema(text(users="    ttl: expires_at"))
+    assert deploy(path, aws, "--yes").exit_code == 0
+    aws.clock.advance(3600)
+    schema(text())
+
+    result = deploy(path, aws, "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "D304" in result.output
+    # the double, like AWS, leaves TTL on when TimeToLiveSpecification is only left out
+    assert ttl(aws, "shop-dev-users") == ("DISABLED", "expires_at")
+    assert deploy(path, aws).output.startswith("No changes")  # the disabled spec is carried, not re-sent
+    no_rollback(aws)
+
+
+def test_a_failed_create_is_rolled_back_and_destroy_then_deploy_recovers(aws, schema):
+    path = schema(text())
+    aws.fail_next("UsersTable", "Internal failure injected by the test")
+
+    failed = deploy(path, aws, "--yes")
+    assert failed.exit_code == 1, failed.output
+    assert "the stack is now ROLLBACK_COMPLETE" in failed.output
+
+    stuck = deploy(path, aws, "--yes")
+    assert stuck.exit_code == 1
+    assert "stack shop-dev is ROLLBACK_COMPLETE" in stuck.output
+    assert "delete it with `jobwork-infra destroy --env dev`, then deploy again" in stuck.output
+
+    destroyed = CliRunner().invoke(app, ["destroy", "--env", "dev", "--schema", str(path), "--endpoint-url",
+                                         aws.endpoint, "--yes"])
+    assert destroyed.exit_code == 0, destroyed.output
+    assert deploy(path, aws, "--yes").exit_code == 0
+    assert stack_status(aws) == "CREATE_COMPLETE"

@@ -3,7 +3,8 @@
 What stays here and why: the double finishes every operation inside the call (no stack is ever
 *_IN_PROGRESS for another operation), fills no `Conditional` Replacement flag, has no
 UpdateTerminationProtection, and a failed change set or the S3 URL of a big template are easier to
-pin call by call. A failed update with its rollback runs on the double (test_deploy_aws_rules.py).
+pin call by call. A failed update or create with its rollback (UPDATE_ROLLBACK_COMPLETE,
+ROLLBACK_COMPLETE) runs on the double (test_deploy_aws_rules.py).
 Here each API answer is written out and the Stubber checks the calls, in order, with their
 parameters: the deploy must make exactly these calls and no others.
 
@@ -203,19 +204,6 @@ def test_destroy_of_a_stack_in_progress_is_reported_and_not_touched(aws, schema)
         "  hint: wait for it to finish (aws cloudformation describe-stacks --stack-name shop-dev), "
         "then destroy again\n")
     aws.done()  # no template read, no delete
-
-
-def test_rollback_complete_is_explained_with_the_fix(aws, schema):
-    aws.stack("ROLLBACK_COMPLETE")
-
-    result = deploy(schema(), "--dry-run")
-
-    assert result.exit_code == 1
-    assert result.output == (
-        "error: stack shop-dev is ROLLBACK_COMPLETE: its creation failed and was rolled back, and "
-        "CloudFormation cannot update a stack in this state\n"
-        "  hint: delete it with `jobwork-infra destroy --env dev`, then deploy again\n")
-    aws.done()
 
 
 def test_replacement_the_plan_did_not_expect_is_refused_and_the_change_set_deleted(aws, schema):
