@@ -812,3 +812,41 @@ def test_describe_table_reads_back_what_the_template_set(strict_aws):
     described = dynamodb.describe_table(TableName="shop-dev-users")["Table"]
     assert "SSEDescription" not in described
     assert described["TableClassSummary"] == {"TableClass": "STANDARD"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables with indexes created together
+
+def tables_with_indexes(count: int, chained: bool) -> dict:
+    resources = {}
+    for i in range(count):
+        resources[f"T{i}"] = table(f"shop-dev-t{i}", indexes=("email",))
+        if chained and i:
+            resources[f"T{i}"]["DependsOn"] = f"T{i - 1}"
+    return {"Resources": resources}
+
+
+def test_too_many_tables_with_indexes_created_in_parallel_fail(strict_aws):
+    strict_aws.creating_with_indexes_limit = 3
+
+    assert deploy(strict_aws, tables_with_indexes(4, chained=False)) == "ROLLBACK_COMPLETE"
+
+    [(lid, event, reason)] = failed(strict_aws)
+    assert (lid, event) == ("T3", "CREATE_FAILED") and "LimitExceededException" in reason
+    assert strict_aws.client("dynamodb").list_tables()["TableNames"] == []
+
+
+def test_tables_with_indexes_chained_by_depends_on_are_created(strict_aws):
+    strict_aws.creating_with_indexes_limit = 3
+
+    assert deploy(strict_aws, tables_with_indexes(4, chained=True)) == "CREATE_COMPLETE"
+
+    assert len(strict_aws.client("dynamodb").list_tables()["TableNames"]) == 4
+
+
+def test_creation_waves_follow_depends_on_and_references():
+    new = {"A": {"Type": "X"}, "B": {"Type": "X", "DependsOn": "A"},
+           "C": {"Type": "X", "Properties": {"Arn": {"Fn::GetAtt": ["B", "Arn"]}}},
+           "D": {"Type": "X", "Properties": {"Name": {"Fn::Sub": "${A}-x"}}}, "E": {"Type": "X"}}
+
+    assert double_tables.creation_waves(new, list(new)) == [["A", "E"], ["B", "D"], ["C"]]

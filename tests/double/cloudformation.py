@@ -80,6 +80,7 @@ def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: l
             resource = new.get(lid) or old.get(lid) or {}
             raise ResourceFailure(lid, resource.get("Type", ""), DOUBLE.failures.pop(lid))
     plans = {}
+    tables.check_concurrent_creates(new, adds, DOUBLE.creating_with_indexes_limit)
     for lid in adds:
         if new[lid].get("Type") == TABLE:
             tables.check_table_create(stack, lid, new[lid])

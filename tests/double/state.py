@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_BACKFILL_SECONDS = 1.0
+# Tables with secondary indexes in CREATING at once (see tests/double/tables.py for the source)
+DEFAULT_CREATING_WITH_INDEXES_LIMIT = 25
 
 
 class Clock:
@@ -42,6 +44,7 @@ class Clock:
 class Double:
     clock: Clock = field(default_factory=Clock)
     backfill_seconds: float = DEFAULT_BACKFILL_SECONDS
+    creating_with_indexes_limit: int = DEFAULT_CREATING_WITH_INDEXES_LIMIT
     # logical id → message: the next stack execution touching that resource fails there
     failures: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -51,6 +54,7 @@ class Double:
     def reset(self) -> None:
         self.clock.reset()
         self.backfill_seconds = DEFAULT_BACKFILL_SECONDS
+        self.creating_with_indexes_limit = DEFAULT_CREATING_WITH_INDEXES_LIMIT
         self.failures.clear()
 
 

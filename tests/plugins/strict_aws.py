@@ -14,6 +14,9 @@ Contract (other test modules code against it; keep it stable):
       tool's clock to `strict_aws.clock.now`;
     - `backfill_seconds: float` — how long a GSI created (or deleted) on a live table stays
       CREATING (DELETING); 1 s by default, settable per test; `advance()` also ends it;
+    - `creating_with_indexes_limit: int` — how many tables with secondary indexes one stack
+      operation may create in parallel (those not ordered by DependsOn or references); 25 by
+      default, settable per test;
     - `fail_next(logical_id, message)` — the next stack execution (create, update or delete) that
       touches that resource fails there with that message, rolls back, and applies nothing;
     - `client(service)` — a boto3 client on the endpoint (no retries);
@@ -53,6 +56,14 @@ class StrictAws:
     @backfill_seconds.setter
     def backfill_seconds(self, seconds: float) -> None:
         DOUBLE.backfill_seconds = seconds
+
+    @property
+    def creating_with_indexes_limit(self) -> int:
+        return DOUBLE.creating_with_indexes_limit
+
+    @creating_with_indexes_limit.setter
+    def creating_with_indexes_limit(self, limit: int) -> None:
+        DOUBLE.creating_with_indexes_limit = limit
 
     def fail_next(self, logical_id: str, message: str) -> None:
         DOUBLE.failures[logical_id] = message
