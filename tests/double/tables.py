@@ -38,7 +38,8 @@ CUSTOM_NAME_REPLACEMENT = ("CloudFormation cannot update a stack when a custom-n
 ONE_GSI_PER_UPDATE = "Cannot perform more than one GSI creation or deletion in a single update"
 # Changing an existing GSI's key schema or projection in place is refused; the index must be
 # deleted and re-created under another name (AWS::DynamoDB::Table GlobalSecondaryIndexes:
-# "you can't update the KeySchema or Projection of an existing index").
+# "you can't update the KeySchema or Projection of an existing index"); the message as CloudFormation
+# reports it: aws-amplify/amplify-category-api#988, aws-amplify/amplify-hosting#2667.
 GSI_CHANGED_IN_PLACE = ("Cannot update GSI's properties other than Provisioned Throughput and Contributor "
                         "Insights Specification. You can create a new GSI with a different name.")
 # A physical name already taken (Sceptre#424, serverless#1677).
