@@ -187,3 +187,14 @@ def test_destroy_refuses_a_protected_table_and_unprotects_it_when_allowed():
                         lambda q: True) == 0
     assert target.applied == [(1, "turn deletion protection off on flow-dev-users")]
     assert target.calls[-1] == ("destroy",)
+
+
+def test_when_nothing_may_run_yet_nothing_is_asked_even_in_a_dry_run():
+    base, head = resolve(schema(), "dev"), resolve(schema(ttl="b"), "dev")
+    for extra in ({}, {"dry_run": True}):
+        target = Recorder(base, ttl_changed={"users": T0 - timedelta(minutes=59)})
+        seen: list = []
+        code = flow.deploy(head, DeployRequest(env="dev", **extra), target, seen.append,
+                           lambda q: pytest.fail("asked: " + q))
+        assert code == 0 and target.applied == []
+        assert seen[-1] == events.Deferred(1, 1, T0 + timedelta(minutes=1), ("users",), False)

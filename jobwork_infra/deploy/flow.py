@@ -123,6 +123,11 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: E
         return target.finish(False)
     emit(Planned(plan, state.where))
     gate(plan, state, target, request)
+    ready, tables = cool_down(plan.steps[0], plan.base, state)
+    if ready is not None and not request.wait:
+        # Nothing may run yet: say when, before asking anything (exit 0: nothing is wrong).
+        emit(Deferred(1, len(plan.steps), ready, tables, False))
+        return 0
     if request.dry_run:
         emit(DryRun(state.where, len(plan.steps)))
         return 0
@@ -210,6 +215,13 @@ def ttl_changes(before: ResolvedSchema | None, after: ResolvedSchema) -> list[st
             if (old[k].ttl if k in old else None) != t.ttl and (t.ttl is not None or k in old)]
 
 
+def cool_down(step: Step, before: ResolvedSchema | None, state: DeployedState) -> tuple[datetime | None, tuple]:
+    """When `step` may run, if not now: the end of AWS's TTL hour for the tables whose TTL it changes."""
+    tables = ttl_changes(before, step.target)
+    ready = max((state.ttl_changed[k] + TTL_COOL_DOWN for k in tables if k in state.ttl_changed), default=None)
+    return (ready, tuple(tables)) if ready is not None and now() < ready else (None, tuple(tables))
+
+
 def apply_plan(plan: Plan, state: DeployedState, target: Target, request: DeployRequest, emit: Emit,
                deadline: float) -> int:
     started = time.monotonic()
@@ -218,9 +230,8 @@ def apply_plan(plan: Plan, state: DeployedState, target: Target, request: Deploy
     before, changed, total = plan.base, False, len(plan.steps)
     for step in plan.steps:
         ttl_tables = ttl_changes(before, step.target)
-        ready = max((state.ttl_changed[k] + TTL_COOL_DOWN for k in ttl_tables if k in state.ttl_changed),
-                    default=None)
-        if ready is not None and now() < ready:
+        ready, _ = cool_down(step, before, state)
+        if ready is not None:
             emit(Deferred(step.number, total, ready, tuple(ttl_tables), request.wait))
             if not request.wait:
                 return _settle_and_verify(plan, before, target, emit, deadline, resume, started, changed,
