@@ -850,3 +850,46 @@ def test_creation_waves_follow_depends_on_and_references():
            "D": {"Type": "X", "Properties": {"Name": {"Fn::Sub": "${A}-x"}}}, "E": {"Type": "X"}}
 
     assert double_tables.creation_waves(new, list(new)) == [["A", "E"], ["B", "D"], ["C"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# What counts as a change
+
+def change_set_status(aws, body: dict) -> tuple[str, str]:
+    cfn = aws.client("cloudformation")
+    created = cfn.create_change_set(StackName=STACK, ChangeSetName="look", ChangeSetType="UPDATE",
+                                    TemplateBody=json.dumps(body))
+    described = cfn.describe_change_set(ChangeSetName=created["Id"])
+    return described["Status"], described.get("StatusReason", "")
+
+
+def test_template_metadata_or_depends_on_alone_is_no_change(strict_aws):
+    deploy(strict_aws, {"Resources": {"Users": table(), "Audit": table("shop-dev-audit")}})
+    metadata_only = {"Metadata": {"jobwork": {"ttl_changed": "2026-01-01T00:00:00Z"}},
+                     "Resources": {"Users": table(), "Audit": table("shop-dev-audit")}}
+    depends_on_only = {"Resources": {"Users": table(), "Audit": {**table("shop-dev-audit"), "DependsOn": "Users"}}}
+
+    for body in (metadata_only, depends_on_only):
+        status, reason = change_set_status(strict_aws, body)
+        assert status == "FAILED" and "didn't contain changes" in reason
+        with pytest.raises(ClientError, match="No updates are to be performed"):
+            strict_aws.client("cloudformation").update_stack(StackName=STACK, TemplateBody=json.dumps(body))
+
+    # with a resource change, the Metadata goes along
+    metadata_only["Resources"]["Users"] = table(ttl=(True, "expires_at"))
+    assert deploy(strict_aws, metadata_only) == "UPDATE_COMPLETE"
+    body = strict_aws.client("cloudformation").get_template(StackName=STACK)["TemplateBody"]
+    assert body["Metadata"] == {"jobwork": {"ttl_changed": "2026-01-01T00:00:00Z"}}
+
+
+def test_a_deletion_policy_change_alone_is_applied(strict_aws):
+    deploy(strict_aws, {"Resources": {"Users": table(), "Audit": table("shop-dev-audit")}})
+    retained = {"Resources": {"Users": table(), "Audit": table("shop-dev-audit", deletion_policy="Retain")}}
+
+    found = changes(strict_aws, retained)
+    assert (found["Audit"]["Action"], found["Audit"]["Replacement"], found["Audit"]["Scope"]) == \
+        ("Modify", "False", ["DeletionPolicy"])
+    assert deploy(strict_aws, retained) == "UPDATE_COMPLETE"
+
+    assert deploy(strict_aws, {"Resources": {"Users": table()}}) == "UPDATE_COMPLETE"
+    assert "shop-dev-audit" in strict_aws.client("dynamodb").list_tables()["TableNames"]

@@ -242,7 +242,11 @@ def describe_changes(stack: Stack, template: dict) -> list[dict]:
             # Only tables are modelled; other types say what moto knows: a direct modification.
             change["Replacement"] = "False"
             change["Details"] = []
-        change["Scope"] = ["Properties"] if props_of(old[lid]) != props_of(new[lid]) else []
+        attributes = [a for a in ("Metadata", "CreationPolicy", "UpdatePolicy", "DeletionPolicy",
+                                  "UpdateReplacePolicy") if old[lid].get(a) != new[lid].get(a)]
+        change["Scope"] = (["Properties"] if props_of(old[lid]) != props_of(new[lid]) else []) + attributes
+        change["Details"] += [{"Target": {"Attribute": a, "RequiresRecreation": "Never"},
+                               "Evaluation": "Static", "ChangeSource": "DirectModification"} for a in attributes]
         changes.append({"Type": "Resource", "ResourceChange": change})
     for lid in removes:
         changes.append({"Type": "Resource", "ResourceChange": {

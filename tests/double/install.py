@@ -6,7 +6,7 @@ from typing import Any
 
 from . import cloudformation as cfn
 from . import dynamodb as ddb
-from . import iam, imports
+from . import iam, imports, stacks
 from .state import DOUBLE
 
 _installed = False
@@ -168,12 +168,41 @@ def install() -> None:
             raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be "
                                           "updated.")
 
+    def nothing_to_do(response: Any, body: str | None) -> None:
+        """An UPDATE change set that changes nothing CloudFormation acts on is FAILED, as on AWS."""
+        if (response._get_param("ChangeSetType") or "CREATE") != "UPDATE" or body is None:
+            return
+        name = response._get_param("ChangeSetName")
+        change_set = [c for c in response.cloudformation_backend.change_sets.values() if c.change_set_name == name][-1]
+        stack = response.cloudformation_backend.stacks[change_set.stack_id]
+        same_parameters = all(not p.get("ParameterValue") or stack.parameters.get(p["ParameterKey"]) == p["ParameterValue"]
+                              for p in response._get_param("Parameters", []))
+        if change_set.status == "CREATE_COMPLETE" and same_parameters and not stacks.template_changes(
+                stack.template_dict, Stack.parse_template(body)):
+            change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
+            change_set.status_reason = ("The submitted information didn't contain changes. Submit different "
+                                        "information to create a change set.")
+            change_set.changes = []
+
+    def update_changes_something(original: Any) -> Any:
+        def handler(self: Any) -> Any:
+            body = template_of(self)
+            stack = next((s for s in self.cloudformation_backend.stacks.values()
+                          if self._get_param("StackName") in (s.name, s.stack_id)), None)
+            if (body is not None and stack is not None and not self._get_param("Parameters")
+                    and not stacks.template_changes(stack.template_dict, Stack.parse_template(body))):
+                raise ValidationError(stack.name, message="No updates are to be performed.")
+            return original(self)
+        return handler
+
     def create_change_set(original: Any) -> Any:
         def handler(self: Any) -> Any:
             body = template_of(self)
             refuse_wrong_status(self)
             if self._get_param("ChangeSetType") != "IMPORT":
-                return original(self)
+                result = original(self)
+                nothing_to_do(self, body)
+                return result
             change_set_id, stack_id = imports.create_import_change_set(
                 self.cloudformation_backend, self._get_param("StackName"), self._get_param("ChangeSetName"),
                 body, self._get_param("ResourcesToImport") or [], self._get_param("Description"))
@@ -188,4 +217,4 @@ def install() -> None:
 
     _switch(CloudFormationResponse, "create_change_set", create_change_set)
     _switch(CloudFormationResponse, "create_stack", limited)
-    _switch(CloudFormationResponse, "update_stack", limited)
+    _switch(CloudFormationResponse, "update_stack", update_changes_something)

@@ -31,10 +31,35 @@ def resources_of(template: dict | None) -> dict[str, dict]:
 
 
 def diff_resources(old: dict[str, dict], new: dict[str, dict]) -> tuple[list[str], list[str], list[str]]:
+    """Added, modified and removed logical ids; a DependsOn-only edit is no modification."""
     adds = [lid for lid in new if lid not in old]
-    modifies = [lid for lid in new if lid in old and new[lid] != old[lid]]
+    modifies = [lid for lid in new if lid in old and _without_depends_on(new[lid]) != _without_depends_on(old[lid])]
     removes = [lid for lid in old if lid not in new]
     return adds, modifies, removes
+
+
+def _without_depends_on(resource: dict) -> dict:
+    return {k: v for k, v in resource.items() if k != "DependsOn"}
+
+
+# What a stack update can change. "During a stack update, you cannot update the Metadata section
+# by itself" (likewise Description):
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/metadata-section-structure.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-description-structure.html
+# A DependsOn-only edit is no change either (measured on AWS, ministack#1646). A change of
+# DeletionPolicy/UpdateReplacePolicy alone is one (same measurement; it was not before:
+# cloudformation-coverage-roadmap#1543, aws-cdk#11521).
+_NOT_ALONE = ("Metadata", "Description")
+
+
+def template_changes(old: dict | None, new: dict) -> bool:
+    """Whether an update from `old` to `new` changes anything CloudFormation acts on."""
+    old = old or {}
+    adds, modifies, removes = diff_resources(resources_of(old), resources_of(new))
+    if adds or modifies or removes:
+        return True
+    sections = set(old) | set(new)
+    return any(old.get(k) != new.get(k) for k in sections if k not in _NOT_ALONE and k != "Resources")
 
 
 def props_of(resource: dict | None) -> dict:
