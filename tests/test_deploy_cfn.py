@@ -101,7 +101,7 @@ def test_cli_deploy_creates_the_stack_and_its_tables(schema, endpoint, aws):
     assert "stack shop-dev: 1 step" in result.output
     assert "table_added" not in result.output  # the plan speaks in statements, not kinds
     assert "CREATE_COMPLETE" in result.output  # the live events
-    assert "Verified: " in result.output
+    assert "Verified on the live tables: " in result.output
     assert "Deployed stack shop-dev: 1 step in " in result.output
     stack = aws("cloudformation").describe_stacks(StackName="shop-dev")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"

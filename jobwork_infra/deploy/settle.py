@@ -24,6 +24,7 @@ from .events import Emit, Waiting
 # First poll after 1 s, doubling to at most 30 s: a backfill takes minutes to hours on AWS.
 FIRST_POLL_SECONDS = 1.0
 MAX_POLL_SECONDS = 30.0
+REPORT_SECONDS = 30.0
 
 
 class SettleTimeout(JobworkError):
@@ -57,6 +58,7 @@ def wait_settled(client: Any, names: Iterable[str], *, deadline: float, emit: Em
     names = list(dict.fromkeys(names))
     started = time.monotonic()
     delay = FIRST_POLL_SECONDS
+    shown: tuple[tuple[str, ...], float] | None = None  # what was last reported, and when
     while True:
         pending = unsettled(client, names)
         if not pending:
@@ -66,7 +68,10 @@ def wait_settled(client: Any, names: Iterable[str], *, deadline: float, emit: Em
             raise SettleTimeout(
                 f"gave up waiting after {now - started:.0f} s (--timeout): {', '.join(pending)}",
                 resume_hint)
-        emit(Waiting(tuple(pending), now - started))
+        # Progress when something changed, and at least every REPORT_SECONDS while nothing does.
+        if shown is None or shown[0] != tuple(pending) or now - shown[1] >= REPORT_SECONDS:
+            emit(Waiting(tuple(pending), now - started))
+            shown = (tuple(pending), now)
         sleep(max(0.0, min(delay, deadline - now)))
         delay = min(delay * 2, MAX_POLL_SECONDS)
 

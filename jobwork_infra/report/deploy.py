@@ -68,7 +68,7 @@ class DeployReport:
                 for line in lines:
                     c.print(Text(f"  {line}"))
             case ev.Verified(checks):
-                c.print(f"Verified: {_n(checks, 'promise')} of the plan hold on the live tables.")
+                c.print(f"Verified on the live tables: {_n(checks, 'check')} of what the plan promised passed.")
             case ev.Deployed(where, steps, seconds, changed):
                 if changed:
                     c.print(Text(f"Deployed {where}: {_n(steps, 'step')} in {seconds:.1f} s.", style="green"))
