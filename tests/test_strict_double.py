@@ -523,6 +523,16 @@ def test_templates_over_the_limits_are_refused(strict_aws, body, message):
     assert cfn.describe_stacks()["Stacks"] == []
 
 
+def test_update_stack_refuses_a_template_over_the_limits(strict_aws):
+    cfn = strict_aws.client("cloudformation")
+    cfn.create_stack(StackName=STACK, TemplateBody=json.dumps({"Resources": many(1)}))
+
+    with pytest.raises(ClientError, match="Number of resources, 501, is greater than maximum allowed, 500"):
+        cfn.update_stack(StackName=STACK, TemplateBody=json.dumps({"Resources": many(501)}))
+
+    assert len(cfn.describe_stack_resources(StackName=STACK)["StackResources"]) == 1
+
+
 def test_templates_at_the_limits_pass(strict_aws):
     body = {"Resources": many(500), "Outputs": {f"O{i}": {"Value": "x"} for i in range(200)}}
     body["Description"] = "x" * (51_200 - len(json.dumps(body)) - len(', "Description": ""'))
