@@ -403,3 +403,25 @@ def test_allow_destructive_deletes_a_removed_table(local_engine, app_name, tmp_p
     assert f"  ✓ deleted table {app_name}-dev-users (removed from the schema)\n" in result.output
     assert f"{app_name}-dev-users" not in local_engine.client().list_tables()["TableNames"]
     assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+@BOTH
+def test_a_protected_table_is_refused_then_unprotected_in_its_own_step(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    protected = TENANT.replace("    attributes:", "    deletion_protection: true\n    attributes:", 1)
+    assert deploy(write(schema, schema_text(app_name, protected + USERS)), "--yes").exit_code == 0
+    name = f"{app_name}-dev-tenant"
+    assert describe(local_engine.client(), name)["DeletionProtectionEnabled"]
+    write(schema, schema_text(app_name, USERS))
+
+    refused = deploy(str(schema), "--yes")
+    assert refused.exit_code == 3, refused.output
+    assert f"error: the plan deletes {name}, which has deletion protection on" in refused.output
+    assert name in local_engine.client().list_tables()["TableNames"]
+
+    allowed = deploy(str(schema), "--yes", "--allow-destructive")
+    assert allowed.exit_code == 0, allowed.output
+    assert f"Step 1/2: turn deletion protection off on {name}\n" in allowed.output
+    assert f"  ✓ {name}: deletion protection off\n" in allowed.output
+    assert f"  ✓ deleted table {name} (removed from the schema)\n" in allowed.output
+    assert name not in local_engine.client().list_tables()["TableNames"]
