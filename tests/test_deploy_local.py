@@ -425,3 +425,18 @@ def test_a_protected_table_is_refused_then_unprotected_in_its_own_step(local_eng
     assert f"  ✓ {name}: deletion protection off\n" in allowed.output
     assert f"  ✓ deleted table {name} (removed from the schema)\n" in allowed.output
     assert name not in local_engine.client().list_tables()["TableNames"]
+
+
+@BOTH
+def test_a_ttl_rename_completes_in_one_run_on_an_engine_without_the_hour(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    events = EVENTS.replace("      at: datetime\n", "      at: datetime\n      gone_at: epoch_seconds\n")
+    assert deploy(write(schema, schema_text(app_name, events)), "--yes").exit_code == 0
+    result = deploy(write(schema, schema_text(app_name, events.replace("ttl: expires_at", "ttl: gone_at"))), "--yes")
+    assert result.exit_code == 0, result.output
+    name = f"{app_name}-dev-events"
+    assert f"Step 1/2: events: disable TTL on expires_at\n  ✓ {name}: TTL off (expires_at)\n" in result.output
+    assert f"  ✓ {name}: TTL on gone_at\n" in result.output
+    assert "can run after" not in result.output
+    ttl = local_engine.client().describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "gone_at")

@@ -198,3 +198,15 @@ def test_when_nothing_may_run_yet_nothing_is_asked_even_in_a_dry_run():
                            lambda q: pytest.fail("asked: " + q))
         assert code == 0 and target.applied == []
         assert seen[-1] == events.Deferred(1, 1, T0 + timedelta(minutes=1), ("users",), False)
+
+
+def test_a_target_without_the_hour_runs_a_ttl_rename_through():
+    base, head = resolve(schema(ttl="a"), "dev"), resolve(schema(ttl="b"), "dev")
+
+    class Local(Recorder):
+        def read(self, head):
+            return DeployedState(self.base, "local", exists=True, ttl_cool_down=False)
+
+    code, target, seen = deploy(base, head, Local(base))
+    assert code == 0 and [n for n, _ in target.applied] == [1, 2]
+    assert not [e for e in seen if isinstance(e, events.Deferred)]

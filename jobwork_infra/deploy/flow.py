@@ -71,6 +71,7 @@ class DeployedState:
     ttl_changed: dict[str, datetime] = field(default_factory=dict)  # table key → last TTL change
     up_to_date: bool = False        # what is deployed is exactly what the head would deploy
     template_differs: bool = False  # CloudFormation: the deployed template is not the head's, whatever the plan
+    ttl_cool_down: bool = True      # the target enforces AWS's hour between TTL changes (local engines do not)
     exists: bool = False            # a stack (or tables) to update rather than create
 
 
@@ -218,6 +219,8 @@ def ttl_changes(before: ResolvedSchema | None, after: ResolvedSchema) -> list[st
 def cool_down(step: Step, before: ResolvedSchema | None, state: DeployedState) -> tuple[datetime | None, tuple]:
     """When `step` may run, if not now: the end of AWS's TTL hour for the tables whose TTL it changes."""
     tables = ttl_changes(before, step.target)
+    if not state.ttl_cool_down:
+        return None, tuple(tables)
     ready = max((state.ttl_changed[k] + TTL_COOL_DOWN for k in tables if k in state.ttl_changed), default=None)
     return (ready, tuple(tables)) if ready is not None and now() < ready else (None, tuple(tables))
 

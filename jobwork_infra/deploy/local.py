@@ -287,7 +287,7 @@ class LocalTarget:
                     unregister(self.ctx, name)
         where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
         # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-        return DeployedState(self.live.base, where, exists=self.live.base is not None)
+        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False)
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with self._errors("waiting for the tables"):
