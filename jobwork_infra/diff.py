@@ -199,6 +199,8 @@ def _show(value: Any) -> str:
         return ", ".join(f"{k}={v}" for k, v in value.model_dump(exclude_none=True).items())
     if isinstance(value, tuple):
         return " + ".join(_show(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_show(v)}" for k, v in value.items())
     return str(value)
 
 
@@ -427,13 +429,15 @@ def _gsi_shape(index: ResolvedGlobalIndex) -> tuple:
     return (index.partition_key, index.sort_key, index.projection)
 
 
-def _gsi_key(index: ResolvedGlobalIndex) -> str:
-    return _show(index.partition_key) + (f" + {_show(index.sort_key)}" if index.sort_key else "")
+def _gsi_key(index: ResolvedGlobalIndex) -> tuple[KeyAttribute, ...]:
+    """The index's key as data (shown "email (S) + at (S)"; JSON as a list of {name, type})."""
+    return tuple(k for k in (index.partition_key, index.sort_key) if k is not None)
 
 
-def _lsi_text(definition: tuple) -> str:
+def _lsi_text(definition: tuple) -> dict:
+    """A local index's definition as data; `_show` reads it as "sort_key=…, projection=…"."""
     sort_key, projection = definition
-    return f"sort key {_show(sort_key)}, projection {_show(projection)}"
+    return {"sort_key": sort_key, "projection": projection}
 
 
 def _stream_effect(old: ResolvedTable, new: ResolvedTable) -> str:

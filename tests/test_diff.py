@@ -454,3 +454,12 @@ def test_a_new_key_reusing_a_removed_tables_name_is_refused_as_name_taken():
         assert changes[0].severity is D
         assert "table orders of key orders still holds the name" in changes[0].statement
         assert fate in changes[0].statement
+
+
+def test_index_changes_carry_their_definitions_as_data_not_text():
+    def edit(d):
+        users(d)["global_indexes"]["by_email"]["sort_key"] = "name"
+    [change] = diff(edit)
+    assert change.before == [{"name": "email", "type": "S"}]
+    assert change.after == [{"name": "email", "type": "S"}, {"name": "name", "type": "S"}]
+    assert "from email (S) to email (S) + name (S)" in change.statement
