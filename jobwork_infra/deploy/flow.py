@@ -229,7 +229,6 @@ def apply_plan(plan: Plan, state: DeployedState, target: Target, request: Deploy
                deadline: float) -> int:
     started = time.monotonic()
     plan = unprotect_step(plan)
-    resume = "the environment is consistent (every step applied so far is complete): run deploy again to resume"
     before, changed, total = plan.base, False, len(plan.steps)
     for step in plan.steps:
         ttl_tables = ttl_changes(before, step.target)
@@ -237,8 +236,8 @@ def apply_plan(plan: Plan, state: DeployedState, target: Target, request: Deploy
         if ready is not None:
             emit(Deferred(step.number, total, ready, tuple(ttl_tables), request.wait))
             if not request.wait:
-                return _settle_and_verify(plan, before, target, emit, deadline, resume, started, changed,
-                                          state, partial=True)
+                return _settle_and_verify(plan, before, target, emit, deadline, started, changed, state,
+                                          partial=True)
             sleep((ready - now()).total_seconds())
         emit(StepStarted(step.number, total, step.summary))
         if before is not None:
@@ -254,7 +253,7 @@ def apply_plan(plan: Plan, state: DeployedState, target: Target, request: Deploy
             state.ttl_changed[key] = finished
         target.wait_settled([t for t in _touched(before, step.target)], deadline)
         before = step.target
-    return _settle_and_verify(plan, before, target, emit, deadline, resume, started, changed, state, partial=False)
+    return _settle_and_verify(plan, before, target, emit, deadline, started, changed, state, partial=False)
 
 
 def _names(schema: ResolvedSchema) -> list[str]:
@@ -268,7 +267,7 @@ def _touched(before: ResolvedSchema | None, after: ResolvedSchema) -> list[str]:
 
 
 def _settle_and_verify(plan: Plan, applied: ResolvedSchema | None, target: Target, emit: Emit, deadline: float,
-                       resume: str, started: float, changed: bool, state: DeployedState, *, partial: bool) -> int:
+                       started: float, changed: bool, state: DeployedState, *, partial: bool) -> int:
     if applied is None or not changed:
         if not partial:
             emit(Deployed(state.where, len(plan.steps), time.monotonic() - started, changed=False))
