@@ -26,13 +26,20 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console
 
-from jobwork_infra.deploy import DeployRequest
+from jobwork_infra.deploy import DeployRequest, flow
 from jobwork_infra.deploy import engine as engines
-from jobwork_infra.deploy.local import deploy_local
+from jobwork_infra.deploy.local import LocalTarget
 from jobwork_infra.project import check_project
+from jobwork_infra.report.deploy import DeployReport
 
 SCHEMA = ROOT / "schema" / "tables.yaml"
 CLI = str(Path(sys.executable).parent / "jobwork-infra")
+
+
+def deploy_local(project, request: DeployRequest, console: Console, confirm) -> int:
+    """What `deploy --local` runs, in process: the deploy flow over the local target."""
+    emit = DeployReport(console)
+    return flow.deploy(project.resolve(request.env), request, LocalTarget(project, request, emit), emit, confirm)
 
 
 def _never(question: str) -> bool:

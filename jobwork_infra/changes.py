@@ -36,12 +36,15 @@ class Change:
     kind: str                 # "gsi_added", "partition_key_changed", …
     severity: Severity
     table: str                # the YAML table key
-    subject: str              # what in the table: "index by_email", "partition key", "" for the table
+    subject: str              # what in the table, for display: "index by_email", "partition key", "" for the table
     statement: str            # what happens to the live table, one line
     advice: str | None = None  # what to do instead, where dangerous
     before: Any = None
     after: Any = None
     env: str | None = None    # the environment judged, None when judged over all
+    # The index the change is about (global or local), None when it is not about one; for a
+    # renamed index the new name (`before`/`after` hold both). Stages read this, never `subject`.
+    index: str | None = None
 
 
 @dataclass(frozen=True)

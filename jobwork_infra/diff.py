@@ -68,16 +68,25 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "add a global index with the new key instead, or create a new table (new YAML key), "
                "copy the data, then remove the old one"),
     ChangeKind("D106", "lsi_added", D, "local index added",
-               "local index {index} can only be created with the table: the table is replaced and {old_state}",
+               "local index {index} can only be created with the table: the update fails as a replacement of "
+               "named table {name} (CloudFormation cannot replace a table that keeps its name); {lsi_state}",
                "add a global index instead (created online), or create a new table and copy the data"),
     ChangeKind("D107", "lsi_removed", D, "local index removed",
-               "local index {index} can only be removed with the table: the table is replaced and {old_state}",
+               "local index {index} can only be removed with the table: the update fails as a replacement of "
+               "named table {name} (CloudFormation cannot replace a table that keeps its name); {lsi_state}",
                "keep the local index (unused indexes cost only their storage), "
                "or create a new table and copy the data"),
     ChangeKind("D108", "lsi_changed", D, "local index key or projection changed",
-               "local index {index} changes ({before} → {after}): local indexes are fixed at creation, "
-               "so the table is replaced and {old_state}",
+               "local index {index} changes ({before} → {after}): local indexes are fixed at creation, so the "
+               "update fails as a replacement of named table {name}; {lsi_state}",
                "add a global index with the new definition instead, or create a new table and copy the data"),
+    # CloudFormation creates new resources before it deletes removed ones, and a retained table
+    # keeps its name: either way the CREATE fails with "already exists" and the update rolls back.
+    ChangeKind("D109", "table_name_taken", D, "added table reuses the physical name of a removed table",
+               "table {name} cannot be created under key {after}: table {name} of key {before} still holds "
+               "the name when it is created ({fate}), so the update fails; deploy refuses it",
+               "keep the YAML key {before} (a table's key cannot be renamed), or give the new table another "
+               "table_name"),
     # -- multi-step: CloudFormation rejects it as one update ------------------------------------
     ChangeKind("D201", "gsi_key_changed", M, "global index key changed",
                "index {index}'s key changes from {before} to {after}: it is deleted, then created again "
@@ -109,11 +118,11 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "TTL is enabled on {after}: items whose {after} is in the past start being deleted",
                "check that no item you still need has an old {after} value"),
     ChangeKind("D304", "ttl_disabled", O, "TTL disabled",
-               "TTL on {before} is disabled: expired items are no longer deleted, "
-               "and re-enabling it must wait at least 1 h"),
+               "TTL on {before} is disabled (Enabled: false): expired items are no longer deleted, "
+               "and AWS allows the next TTL change on the table only 1 h later"),
     ChangeKind("D305", "billing_changed", O, "billing mode switched",
-               "billing switches from {before} to {after} in place; AWS allows a switch to on_demand "
-               "only once per 24 h per table"),
+               "billing switches from {before} to {after} in place; AWS allows at most four switches to "
+               "on_demand per table in a rolling 24 h (back to provisioned any time)"),
     ChangeKind("D306", "stream_changed", O, "stream enabled, disabled or view type changed",
                "the stream changes from {before} to {after}: {effect}"),
     ChangeKind("D307", "table_class_changed", O, "table class changed",
@@ -123,6 +132,12 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D309", "table_removed_retained", O, "table removed (removal_policy: retain)",
                "table {name} leaves the stack but is kept with its data (removal_policy: retain): "
                "it is orphaned, no longer managed", family="table_removed"),
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery_Howitworks.html:
+    # disabling PITR deletes the continuous backups; re-enabling starts a new window.
+    ChangeKind("D310", "point_in_time_recovery_disabled", O, "point-in-time recovery turned off",
+               "point-in-time recovery is turned off: the restore window (up to 35 days of continuous "
+               "backups) is discarded; turning it on again starts an empty one",
+               "take an on-demand backup first if you may need to restore"),
     ChangeKind("D311", "gsi_tenancy_changed", O, "global index tenant scoping changed",
                "index {index} becomes {after} in the TenantDataAccess policy"),
     ChangeKind("D312", "table_tenancy_changed", O, "table tenant scoping changed",
@@ -136,7 +151,7 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "copy the data to the new location, then destroy the old stack"),
     # -- safe: nothing existing is touched, or metadata only -----------------------------------
     ChangeKind("D401", "table_added", S, "table added", "table {name} is created"),
-    ChangeKind("D402", "point_in_time_recovery_changed", S, "point-in-time recovery switched",
+    ChangeKind("D402", "point_in_time_recovery_changed", S, "point-in-time recovery turned on",
                "point-in-time recovery is turned {after}"),
     ChangeKind("D403", "deletion_protection_changed", S, "deletion protection switched",
                "deletion protection is turned {after}"),
@@ -157,15 +172,16 @@ ORDER = {kind: n for n, kind in enumerate(KINDS)}
 
 
 def make_change(kind: str, table: str, subject: str = "", *, before: Any = None, after: Any = None,
-                env: str | None = None, **fields: Any) -> Change:
+                env: str | None = None, index: str | None = None, **fields: Any) -> Change:
     spec = KINDS[kind]
     values = {"before": _show(before), "after": _show(after), "env": env or "",
+              **({"index": index} if index is not None else {}),
               **{k: _show(v) for k, v in fields.items()}}
     return Change(
         code=spec.code, kind=kind, severity=spec.severity, table=table, subject=subject,
         statement=spec.statement.format(**values),
         advice=spec.advice.format(**values) if spec.advice else None,
-        before=_plain(before), after=_plain(after), env=env,
+        before=_plain(before), after=_plain(after), env=env, index=index,
     )
 
 
@@ -183,6 +199,8 @@ def _show(value: Any) -> str:
         return ", ".join(f"{k}={v}" for k, v in value.model_dump(exclude_none=True).items())
     if isinstance(value, tuple):
         return " + ".join(_show(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_show(v)}" for k, v in value.items())
     return str(value)
 
 
@@ -247,8 +265,14 @@ def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Chan
         if old is not None:
             renamed[new] = old
 
+    removed_names = {base_tables[k].physical_name: k for k in removed}
     for key, table in head.tables.items():
-        if key in renamed:
+        if key not in base_tables and table.physical_name in removed_names:
+            old = base_tables[removed_names[table.physical_name]]
+            changes.append(make_change("table_name_taken", key, env=env, before=old.key, after=key,
+                                       name=table.physical_name, fate=_fate(old.removal_policy)))
+            renamed.pop(key, None)
+        elif key in renamed:
             old = base_tables[renamed[key]]
             changes.append(make_change("table_renamed", key, env=env, before=old.key, after=key,
                                        name=table.physical_name, old_name=old.physical_name,
@@ -274,6 +298,8 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     out: list[Change] = []
     add = lambda kind, subject="", **kw: out.append(make_change(kind, new.key, subject, env=env, **kw))
     state = _old_state(old.removal_policy)
+    lsi_state = ("deploy refuses it; re-creating the table (destroy, then deploy) loses its data"
+                 if old.removal_policy == "destroy" else _old_state(old.removal_policy))
 
     if old.physical_name != new.physical_name:
         add("physical_name_changed", "table name", before=old.physical_name, after=new.physical_name,
@@ -284,14 +310,15 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     if old.sort_key != new.sort_key:
         add("sort_key_changed", "sort key", before=old.sort_key, after=new.sort_key, old_state=state)
     old_lsi, new_lsi = _lsi_map(old), _lsi_map(new)
-    for name in new_lsi.keys() - old_lsi.keys():
-        add("lsi_added", f"local index {name}", index=name, old_state=state)
-    for name in old_lsi.keys() - new_lsi.keys():
-        add("lsi_removed", f"local index {name}", index=name, old_state=state)
-    for name in old_lsi.keys() & new_lsi.keys():
+    # Walk the dicts, never set operations on their keys: the order reaches the output.
+    for name in (n for n in new_lsi if n not in old_lsi):
+        add("lsi_added", f"local index {name}", index=name, name=new.physical_name, lsi_state=lsi_state)
+    for name in (n for n in old_lsi if n not in new_lsi):
+        add("lsi_removed", f"local index {name}", index=name, name=new.physical_name, lsi_state=lsi_state)
+    for name in (n for n in new_lsi if n in old_lsi):
         if old_lsi[name] != new_lsi[name]:
             add("lsi_changed", f"local index {name}", index=name, before=_lsi_text(old_lsi[name]),
-                after=_lsi_text(new_lsi[name]), old_state=state)
+                after=_lsi_text(new_lsi[name]), name=new.physical_name, lsi_state=lsi_state)
 
     out += _diff_global_indexes(old, new, env, staged=not replaces_table(old, new))
 
@@ -316,7 +343,7 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     if old.capacity != new.capacity and old.billing == new.billing == "provisioned":
         add("capacity_changed", "capacity", before=old.capacity, after=new.capacity)
     if old.point_in_time_recovery != new.point_in_time_recovery:
-        add("point_in_time_recovery_changed", "point-in-time recovery", before=old.point_in_time_recovery,
+        add("point_in_time_recovery_changed" if new.point_in_time_recovery else "point_in_time_recovery_disabled", "point-in-time recovery", before=old.point_in_time_recovery,
             after=new.point_in_time_recovery)
     if old.deletion_protection != new.deletion_protection:
         add("deletion_protection_changed", "deletion protection", before=old.deletion_protection,
@@ -351,7 +378,7 @@ def _diff_global_indexes(old: ResolvedTable, new: ResolvedTable, env: str, stage
             renamed[name] = gone
     for name, a in after.items():
         if name in renamed:
-            add("gsi_renamed", f"index {name}", before=renamed[name], after=name)
+            add("gsi_renamed", f"index {name}", index=name, before=renamed[name], after=name)
         elif name not in before:
             add("gsi_added", f"index {name}", index=name)
         else:
@@ -364,7 +391,7 @@ def _diff_global_indexes(old: ResolvedTable, new: ResolvedTable, env: str, stage
                 add("gsi_tenancy_changed", f"index {name}", index=name, before=_scoping(b.tenant_scoped),
                     after=_scoping(a.tenant_scoped))
             if b.capacity != a.capacity and b.capacity and a.capacity:
-                add("capacity_changed", f"index {name} capacity", before=b.capacity, after=a.capacity)
+                add("capacity_changed", f"index {name} capacity", index=name, before=b.capacity, after=a.capacity)
     for name in removed:
         if name not in renamed.values():
             add("gsi_removed", f"index {name}", index=name)
@@ -402,13 +429,15 @@ def _gsi_shape(index: ResolvedGlobalIndex) -> tuple:
     return (index.partition_key, index.sort_key, index.projection)
 
 
-def _gsi_key(index: ResolvedGlobalIndex) -> str:
-    return _show(index.partition_key) + (f" + {_show(index.sort_key)}" if index.sort_key else "")
+def _gsi_key(index: ResolvedGlobalIndex) -> tuple[KeyAttribute, ...]:
+    """The index's key as data (shown "email (S) + at (S)"; JSON as a list of {name, type})."""
+    return tuple(k for k in (index.partition_key, index.sort_key) if k is not None)
 
 
-def _lsi_text(definition: tuple) -> str:
+def _lsi_text(definition: tuple) -> dict:
+    """A local index's definition as data; `_show` reads it as "sort_key=…, projection=…"."""
     sort_key, projection = definition
-    return f"sort key {_show(sort_key)}, projection {_show(projection)}"
+    return {"sort_key": sort_key, "projection": projection}
 
 
 def _stream_effect(old: ResolvedTable, new: ResolvedTable) -> str:
@@ -416,7 +445,10 @@ def _stream_effect(old: ResolvedTable, new: ResolvedTable) -> str:
         return "item changes start being recorded for 24 h"
     if new.stream is None:
         return "consumers (triggers, pipes) stop receiving changes and its records expire"
-    return "the stream is replaced: consumers must follow the new stream ARN"
+    # A new view type is a new stream with a new ARN (DynamoDB disables the old one, whose records
+    # stay readable 24 h); an event-source mapping names a stream ARN, so it keeps reading the old one.
+    return ("the stream is replaced by a new one with a new stream ARN: consumers (Lambda event-source "
+            "mappings) keep reading the old ARN until they are pointed at the new one")
 
 
 def _scoping(scoped: bool) -> str:

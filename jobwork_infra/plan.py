@@ -97,7 +97,7 @@ def _steps_of(change: Change, staged: dict[str, _StagedTable]) -> set[int]:
     table = staged.get(change.table)
     if table is None:
         return {1}
-    index = change.subject.removeprefix("index ")
+    index = change.index
     if change.kind == "gsi_added":
         return {table.step_of("create", index)}
     if change.kind == "gsi_removed":

@@ -15,6 +15,18 @@ from jobwork_infra.deploy import local as local_deploy
 pytestmark = pytest.mark.slow
 
 BOTH = pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto"], indirect=True)
+# DynamoDB Local with -delayTransientStatuses: the deploy meets CREATING/UPDATING/DELETING as on AWS.
+# Its delays are long (a GSI stays CREATING ~20 s), so one scenario runs on it: a table created, an
+# index deleted (DELETING) and TTL enabled, each waited for.
+ALL = pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto", "dynamodb-local-delayed"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch):
+    from jobwork_infra.deploy import settle
+
+    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.1)
+    monkeypatch.setattr(settle, "MAX_POLL_SECONDS", 0.5)
 
 TENANT = """
   tenant:
@@ -159,6 +171,7 @@ def test_two_gsis_added_to_a_table_with_data_land_in_two_steps(local_engine, app
     assert deploy(str(schema), "--yes").output.startswith("No changes")
 
 
+@ALL
 def test_removing_a_gsi_and_enabling_ttl_keep_the_items(local_engine, app_name, tmp_path):
     schema = tmp_path / "tables.yaml"
     assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
@@ -247,8 +260,8 @@ def test_dry_run_changes_nothing(local_engine, app_name, tmp_path):
     result = deploy(schema, "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.output.endswith(
-        f"Dry run: 1 step(s) would be applied to {app_name}-dev on DynamoDB Local ({local_engine.endpoint}); "
-        "nothing changed.\n")
+        f"Dry run: 1 step would be applied to {app_name}-dev on DynamoDB Local ({local_engine.endpoint}); "
+        "nothing was changed.\n")
     assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
 
 
@@ -298,7 +311,7 @@ def test_destroy_deletes_the_environment_tables(local_engine, app_name, tmp_path
     names = local_engine.client().list_tables()["TableNames"]
     assert not [n for n in names if n.startswith(app_name)]
     again = CliRunner().invoke(app, ["destroy", "--env", "dev", "--local", "--schema", schema, "--yes"])
-    assert again.output == f"Nothing to destroy: {app_name}-dev on DynamoDB Local ({local_engine.endpoint}) has no tables.\n"
+    assert again.output == f"Nothing to destroy: {app_name}-dev on DynamoDB Local ({local_engine.endpoint}) has nothing deployed.\n"
 
 
 def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tmp_path, monkeypatch, app_name):
@@ -325,14 +338,14 @@ def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tm
         result = deploy(str(schema), "--yes")
         assert result.exit_code == 1, result.output
         assert "error: lost the local engine at http://127.0.0.1:" in result.output
-        assert "while applying step 2/2" in result.output
+        assert "while applying step 2 (" in result.output
         assert "rerun the same deploy" in result.output
         assert "Traceback" not in result.output
         monkeypatch.setattr(local_deploy, "run_step", real_step)
 
         rerun = deploy(str(schema), "--yes")  # restarts the engine on the same data
         assert rerun.exit_code == 0, rerun.output
-        assert rerun.output.startswith("Started DynamoDB Local at http://127.0.0.1:")
+        assert rerun.output.startswith("  note: started DynamoDB Local at http://127.0.0.1:")
         assert "created index by_email" not in rerun.output  # done before the crash: not redone
         assert "Step 1/1: apply 1 change in one update\n" in rerun.output
         client = local_deploy.client_for(engines.status(root).endpoint)
@@ -352,20 +365,16 @@ def test_without_yes_and_without_a_terminal_it_asks_for_yes(local_engine, app_na
 
 
 def test_declined_confirmation_changes_nothing(local_engine, app_name, tmp_path):
-    import io
-
-    from rich.console import Console
-
-    from jobwork_infra.deploy import DeployRequest
+    from jobwork_infra.deploy import DeployRequest, events, flow
     from jobwork_infra.project import check_project
 
     schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT))
-    asked = []
-    out = io.StringIO()
-    code = local_deploy.deploy_local(check_project(schema), DeployRequest(env="dev"), Console(file=out),
-                                     lambda question: asked.append(question) or False)
+    project, request = check_project(schema), DeployRequest(env="dev")
+    asked, seen = [], []
+    code = flow.deploy(project.resolve("dev"), request, local_deploy.LocalTarget(project, request, seen.append),
+                       seen.append, lambda question: asked.append(question) or False)
     assert (code, asked) == (1, [f"Apply 1 step(s) to {app_name}-dev?"])
-    assert out.getvalue().endswith("Cancelled: nothing changed.\n")
+    assert seen[-1] == events.Cancelled()
     assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
 
 
@@ -394,3 +403,40 @@ def test_allow_destructive_deletes_a_removed_table(local_engine, app_name, tmp_p
     assert f"  ✓ deleted table {app_name}-dev-users (removed from the schema)\n" in result.output
     assert f"{app_name}-dev-users" not in local_engine.client().list_tables()["TableNames"]
     assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+@BOTH
+def test_a_protected_table_is_refused_then_unprotected_in_its_own_step(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    protected = TENANT.replace("    attributes:", "    deletion_protection: true\n    attributes:", 1)
+    assert deploy(write(schema, schema_text(app_name, protected + USERS)), "--yes").exit_code == 0
+    name = f"{app_name}-dev-tenant"
+    assert describe(local_engine.client(), name)["DeletionProtectionEnabled"]
+    write(schema, schema_text(app_name, USERS))
+
+    refused = deploy(str(schema), "--yes")
+    assert refused.exit_code == 3, refused.output
+    assert f"error: the plan deletes {name}, which has deletion protection on" in refused.output
+    assert name in local_engine.client().list_tables()["TableNames"]
+
+    allowed = deploy(str(schema), "--yes", "--allow-destructive")
+    assert allowed.exit_code == 0, allowed.output
+    assert f"Step 1/2: turn deletion protection off on {name}\n" in allowed.output
+    assert f"  ✓ {name}: deletion protection off\n" in allowed.output
+    assert f"  ✓ deleted table {name} (removed from the schema)\n" in allowed.output
+    assert name not in local_engine.client().list_tables()["TableNames"]
+
+
+@BOTH
+def test_a_ttl_rename_completes_in_one_run_on_an_engine_without_the_hour(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    events = EVENTS.replace("      at: datetime\n", "      at: datetime\n      gone_at: epoch_seconds\n")
+    assert deploy(write(schema, schema_text(app_name, events)), "--yes").exit_code == 0
+    result = deploy(write(schema, schema_text(app_name, events.replace("ttl: expires_at", "ttl: gone_at"))), "--yes")
+    assert result.exit_code == 0, result.output
+    name = f"{app_name}-dev-events"
+    assert f"Step 1/2: events: disable TTL on expires_at\n  ✓ {name}: TTL off (expires_at)\n" in result.output
+    assert f"  ✓ {name}: TTL on gone_at\n" in result.output
+    assert "can run after" not in result.output
+    ttl = local_engine.client().describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "gone_at")

@@ -392,3 +392,74 @@ def test_docs_are_generated_from_the_registry():
     committed = (Path(__file__).resolve().parent.parent / "docs" / "diff.md").read_text(encoding="utf-8")
     assert committed == changes_reference(), "regenerate with: python -m jobwork_infra.report.changes"
     assert all(f"| {k.code} |" in committed for k in KINDS.values())
+
+
+# -- corrections checked against AWS (issue 9) --------------------------------------------------
+
+def test_local_indexes_come_out_in_schema_order_whatever_the_hash_seed():
+    def edit(d):
+        users(d)["local_indexes"] = {name: {"sort_key": "created_at"} for name in ("zeta", "alpha", "mid")}
+    changes = diff(edit)
+    assert [(c.code, c.index) for c in changes if c.kind == "lsi_added"] == [
+        ("D106", "zeta"), ("D106", "alpha"), ("D106", "mid")]
+
+
+def test_local_index_change_on_a_named_table_fails_as_a_replacement():
+    changes = diff(lambda d: users(d).update(local_indexes={"by_created": {"sort_key": "created_at"}}))
+    assert verdicts(changes) == [("D106", "local index by_created", D)]
+    assert "the update fails as a replacement of named table shop-dev-users" in changes[0].statement
+    assert "the table is replaced" not in changes[0].statement
+
+
+def test_changes_carry_the_index_they_are_about_and_none_otherwise():
+    def edit(d):
+        users(d)["global_indexes"]["by_name"] = {"partition_key": "name"}
+        users(d)["point_in_time_recovery"] = True
+    changes = {c.kind: c for c in diff(edit)}
+    assert changes["gsi_added"].index == "by_name"
+    assert changes["point_in_time_recovery_changed"].index is None
+
+
+def test_point_in_time_recovery_off_is_online_and_says_the_window_is_lost():
+    on = diff(lambda d: users(d).update(point_in_time_recovery=True))
+    assert verdicts(on) == [("D402", "point-in-time recovery", S)]
+    off = diff_environments(schema(lambda d: users(d).update(point_in_time_recovery=True)), schema(), "dev")
+    assert verdicts(off) == [("D310", "point-in-time recovery", O)]
+    assert "restore window" in off[0].statement
+
+
+def test_billing_switch_names_the_four_per_day_limit():
+    changes = diff(lambda d: users(d).update(billing="provisioned", capacity={"read": 1, "write": 1}))
+    billing = next(c for c in changes if c.code == "D305")
+    assert "at most four switches to on_demand per table in a rolling 24 h" in billing.statement
+
+
+def test_stream_view_change_says_consumers_keep_reading_the_old_arn():
+    changes = diff_environments(schema(lambda d: users(d).update(stream="keys_only")),
+                                schema(lambda d: users(d).update(stream="new_image")), "dev")
+    assert verdicts(changes) == [("D306", "stream", O)]
+    assert "Lambda event-source mappings) keep reading the old ARN" in changes[0].statement
+
+
+def test_a_new_key_reusing_a_removed_tables_name_is_refused_as_name_taken():
+    def named(d):
+        d["tables"]["orders"]["table_name"] = "orders"
+
+    def rekeyed(d):
+        named(d)
+        d["tables"]["customers"] = d["tables"].pop("orders")
+    for env, fate, removal in (("dev", "deleted with its data", "D101"), ("prod", "kept, orphaned with its data", "D309")):
+        changes = diff_environments(schema(named), schema(rekeyed), env)
+        assert [(c.code, c.table) for c in changes] == [("D109", "customers"), (removal, "orders")], env
+        assert changes[0].severity is D
+        assert "table orders of key orders still holds the name" in changes[0].statement
+        assert fate in changes[0].statement
+
+
+def test_index_changes_carry_their_definitions_as_data_not_text():
+    def edit(d):
+        users(d)["global_indexes"]["by_email"]["sort_key"] = "name"
+    [change] = diff(edit)
+    assert change.before == [{"name": "email", "type": "S"}]
+    assert change.after == [{"name": "email", "type": "S"}, {"name": "name", "type": "S"}]
+    assert "from email (S) to email (S) + name (S)" in change.statement

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import NoReturn
 
 import typer
@@ -25,18 +24,38 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local):
+def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
+             timeout=None, wait=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
+    if timeout is not None and timeout <= 0:
+        raise typer.BadParameter("give a number of seconds above 0", param_hint="--timeout")
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
-                         template_bucket=template_bucket)
+                         template_bucket=template_bucket, timeout=timeout, wait=wait)
 
 
-def _run(schema: str, request: DeployRequest, target: Callable[..., int]) -> NoReturn:
+def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
+    from ..deploy import flow
+    from ..report.deploy import DeployReport
+
     project = check_project(schema)
-    project.resolve(request.env)  # a clear error for an invalid schema or an unknown environment
-    raise typer.Exit(target(project, request, console=stdout, confirm=_confirm))
+    head = project.resolve(request.env)  # a clear error for an invalid schema or an unknown environment
+    emit = DeployReport(stdout)
+    if local:
+        from ..deploy.local import LocalTarget
+
+        target = LocalTarget(project, request, emit)
+    else:
+        from ..deploy.cloudformation import CloudFormationTarget
+
+        target = CloudFormationTarget(project, request, emit, action=action)
+    run = flow.deploy if action == "deploy" else flow.destroy
+    raise typer.Exit(run(head, request, target, emit, _confirm))
+
+
+TimeoutOption = typer.Option(None, "--timeout", help="Seconds to wait for tables and the stack to settle "
+                                                     "(default: a day); running deploy again resumes.")
 
 
 @app.command()
@@ -50,22 +69,25 @@ def deploy(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and exit as the deploy would."),
     yes: bool = YesOption,
     allow_destructive: bool = typer.Option(False, "--allow-destructive",
-                                           help="Allow changes that delete or replace a table."),
+                                           help="Allow changes that delete or replace a table (and turn "
+                                                "deletion protection off on the tables deleted)."),
     template_bucket: str = typer.Option(None, "--template-bucket",
                                         help="S3 bucket for templates over 51,200 bytes."),
+    timeout: float = TimeoutOption,
+    wait: bool = typer.Option(False, "--wait", help="Sleep through AWS's one-hour TTL cool-down instead of "
+                                                    "stopping after the steps that may run now."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
     Destructive changes are refused (exit 3) unless --allow-destructive. Multi-step changes are
-    staged, one legal update at a time.
+    staged, one legal update at a time, each waited for until every index is ACTIVE. A TTL rename
+    stops after its first step (exit 0) and says when to run deploy again, unless --wait.
 
     Example: jobwork-infra deploy --env dev --local
     """
-    request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local)
-    from ..deploy.cloudformation import deploy_stack
-    from ..deploy.local import deploy_local
-
-    _run(schema, request, deploy_local if local else deploy_stack)
+    request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
+                       timeout, wait)
+    _run(schema, request, local, "deploy")
 
 
 @app.command()
@@ -77,13 +99,13 @@ def destroy(
     profile: str = ProfileOption,
     region: str = RegionOption,
     yes: bool = YesOption,
+    allow_destructive: bool = typer.Option(False, "--allow-destructive",
+                                           help="Turn deletion protection off on the tables deleted."),
+    timeout: float = TimeoutOption,
 ) -> None:
     """Delete an environment's stack; retained tables stay and are listed.
 
     Example: jobwork-infra destroy --env dev --yes
     """
-    request = _request(env, False, yes, False, endpoint_url, profile, region, None, local)
-    from ..deploy.cloudformation import destroy_stack
-    from ..deploy.local import destroy_local
-
-    _run(schema, request, destroy_local if local else destroy_stack)
+    request = _request(env, False, yes, allow_destructive, endpoint_url, profile, region, None, local, timeout)
+    _run(schema, request, local, "destroy")

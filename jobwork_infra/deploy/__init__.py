@@ -1,6 +1,7 @@
-"""Deploy a plan: to CloudFormation (cloudformation.py) or to a local engine (local.py, engine.py).
+"""Deploy a plan: one flow (flow.py) over two targets, CloudFormation (cloudformation.py) and the local
+engine (local.py, engine.py). Progress is emitted as events (events.py) that report/deploy.py renders.
 
-The local deploy is layered local.py → live.py → registry.py → local_client.py."""
+The local target is layered local.py → live.py → registry.py → local_client.py."""
 
 from __future__ import annotations
 
@@ -19,3 +20,5 @@ class DeployRequest:
     profile: str | None = None
     region: str | None = None
     template_bucket: str | None = None
+    timeout: float | None = None   # seconds to wait for tables and stacks to settle (None: a day)
+    wait: bool = False             # sleep through AWS's TTL cool-down instead of stopping

@@ -1,9 +1,10 @@
-"""Deploy an environment to AWS through CloudFormation change sets, and destroy it.
+"""The CloudFormation target of the deploy flow (flow.py): one environment's stack, through change sets.
 
-The path of one deploy: synth the head template in process → read the deployed stack (status and
-original template) → rebuild the deployed schema from that template → plan with the diff's planner
-→ gate (refuse destructive, confirm) → per plan step: change set → second guard on CloudFormation's
-own Replacement flags → execute → wait, with live stack events → outputs.
+Reading: the stack (status and original template) → the deployed schema rebuilt from that template,
+and the record of TTL changes in its Metadata. Applying one step: synth in process → TTL disabled
+explicitly → change set → second guard on CloudFormation's own Replacement flags → execute → wait,
+emitting the stack events. The flow then waits for the tables (settle.py), since CloudFormation
+reports UPDATE_COMPLETE before a new index is ACTIVE.
 
 Why the plan is computed from the deployed *template* and not from the live tables: the template is
 what CloudFormation will diff against, so it is the base that predicts what a change set does. The
@@ -17,20 +18,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table as RichTable
-from rich.text import Text
-
-from ..changes import Severity, Step
+from ..changes import Plan, Severity, Step
 from ..errors import Blocked, JobworkError
 from ..model import (
     Attribute,
-    Encryption,
     ResolvedSchema,
     ResolvedTable,
     Table,
@@ -38,8 +35,19 @@ from ..model import (
 )
 from ..project import Project
 from . import DeployRequest
-from .gate import approve, refuse_destructive, refuse_replacement_in_place
-from .shapes import billing_from, capacity_from, indexes_from, keys_from, table_class_from, tenant_scoped_from
+from .events import Emit, Failed, Note, Outputs, StackEvent
+from .flow import DeployedState
+from .settle import verify, wait_settled
+from .shapes import (
+    billing_from,
+    capacity_from,
+    encryption_from_spec,
+    indexes_from,
+    keys_from,
+    table_class_from,
+    tags_from,
+    tenant_scoped_from,
+)
 
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
 MAX_INLINE_TEMPLATE = 51_200
@@ -58,12 +66,14 @@ TABLE_TYPE = "AWS::DynamoDB::Table"
 _UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
               "IMPORT_ROLLBACK_COMPLETE"}
 _EMPTY_CHANGE_SET = ("didn't contain changes", "No updates are to be performed")
+TTL_RECORD = "TtlChangedAt"  # Metadata.JobworkInfra.TtlChangedAt: table key → ISO time of its last TTL change
 
 
 @dataclass
 class Clients:
     cloudformation: Any
     s3: Any
+    dynamodb: Any = None
 
 
 def make_clients(request: DeployRequest, region: str | None) -> Clients:
@@ -84,6 +94,7 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
         return Clients(
             cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
             s3=session.client("s3", endpoint_url=request.endpoint_url),
+            dynamodb=session.client("dynamodb", endpoint_url=request.endpoint_url),
         )
     except ProfileNotFound as exc:
         raise JobworkError(str(exc), "check the name with `aws configure list-profiles`") from None
@@ -212,32 +223,13 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
         billing=billing,
         capacity=capacity_from(props.get("ProvisionedThroughput")) if billing == "provisioned" else None,
         table_class=table_class_from(props.get("TableClass")),
-        encryption=_encryption(props.get("SSESpecification"), mine),
+        encryption=encryption_from_spec(props.get("SSESpecification"), mine),
         point_in_time_recovery=pitr.get("PointInTimeRecoveryEnabled") in (True, "true"),
         deletion_protection=props.get("DeletionProtectionEnabled") in (True, "true"),
         removal_policy=removal,
-        tags=dict(sorted((k, v) for k, v in _tags(props).items())),
+        tags=tags_from(props.get("Tags")),
         access_patterns=mine.access_patterns if mine else (),
     )
-
-
-def _tags(props: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in props.get("Tags") or []
-            if isinstance(t, dict) and isinstance(t.get("Value"), str)}
-
-
-def _encryption(spec: dict | None, mine: ResolvedTable | None) -> Encryption:
-    if not spec or spec.get("SSEEnabled") not in (True, "true"):
-        return Encryption(type="aws_owned")
-    key = spec.get("KMSMasterKeyId")
-    if key is None:
-        return Encryption(type="aws_managed")
-    if isinstance(key, str) and key.startswith("arn:"):
-        return Encryption(type="customer_managed", kms_key_arn=key)
-    # An intrinsic function or an alias: the head's key when it is customer managed too.
-    if mine is not None and mine.encryption.type == "customer_managed":
-        return mine.encryption
-    return Encryption(type="customer_managed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,18 +295,16 @@ def _check_status(stack: dict, env: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Live progress: the waiter polls DescribeStacks; each poll also fetches the new stack events.
+# Live progress: the waiter polls DescribeStacks; each poll also emits the new stack events.
 
 @dataclass
 class _Progress:
     cfn: Any
     stack_id: str
-    console: Console
-    verb: str
+    emit: Emit
     started: float = field(default_factory=time.monotonic)
     seen: set[str] = field(default_factory=set)
     events: list[dict] = field(default_factory=list)
-    status: Any = None
 
     def baseline(self) -> None:
         """Mark the events already there, so only this operation's events are shown."""
@@ -336,55 +326,44 @@ class _Progress:
         for event in reversed(new):
             self.seen.add(event["EventId"])
             self.events.append(event)
-            self.console.print(_event_line(event, time.monotonic() - self.started))
-        if self.status is not None:
-            self.status.update(f"{self.verb} … {time.monotonic() - self.started:.0f}s")
+            self.emit(StackEvent(event.get("ResourceStatus", ""), event.get("LogicalResourceId", ""),
+                                 event.get("ResourceType", ""), event.get("ResourceStatusReason") or "",
+                                 time.monotonic() - self.started))
 
     def failures(self) -> list[dict]:
         return [e for e in self.events if e.get("ResourceStatus", "").endswith("_FAILED")]
 
 
-def _event_line(event: dict, elapsed: float) -> Text:
-    status = event.get("ResourceStatus", "")
-    style = "red" if "FAILED" in status or "ROLLBACK" in status else "green" if status.endswith("COMPLETE") else "yellow"
-    line = Text.assemble((f"{elapsed:5.0f}s  ", "dim"), (f"{status:<28}", style), "  ",
-                         event.get("LogicalResourceId", ""), (f"  {event.get('ResourceType', '')}", "dim"))
-    if event.get("ResourceStatusReason"):
-        line.append(f"  {event['ResourceStatusReason']}")
-    return line
-
-
-def _wait_stack(cfn: Any, waiter_name: str, stack: str, progress: _Progress) -> bool:
-    """Wait with the botocore waiter, showing events; False when the stack ended in failure."""
+def _wait_stack(cfn: Any, waiter_name: str, stack: str, progress: _Progress, timeout: float) -> bool:
+    """Wait with the botocore waiter, emitting events; False when the stack ended in failure."""
     from botocore.exceptions import WaiterError
 
     event = "after-call.cloudformation.DescribeStacks"
     cfn.meta.events.register(event, progress.poll)
     delay = STACK_POLL_SECONDS
     try:
-        with progress.console.status(f"{progress.verb} …") as progress.status:
-            cfn.get_waiter(waiter_name).wait(
-                StackName=stack,
-                WaiterConfig={"Delay": delay, "MaxAttempts": max(1, STACK_WAIT_SECONDS // max(delay, 1))})
+        cfn.get_waiter(waiter_name).wait(
+            StackName=stack,
+            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout // max(delay, 1)))})
         return True
     except WaiterError as exc:
         if "Max attempts exceeded" in str(exc):
-            raise JobworkError(f"gave up waiting for stack {stack} after {STACK_WAIT_SECONDS // 3600} h; "
-                               "it is still running", "follow it in the CloudFormation console") from None
+            raise JobworkError(f"gave up waiting for stack {stack} after {timeout:.0f} s (--timeout); "
+                               "CloudFormation is still working on it",
+                               "follow it in the CloudFormation console; once it is complete, run deploy "
+                               "again to resume") from None
         progress.poll()
         return False
     finally:
-        progress.status = None
         cfn.meta.events.unregister(event, progress.poll)
 
 
-def _report_failure(cfn: Any, stack_id: str, progress: _Progress, console: Console, what: str) -> JobworkError:
+def _failure(cfn: Any, stack_id: str, progress: _Progress, what: str) -> JobworkError:
     failed = progress.failures()
     if failed:
-        console.print(Text("Failed:", style="bold red"))
-        for event in failed:
-            console.print(Text(f"  {event.get('LogicalResourceId')} ({event.get('ResourceType')}): "
-                               f"{event.get('ResourceStatusReason') or event.get('ResourceStatus')}"))
+        progress.emit(Failed(tuple(
+            f"{e.get('LogicalResourceId')} ({e.get('ResourceType')}): "
+            f"{e.get('ResourceStatusReason') or e.get('ResourceStatus')}" for e in failed)))
     final = "gone"
     try:
         stacks = cfn.describe_stacks(StackName=stack_id)["Stacks"]
@@ -397,99 +376,209 @@ def _report_failure(cfn: Any, stack_id: str, progress: _Progress, console: Conso
 
 
 # ---------------------------------------------------------------------------------------------
-# deploy
+# The template sent: the synthesized one, with what the deploy itself records
+
+def _canonical(template: dict) -> str:
+    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def ttl_record(template: dict) -> dict[str, datetime]:
+    """Table key → when its TTL last changed, as recorded in the template's Metadata."""
+    record = ((template.get("Metadata") or {}).get("JobworkInfra") or {}).get(TTL_RECORD) or {}
+    out = {}
+    for key, stamp in record.items():
+        try:
+            out[key] = datetime.fromisoformat(stamp)
+        except (TypeError, ValueError):
+            continue  # a hand-edited record is ignored rather than trusted
+    return out
+
+
+def prepare_template(template: dict, target: ResolvedSchema, current: dict | None,
+                     ttl_changed: dict[str, datetime]) -> dict:
+    """The synthesized template, plus TTL disabled explicitly and the record of TTL changes.
+
+    A TTL that leaves the schema is sent as `Enabled: false` with the attribute it had: leaving
+    TimeToLiveSpecification out leaves TTL on in AWS (https://github.com/aws/aws-cdk/issues/10576)
+    or fails the update (https://github.com/aws/aws-cdk/issues/25655). The record of when each
+    table's TTL last changed rides in the template's Metadata, so the next deploy knows when AWS's
+    one-hour window ends.
+    """
+    template = json.loads(json.dumps(template))
+    current_tables = deployed_tables(current or {})
+    by_logical_id = {t.logical_id: t for t in target.tables.values()}
+    for lid, resource in deployed_tables(template).items():
+        table = by_logical_id.get(lid)
+        props = resource.setdefault("Properties", {})
+        if table is None or table.ttl is not None or "TimeToLiveSpecification" in props:
+            continue
+        old = ((current_tables.get(lid) or {}).get("Properties") or {}).get("TimeToLiveSpecification") or {}
+        if isinstance(old.get("AttributeName"), str):
+            props["TimeToLiveSpecification"] = {"AttributeName": old["AttributeName"], "Enabled": False}
+    if ttl_changed:
+        keys = [k for k in target.tables if k in ttl_changed]
+        meta = template.setdefault("Metadata", {}).setdefault("JobworkInfra", {})
+        meta[TTL_RECORD] = {k: ttl_changed[k].astimezone(UTC).isoformat(timespec="seconds") for k in keys}
+    return template
+
 
 def _environment_retains(project: Project, env: str) -> bool:
     """Prod-like: tables outlive the stack (retain), so the stack gets termination protection."""
     return effective_option(project.schema, env, Table(), "removal_policy") != "destroy"
 
 
-def _canonical(template: dict) -> str:
-    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+# ---------------------------------------------------------------------------------------------
+# The target
 
+class CloudFormationTarget:
+    """One environment's stack, as the deploy flow's target."""
 
-def _open_stack(project: Project, request: DeployRequest, clients: Clients | None
-                ) -> tuple[ResolvedSchema, Clients, _Stack, dict | None]:
-    """The environment, its clients, its stack, and the stack's description (None: not deployed)."""
-    head = project.resolve(request.env)
-    clients = clients or make_clients(request, head.region)
-    stack = _Stack(clients.cloudformation, head.stack_name)
-    with aws_errors(f"reading stack {head.stack_name}"):
-        deployed = stack.describe()
-    return head, clients, stack, deployed
+    replaces_in_place = False  # CloudFormation never replaces a table that keeps its name
 
+    def __init__(self, project: Project, request: DeployRequest, emit: Emit, clients: Clients | None = None,
+                 *, action: str = "deploy"):
+        self.project, self.request, self.emit, self.action = project, request, emit, action
+        self.head = project.resolve(request.env)
+        self.clients = clients or make_clients(request, self.head.region)
+        self.cfn = self.clients.cloudformation
+        self.stack = _Stack(self.cfn, self.head.stack_name)
+        self.described: dict | None = None
+        self.current: dict | None = None     # the template the stack has now
+        self.exists = False
+        self.templates: dict[str, dict] = {}
 
-def deploy_stack(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool],
-                 *, clients: Clients | None = None) -> int:
-    """Deploy one environment's stack; returns the exit code (raises Blocked or JobworkError to refuse)."""
-    from ..plan import plan_changes
-    from ..report.changes import render_plan_text
+    # -- reading --------------------------------------------------------------------------------
 
-    head, clients, stack, deployed = _open_stack(project, request, clients)
-    cfn = clients.cloudformation
-    if deployed is not None:
-        _check_status(deployed, request.env)
-    exists = deployed is not None and deployed["StackStatus"] != "REVIEW_IN_PROGRESS"
-
-    templates: dict[str, dict] = {head.schema_hash: _synth(head)}
-    head_template = templates[head.schema_hash]
-    if exists:
+    def read(self, head: ResolvedSchema) -> DeployedState:
+        where = f"stack {head.stack_name}"
+        with aws_errors(f"reading stack {head.stack_name}"):
+            self.described = self.stack.describe()
+        if self.described is None:
+            return DeployedState(None, where)
+        if self.action == "deploy":
+            _check_status(self.described, self.request.env)
+        else:
+            _refuse_in_progress(self.described, self.action)
+        self.exists = self.described["StackStatus"] != "REVIEW_IN_PROGRESS"
+        if not self.exists:
+            return DeployedState(None, where, exists=True)
         with aws_errors(f"reading the template of stack {head.stack_name}"):
-            current = stack.template()
-        if _canonical(current) == _canonical(head_template):
-            console.print(f"No changes: stack {head.stack_name} is up to date "
-                          f"(schema {head.schema_hash[:12]}).")
-            _print_outputs(deployed, console)
-            return 0
-        deployed_hash = ((current.get("Metadata") or {}).get("JobworkInfra") or {}).get("SchemaHash")
+            self.current = self.stack.template()
+        deployed_hash = ((self.current.get("Metadata") or {}).get("JobworkInfra") or {}).get("SchemaHash")
         if deployed_hash is None:
-            console.print(f"[yellow]warning:[/] stack {head.stack_name} was not deployed by jobwork-infra "
-                          "(no schema hash in its template): its tables are matched by name and tag")
-        plan = plan_changes(schema_from_template(current, head), head)
-    else:
-        plan = plan_changes(None, head)
-    if not plan.steps:
-        # Same schema, different template (another jobwork-infra version): one update to the head.
-        plan = replace(plan, steps=(Step(1, "update the stack template (the schema is unchanged)", (), head),))
+            self.emit(Note(f"stack {head.stack_name} was not deployed by jobwork-infra (no schema hash in its "
+                           "template): its tables are matched by name and tag", warning=True))
+        record = ttl_record(self.current)
+        state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
+        state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
+        state.template_differs = not state.up_to_date
+        return state
 
-    console.print(f"Stack {head.stack_name} ({'update' if exists else 'create'}), "
-                  f"{len(plan.steps)} step(s):")
-    render_plan_text(plan, console)
-    refuse_destructive(plan, request.allow_destructive)
-    # A named table is never replaced by CloudFormation: the update would fail and roll back.
-    refuse_replacement_in_place(plan, retained_only=False)
-    if request.dry_run:
-        console.print(f"Dry run: {len(plan.steps)} step(s) would be applied to stack {head.stack_name}; "
-                      "nothing was changed.")
-        return 0
-    if not approve(plan, yes=request.yes, confirm=confirm):
-        console.print("Cancelled; nothing was changed.")
-        return 1
+    def wait_settled(self, names: list[str], deadline: float) -> None:
+        with aws_errors("reading the tables"):
+            wait_settled(self.clients.dynamodb, names, deadline=deadline, emit=self.emit, sleep=time.sleep,
+                         resume_hint=f"stack {self.stack.name} is consistent (every applied step is complete); "
+                                     "run deploy again to resume: it waits for these first")
 
-    changed = False
-    before: ResolvedSchema | None = plan.base
-    for step in plan.steps:
-        if len(plan.steps) > 1:
-            console.print(Text(f"Step {step.number}/{len(plan.steps)}: {step.summary}", style="bold"))
-        if step.target.schema_hash not in templates:
-            templates[step.target.schema_hash] = _synth(step.target)
-        body = templates[step.target.schema_hash]
-        done = _deploy_template(clients, stack, body, step, before, exists, request, console)
-        changed = changed or done
-        exists = True
-        before = step.target
-        if not done and len(plan.steps) > 1:
-            console.print("  (nothing to change in this step)")
+    def check_live(self, state: DeployedState, plan: Plan) -> list[tuple[str, str]]:
+        """Stray indexes and tables gone behind the stack's back; physical names the plan needs, taken."""
+        from botocore.exceptions import ClientError
 
-    with aws_errors(f"reading stack {head.stack_name}"):
-        final = cfn.describe_stacks(StackName=head.stack_name)["Stacks"][0]
-    if not changed:
-        console.print(f"No changes: stack {head.stack_name} is up to date.")
-    else:
-        console.print(Text(f"Deployed stack {head.stack_name}: {final['StackStatus']}", style="green"))
-    code = _protect(cfn, final, project, request, console)
-    _print_outputs(final, console)
-    return code
+        problems = []
+        ddb = self.clients.dynamodb
+
+        def describe(name: str) -> dict | None:
+            try:
+                return ddb.describe_table(TableName=name)["Table"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return None
+                raise
+
+        with aws_errors("reading the live tables"):
+            base = state.base.tables if state.base is not None else {}
+            for table in base.values():
+                live = describe(table.physical_name)
+                if live is None:
+                    problems.append(((f"table {table.physical_name} of stack {self.stack.name} does not exist "
+                                     "(deleted outside CloudFormation?)"),
+                                     ("restore it from a backup under the same name, or remove it from the stack "
+                                     "(retain it, then delete it from the schema)")))
+                    continue
+                known = {i.name for i in table.global_indexes}
+                for index in live.get("GlobalSecondaryIndexes") or []:
+                    name = index["IndexName"]
+                    if name not in known:
+                        problems.append((
+                            (f"index {name} of table {table.physical_name} exists ({index.get('IndexStatus')}) but "
+                            f"the template of stack {self.stack.name} does not have it (left by a rolled-back "
+                            "update, or made by hand)"),
+                            (f"delete it (aws dynamodb update-table --table-name {table.physical_name} "
+                            f"--global-secondary-index-updates '[{{\"Delete\":{{\"IndexName\":\"{name}\"}}}}]'), "
+                            "wait until it is gone, then deploy again")))
+            owned = {t.physical_name for t in base.values()}
+            for table in plan.head.tables.values():
+                if table.physical_name in owned:
+                    continue
+                if describe(table.physical_name) is not None:
+                    problems.append((
+                        (f"table {table.physical_name} already exists outside stack {self.stack.name} (a table "
+                        "retained by an earlier deploy, or made by hand): creating it would fail"),
+                        ("give the new table another table_name in the schema, or delete or rename the existing "
+                        "table if its data is not needed")))
+        return problems
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def _template(self, target: ResolvedSchema, ttl_changed: dict[str, datetime]) -> dict:
+        if target.schema_hash not in self.templates:
+            self.templates[target.schema_hash] = _synth(target)
+        return prepare_template(self.templates[target.schema_hash], target, self.current, ttl_changed)
+
+    def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
+        body = self._template(step.target, state.ttl_changed)
+        done = _deploy_template(self.clients, self.stack, body, step, before, self.exists, self.request, self.emit)
+        if not done and step.changes:
+            self.emit(Note("nothing to change in this step"))
+        self.exists, self.current = True, body
+        return done
+
+    def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
+        with aws_errors("verifying the tables"):
+            return verify(self.clients.dynamodb, plan, applied)
+
+    def finish(self, changed: bool) -> int:
+        with aws_errors(f"reading stack {self.stack.name}"):
+            final = self.stack.describe()
+        if final is None:
+            return 0
+        code = _protect(self.cfn, final, self.project, self.request, self.emit)
+        outputs = sorted(final.get("Outputs") or [], key=lambda o: o.get("OutputKey", ""))
+        if outputs:
+            self.emit(Outputs(tuple((o.get("OutputKey", ""), o.get("OutputValue", "")) for o in outputs)))
+        return code
+
+    def destroy(self, state: DeployedState) -> tuple[str, ...]:
+        deployed = self.described  # read() refused a stack in progress
+        if deployed is None:
+            return ()
+        stack_id = deployed["StackId"]
+        progress = _Progress(self.cfn, stack_id, self.emit)
+        with aws_errors(f"deleting stack {self.stack.name}"):
+            if deployed.get("EnableTerminationProtection"):
+                # Only now, after the user said yes: a refused destroy leaves the protection on.
+                self.cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=False)
+                self.emit(Note("termination protection disabled"))
+            progress.baseline()
+            self.cfn.delete_stack(StackName=stack_id)
+            ok = _wait_stack(self.cfn, "stack_delete_complete", stack_id, progress, self._timeout())
+        if not ok:
+            raise _failure(self.cfn, stack_id, progress, f"deletion of stack {self.stack.name}")
+        base = state.base.tables.values() if state.base is not None else ()
+        return tuple(t.physical_name for t in base if t.removal_policy != "destroy")
+
+    def _timeout(self) -> float:
+        return self.request.timeout or STACK_WAIT_SECONDS
 
 
 def _template_argument(clients: Clients, stack: _Stack, body: str, step: Step, request: DeployRequest) -> dict:
@@ -512,7 +601,7 @@ def _template_argument(clients: Clients, stack: _Stack, body: str, step: Step, r
 
 
 def _deploy_template(clients: Clients, stack: _Stack, template: dict, step: Step, before: ResolvedSchema | None,
-                     exists: bool, request: DeployRequest, console: Console) -> bool:
+                     exists: bool, request: DeployRequest, emit: Emit) -> bool:
     """One step: change set → guard → execute → wait. False when the change set was empty."""
     from botocore.exceptions import WaiterError
 
@@ -559,14 +648,14 @@ def _deploy_template(clients: Clients, stack: _Stack, template: dict, step: Step
             "the deployed stack differs from what jobwork-infra can see in its template: compare it "
             f"with `jobwork-infra synth --env {request.env} --print`, and report it if the schema alone causes this")
 
-    progress = _Progress(cfn, stack_id, console, f"{'Updating' if exists else 'Creating'} {stack.name}")
+    progress = _Progress(cfn, stack_id, emit)
     with aws_errors(f"executing change set {name}"):
         progress.baseline()
         cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
-        ok = _wait_stack(cfn, "stack_update_complete" if exists else "stack_create_complete", stack_id, progress)
+        ok = _wait_stack(cfn, "stack_update_complete" if exists else "stack_create_complete", stack_id, progress,
+                         request.timeout or STACK_WAIT_SECONDS)
     if not ok:
-        raise _report_failure(cfn, stack_id, progress, console,
-                              f"{'update' if exists else 'creation'} of stack {stack.name}")
+        raise _failure(cfn, stack_id, progress, f"{'update' if exists else 'creation'} of stack {stack.name}")
     return True
 
 
@@ -599,76 +688,17 @@ def unexpected_replacements(changes: list[dict], step: Step, before: ResolvedSch
     return found
 
 
-def _protect(cfn: Any, stack: dict, project: Project, request: DeployRequest, console: Console) -> int:
+
+def _protect(cfn: Any, stack: dict, project: Project, request: DeployRequest, emit: Emit) -> int:
     if not _environment_retains(project, request.env) or stack.get("EnableTerminationProtection"):
         return 0
     try:
         with aws_errors("enabling termination protection"):
             cfn.update_termination_protection(StackName=stack["StackName"], EnableTerminationProtection=True)
     except JobworkError as exc:
-        console.print(Text(f"warning: the stack is deployed, but {exc.message}", style="yellow"))
-        console.print(f"  enable it with: aws cloudformation update-termination-protection "
-                      f"--enable-termination-protection --stack-name {stack['StackName']}")
+        emit(Note(f"the stack is deployed, but {exc.message}; enable it with: aws cloudformation "
+                  f"update-termination-protection --enable-termination-protection --stack-name {stack['StackName']}",
+                  warning=True))
         return 1
-    console.print(f"Termination protection enabled on stack {stack['StackName']} (its tables are retained).")
-    return 0
-
-
-def _print_outputs(stack: dict, console: Console) -> None:
-    outputs = sorted(stack.get("Outputs") or [], key=lambda o: o.get("OutputKey", ""))
-    if not outputs:
-        return
-    table = RichTable(title="Outputs", title_justify="left", show_edge=False)
-    table.add_column("Output", no_wrap=True)
-    table.add_column("Value", overflow="fold")
-    for output in outputs:
-        table.add_row(output.get("OutputKey", ""), output.get("OutputValue", ""))
-    console.print(table)
-
-
-# ---------------------------------------------------------------------------------------------
-# destroy
-
-def destroy_stack(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool],
-                  *, clients: Clients | None = None) -> int:
-    """Delete one environment's stack after confirmation; list the tables that stay."""
-    head, clients, stack, deployed = _open_stack(project, request, clients)
-    cfn = clients.cloudformation
-    if deployed is None:
-        console.print(f"Stack {head.stack_name} does not exist; nothing to destroy.")
-        return 0
-    _refuse_in_progress(deployed, "destroy")
-    with aws_errors(f"reading the template of stack {head.stack_name}"):
-        template = stack.template()
-
-    tables = deployed_tables(template)
-    kept = {lid: r for lid, r in tables.items() if r.get("DeletionPolicy") in _RETAINED}
-    gone = {lid: r for lid, r in tables.items() if lid not in kept}
-    name_of = lambda lid, r: (r.get("Properties") or {}).get("TableName") or lid
-    console.print(f"Stack {head.stack_name} ({deployed['StackStatus']}):")
-    for lid, resource in gone.items():
-        console.print(f"  delete  {name_of(lid, resource)}  (its data is lost)")
-    for lid, resource in kept.items():
-        console.print(f"  keep    {name_of(lid, resource)}  (DeletionPolicy {resource['DeletionPolicy']})")
-    if not request.yes and not confirm(f"Delete stack {head.stack_name} and {len(gone)} table(s) with their data?"):
-        console.print("Cancelled; nothing was changed.")
-        return 1
-
-    stack_id = deployed["StackId"]
-    progress = _Progress(cfn, stack_id, console, f"Deleting {head.stack_name}")
-    with aws_errors(f"deleting stack {head.stack_name}"):
-        if deployed.get("EnableTerminationProtection"):
-            # Only now, after the user said yes: a refused destroy leaves the protection on.
-            cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=False)
-            console.print("Termination protection disabled.")
-        progress.baseline()
-        cfn.delete_stack(StackName=stack_id)
-        ok = _wait_stack(cfn, "stack_delete_complete", stack_id, progress)
-    if not ok:
-        raise _report_failure(cfn, stack_id, progress, console, f"deletion of stack {head.stack_name}")
-    console.print(Text(f"Deleted stack {head.stack_name}.", style="green"))
-    if kept:
-        console.print("These tables stay, with their data (retained by their DeletionPolicy):")
-        for lid, resource in kept.items():
-            console.print(f"  {name_of(lid, resource)}")
+    emit(Note(f"termination protection enabled on stack {stack['StackName']} (its tables are retained)"))
     return 0

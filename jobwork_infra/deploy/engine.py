@@ -236,7 +236,8 @@ def status(root: str | Path | None = None) -> EngineState | None:
     return state
 
 
-def start(engine: str = DEFAULT_ENGINE, port: int | None = None, root: str | Path | None = None) -> EngineState:
+def start(engine: str = DEFAULT_ENGINE, port: int | None = None, root: str | Path | None = None, *,
+          delay_transient_statuses: bool = False) -> EngineState:
     """Start an engine (or reuse the running one) and wait until it answers."""
     if engine not in ENGINES:
         raise JobworkError(f"unknown engine {engine!r}", f"choose one of: {', '.join(ENGINES)}")
@@ -254,6 +255,8 @@ def start(engine: str = DEFAULT_ENGINE, port: int | None = None, root: str | Pat
     elif not _port_free(port):
         raise JobworkError(f"port {port} is already in use", "choose another with --port, or omit --port")
     command, data = _command(engine, port, root)
+    if delay_transient_statuses and engine != "moto":  # tables and indexes stay CREATING/UPDATING a while
+        command.append("-delayTransientStatuses")
     log = state_dir(root) / "engine.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:

@@ -26,9 +26,11 @@ from .registry import Entry, describe_or_none, foreign_table_error, owned, read_
 from .shapes import (
     billing_from,
     capacity_from,
+    encryption_from_description,
     indexes_from,
     keys_from,
     table_class_from,
+    tags_from,
     tenant_scoped_from,
 )
 
@@ -104,7 +106,7 @@ def _to_resolved(client, d: dict, entry: Entry, head: ResolvedTable | None, sche
         billing=billing,
         capacity=capacity_from(d.get("ProvisionedThroughput")) if provisioned else None,
         table_class=_table_class(d, fallback),
-        encryption=_encryption(d, fallback),
+        encryption=encryption_from_description(d.get("SSEDescription"), fallback),
         point_in_time_recovery=_pitr(client, d["TableName"], fallback),
         deletion_protection=d.get("DeletionProtectionEnabled", fallback.deletion_protection),
         removal_policy=entry.removal_policy,
@@ -133,18 +135,6 @@ def _table_class(d: dict, fallback: ResolvedTable) -> str:
     return table_class_from(summary.get("TableClass"))
 
 
-def _encryption(d: dict, fallback: ResolvedTable) -> Encryption:
-    sse = d.get("SSEDescription")
-    if not sse:
-        return fallback.encryption  # not reported: the engine does not model encryption
-    if sse.get("Status") not in ("ENABLED", "ENABLING"):
-        return Encryption(type="aws_owned")
-    arn = sse.get("KMSMasterKeyArn")
-    if fallback.encryption.type == "customer_managed" and arn == fallback.encryption.kms_key_arn:
-        return fallback.encryption
-    return Encryption(type="aws_managed")
-
-
 def _pitr(client, name: str, fallback: ResolvedTable) -> bool:
     try:
         description = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
@@ -157,12 +147,12 @@ def _pitr(client, name: str, fallback: ResolvedTable) -> bool:
 
 
 def _tags(client, arn: str, fallback: ResolvedTable) -> dict[str, str]:
-    tags: dict[str, str] = {}
+    tags: list[dict] = []
     kwargs: dict = {"ResourceArn": arn}
     try:
         while True:  # no paginator exists for ListTagsOfResource
             page = client.list_tags_of_resource(**kwargs)
-            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+            tags += page.get("Tags", [])
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
@@ -170,5 +160,5 @@ def _tags(client, arn: str, fallback: ResolvedTable) -> dict[str, str]:
         if is_unsupported(exc):
             return fallback.tags
         raise
-    return dict(sorted(tags.items()))
+    return tags_from(tags)
 

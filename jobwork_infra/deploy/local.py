@@ -1,10 +1,10 @@
-"""`deploy --local` and `destroy --local`: the schema applied to the local engine through the DynamoDB API.
+"""The local-engine target of the deploy flow (flow.py): `deploy --local` and `destroy --local`.
 
 The live tables are read by live.py into the same `ResolvedSchema` that `diff` compares, so the
-plan, the staging and the safety gate are the ones a CloudFormation deploy gets. This module owns
-the applying: each step is applied by reconciling the live tables with the step's target, and the
-public entry points (`deploy_local`, `destroy_local`; `client_for` and `read_live` are re-exported).
-Which tables are ours is the registry's business (registry.py).
+plan, the staging and the safety gate are the flow's, as for CloudFormation. This module owns the
+applying: each step is applied by reconciling the live tables with the step's target
+(`LocalTarget`; `client_for` and `read_live` are re-exported). Which tables are ours is the
+registry's business (registry.py).
 
 Layering: local.py → live.py → registry.py.
 """
@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from rich.console import Console
 
 from ..changes import Plan, Step
 from ..diff import gsi_operations, replaces_table
@@ -27,14 +26,15 @@ from ..model import (
     ResolvedSchema,
     ResolvedTable,
 )
-from ..plan import plan_changes
 from ..project import Project
 from . import DeployRequest
 from . import engine as engines
-from .gate import approve, refuse_destructive, refuse_replacement_in_place
+from .events import Applied, Emit, Note
+from .flow import DeployedState
 from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
 from .registry import Entry, created_ms, describe_or_none, register, unregister
+from .settle import verify, wait_settled
 from .shapes import (
     BILLING_MODES,
     TABLE_CLASSES,
@@ -45,7 +45,7 @@ from .shapes import (
     throughput,
 )
 
-__all__ = ["client_for", "deploy_local", "destroy_local", "read_live", "run_step"]
+__all__ = ["LocalTarget", "client_for", "read_live", "run_step"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ def _try(ctx: RunContext, feature: str, call: Callable[[], Any]) -> bool:
 
 
 def _say(ctx: RunContext, text: str) -> None:
-    ctx.console.print(f"  [green]✓[/] {text}", markup=True)
+    ctx.emit(Applied(text))
 
 
 def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None:
@@ -131,8 +131,8 @@ def _delete(ctx: RunContext, table: ResolvedTable, why: str) -> None:
 
 def _orphan(ctx: RunContext, table: ResolvedTable) -> None:
     unregister(ctx, table.physical_name)
-    ctx.console.print(f"  [yellow]note:[/] table {table.physical_name} is left in place with its data "
-                      "(removal_policy: retain); it is no longer managed", markup=True)
+    ctx.emit(Note(f"table {table.physical_name} is left in place with its data (removal_policy: retain); "
+                  "it is no longer managed"))
 
 
 def _remove(ctx: RunContext, table: ResolvedTable, why: str) -> None:
@@ -261,92 +261,62 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
             _reconcile(ctx, cur, tgt, head)
 
 
-def _apply(ctx: RunContext, plan: Plan) -> None:
-    steps = plan.steps or (Step(1, "apply the changes", plan.changes, plan.head),)
-    current = plan.base
-    total = len(steps)
-    for step in steps:
-        ctx.console.print(f"[bold]Step {step.number}/{total}:[/] {step.summary}", markup=True)
-        doing = f"applying step {step.number}/{total} ({step.summary})"
-        with engine_errors(ctx.engine, lambda doing=doing: doing):
-            if ctx.console.is_terminal:
-                with ctx.console.status(f"step {step.number}/{total}: {step.summary}"):
-                    run_step(ctx, current, step, plan.head)
-            else:
-                run_step(ctx, current, step, plan.head)
-        current = step.target
+class LocalTarget:
+    """The local engine (started when none runs), as the deploy flow's target."""
 
+    # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses retain).
+    replaces_in_place = True
 
-def _cleanup_stale(ctx: RunContext, live: Live) -> None:
-    for name in live.stale:  # registered, but the table is gone (deleted by hand)
-        unregister(ctx, name)
+    def __init__(self, project: Project, request: DeployRequest, emit: Emit):
+        self.project, self.request, self.emit = project, request, emit
+        running = engines.status()
+        self.state = running or engines.ensure_running()
+        if running is None:
+            emit(Note(f"started {self.state.label} at {self.state.endpoint} (stop it with `jobwork-infra local stop`)"))
+        self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit)
+        self.live: Live | None = None
 
+    def _errors(self, doing: str):
+        return engine_errors(self.ctx.engine, lambda: doing)
 
-# ---------------------------------------------------------------------------------------------
-# Public
+    def read(self, head: ResolvedSchema) -> DeployedState:
+        with self._errors("reading the live tables"):
+            self.live = read_live(self.ctx.client, head)
+            if not self.request.dry_run:
+                for name in self.live.stale:  # registered, but the table is gone (deleted by hand)
+                    unregister(self.ctx, name)
+        where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
+        # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
+        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False)
 
-def _open(project: Project, request: DeployRequest, console: Console) -> tuple[ResolvedSchema, RunContext, Live, str]:
-    """The environment's head, the engine (started when none runs), its live tables, and where they are."""
-    head = project.resolve(request.env)
-    running = engines.status()
-    state = running or engines.ensure_running()
-    if running is None:
-        console.print(f"Started {state.label} at {state.endpoint} (stop it with `jobwork-infra local stop`)")
-    ctx = RunContext(client_for(state.endpoint), state, console)
-    with engine_errors(state, lambda: "reading the live tables"):
-        live = read_live(ctx.client, head)
-    return head, ctx, live, f"{head.stack_name} on {state.label} ({state.endpoint})"
+    def wait_settled(self, names: list[str], deadline: float) -> None:
+        with self._errors("waiting for the tables"):
+            wait_settled(self.ctx.client, names, deadline=deadline, emit=self.emit, sleep=time.sleep,
+                         resume_hint="every applied step is complete; run deploy again to resume: it plans "
+                                     "from the live tables")
 
+    def check_live(self, state: DeployedState, plan: Plan) -> list[tuple[str, str]]:
+        return []  # read_live already refuses a name held by a table that is not this environment's
 
-def _render(plan: Plan, console: Console) -> None:
-    from ..report.changes import render_plan_text
+    def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
+        doing = f"applying step {step.number} ({step.summary})"
+        with self._errors(doing):
+            run_step(self.ctx, before, step, self.project.resolve(self.request.env))
+        return True
 
-    render_plan_text(plan, console)
+    def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
+        with self._errors("verifying the tables"):
+            # Only what the engine can show: DynamoDB Local supports TTL, moto too.
+            return verify(self.ctx.client, plan, applied)
 
-
-def deploy_local(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool]) -> int:
-    """Plan the environment against the local engine's live tables, gate, then apply step by step."""
-    head, ctx, live, where = _open(project, request, console)
-    plan = plan_changes(live.base, head)
-    if plan.is_empty:
-        if not request.dry_run:
-            with engine_errors(ctx.engine, lambda: "cleaning the registry"):
-                _cleanup_stale(ctx, live)
-        console.print(f"No changes: {where} matches the schema.")
+    def finish(self, changed: bool) -> int:
         return 0
-    _render(plan, console)
-    refuse_destructive(plan, request.allow_destructive)
-    refuse_replacement_in_place(plan, retained_only=True)
-    if request.dry_run:
-        console.print(f"Dry run: {len(plan.steps)} step(s) would be applied to {where}; nothing changed.")
-        return 0
-    if not approve(plan, yes=request.yes, confirm=confirm):
-        console.print("Cancelled: nothing changed.")
-        return 1
-    started = time.monotonic()
-    with engine_errors(ctx.engine, lambda: "cleaning the registry"):
-        _cleanup_stale(ctx, live)
-    _apply(ctx, plan)
-    console.print(f"Deployed {where}: {len(plan.steps) or 1} step(s) in {time.monotonic() - started:.1f} s.")
-    return 0
 
-
-def destroy_local(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool]) -> int:
-    """Delete the environment's tables from the local engine; retained tables stay and are listed."""
-    head, ctx, live, where = _open(project, request, console)
-    if live.base is None:
-        console.print(f"Nothing to destroy: {where} has no tables.")
-        return 0
-    empty = head.model_copy(update={"tables": {}})
-    plan = plan_changes(live.base, empty)
-    _render(plan, console)
-    if not approve(plan, yes=request.yes, confirm=confirm):
-        console.print("Cancelled: nothing changed.")
-        return 1
-    kept = [t.physical_name for t in live.base.tables.values() if t.removal_policy != "destroy"]
-    with engine_errors(ctx.engine, lambda: "destroying the tables"):
-        _cleanup_stale(ctx, live)
-        for table in live.base.tables.values():
-            _remove(ctx, table, "destroy")
-    console.print(f"Destroyed {where}" + (f"; kept (retained): {', '.join(kept)}." if kept else "."))
-    return 0
+    def destroy(self, state: DeployedState) -> tuple[str, ...]:
+        base = state.base
+        if base is None:
+            return ()
+        with self._errors("destroying the tables"):
+            for table in base.tables.values():
+                _remove(self.ctx, table, "destroy")
+        return tuple(t.physical_name for t in base.tables.values() if t.removal_policy != "destroy")

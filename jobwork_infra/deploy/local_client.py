@@ -22,10 +22,10 @@ from botocore.exceptions import (
     WaiterError,
 )
 from botocore.waiter import WaiterModel, create_waiter_with_client
-from rich.console import Console
 
 from ..errors import JobworkError
 from . import engine as engines
+from .events import Emit, Note
 
 # Local engines ignore credentials and (with -sharedDb) regions; fixed values keep real AWS
 # credentials out of the picture and give moto (which is per region) one predictable region.
@@ -74,15 +74,14 @@ def is_unsupported(error: ClientError) -> bool:
 class RunContext:
     client: Any
     engine: engines.EngineState
-    console: Console
+    emit: Emit
     notes: set[str] = field(default_factory=set)
     registry_ready: bool = False
 
     def note(self, feature: str) -> None:
         if feature not in self.notes:
             self.notes.add(feature)
-            self.console.print(f"  [yellow]note:[/] {self.engine.label} does not support {feature}: "
-                               "not applied locally (AWS applies it)", markup=True)
+            self.emit(Note(f"{self.engine.label} does not support {feature}: not applied locally (AWS applies it)"))
 
     def wait_active(self, name: str) -> None:
         create_waiter_with_client("IndexesActive", _WAITERS, self.client).wait(

@@ -1,8 +1,9 @@
 """DynamoDB's shapes for keys, indexes, projections and throughput, read into the model and written back.
 
 describe_table and the properties of an AWS::DynamoDB::Table resource spell these the same way
-(KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, Projection, ProvisionedThroughput), so one
-set of readers rebuilds the model from either: local.py from the engine, cloudformation.py from the
+(KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, Projection, ProvisionedThroughput, Tags), so one
+set of readers rebuilds the model from either (encryption differs: a template asks, a description
+reports; both readers live here): local.py from the engine, cloudformation.py from the
 deployed template. What neither can tell (the order of an include list and of the indexes, whether
 an index is tenant-scoped) is taken from the schema's own table, `known`, so it never shows as a
 change. The writers build local.py's requests; compile.py has CDK write the template.
@@ -10,7 +11,15 @@ change. The writers build local.py's requests; compile.py has CDK write the temp
 
 from __future__ import annotations
 
-from ..model import Capacity, KeyAttribute, Projection, ResolvedGlobalIndex, ResolvedLocalIndex, ResolvedTable
+from ..model import (
+    Capacity,
+    Encryption,
+    KeyAttribute,
+    Projection,
+    ResolvedGlobalIndex,
+    ResolvedLocalIndex,
+    ResolvedTable,
+)
 
 BILLING_MODES = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
 TABLE_CLASSES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQUENT_ACCESS"}
@@ -51,6 +60,39 @@ def capacity_from(spec: dict | None) -> Capacity | None:
     if not isinstance(spec, dict) or not spec.get("ReadCapacityUnits"):
         return None  # absent, or the zeros describe_table reports for on-demand
     return Capacity(read=int(spec["ReadCapacityUnits"]), write=int(spec["WriteCapacityUnits"]))
+
+
+def tags_from(tags: list | None) -> dict[str, str]:
+    """A Tags list ([{Key, Value}], as templates and ListTagsOfResource give it), sorted by key."""
+    return dict(sorted((t["Key"], t["Value"]) for t in tags or []
+                       if isinstance(t, dict) and isinstance(t.get("Value"), str)))
+
+
+def encryption_from_spec(spec: dict | None, known: ResolvedTable | None) -> Encryption:
+    """A template's SSESpecification (what was asked for)."""
+    if not spec or spec.get("SSEEnabled") not in (True, "true"):
+        return Encryption(type="aws_owned")
+    key = spec.get("KMSMasterKeyId")
+    if key is None:
+        return Encryption(type="aws_managed")
+    if isinstance(key, str) and key.startswith("arn:"):
+        return Encryption(type="customer_managed", kms_key_arn=key)
+    # An intrinsic function or an alias: the schema's key when it is customer managed too.
+    if known is not None and known.encryption.type == "customer_managed":
+        return known.encryption
+    return Encryption(type="customer_managed")
+
+
+def encryption_from_description(sse: dict | None, known: ResolvedTable) -> Encryption:
+    """describe_table's SSEDescription (what the table has); absent: the engine does not model it."""
+    if not sse:
+        return known.encryption
+    if sse.get("Status") not in ("ENABLED", "ENABLING"):
+        return Encryption(type="aws_owned")
+    arn = sse.get("KMSMasterKeyArn")
+    if known.encryption.type == "customer_managed" and arn == known.encryption.kms_key_arn:
+        return known.encryption
+    return Encryption(type="aws_managed")
 
 
 def tenant_scoped_from(partition_key: KeyAttribute | None, known: ResolvedTable | None,

@@ -67,6 +67,7 @@ def change_record(change: Change) -> dict:
         "kind": change.kind,
         "severity": change.severity.label,
         "table": change.table,
+        "index": change.index,
         "subject": change.subject,
         "statement": change.statement,
         "advice": change.advice,

@@ -33,11 +33,11 @@ class LocalEngine:
         return client_for(self.endpoint)
 
 
-def _session_engine(name: str, tmp_path_factory) -> LocalEngine:
+def _session_engine(name: str, tmp_path_factory, **options) -> LocalEngine:
     from jobwork_infra.deploy import engine
 
     root = tmp_path_factory.mktemp(f"engine-{name}")
-    engine.start(name, None, root)
+    engine.start(name, None, root, **options)
     return LocalEngine(name, root)
 
 
@@ -47,6 +47,17 @@ def dynamodb_local(tmp_path_factory):
     from jobwork_infra.deploy import engine
 
     local = _session_engine("dynamodb-local", tmp_path_factory)
+    yield local
+    engine.stop(local.root)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_delayed(tmp_path_factory):
+    """DynamoDB Local with -delayTransientStatuses: tables and indexes pass through CREATING,
+    UPDATING and DELETING as on AWS, so the deploy's waits are exercised locally too."""
+    from jobwork_infra.deploy import engine
+
+    local = _session_engine("dynamodb-local", tmp_path_factory, delay_transient_statuses=True)
     yield local
     engine.stop(local.root)
 
@@ -63,9 +74,11 @@ def moto_local(tmp_path_factory):
 
 @pytest.fixture
 def local_engine(request, monkeypatch) -> LocalEngine:
-    """The session engine named by the test's parameter (default DynamoDB Local), as $JOBWORK_ROOT."""
+    """The session engine named by the test's parameter (default DynamoDB Local; also `moto` and
+    `dynamodb-local-delayed`), as $JOBWORK_ROOT."""
     name = getattr(request, "param", "dynamodb-local")
-    local = request.getfixturevalue("moto_local" if name == "moto" else "dynamodb_local")
+    fixture = {"moto": "moto_local", "dynamodb-local-delayed": "dynamodb_local_delayed"}.get(name, "dynamodb_local")
+    local = request.getfixturevalue(fixture)
     monkeypatch.setenv("JOBWORK_ROOT", str(local.root))
     return local
 

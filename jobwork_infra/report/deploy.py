@@ -1,0 +1,97 @@
+"""Deploy and destroy progress for people: each event of deploy/events.py as rich text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from ..deploy import events as ev
+from .changes import render_plan_text
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class DeployReport:
+    """Renders events as they come; `lines` keeps what was said (tests and the CLI summary read it)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def __call__(self, event: ev.Event) -> None:
+        c = self.console
+        match event:
+            case ev.Planned(plan, where):
+                c.print(f"{escape(where)}: {_n(len(plan.steps), 'step')}")
+                render_plan_text(plan, c)
+            case ev.NoChanges(where, _, True):
+                c.print(f"Nothing to destroy: {escape(where)} has nothing deployed.")
+            case ev.NoChanges(where, detail):
+                c.print(f"No changes: {escape(where)} matches the schema" + (f" ({escape(detail)})" if detail else "")
+                        + ".")
+            case ev.DryRun(where, steps):
+                c.print(f"Dry run: {_n(steps, 'step')} would be applied to {escape(where)}; nothing was changed.")
+            case ev.Cancelled():
+                c.print("Cancelled; nothing was changed.")
+            case ev.StepStarted(number, total, summary):
+                c.print(f"[bold]Step {number}/{total}:[/] {escape(summary)}")
+            case ev.Applied(text):
+                c.print(f"  [green]✓[/] {escape(text)}")
+            case ev.Note(text, warning):
+                c.print(f"  [yellow]{'warning' if warning else 'note'}:[/] {escape(text)}")
+            case ev.StackEvent(status, logical_id, resource_type, reason, elapsed):
+                style = ("red" if "FAILED" in status or "ROLLBACK" in status
+                         else "green" if status.endswith("COMPLETE") else "yellow")
+                line = Text.assemble((f"{elapsed:5.0f}s  ", "dim"), (f"{status:<28}", style), "  ", logical_id,
+                                     (f"  {resource_type}", "dim"))
+                if reason:
+                    line.append(f"  {reason}")
+                c.print(line)
+            case ev.Waiting(pending, elapsed):
+                c.print(f"  [dim]{elapsed:5.0f}s[/]  waiting for {escape(', '.join(pending))}")
+            case ev.Deferred(number, total, at, tables, wait):
+                # Rounded up to the minute: "after 15:42" must not be a few seconds too early.
+                when = (at + timedelta(seconds=59)).strftime("%H:%M UTC")
+                why = (f"AWS allows one TTL change per table per hour ({', '.join(tables)})")
+                if wait:
+                    c.print(f"Step {number} of {total} can run after {when}: {why}; waiting (--wait).")
+                else:
+                    c.print(f"[bold]Step {number} of {total} can run after {when}; run deploy again then.[/] "
+                            f"{escape(why)}.")
+            case ev.Failed(lines):
+                c.print(Text("Failed:", style="bold red"))
+                for line in lines:
+                    c.print(Text(f"  {line}"))
+            case ev.Verified(checks):
+                c.print(f"Verified on the live tables: {_n(checks, 'check')} of what the plan promised passed.")
+            case ev.Deployed(where, steps, seconds, changed):
+                if changed:
+                    c.print(Text(f"Deployed {where}: {_n(steps, 'step')} in {seconds:.1f} s.", style="green"))
+                else:
+                    c.print(f"No changes: {escape(where)} is up to date.")
+            case ev.Outputs(values):
+                table = RichTable(title="Outputs", title_justify="left", show_edge=False)
+                table.add_column("Output", no_wrap=True)
+                table.add_column("Value", overflow="fold")
+                for key, value in values:
+                    table.add_row(key, value)
+                c.print(table)
+            case ev.DestroyPlanned(where, deleted, kept, protected):
+                c.print(f"{escape(where)}:")
+                for name in deleted:
+                    mark = " (deletion protection on: turned off first)" if name in protected else ""
+                    c.print(f"  delete  {escape(name)}  (its data is lost){mark}")
+                for name in kept:
+                    c.print(f"  keep    {escape(name)}  (removal_policy: retain)")
+            case ev.Destroyed(where, kept):
+                c.print(Text(f"Destroyed {where}.", style="green"))
+                if kept:
+                    c.print("These tables stay, with their data (retained):")
+                    for name in kept:
+                        c.print(f"  {escape(name)}")
+
