@@ -73,6 +73,15 @@ def _encryption_shorthand(value: Any) -> Any:
     return value
 
 
+def _schema_version(value: Any) -> Any:
+    # Exactly the integer 1: lax validation would take `true` and `1.0` as 1 (True == 1 == 1.0).
+    if type(value) is not int or value != 1:
+        shown = "true" if value is True else "false" if value is False else repr(value)
+        raise PydanticCustomError("schema_version", "unsupported schema version {shown}: this jobwork-infra "
+                                  "reads version 1", {"shown": shown})
+    return value
+
+
 class Attribute(_Model):
     type: AttributeType
     description: str | None = None
@@ -106,6 +115,11 @@ EncryptionField = Annotated[
 ]
 
 
+# `acknowledge: {T002: "why"}` on a table or index: rules/acknowledge.py turns the warnings it names,
+# at that place, into notes. The reason is required: it is what the note shows to the next reader.
+Acknowledgements = dict[str, Annotated[str, Field(min_length=1)]]
+
+
 class GlobalIndex(_Model):
     partition_key: str
     sort_key: str | None = None
@@ -113,11 +127,13 @@ class GlobalIndex(_Model):
     # None: decided by rule T2 (scoped when the partition key is the tenancy attribute).
     tenant_scoped: bool | None = None
     capacity: Capacity | None = None
+    acknowledge: Acknowledgements | None = None
 
 
 class LocalIndex(_Model):
     sort_key: str
     projection: ProjectionField = Projection(type="all")
+    acknowledge: Acknowledgements | None = None
 
 
 class AccessPattern(_Model):
@@ -157,6 +173,7 @@ class Table(TableOptions):
     ttl: str | None = None
     table_name: str | None = None
     access_patterns: list[AccessPattern] = []
+    acknowledge: Acknowledgements | None = None
 
 
 class Tenancy(_Model):
@@ -175,7 +192,7 @@ class SchemaFile(_Model):
         json_schema_extra={"$id": "https://jobwork-infra/schema/tables.schema.json"},
     )
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_schema_version)]
     app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
     tenancy: Tenancy = Tenancy()
     naming: Naming = Naming()
@@ -240,6 +257,24 @@ _PATTERN_MEANING = {
 }
 
 
+# Words people reach for first, from other schema languages, and the type we call that.
+_TYPE_SYNONYMS = {
+    "integer": "number", "int": "number", "float": "number", "decimal": "number", "double": "number",
+    "long": "number", "str": "string", "text": "string", "bool": "boolean", "array": "list",
+    "object": "map", "dict": "map", "timestamp": "datetime", "epoch": "epoch_seconds", "bytes": "binary",
+}
+_TOO_SHORT_HINT = {
+    "environments": "name at least one, e.g. `environments: {dev: {}}`",
+    "acknowledge": "give the reason the finding is accepted, e.g. `T002: login lookup before the tenant is known`",
+    "key": "list the partition key, then optionally the sort key: `key: [tenant_id, user_id]`",
+}
+
+
+def _synonym(value: Any, expected: list[str]) -> str | None:
+    meant = _TYPE_SYNONYMS.get(str(value).lower())
+    return f"did you mean {meant!r}?" if meant in expected else None
+
+
 def model_diagnostics(error: ValidationError, document: Document) -> list[Diagnostic]:
     found: dict[tuple, Diagnostic] = {}
     for err in error.errors(include_url=False):
@@ -257,11 +292,28 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             message = f"missing required key {loc[-1]!r}"
             parent = loc[:-1]
             hint = f"add {loc[-1]}: under {'.'.join(map(str, parent)) or 'the top level'}"
+        elif kind == "schema_version":
+            code, at = "M002", "value"
+            message = err["msg"]
+            hint = "write `version: 1` (a plain number); no other version exists yet"
         elif kind in ("literal_error", "enum"):
             code, at = "M002", "value"
-            expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+            raw = err.get("ctx", {}).get("expected", "")
+            expected = re.findall(r"'([^']*)'", raw) or [raw]  # unquoted when the choices are numbers
             message = f"{err['input']!r} is not one of: {', '.join(expected)}"
-            hint = did_you_mean(str(err["input"]), expected)
+            hint = did_you_mean(str(err["input"]), expected) or _synonym(err["input"], expected)
+        elif kind in ("too_short", "too_long"):
+            code, at = "M002", "value"
+            ctx = err.get("ctx", {})
+            bound, word = (ctx.get("min_length"), "at least") if kind == "too_short" else (ctx.get("max_length"), "at most")
+            one, many = ("entry", "entries") if ctx.get("field_type") == "Dictionary" else ("item", "items")
+            name = loc[-1] if loc and isinstance(loc[-1], str) else "this value"
+            message = f"{name} needs {word} {bound} {one if bound == 1 else many}"
+            hint = _TOO_SHORT_HINT.get(name)
+        elif kind == "string_too_short":
+            code, at = "M002", "value"
+            message = "this text must not be empty"
+            hint = _TOO_SHORT_HINT.get(loc[-2] if len(loc) > 1 else "")
         elif kind == "string_type" and isinstance(err["input"], (int, float, bool)):
             code, at = "M002", "value"
             message = f"expected text, got the {type(err['input']).__name__} {err['input']!r}"

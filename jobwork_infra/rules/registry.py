@@ -51,6 +51,7 @@ FAMILIES = {
     "options": "TTL, capacity and table options (C1xx)",
     "tenancy": "Tenant isolation (T0xx)",
     "access": "Access patterns (A0xx)",
+    "acknowledge": "Acknowledged findings (X0xx)",
 }
 
 REGISTRY: dict[str, Rule] = {}
