@@ -17,6 +17,7 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    github = "github"
 
 
 class FailOn(str, Enum):
@@ -44,6 +45,9 @@ def diff_command(
     multi-step (deploy stages it), online (in place, with an effect to know), safe.
     Exits 3 when a change at or above --fail-on is found, so CI can stop it.
 
+    --format github prints one annotation per change on its line of the schema (error: destructive,
+    warning: multi-step or online, notice: safe), for GitHub Actions.
+
     Example: jobwork-infra diff --base origin/main --format markdown
     """
     from ..diff import diff_environments
@@ -63,6 +67,11 @@ def diff_command(
         typer.echo(changes_json(changes))
     elif output is Format.markdown:
         typer.echo(changes_markdown(changes), nl=False)
+    elif output is Format.github:
+        from ..report.github import render_changes
+
+        if changes:
+            typer.echo(render_changes(changes, head.document, previous.document if previous else None))
     else:
         render_changes_text(changes, stdout)
 
