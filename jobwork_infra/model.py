@@ -83,24 +83,32 @@ def _schema_version(value: Any) -> Any:
 
 
 class Attribute(_Model):
-    type: AttributeType
-    description: str | None = None
-    enum: list[str | int] | None = Field(default=None, min_length=1)
+    """An attribute: its type, and optionally what it holds."""
+
+    type: AttributeType = Field(description="string, number, binary, boolean, list, map, string_set, number_set, "
+                                "binary_set; uuid, date, datetime (stored as strings); epoch_seconds (a number).")
+    description: str | None = Field(default=None, description="What the attribute holds (for docs and readers).")
+    enum: list[str | int] | None = Field(default=None, min_length=1,
+                                         description="The values it may take (documentation and codegen).")
 
 
 class Projection(_Model):
-    type: Literal["all", "keys_only", "include"]
-    attributes: tuple[str, ...] = ()
+    type: Literal["all", "keys_only", "include"] = Field(description="Which attributes the index copies.")
+    attributes: tuple[str, ...] = Field(default=(), description="The attributes an include projection copies.")
 
 
 class Encryption(_Model):
-    type: Literal["aws_owned", "aws_managed", "customer_managed"]
-    kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+    type: Literal["aws_owned", "aws_managed", "customer_managed"] = Field(
+        description="aws_owned (free, default), aws_managed (the aws/dynamodb KMS key) or customer_managed.")
+    kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$",
+                                    description="The customer managed KMS key or alias ARN.")
 
 
 class Capacity(_Model):
-    read: int = Field(ge=1, le=40_000)
-    write: int = Field(ge=1, le=40_000)
+    """Provisioned throughput (billing: provisioned only)."""
+
+    read: int = Field(ge=1, le=40_000, description="Read capacity units per second.")
+    write: int = Field(ge=1, le=40_000, description="Write capacity units per second.")
 
 
 AttributeField = Annotated[Attribute, BeforeValidator(_attribute_shorthand, json_schema_input_type=AttributeType | Attribute)]
@@ -120,68 +128,114 @@ EncryptionField = Annotated[
 Acknowledgements = dict[str, Annotated[str, Field(min_length=1)]]
 
 
+_ACKNOWLEDGE = Field(default=None, description="Warnings accepted on purpose here, code → reason "
+                     "(e.g. T002: login lookup): they stay visible as notes and no longer fail --strict.")
+# The default as written in YAML (`all`), so the JSON Schema's default passes its own anyOf.
+_PROJECTION = Field(default=Projection(type="all"), json_schema_extra={"default": "all"},
+                    description="all (default), keys_only, or a list of attribute names to include.")
+
+
 class GlobalIndex(_Model):
-    partition_key: str
-    sort_key: str | None = None
-    projection: ProjectionField = Projection(type="all")
+    """A global secondary index: another key to query the table by."""
+
+    partition_key: str = Field(description="The index's partition key, a declared scalar attribute; required, "
+                               "also on a tenant-scoped index (write the tenancy attribute, e.g. tenant_id).")
+    sort_key: str | None = Field(default=None, description="The index's sort key, a declared scalar attribute.")
+    projection: ProjectionField = _PROJECTION
     # None: decided by rule T2 (scoped when the partition key is the tenancy attribute).
-    tenant_scoped: bool | None = None
-    capacity: Capacity | None = None
-    acknowledge: Acknowledgements | None = None
+    tenant_scoped: bool | None = Field(default=None, description="Default: true when partitioned by the tenancy "
+                                       "attribute; false makes a cross-tenant index (rule T002 warns).")
+    capacity: Capacity | None = Field(default=None, description="The index's provisioned capacity (default: the "
+                                      "table's).")
+    acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
 class LocalIndex(_Model):
-    sort_key: str
-    projection: ProjectionField = Projection(type="all")
-    acknowledge: Acknowledgements | None = None
+    """A local secondary index: the table's partition key with another sort key; fixed at creation."""
+
+    sort_key: str = Field(description="The index's sort key, a declared scalar attribute.")
+    projection: ProjectionField = _PROJECTION
+    acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
 class AccessPattern(_Model):
-    name: str = Field(min_length=1)
-    key: list[str] = Field(min_length=1, max_length=2)
-    index: str | None = None
-    description: str | None = None
+    """A query the application makes; validate checks it is served without a Scan (A001)."""
+
+    name: str = Field(min_length=1, description="What the query does, in words (codegen names the method after it).")
+    key: list[str] = Field(min_length=1, max_length=2,
+                           description="[partition key] or [partition key, sort key] of the table or index.")
+    index: str | None = Field(default=None, description="The index queried (default: the table).")
+    description: str | None = Field(default=None, description="More about the query.")
 
 
 class TableOptions(_Model):
     """Options that defaults and environments may set for every table."""
 
-    billing: Billing | None = None
-    capacity: Capacity | None = None
-    table_class: TableClass | None = None
-    encryption: EncryptionField | None = None
-    point_in_time_recovery: bool | None = None
-    deletion_protection: bool | None = None
-    removal_policy: RemovalPolicy | None = None
-    stream: Stream | None = None
-    tags: dict[str, str] | None = None
+    billing: Billing | None = Field(default=None, description="on_demand (default, pay per request) or "
+                                    "provisioned (then set capacity).")
+    capacity: Capacity | None = Field(default=None, description="Read and write capacity units (billing: "
+                                      "provisioned only).")
+    table_class: TableClass | None = Field(default=None, description="standard (default) or infrequent_access.")
+    encryption: EncryptionField | None = Field(default=None, description="aws_owned (default), aws_managed, or "
+                                               "{kms_key_arn: ...} for a customer managed key.")
+    point_in_time_recovery: bool | None = Field(default=None, description="Continuous backups for restoring to "
+                                                "any second of the last 35 days (default off).")
+    deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
+                                             "while on (default off).")
+    removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
+                                                 "schema or destroying the stack does: retain (default) keeps "
+                                                 "it, destroy deletes it with its data; snapshot means retain.")
+    stream: Stream | None = Field(default=None, description="Record item changes for 24 h: keys_only, "
+                                  "new_image, old_image or new_and_old_images (default none).")
+    tags: dict[str, str] | None = Field(default=None, description="Tags added to the table (app, env, table, "
+                                        "managed-by are always added).")
 
 
 class Environment(TableOptions):
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """An environment (dev, prod, ...): where its stack goes, and table options for it."""
+
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$",
+                               description="The AWS region of the stack (default: the caller's).")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$",
+                                description="The 12-digit AWS account id, quoted (default: the caller's).")
 
 
 class Table(TableOptions):
-    description: str | None = None
-    tenant_scoped: bool = True
-    partition_key: str | None = None
-    sort_key: str | None = None
-    attributes: dict[str, AttributeField] = {}
-    global_indexes: dict[str, GlobalIndex] = {}
-    local_indexes: dict[str, LocalIndex] = {}
-    ttl: str | None = None
-    table_name: str | None = None
-    access_patterns: list[AccessPattern] = []
-    acknowledge: Acknowledgements | None = None
+    """A DynamoDB table; its YAML key gives its logical id and name."""
+
+    description: str | None = Field(default=None, description="What the table holds.")
+    tenant_scoped: bool = Field(default=True, description="Partitioned by the tenancy attribute and covered by "
+                                "the TenantDataAccess policy (default true).")
+    partition_key: str | None = Field(default=None, description="The partition key attribute (default: the "
+                                      "tenancy attribute; a tenant-scoped table must use it).")
+    sort_key: str | None = Field(default=None, description="The sort key attribute (none by default).")
+    attributes: dict[str, AttributeField] = Field(default={}, description="Attribute name → type, or "
+                                                  "{type, description, enum}; every key must be declared.")
+    global_indexes: dict[str, GlobalIndex] = Field(default={}, description="Index name → global secondary "
+                                                   "index (at most 20).")
+    local_indexes: dict[str, LocalIndex] = Field(default={}, description="Index name → local secondary index "
+                                                 "(at most 5; needs a table sort key; only at creation).")
+    ttl: str | None = Field(default=None, description="The attribute holding the expiry time (epoch_seconds or "
+                            "number); expired items are deleted.")
+    table_name: str | None = Field(default=None, description="An explicit physical name, e.g. to adopt an "
+                                   "existing table (default: from naming.table).")
+    access_patterns: list[AccessPattern] = Field(default=[], description="The queries the application makes; "
+                                                 "each must be served without a Scan.")
+    acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
 class Tenancy(_Model):
-    attribute: str = "tenant_id"
+    """How tables are split by tenant."""
+
+    attribute: str = Field(default="tenant_id", description="The partition key of every tenant-scoped table (a "
+                           "string); IAM limits each tenant to items whose key is its own id.")
 
 
 class Naming(_Model):
-    table: str = "{app}-{env}-{table}"
+    """How physical names are made."""
+
+    table: str = Field(default="{app}-{env}-{table}", description="The physical table name; placeholders {app}, "
+                       "{env}, {table}.")
 
 
 class SchemaFile(_Model):
@@ -192,13 +246,18 @@ class SchemaFile(_Model):
         json_schema_extra={"$id": "https://jobwork-infra/schema/tables.schema.json"},
     )
 
-    version: Annotated[Literal[1], BeforeValidator(_schema_version)]
-    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
-    tenancy: Tenancy = Tenancy()
-    naming: Naming = Naming()
-    environments: dict[str, Environment] = Field(min_length=1)
-    defaults: TableOptions = TableOptions()
-    tables: dict[str, Table] = {}
+    version: Annotated[Literal[1], BeforeValidator(_schema_version)] = Field(
+        description="The schema language version: 1.")
+    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", description="The app's name; prefixes stacks "
+                     "({app}-{env}) and table names.")
+    tenancy: Tenancy = Field(default=Tenancy(), description="The tenancy attribute (default tenant_id).")
+    naming: Naming = Field(default=Naming(), description="The physical name pattern of tables.")
+    environments: dict[str, Environment] = Field(min_length=1, description="At least one environment (dev, "
+                                                 "prod, ...): region, account and table options per environment.")
+    defaults: TableOptions = Field(default=TableOptions(), description="Table options for every table "
+                                   "(precedence: table > environment > defaults > built-in).")
+    tables: dict[str, Table] = Field(default={}, description="Table key → table; the key gives the logical id "
+                                     "(job_orders → JobOrdersTable) and the name.")
 
 
 # ---------------------------------------------------------------------------------------------
