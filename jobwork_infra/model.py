@@ -351,6 +351,11 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             message = f"missing required key {loc[-1]!r}"
             parent = loc[:-1]
             hint = f"add {loc[-1]}: under {'.'.join(map(str, parent)) or 'the top level'}"
+            if loc[-1] == "partition_key" and "global_indexes" in loc:
+                # Not implied on an index (a table's is): a tenant-scoped index names the tenancy attribute.
+                declared = document.data.get("tenancy")
+                tenancy = declared.get("attribute", "tenant_id") if isinstance(declared, dict) else "tenant_id"
+                hint += f"; for a tenant-scoped index that is the tenancy attribute: partition_key: {tenancy}"
         elif kind == "schema_version":
             code, at = "M002", "value"
             message = err["msg"]

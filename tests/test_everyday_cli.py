@@ -146,3 +146,20 @@ def test_an_empty_map_is_said_in_words_not_pydantic():
     assert (code, line, col, message) == ("M002", 3, 15, "environments needs at least 1 entry")
     assert hint == "name at least one, e.g. `environments: {dev: {}}`"
     assert "Dictionary" not in message and "after validation" not in message
+
+
+def test_a_tenant_scoped_index_without_partition_key_is_told_to_name_the_tenancy_attribute():
+    text = MINIMAL.replace("  notes: {}", "  notes:\n    sort_key: id\n    attributes: {id: string}\n"
+                           "    global_indexes:\n      by_id: {sort_key: id}")
+    [(code, line, col, message, hint)] = _errors(text)
+    assert (code, message) == ("M003", "missing required key 'partition_key'")
+    assert hint.endswith("for a tenant-scoped index that is the tenancy attribute: partition_key: tenant_id")
+
+
+def test_an_unknown_index_sort_key_is_offered_the_implied_tenancy_attribute():
+    text = MINIMAL.replace("  notes: {}", "  notes:\n    sort_key: id\n    attributes: {id: string, email: string}\n"
+                           "    global_indexes:\n      by_email: {partition_key: email, sort_key: tenantid, "
+                           "tenant_scoped: false}\n      by_id: {partition_key: tenant_id, sort_key: idd}")
+    hints = {message.split("'")[1]: hint for code, _, _, message, hint in _errors(text) if code == "K101"}
+    assert hints["tenantid"].startswith("did you mean 'tenant_id'?")
+    assert hints["idd"].startswith("did you mean 'id'?")
