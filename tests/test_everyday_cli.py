@@ -151,7 +151,7 @@ def test_an_empty_map_is_said_in_words_not_pydantic():
 def test_a_tenant_scoped_index_without_partition_key_is_told_to_name_the_tenancy_attribute():
     text = MINIMAL.replace("  notes: {}", "  notes:\n    sort_key: id\n    attributes: {id: string}\n"
                            "    global_indexes:\n      by_id: {sort_key: id}")
-    [(code, line, col, message, hint)] = _errors(text)
+    [(code, _, _, message, hint)] = _errors(text)
     assert (code, message) == ("M003", "missing required key 'partition_key'")
     assert hint.endswith("for a tenant-scoped index that is the tenancy attribute: partition_key: tenant_id")
 
