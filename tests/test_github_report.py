@@ -107,3 +107,21 @@ def _change(kind: str, subject: str = "", table: str = "users", **fields) -> Cha
 ])
 def test_change_place_reads_what_a_change_is_about(change, place):
     assert change_place(change) == place
+
+
+def test_markdown_escapes_raw_html_and_mentions_from_the_schema(files):
+    head = BASE.replace("      status: string\n", "      status: string\n    access_patterns:\n"
+                        "      - {name: \"notify @ops-team <img src=x onerror=alert(1)>\", key: [tenant_id]}\n")
+    (files / "head.yaml").write_text(head)
+    result = runner.invoke(app, ["diff", "-s", "head.yaml", "--base", "base.yaml", "-f", "markdown"])
+    assert result.exit_code == 0
+    assert "+notify @&#8203;ops-team &lt;img src=x onerror=alert(1)&gt;" in result.stdout
+    assert "<img" not in result.stdout and "@ops-team" not in result.stdout
+
+
+def test_escape_text_keeps_plain_text_and_emails_readable():
+    from jobwork_infra.report.markdown import escape_text
+
+    assert escape_text("a & b < c") == "a &amp; b &lt; c"
+    assert escape_text("@here and x@y") == "@&#8203;here and x@&#8203;y"
+    assert escape_text("plain text") == "plain text"
