@@ -65,8 +65,8 @@ def main() -> int:
                      f"{ms(startup['validate'])} vs {ms(startup['python'])} (fixed cost {ms(fixed)})"))
         ratio = startup["validate"] / startup["libraries"]
         verdict = "ok" if ratio <= validate_bench.STARTUP_GOAL else "OVER"
-        rows.append((f"CLI start-up: validate (2 tables) / import pydantic, yaml, typer "
-                     f"(goal <= {validate_bench.STARTUP_GOAL}x: {verdict})",
+        rows.append(((f"CLI start-up: validate (2 tables) / import pydantic, yaml, typer "
+                     f"(goal <= {validate_bench.STARTUP_GOAL}x: {verdict})"),
                      f"{ratio:.2f}x", f"{ms(startup['validate'])} vs {ms(startup['libraries'])}"))
 
     if "diff" not in skip:
