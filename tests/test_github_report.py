@@ -125,3 +125,24 @@ def test_escape_text_keeps_plain_text_and_emails_readable():
     assert escape_text("a & b < c") == "a &amp; b &lt; c"
     assert escape_text("@here and x@y") == "@&#8203;here and x@&#8203;y"
     assert escape_text("plain text") == "plain text"
+
+
+def test_diff_plan_shows_the_staged_steps_per_environment(files):
+    head = BASE.replace("      by_email: {partition_key: email, projection: keys_only, tenant_scoped: false}\n",
+                        "      by_mail: {partition_key: email, projection: all, tenant_scoped: false}\n"
+                        "      by_id: {partition_key: tenant_id, sort_key: email}\n")
+    (files / "head.yaml").write_text(head)
+    result = runner.invoke(app, ["diff", "-s", "head.yaml", "--base", "base.yaml", "-f", "markdown", "--plan"])
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        "\n#### Plan for `shop-dev`: 3 steps (if `base.yaml` is what is deployed)\n\n"
+        "1. users: delete index by_email\n2. users: create index by_mail\n3. users: create index by_id\n")
+    text = runner.invoke(app, ["diff", "-s", "head.yaml", "--base", "base.yaml", "--plan"])
+    assert text.stdout.endswith("Plan for shop-dev if base.yaml is deployed:\n  1. users: delete index by_email\n"
+                                "  2. users: create index by_mail\n  3. users: create index by_id\n")
+
+
+def test_diff_plan_without_changes_adds_nothing(files):
+    (files / "head.yaml").write_text(BASE)
+    result = runner.invoke(app, ["diff", "-s", "head.yaml", "--base", "base.yaml", "-f", "markdown", "--plan"])
+    assert result.stdout == "### Schema diff\n\n**No changes.**\n"

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..changes import Severity
+from ..changes import Plan, Severity
 from ..errors import Blocked
+from ..model import SchemaFile
 from ..project import check_base, check_project
 from . import SCHEMA_DEFAULT, SchemaOption, app, stderr, stdout
 
@@ -38,6 +39,9 @@ def diff_command(
     output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", help="Exit 3 when a change at or above this severity exists.")] = FailOn.destructive,
+    plan: Annotated[bool, typer.Option(
+        "--plan", help="Also show the steps deploy would stage, per environment, if the base is what is "
+                       "deployed (text and markdown).")] = False,
 ) -> None:
     """Compare the schema with a base version and say what each change does to live data.
 
@@ -63,10 +67,15 @@ def diff_command(
         previous.require_valid()
     changes = diff_environments(previous.schema if previous else None, head.schema, env)
 
+    plans = _plans(previous.schema if previous else None, head.schema, env) if plan and changes else []
     if output is Format.json:
         typer.echo(changes_json(changes))
     elif output is Format.markdown:
         typer.echo(changes_markdown(changes), nl=False)
+        if plans:
+            from ..report.markdown import plans_markdown
+
+            typer.echo(plans_markdown(plans, base), nl=False)
     elif output is Format.github:
         from ..report.github import render_changes
 
@@ -74,6 +83,10 @@ def diff_command(
             typer.echo(render_changes(changes, head.document, previous.document if previous else None))
     else:
         render_changes_text(changes, stdout)
+        for staged in plans:
+            stdout.print(f"\nPlan for {staged.head.stack_name} if {base} is deployed:", markup=False)
+            for step in staged.steps:
+                stdout.print(f"  {step.number}. {step.summary}", markup=False)
 
     if fail_on is not FailOn.never:
         level = Severity.parse(fail_on.value)
@@ -84,3 +97,17 @@ def diff_command(
                 f"(--fail-on {level.label})",
                 "review the changes above; --fail-on never reports them without failing",
             )
+
+
+def _plans(base: SchemaFile | None, head: SchemaFile, env: str | None) -> list[Plan]:
+    """The staged plan of each judged environment that has changes, from `base` as if deployed."""
+    from ..model import resolve
+    from ..plan import plan_changes
+
+    plans = []
+    for name in [env] if env else list(head.environments):
+        before = resolve(base, name) if base is not None and name in base.environments else None
+        staged = plan_changes(before, resolve(head, name))
+        if staged.steps:
+            plans.append(staged)
+    return plans
