@@ -23,9 +23,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from .. import __version__
+from .. import DEFAULT_SCHEMA, __version__
 from ..errors import Blocked, JobworkError, SchemaInvalid
-from ..project import DEFAULT_SCHEMA
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
@@ -164,9 +163,24 @@ def _root(
     """Schema compiler for the DynamoDB tables of JobWork Planner."""
 
 
-# Every module of this package defines commands on `app`; importing them registers them.
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+# Every module of this package defines commands on `app`; importing them registers them. A run of one
+# command imports only its module (each pulls in a different part of the pipeline: `validate` need
+# not load the deploy flow); help, completion and anything unrecognised import them all.
+_MODULE_OF = {"json-schema": "validate", "docs": "validate", "destroy": "deploy"}
+
+
+def _modules_to_import(argv: list[str]) -> list[str]:
+    modules = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    command = next((arg for arg in argv if not arg.startswith("-")), "")
+    module = _MODULE_OF.get(command, command.replace("-", "_"))
+    completing = any(name.endswith("_COMPLETE") for name in os.environ)
+    if module in modules and not completing and not {"-h", "--help"} & set(argv[: argv.index(command)]):
+        return [module]
+    return modules
+
+
+for _module in _modules_to_import(sys.argv[1:]):
+    importlib.import_module(f"{__name__}.{_module}")
 
 
 def main() -> None:
