@@ -163,3 +163,16 @@ def test_an_unknown_index_sort_key_is_offered_the_implied_tenancy_attribute():
     hints = {message.split("'")[1]: hint for code, _, _, message, hint in _errors(text) if code == "K101"}
     assert hints["tenantid"].startswith("did you mean 'tenant_id'?")
     assert hints["idd"].startswith("did you mean 'id'?")
+
+
+def test_only_the_scripts_import_one_command_module():
+    from jobwork_infra.cli import _modules_to_import
+
+    everything = _modules_to_import(["pytest", "-k", "validate"])
+    assert {"validate", "diff", "deploy", "synth", "local"} <= set(everything)
+    assert _modules_to_import(["/usr/bin/jobwork-infra", "--debug", "validate", "-s", "x"]) == ["validate"]
+    assert _modules_to_import(["cli.py", "destroy", "--env", "dev"]) == ["deploy"]
+    assert _modules_to_import(["jobwork-infra", "json-schema"]) == ["validate"]
+    assert _modules_to_import(["jobwork-infra", "--help", "validate"]) == everything
+    assert _modules_to_import(["jobwork-infra", "nonsense"]) == everything
+    assert _modules_to_import(["jobwork-infra"]) == everything

@@ -163,14 +163,19 @@ def _root(
     """Schema compiler for the DynamoDB tables of JobWork Planner."""
 
 
-# Every module of this package defines commands on `app`; importing them registers them. A run of one
-# command imports only its module (each pulls in a different part of the pipeline: `validate` need
-# not load the deploy flow); help, completion and anything unrecognised import them all.
+# Every module of this package defines commands on `app`; importing them registers them. A run of the
+# `jobwork-infra` script (or cli.py) for one command imports only its module (each pulls in a
+# different part of the pipeline: `validate` need not load the deploy flow); help, completion,
+# anything unrecognised, and any other importer (tests, `import jobwork_infra.cli`) import them all.
 _MODULE_OF = {"json-schema": "validate", "docs": "validate", "destroy": "deploy"}
+_SCRIPTS = ("jobwork-infra", "cli.py")
 
 
 def _modules_to_import(argv: list[str]) -> list[str]:
     modules = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    if not argv or Path(argv[0]).name not in _SCRIPTS:
+        return modules
+    argv = argv[1:]
     command = next((arg for arg in argv if not arg.startswith("-")), "")
     module = _MODULE_OF.get(command, command.replace("-", "_"))
     completing = any(name.endswith("_COMPLETE") for name in os.environ)
@@ -179,7 +184,7 @@ def _modules_to_import(argv: list[str]) -> list[str]:
     return modules
 
 
-for _module in _modules_to_import(sys.argv[1:]):
+for _module in _modules_to_import(sys.argv):
     importlib.import_module(f"{__name__}.{_module}")
 
 
