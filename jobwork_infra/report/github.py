@@ -165,7 +165,10 @@ def render_changes(changes: Sequence[Change], head: Document, base: Document | N
     lines = []
     for change in changes:
         location, note = locate_change(change, head, base)
-        subject = f"{change.subject}: " if change.subject else ""
+        # "index by_email: index by_email is created" says it twice: the subject only when the
+        # statement does not start with it.
+        repeated = not change.subject or change.statement.startswith(change.subject)
+        subject = "" if repeated else f"{change.subject}: "
         message = f"{change.code} {change.severity.label}: {subject}{change.statement}{note}"
         if change.advice:
             message += f"\nadvice: {change.advice}"
