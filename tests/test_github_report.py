@@ -28,10 +28,11 @@ def annotations(*args: str) -> tuple[int, list[str]]:
 
 
 def test_one_annotation_per_change_on_the_changed_line(files):
+    """One line per change; the subject is left out where the statement starts with it."""
     code, lines = annotations()
     assert code == 3  # --fail-on destructive still decides the exit
     assert lines == [
-        ("::warning file=head.yaml,line=15,col=7,title=D202 multi-step (users)::D202 multi-step: index by_email: "
+        ("::warning file=head.yaml,line=15,col=7,title=D202 multi-step (users)::D202 multi-step: "
         "index by_email's projection changes from keys_only to all: it is deleted, then created again and "
         "backfilled; queries on it fail in between%0Aadvice: add an index with the new projection under a new "
         "name, move the readers, then remove the old one"),
