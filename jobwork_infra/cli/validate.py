@@ -78,11 +78,14 @@ def _check(schema: str):
     """The findings of `schema`, from the cache when this very file was checked by this very build
     (jobwork_infra/cache.py: a repeated validate then never builds the pydantic models)."""
     from .. import cache
+    from ..load import MAX_BYTES
 
     try:
-        data = Path(schema).read_bytes()
+        path = Path(schema)
+        # Over the limit, or unreadable: no cache; the loader reports it (Y001, Y002).
+        data = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
     except OSError:
-        data = None  # the loader reports it (Y001)
+        data = None
     if data is not None and (hit := cache.load(schema, data)) is not None:
         return hit
     from ..project import check_project
