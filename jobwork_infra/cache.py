@@ -27,7 +27,7 @@ from .errors import Diagnostic, Location, Severity
 
 _PACKAGE = Path(__file__).resolve().parent
 _LIBRARIES = ("pydantic", "pydantic_core", "yaml")
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def load(path: str, data: bytes) -> CheckedSchema | None:
             return None
         diagnostics = [
             Diagnostic(d["code"], Severity(d["severity"]), d["message"],
-                       Location(**d["location"]) if d["location"] else None, d["hint"], tuple(d["path"]))
+                       Location(**d["location"]) if d["location"] else None, d["hint"], tuple(d["path"]),
+                       d["acknowledged"])
             for d in stored["diagnostics"]
         ]
         return CheckedSchema(diagnostics, stored["tables"], stored["indexes"])

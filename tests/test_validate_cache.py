@@ -111,3 +111,14 @@ def test_a_warm_validate_process_loads_neither_the_model_nor_the_rules(cache_dir
     assert code == "0"
     assert "jobwork_infra.model" not in loaded and "jobwork_infra.rules" not in loaded
     assert "jobwork_infra.cli.deploy" not in loaded  # only the invoked command's module is imported
+
+
+def test_an_entry_keeps_every_field_of_a_finding(cache_dir, schema):
+    from jobwork_infra.errors import Diagnostic, Location, Severity
+
+    finding = Diagnostic("T002", Severity.NOTE, "crosses tenants (acknowledged: login)", Location("t.yaml", 3, 4),
+                         None, ("tables", "users", "global_indexes", "by_email", "tenant_scoped"), "login")
+    data = schema.read_bytes()
+    cache.store(str(schema), data, cache.CheckedSchema([finding], 1, 1))
+    [loaded] = cache.load(str(schema), data).diagnostics
+    assert (loaded, loaded.path, loaded.acknowledged) == (finding, finding.path, "login")

@@ -159,6 +159,17 @@ def test_sarif_format_is_valid_sarif(path):
         assert region["startLine"] >= 1 and region["startColumn"] >= 1
 
 
+def test_sarif_marks_an_acknowledged_finding_suppressed_in_source(in_root):
+    log = json.loads(invoke("validate", "-f", "sarif").stdout)
+    jsonschema.validate(log, SARIF_SCHEMA)
+    [result] = log["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("T002", "note")
+    assert result["suppressions"] == [{
+        "kind": "inSource",
+        "justification": "login looks the user up before the tenant is known; granted to the auth service only",
+    }]
+
+
 def test_sarif_result_for_k101():
     log = json.loads(invoke("validate", "-s", K101, "-f", "sarif").stdout)
     first = log["runs"][0]["results"][0]

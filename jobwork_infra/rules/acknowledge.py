@@ -68,7 +68,7 @@ def apply_acknowledgements(diagnostics: list[Diagnostic], document: Document,
         else:
             used.add((owner, d.code))
             out.append(replace(d, severity=Severity.NOTE, message=f"{d.message} (acknowledged: {reason})",
-                               hint=None))
+                               hint=None, acknowledged=reason))
     for owner, acks in acknowledged.items():
         for code in acks:
             if (owner, code) in used:
