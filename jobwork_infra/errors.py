@@ -38,6 +38,8 @@ class Diagnostic:
     hint: str | None = None
     # The schema path the finding is about (("tables", "users", "sort_key")), when it has one.
     path: tuple[str | int, ...] = field(default=(), compare=False)
+    # The reason given in `acknowledge:` when the finding was accepted on purpose (then a note).
+    acknowledged: str | None = field(default=None, compare=False)
 
     @property
     def is_error(self) -> bool:

@@ -73,25 +73,42 @@ def _encryption_shorthand(value: Any) -> Any:
     return value
 
 
+def _schema_version(value: Any) -> Any:
+    # Exactly the integer 1: lax validation would take `true` and `1.0` as 1 (True == 1 == 1.0).
+    if type(value) is not int or value != 1:
+        shown = "true" if value is True else "false" if value is False else repr(value)
+        raise PydanticCustomError("schema_version", "unsupported schema version {shown}: this jobwork-infra "
+                                  "reads version 1", {"shown": shown})
+    return value
+
+
 class Attribute(_Model):
-    type: AttributeType
-    description: str | None = None
-    enum: list[str | int] | None = Field(default=None, min_length=1)
+    """An attribute: its type, and optionally what it holds."""
+
+    type: AttributeType = Field(description="string, number, binary, boolean, list, map, string_set, number_set, "
+                                "binary_set; uuid, date, datetime (stored as strings); epoch_seconds (a number).")
+    description: str | None = Field(default=None, description="What the attribute holds (for docs and readers).")
+    enum: list[str | int] | None = Field(default=None, min_length=1,
+                                         description="The values it may take (documentation and codegen).")
 
 
 class Projection(_Model):
-    type: Literal["all", "keys_only", "include"]
-    attributes: tuple[str, ...] = ()
+    type: Literal["all", "keys_only", "include"] = Field(description="Which attributes the index copies.")
+    attributes: tuple[str, ...] = Field(default=(), description="The attributes an include projection copies.")
 
 
 class Encryption(_Model):
-    type: Literal["aws_owned", "aws_managed", "customer_managed"]
-    kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+    type: Literal["aws_owned", "aws_managed", "customer_managed"] = Field(
+        description="aws_owned (free, default), aws_managed (the aws/dynamodb KMS key) or customer_managed.")
+    kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$",
+                                    description="The customer managed KMS key or alias ARN.")
 
 
 class Capacity(_Model):
-    read: int = Field(ge=1, le=40_000)
-    write: int = Field(ge=1, le=40_000)
+    """Provisioned throughput (billing: provisioned only)."""
+
+    read: int = Field(ge=1, le=40_000, description="Read capacity units per second.")
+    write: int = Field(ge=1, le=40_000, description="Write capacity units per second.")
 
 
 AttributeField = Annotated[Attribute, BeforeValidator(_attribute_shorthand, json_schema_input_type=AttributeType | Attribute)]
@@ -106,67 +123,123 @@ EncryptionField = Annotated[
 ]
 
 
+# `acknowledge: {T002: "why"}` on a table or index: rules/acknowledge.py turns the warnings it names,
+# at that place, into notes. The reason is required: it is what the note shows to the next reader.
+Acknowledgements = dict[str, Annotated[str, Field(min_length=1)]]
+
+
+_ACKNOWLEDGE = Field(default=None, description="Warnings accepted on purpose here, code → reason "
+                     "(e.g. T002: login lookup): they stay visible as notes and no longer fail --strict.")
+# The default as written in YAML (`all`), so the JSON Schema's default passes its own anyOf.
+_PROJECTION = Field(default=Projection(type="all"), json_schema_extra={"default": "all"},
+                    description="all (default), keys_only, or a list of attribute names to include.")
+
+
 class GlobalIndex(_Model):
-    partition_key: str
-    sort_key: str | None = None
-    projection: ProjectionField = Projection(type="all")
+    """A global secondary index: another key to query the table by."""
+
+    partition_key: str = Field(description="The index's partition key, a declared scalar attribute; required, "
+                               "also on a tenant-scoped index (write the tenancy attribute, e.g. tenant_id).")
+    sort_key: str | None = Field(default=None, description="The index's sort key, a declared scalar attribute.")
+    projection: ProjectionField = _PROJECTION
     # None: decided by rule T2 (scoped when the partition key is the tenancy attribute).
-    tenant_scoped: bool | None = None
-    capacity: Capacity | None = None
+    tenant_scoped: bool | None = Field(default=None, description="Default: true when partitioned by the tenancy "
+                                       "attribute; false makes a cross-tenant index (rule T002 warns).")
+    capacity: Capacity | None = Field(default=None, description="The index's provisioned capacity (default: the "
+                                      "table's).")
+    acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
 class LocalIndex(_Model):
-    sort_key: str
-    projection: ProjectionField = Projection(type="all")
+    """A local secondary index: the table's partition key with another sort key; fixed at creation."""
+
+    sort_key: str = Field(description="The index's sort key, a declared scalar attribute.")
+    projection: ProjectionField = _PROJECTION
+    acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
 class AccessPattern(_Model):
-    name: str = Field(min_length=1)
-    key: list[str] = Field(min_length=1, max_length=2)
-    index: str | None = None
-    description: str | None = None
+    """A query the application makes; validate checks it is served without a Scan (A001)."""
+
+    name: str = Field(min_length=1, description="What the query does, in words (codegen names the method after it).")
+    key: list[str] = Field(min_length=1, max_length=2,
+                           description="[partition key] or [partition key, sort key] of the table or index.")
+    index: str | None = Field(default=None, description="The index queried (default: the table).")
+    description: str | None = Field(default=None, description="More about the query.")
 
 
 class TableOptions(_Model):
     """Options that defaults and environments may set for every table."""
 
-    billing: Billing | None = None
-    capacity: Capacity | None = None
-    table_class: TableClass | None = None
-    encryption: EncryptionField | None = None
-    point_in_time_recovery: bool | None = None
-    deletion_protection: bool | None = None
-    removal_policy: RemovalPolicy | None = None
-    stream: Stream | None = None
-    tags: dict[str, str] | None = None
+    billing: Billing | None = Field(default=None, description="on_demand (default, pay per request) or "
+                                    "provisioned (then set capacity).")
+    capacity: Capacity | None = Field(default=None, description="Read and write capacity units (billing: "
+                                      "provisioned only).")
+    table_class: TableClass | None = Field(default=None, description="standard (default) or infrequent_access.")
+    encryption: EncryptionField | None = Field(default=None, description="aws_owned (default), aws_managed, or "
+                                               "{kms_key_arn: ...} for a customer managed key.")
+    point_in_time_recovery: bool | None = Field(default=None, description="Continuous backups for restoring to "
+                                                "any second of the last 35 days (default off).")
+    deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
+                                             "while on (default off).")
+    removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
+                                                 "schema or destroying the stack does: retain (default) keeps "
+                                                 "it, destroy deletes it with its data; snapshot means retain.")
+    stream: Stream | None = Field(default=None, description="Record item changes for 24 h: keys_only, "
+                                  "new_image, old_image or new_and_old_images (default none).")
+    tags: dict[str, str] | None = Field(default=None, description="Tags added to the table (app, env, table, "
+                                        "managed-by are always added).")
     # Which CloudFormation stack holds the table: {app}-{env}-{stack}; unset, the main {app}-{env}.
-    stack: str | None = Field(default=None, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,63}$")
+    stack: str | None = Field(default=None, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,63}$",
+                              description="The CloudFormation stack that holds the table: {app}-{env}-{stack} "
+                                          "(default: the environment's main stack {app}-{env}).")
 
 
 class Environment(TableOptions):
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """An environment (dev, prod, ...): where its stack goes, and table options for it."""
+
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$",
+                               description="The AWS region of the stack (default: the caller's).")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$",
+                                description="The 12-digit AWS account id, quoted (default: the caller's).")
 
 
 class Table(TableOptions):
-    description: str | None = None
-    tenant_scoped: bool = True
-    partition_key: str | None = None
-    sort_key: str | None = None
-    attributes: dict[str, AttributeField] = {}
-    global_indexes: dict[str, GlobalIndex] = {}
-    local_indexes: dict[str, LocalIndex] = {}
-    ttl: str | None = None
-    table_name: str | None = None
-    access_patterns: list[AccessPattern] = []
+    """A DynamoDB table; its YAML key gives its logical id and name."""
+
+    description: str | None = Field(default=None, description="What the table holds.")
+    tenant_scoped: bool = Field(default=True, description="Partitioned by the tenancy attribute and covered by "
+                                "the TenantDataAccess policy (default true).")
+    partition_key: str | None = Field(default=None, description="The partition key attribute (default: the "
+                                      "tenancy attribute; a tenant-scoped table must use it).")
+    sort_key: str | None = Field(default=None, description="The sort key attribute (none by default).")
+    attributes: dict[str, AttributeField] = Field(default={}, description="Attribute name → type, or "
+                                                  "{type, description, enum}; every key must be declared.")
+    global_indexes: dict[str, GlobalIndex] = Field(default={}, description="Index name → global secondary "
+                                                   "index (at most 20).")
+    local_indexes: dict[str, LocalIndex] = Field(default={}, description="Index name → local secondary index "
+                                                 "(at most 5; needs a table sort key; only at creation).")
+    ttl: str | None = Field(default=None, description="The attribute holding the expiry time (epoch_seconds or "
+                            "number); expired items are deleted.")
+    table_name: str | None = Field(default=None, description="An explicit physical name, e.g. to adopt an "
+                                   "existing table (default: from naming.table).")
+    access_patterns: list[AccessPattern] = Field(default=[], description="The queries the application makes; "
+                                                 "each must be served without a Scan.")
+    acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
 class Tenancy(_Model):
-    attribute: str = "tenant_id"
+    """How tables are split by tenant."""
+
+    attribute: str = Field(default="tenant_id", description="The partition key of every tenant-scoped table (a "
+                           "string); IAM limits each tenant to items whose key is its own id.")
 
 
 class Naming(_Model):
-    table: str = "{app}-{env}-{table}"
+    """How physical names are made."""
+
+    table: str = Field(default="{app}-{env}-{table}", description="The physical table name; placeholders {app}, "
+                       "{env}, {table}.")
 
 
 class SchemaFile(_Model):
@@ -177,13 +250,18 @@ class SchemaFile(_Model):
         json_schema_extra={"$id": "https://jobwork-infra/schema/tables.schema.json"},
     )
 
-    version: Literal[1]
-    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
-    tenancy: Tenancy = Tenancy()
-    naming: Naming = Naming()
-    environments: dict[str, Environment] = Field(min_length=1)
-    defaults: TableOptions = TableOptions()
-    tables: dict[str, Table] = {}
+    version: Annotated[Literal[1], BeforeValidator(_schema_version)] = Field(
+        description="The schema language version: 1.")
+    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", description="The app's name; prefixes stacks "
+                     "({app}-{env}) and table names.")
+    tenancy: Tenancy = Field(default=Tenancy(), description="The tenancy attribute (default tenant_id).")
+    naming: Naming = Field(default=Naming(), description="The physical name pattern of tables.")
+    environments: dict[str, Environment] = Field(min_length=1, description="At least one environment (dev, "
+                                                 "prod, ...): region, account and table options per environment.")
+    defaults: TableOptions = Field(default=TableOptions(), description="Table options for every table "
+                                   "(precedence: table > environment > defaults > built-in).")
+    tables: dict[str, Table] = Field(default={}, description="Table key → table; the key gives the logical id "
+                                     "(job_orders → JobOrdersTable) and the name.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,6 +321,24 @@ _PATTERN_MEANING = {
 }
 
 
+# Words people reach for first, from other schema languages, and the type we call that.
+_TYPE_SYNONYMS = {
+    "integer": "number", "int": "number", "float": "number", "decimal": "number", "double": "number",
+    "long": "number", "str": "string", "text": "string", "bool": "boolean", "array": "list",
+    "object": "map", "dict": "map", "timestamp": "datetime", "epoch": "epoch_seconds", "bytes": "binary",
+}
+_TOO_SHORT_HINT = {
+    "environments": "name at least one, e.g. `environments: {dev: {}}`",
+    "acknowledge": "give the reason the finding is accepted, e.g. `T002: login lookup before the tenant is known`",
+    "key": "list the partition key, then optionally the sort key: `key: [tenant_id, user_id]`",
+}
+
+
+def _synonym(value: Any, expected: list[str]) -> str | None:
+    meant = _TYPE_SYNONYMS.get(str(value).lower())
+    return f"did you mean {meant!r}?" if meant in expected else None
+
+
 def model_diagnostics(error: ValidationError, document: Document) -> list[Diagnostic]:
     found: dict[tuple, Diagnostic] = {}
     for err in error.errors(include_url=False):
@@ -260,11 +356,33 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             message = f"missing required key {loc[-1]!r}"
             parent = loc[:-1]
             hint = f"add {loc[-1]}: under {'.'.join(map(str, parent)) or 'the top level'}"
+            if loc[-1] == "partition_key" and "global_indexes" in loc:
+                # Not implied on an index (a table's is): a tenant-scoped index names the tenancy attribute.
+                declared = document.data.get("tenancy")
+                tenancy = declared.get("attribute", "tenant_id") if isinstance(declared, dict) else "tenant_id"
+                hint += f"; for a tenant-scoped index that is the tenancy attribute: partition_key: {tenancy}"
+        elif kind == "schema_version":
+            code, at = "M002", "value"
+            message = err["msg"]
+            hint = "write `version: 1` (a plain number); no other version exists yet"
         elif kind in ("literal_error", "enum"):
             code, at = "M002", "value"
-            expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+            raw = err.get("ctx", {}).get("expected", "")
+            expected = re.findall(r"'([^']*)'", raw) or [raw]  # unquoted when the choices are numbers
             message = f"{err['input']!r} is not one of: {', '.join(expected)}"
-            hint = did_you_mean(str(err["input"]), expected)
+            hint = did_you_mean(str(err["input"]), expected) or _synonym(err["input"], expected)
+        elif kind in ("too_short", "too_long"):
+            code, at = "M002", "value"
+            ctx = err.get("ctx", {})
+            bound, word = (ctx.get("min_length"), "at least") if kind == "too_short" else (ctx.get("max_length"), "at most")
+            one, many = ("entry", "entries") if ctx.get("field_type") == "Dictionary" else ("item", "items")
+            name = loc[-1] if loc and isinstance(loc[-1], str) else "this value"
+            message = f"{name} needs {word} {bound} {one if bound == 1 else many}"
+            hint = _TOO_SHORT_HINT.get(name)
+        elif kind == "string_too_short":
+            code, at = "M002", "value"
+            message = "this text must not be empty"
+            hint = _TOO_SHORT_HINT.get(loc[-2] if len(loc) > 1 else "")
         elif kind == "string_type" and isinstance(err["input"], (int, float, bool)):
             code, at = "M002", "value"
             message = f"expected text, got the {type(err['input']).__name__} {err['input']!r}"

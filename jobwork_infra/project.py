@@ -9,11 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import DEFAULT_SCHEMA
 from .errors import Diagnostic, JobworkError, SchemaInvalid, sort_key
 from .load import Document, load_document
 from .model import ResolvedSchema, SchemaFile, parse_schema, resolve
-
-DEFAULT_SCHEMA = "schema/tables.yaml"
 
 
 def default_schema_path() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    # validate's findings cache (jobwork_infra/cache.py): the session's own, never the user's.
+    "JOBWORK_CACHE_DIR": tempfile.mkdtemp(prefix="jobwork-infra-cache-"),
 })
 os.environ.pop("AWS_PROFILE", None)
 

@@ -52,12 +52,32 @@ def test_good_fixture_passes(path):
     assert found(path) == expected(path)
 
 
-def test_the_project_schema_is_valid_with_one_t002_warning(project_schema):
+def test_the_project_schema_is_valid_with_one_acknowledged_t002_note(project_schema):
     project = check_project(project_schema)
     assert project.ok
-    [warning] = project.diagnostics
-    assert (warning.code, warning.severity) == ("T002", Severity.WARNING)
-    assert warning.path == ("tables", "users", "global_indexes", "by_cognito_sub", "tenant_scoped")
+    [note] = project.diagnostics
+    assert (note.code, note.severity) == ("T002", Severity.NOTE)
+    assert note.path == ("tables", "users", "global_indexes", "by_cognito_sub", "tenant_scoped")
+    assert note.message.endswith("(acknowledged: login looks the user up before the tenant is known; "
+                                 "granted to the auth service only)")
+
+
+def test_an_acknowledgement_covers_only_its_code_at_its_place(tmp_path):
+    """The same code on another index of the same table stays a warning; the acknowledged one is a note."""
+    text = (FIXTURES / "good" / "acknowledged.yaml").read_text() + (
+        "      by_name:\n"
+        "        partition_key: user_id\n"
+        "        tenant_scoped: false\n")
+    project = check_project("two.yaml", text=text)
+    by_place = {d.path[3]: d.severity for d in project.diagnostics}
+    assert by_place == {"by_email": Severity.NOTE, "by_name": Severity.WARNING}
+
+
+def test_an_acknowledgement_needs_a_reason():
+    text = (FIXTURES / "good" / "acknowledged.yaml").read_text().replace(
+        '"login lookup before the tenant is known"', '""')
+    [d] = check_project("empty.yaml", text=text).diagnostics
+    assert (d.code, d.location.line) == ("M002", 14)
 
 
 def test_every_code_has_a_bad_fixture():

@@ -9,8 +9,10 @@ Heavy libraries (aws_cdk, boto3) are imported inside the commands that need them
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
+from pathlib import Path
 from typing import Annotated
 
 # Before typer, rich and pydantic: for `synth` it starts Node.js, which then runs alongside them.
@@ -21,8 +23,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from .. import DEFAULT_SCHEMA, __version__
 from ..errors import Blocked, JobworkError, SchemaInvalid
-from ..project import DEFAULT_SCHEMA
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
@@ -30,9 +32,33 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def find_schema(start: Path | None = None, relative: str = DEFAULT_SCHEMA) -> str:
+    """`schema/tables.yaml` in the working directory or the nearest parent that has one, as git finds
+    `.git`: so every command works from any subdirectory of the repository. The search stops at the
+    repository's root (a directory holding `.git`); the path is returned relative to the working
+    directory, as git prints paths. Not found: the default, and the loader says Y001 with the fix."""
+    cwd = Path.cwd() if start is None else start
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / relative
+        if candidate.is_file():
+            return os.path.relpath(candidate, cwd)
+        if (directory / ".git").exists():
+            break
+    return relative
+
+
+def _schema_default(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    # Only the default walks up; a --schema or $JOBWORK_SCHEMA the user gave is taken as it is.
+    source = ctx.get_parameter_source(param.name)
+    if source is not None and source.name == "DEFAULT" and value == DEFAULT_SCHEMA:
+        return find_schema()
+    return value
+
+
 # Shared options, so every command spells them the same way.
 SchemaOption = Annotated[str, typer.Option(
-    "--schema", "-s", envvar="JOBWORK_SCHEMA", show_envvar=True, help="The schema file.")]
+    "--schema", "-s", envvar="JOBWORK_SCHEMA", show_envvar=True, callback=_schema_default,
+    help="The schema file; by default schema/tables.yaml here or in the nearest parent directory.")]
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, as named in the schema.")]
 SCHEMA_DEFAULT = DEFAULT_SCHEMA
 
@@ -43,8 +69,38 @@ def print_error(message: str, hint: str | None = None) -> None:
         stderr.print(f"  [dim]hint:[/] {hint}", markup=True)
 
 
+def _flags_without_a_value_label(command, ctx: typer.Context) -> None:
+    """Typer's rich help labels a flag `<bool>` (`--yes -y <bool>`), as if it took a value;
+    an empty metavar leaves the column blank for flags, as click's plain help prints them."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+def _debug_first(args: list[str]) -> list[str]:
+    """`--debug` is accepted anywhere on the line (before a `--`): moved to where the root reads it."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    rest = [a for a in args[:end] if a != "--debug"]
+    return ["--debug", *rest, *args[end:]]
+
+
 class _Group(TyperGroup):
     """The error boundary: library errors become messages; tracebacks only with --debug."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _debug_first(list(args)))
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _flags_without_a_value_label(command, ctx)
+        return command
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        _flags_without_a_value_label(self, ctx)
+        super().format_help(ctx, formatter)
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -85,21 +141,51 @@ app = typer.Typer(
     name="jobwork-infra",
     help="Schema compiler for the DynamoDB tables of JobWork Planner: validate, diff, synth, deploy.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (README: shell completion)
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"jobwork-infra {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for failures.")) -> None:
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for failures (anywhere on the line)."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Schema compiler for the DynamoDB tables of JobWork Planner."""
 
 
-# Every module of this package defines commands on `app`; importing them registers them.
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+# Every module of this package defines commands on `app`; importing them registers them. A run of the
+# `jobwork-infra` script (or cli.py) for one command imports only its module (each pulls in a
+# different part of the pipeline: `validate` need not load the deploy flow); help, completion,
+# anything unrecognised, and any other importer (tests, `import jobwork_infra.cli`) import them all.
+_MODULE_OF = {"json-schema": "validate", "docs": "validate", "destroy": "deploy"}
+_SCRIPTS = ("jobwork-infra", "cli.py")
+
+
+def _modules_to_import(argv: list[str]) -> list[str]:
+    modules = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    if not argv or Path(argv[0]).name not in _SCRIPTS:
+        return modules
+    argv = argv[1:]
+    command = next((arg for arg in argv if not arg.startswith("-")), "")
+    module = _MODULE_OF.get(command, command.replace("-", "_"))
+    completing = any(name.endswith("_COMPLETE") for name in os.environ)
+    if module in modules and not completing and not {"-h", "--help"} & set(argv[: argv.index(command)]):
+        return [module]
+    return modules
+
+
+for _module in _modules_to_import(sys.argv):
+    importlib.import_module(f"{__name__}.{_module}")
 
 
 def main() -> None:

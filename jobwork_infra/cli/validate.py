@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from ..project import check_project
 from . import EXIT_FAILED, EXIT_OK, SCHEMA_DEFAULT, SchemaOption, app, stderr, stdout
 
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
@@ -50,19 +49,11 @@ def validate(
     """
     from ..report import text as text_report
 
-    project = check_project(schema)
-    diagnostics = project.diagnostics
-    tables = indexes = None
-    if project.schema is not None:
-        tables = len(project.schema.tables)
-        indexes = sum(len(t.global_indexes) + len(t.local_indexes) for t in project.schema.tables.values())
+    checked = _check(schema)
+    diagnostics, tables, indexes = checked.diagnostics, checked.tables, checked.indexes
     line, passed = text_report.summary(schema, diagnostics, tables, indexes, strict)
     if format is Format.text:
-        if project.document is not None:
-            sources = {project.document.file: project.document.text}
-        else:
-            sources = text_report.source_of(schema)
-        text_report.render_diagnostics(diagnostics, sources, stdout)
+        text_report.render_diagnostics(diagnostics, text_report.source_of(schema), stdout)
         stdout.print(line, markup=False)
     else:
         if format is Format.json:
@@ -87,6 +78,40 @@ def validate(
         # Machine formats keep stdout parseable; the summary goes to stderr.
         stderr.print(line, markup=False)
     raise typer.Exit(EXIT_OK if passed else EXIT_FAILED)
+
+
+def _check(schema: str):
+    """The findings of `schema`, from the cache when this very file was checked by this very build
+    (jobwork_infra/cache.py: a repeated validate then never builds the pydantic models)."""
+    from .. import cache
+    from ..load import MAX_BYTES
+
+    try:
+        path = Path(schema)
+        # Over the limit, or unreadable: no cache; the loader reports it (Y001, Y002).
+        data = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
+    except OSError:
+        data = None
+    if data is not None and (hit := cache.load(schema, data)) is not None:
+        return hit
+    from ..project import check_project
+
+    project = check_project(schema)
+    tables = indexes = None
+    if project.schema is not None:
+        tables = len(project.schema.tables)
+        indexes = sum(len(t.global_indexes) + len(t.local_indexes) for t in project.schema.tables.values())
+    checked = cache.CheckedSchema(project.diagnostics, tables, indexes)
+    if data is not None and project.document is not None and project.document.text == _decoded(data):
+        cache.store(schema, data, checked)
+    return checked
+
+
+def _decoded(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
 
 
 @app.command("json-schema")
@@ -116,6 +141,7 @@ def docs(
     Example: jobwork-infra docs --out docs/tables.md
     """
     from ..docs import schema_markdown
+    from ..project import check_project
 
     project = check_project(schema).require_valid()
     _write(schema_markdown(project.schema, schema), out, "the tables' documentation")

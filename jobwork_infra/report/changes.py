@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..changes import Change, Plan, Severity
+from .markdown import escape_text
 
 STYLES = {
     Severity.DESTRUCTIVE: "bold red",
@@ -93,8 +94,8 @@ _MARKS = {Severity.DESTRUCTIVE: "🔴", Severity.MULTI_STEP: "🟣", Severity.ON
 
 
 def _cell(text: str) -> str:
-    """Table cells: a pipe would end the cell and a newline the row."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Table cells: a pipe would end the cell and a newline the row; HTML and @mentions are escaped."""
+    return escape_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def changes_markdown(changes: Sequence[Change], title: str = "Schema diff") -> str:

@@ -32,6 +32,7 @@ def render(diagnostics: list[Diagnostic], file: str, valid: bool, tables: int | 
         "indexes": indexes,
         "errors": sum(d.is_error for d in diagnostics),
         "warnings": sum(str(d.severity) == "warning" for d in diagnostics),
+        "notes": sum(str(d.severity) == "note" for d in diagnostics),
         "diagnostics": [diagnostic_dict(d) for d in diagnostics],
         "stacks": stacks or {},
     }, indent=2)

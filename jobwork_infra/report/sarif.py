@@ -39,6 +39,9 @@ def render(diagnostics: list[Diagnostic]) -> str:
         }
         if d.code in REGISTRY:
             result["ruleIndex"] = codes.index(d.code)
+        if d.acknowledged is not None:
+            # Accepted in the schema itself: code scanning shows it as suppressed, with the reason.
+            result["suppressions"] = [{"kind": "inSource", "justification": d.acknowledged}]
         if d.location is not None:
             result["locations"] = [{"physicalLocation": {
                 "artifactLocation": {"uri": quote(d.location.file)},

@@ -65,7 +65,10 @@ def summary(file: str, diagnostics: list[Diagnostic], tables: int | None, indexe
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
     passed = errors == 0 and not (strict and warnings) and tables is not None
+    notes = sum(d.severity is Severity.NOTE for d in diagnostics)
     counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    if notes:  # acknowledged findings: visible, never failing
+        counts += f", {_plural(notes, 'note')}"
     if tables is not None:
         counts = f"{_plural(tables, 'table')}, {_plural(indexes or 0, 'index', 'indexes')}; {counts}"
     if strict and warnings and not errors and tables is not None:

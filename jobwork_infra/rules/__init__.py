@@ -1,7 +1,8 @@
 """Rules over a modelled schema: one module per family, every code in `REGISTRY`.
 
 `check` runs every rule and turns each finding's schema path into a location through
-`Document.locate`, the one place that knows about lines and columns.
+`Document.locate`, the one place that knows about lines and columns; then acknowledgements
+(`acknowledge:` on a table or index) turn the warnings they name into notes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from ..errors import Diagnostic
 from ..load import Document
 from ..model import SchemaFile
 from . import access, budgets, indexes, keys, names, options, tenancy  # noqa: F401  (registers the rules)
+from .acknowledge import apply_acknowledgements
 from .context import Context
 from .registry import FAMILIES, REGISTRY, Finding, Rule
 
@@ -31,4 +33,4 @@ def check(document: Document, schema: SchemaFile) -> list[Diagnostic]:
                 hint=finding.hint,
                 path=tuple(finding.path),
             ))
-    return diagnostics
+    return apply_acknowledgements(diagnostics, document, schema)

@@ -19,7 +19,8 @@ def declared(ctx: Context) -> Iterator[Finding]:
         table = ctx.schema.tables[use.table]
         if ctx.attribute_type(table, use.name) is None:
             hint = f"declare it under tables.{use.table}.attributes, e.g. {use.name}: string"
-            close = did_you_mean(use.name, table.attributes)
+            # The tenancy attribute is implied, not listed: offer it too (`tenantid` → tenant_id).
+            close = did_you_mean(use.name, [*table.attributes, ctx.tenancy])
             yield Finding(use.path, f"the {use.role} {use.name!r} of {use.owner} is not declared",
                           f"{close} or {hint}" if close else hint, at=use.at)
 

@@ -52,6 +52,7 @@ FAMILIES = {
     "tenancy": "Tenant isolation (T0xx)",
     "access": "Access patterns (A0xx)",
     "budgets": "AWS limits per stack and table (B0xx)",
+    "acknowledge": "Acknowledged findings (X0xx)",
 }
 
 REGISTRY: dict[str, Rule] = {}
