@@ -49,7 +49,7 @@ def validate(
     """
     from ..report import text as text_report
 
-    checked = _check(schema)
+    checked, project = _check(schema)
     diagnostics, tables, indexes = checked.diagnostics, checked.tables, checked.indexes
     line, passed = text_report.summary(schema, diagnostics, tables, indexes, strict)
     if format is Format.text:
@@ -62,6 +62,10 @@ def validate(
             from ..report.json import render
 
             stacks = None
+            if project is None:  # a cache hit: the budgets need the model
+                from ..project import check_project
+
+                project = check_project(schema)
             if project.schema is not None:
                 stacks = {env: [u.as_dict() for u in usage(resolve(project.schema, env))]
                           for env in project.schema.environments}
@@ -81,7 +85,7 @@ def validate(
 
 
 def _check(schema: str):
-    """The findings of `schema`, from the cache when this very file was checked by this very build
+    """The findings of `schema` and the checked project (None on a cache hit), from the cache when this very file was checked by this very build
     (jobwork_infra/cache.py: a repeated validate then never builds the pydantic models)."""
     from .. import cache
     from ..load import MAX_BYTES
@@ -93,7 +97,7 @@ def _check(schema: str):
     except OSError:
         data = None
     if data is not None and (hit := cache.load(schema, data)) is not None:
-        return hit
+        return hit, None
     from ..project import check_project
 
     project = check_project(schema)
@@ -104,7 +108,7 @@ def _check(schema: str):
     checked = cache.CheckedSchema(project.diagnostics, tables, indexes)
     if data is not None and project.document is not None and project.document.text == _decoded(data):
         cache.store(schema, data, checked)
-    return checked
+    return checked, project
 
 
 def _decoded(data: bytes) -> str | None:
