@@ -39,6 +39,10 @@ Stream = Literal["keys_only", "new_image", "old_image", "new_and_old_images"]
 
 BUILT_IN_TAGS = ("app", "env", "table", "managed-by")
 MANAGED_BY = "jobwork-infra"
+# Tables the tool keeps for itself on a local engine start with this; schemas may not use it (rule N109).
+TOOL_TABLE_PREFIX = f"_{MANAGED_BY}"
+# Tags the tool sets on every table (ownership is read from them): a schema may not set them (rule N109).
+TOOL_TAGS = ("app", "env", "table", "managed-by")
 
 
 class _Model(BaseModel):
@@ -106,9 +110,13 @@ EncryptionField = Annotated[
 ]
 
 
+# An attribute or table name: never empty (an empty key name used to reach the resolver and fail there).
+Name = Annotated[str, Field(min_length=1)]
+
+
 class GlobalIndex(_Model):
-    partition_key: str
-    sort_key: str | None = None
+    partition_key: Name
+    sort_key: Name | None = None
     projection: ProjectionField = Projection(type="all")
     # None: decided by rule T2 (scoped when the partition key is the tenancy attribute).
     tenant_scoped: bool | None = None
@@ -116,7 +124,7 @@ class GlobalIndex(_Model):
 
 
 class LocalIndex(_Model):
-    sort_key: str
+    sort_key: Name
     projection: ProjectionField = Projection(type="all")
 
 
@@ -149,18 +157,18 @@ class Environment(TableOptions):
 class Table(TableOptions):
     description: str | None = None
     tenant_scoped: bool = True
-    partition_key: str | None = None
-    sort_key: str | None = None
+    partition_key: Name | None = None
+    sort_key: Name | None = None
     attributes: dict[str, AttributeField] = {}
     global_indexes: dict[str, GlobalIndex] = {}
     local_indexes: dict[str, LocalIndex] = {}
-    ttl: str | None = None
-    table_name: str | None = None
+    ttl: Name | None = None
+    table_name: Name | None = None
     access_patterns: list[AccessPattern] = []
 
 
 class Tenancy(_Model):
-    attribute: str = "tenant_id"
+    attribute: Name = "tenant_id"
 
 
 class Naming(_Model):
@@ -266,6 +274,11 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             code, at = "M002", "value"
             message = f"expected text, got the {type(err['input']).__name__} {err['input']!r}"
             hint = "quote it in YAML, e.g. '012345678901'"
+        elif kind == "string_too_short" and err["input"] == "":
+            code, at = "M002", "value"
+            message = f"{loc[-1]} is empty" if loc and isinstance(loc[-1], str) else "an empty name"
+            hint = f"name an attribute or a table here, or remove the {loc[-1]} key to use the default" \
+                if loc and isinstance(loc[-1], str) else "give it a name"
         elif kind == "string_pattern_mismatch" and loc and loc[-1] in _PATTERN_MEANING:
             code, at = "M002", "value"
             message = f"{err['input']!r} is not a valid {loc[-1]}: {_PATTERN_MEANING[loc[-1]]}"
@@ -425,7 +438,7 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         return KeyAttribute(name=name, type=key_type(schema, table, name)) if name else None
 
     tags = {**(schema.defaults.tags or {}), **(schema.environments[env].tags or {}), **(table.tags or {})}
-    tags.update({"app": schema.app, "env": env, "table": table_key, "managed-by": MANAGED_BY})
+    tags.update(dict(zip(TOOL_TAGS, (schema.app, env, table_key, MANAGED_BY), strict=True)))
     billing = option("billing")
     removal_policy = option("removal_policy")
     return ResolvedTable(

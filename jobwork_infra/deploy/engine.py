@@ -415,8 +415,10 @@ def _java_or_none() -> str | None:
 
 
 def default_engine() -> str:
-    """DynamoDB Local when it can be kept on loopback, else moto (which listens on 127.0.0.1 only)."""
-    return DEFAULT_ENGINE if loopback_available() else "moto"
+    """DynamoDB Local, or moto (127.0.0.1 only) where a usable Java has no javac to keep DynamoDB Local
+    on loopback. Without a usable Java it stays DynamoDB Local, whose start says what to install."""
+    java = _java_or_none()
+    return "moto" if java is not None and _javac(java) is None else DEFAULT_ENGINE
 
 
 def _launcher(root: Path, java: str, jar: Path) -> Path:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from ..errors import JobworkError
-from ..model import MANAGED_BY, ResolvedSchema
+from ..model import MANAGED_BY, TOOL_TABLE_PREFIX, ResolvedSchema
 from .local_client import WAIT_DELAY, RunContext, error_code
 
-REGISTRY = "_jobwork-infra.registry"
+REGISTRY = f"{TOOL_TABLE_PREFIX}.registry"
 
 @dataclass(frozen=True)
 class Entry:
