@@ -144,18 +144,38 @@ def test_concurrent_starts_share_one_engine(root):
 
 
 @pytest.mark.slow
-def test_an_engine_whose_state_file_was_lost_keeps_a_second_one_off_its_data(root):
+def test_an_engine_whose_state_file_was_lost_is_found_again_not_doubled(root):
     state = engines.start("moto", None, root)
     (root / ".jobwork" / "engine.json").unlink()
     result = CliRunner().invoke(app, ["local", "start", "--engine", "moto"])
-    assert result.exit_code == 1
-    assert f"error: an engine (pid {state.pid}) still runs on {root / '.jobwork'}" in result.output
-    assert f"kill {state.pid}" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Already running: moto server at {state.endpoint} (pid {state.pid}")
     assert engine_pids(root) == [state.pid]
-    os.killpg(state.pid, signal.SIGKILL)
-    engines._children.pop(state.pid).wait()
-    again = engines.start("moto", None, root)  # the lock died with it
-    assert again.pid != state.pid
+    (root / ".jobwork" / "engine.json").unlink()
+    assert CliRunner().invoke(app, ["local", "stop"]).output == f"Stopped moto server (pid {state.pid}).\n"
+    assert not alive(state.pid)
+
+
+@pytest.mark.slow
+def test_a_foreign_process_holding_the_engine_lock_keeps_a_second_engine_off_the_data(root):
+    (root / ".jobwork").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(60)"), str(root / ".jobwork" / "engine.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        result = CliRunner().invoke(app, ["local", "start", "--engine", "moto"])
+        assert result.exit_code == 1
+        assert f"error: an engine (pid {holder.pid}) still runs on {root / '.jobwork'}" in result.output
+        assert f"kill {holder.pid}" in result.output
+        assert engine_pids(root) == []
+        assert holder.poll() is None  # not ours to stop: `local stop` leaves it alone
+        assert CliRunner().invoke(app, ["local", "stop"]).output == "No local engine runs.\n"
+        assert holder.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 # ---------------------------------------------------------------------------------------------

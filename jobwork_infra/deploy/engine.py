@@ -514,6 +514,27 @@ def _tracked(root) -> EngineState | None:
     return state
 
 
+def _untracked(root) -> EngineState | None:
+    """An engine of this checkout that holds the engine lock but has no state file (it was lost or
+    removed): rebuilt from its command line and accepted only if it passes the same checks."""
+    root = project_root(root)
+    for pid in _lock_holders(root):
+        args = _cmdline(pid) or []
+        if any(a.endswith((LAUNCHER_CLASS, "DynamoDBLocal.jar")) for a in args):
+            engine, port, data = "dynamodb-local", _option(args, "-port"), str(_data_dir(root))
+        elif "moto.server" in args:
+            engine, port, data = "moto", _option(args, "-p"), None
+        else:
+            continue
+        if port is None or not port.isdigit():
+            continue
+        state = EngineState(engine=engine, pid=pid, port=int(port), endpoint=f"http://{HOST}:{port}",
+                            data_dir=data, log=str(state_dir(root) / "engine.log"), started_at=time.time())
+        if _is_our_engine(state, root):
+            return state
+    return None
+
+
 def status(root: str | Path | None = None, *, check_health: bool = True) -> EngineState | None:
     """The running engine, or None. A state file whose process is gone (or is not ours) is removed.
 
@@ -544,6 +565,12 @@ def start_or_reuse(engine: str | None = None, port: int | None = None,
     prepare_state_dir(root)
     with _start_lock(root, START_TIMEOUT + 30):
         running = status(root)
+        if running is None:
+            # An engine whose state file was lost: recognised by its lock and command line, and kept.
+            running = _untracked(root)
+            if running is not None:
+                _check_health(running)
+                _write_state(root, running)
         if running is not None:
             if running.engine != engine or (port is not None and port != running.port):
                 raise JobworkError(
@@ -635,7 +662,7 @@ def stop(root: str | Path | None = None) -> EngineState | None:
 
     Returns what was stopped, or None when no engine ran. A stopped or hung engine is stopped too.
     """
-    state = _tracked(root)
+    state = _tracked(root) or _untracked(root)
     if state is None:
         return None
     _terminate(state)
