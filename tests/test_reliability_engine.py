@@ -132,7 +132,12 @@ def test_a_jobwork_dir_copied_from_another_checkout_cannot_stop_that_checkouts_e
 
 @pytest.mark.slow
 def test_concurrent_starts_share_one_engine(root):
-    starts = [subprocess.Popen([*CLI, "local", "start", "--engine", "moto"], env={**os.environ, "JOBWORK_ROOT": str(root)},
+    # Each process imports first, then all start at the same instant: the race, not import order, decides.
+    at = time.time() + 4
+    at_once = ("import sys, time; from jobwork_infra.cli import app; at = float(sys.argv.pop(1)); "
+               "time.sleep(max(0.0, at - time.time())); app(prog_name='jobwork-infra')")
+    starts = [subprocess.Popen([sys.executable, "-c", at_once, str(at), "local", "start", "--engine", "moto"],
+                               env={**os.environ, "JOBWORK_ROOT": str(root)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=120) for p in starts]
     assert [p.returncode for p in starts] == [0, 0, 0], outputs
