@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 
 import pytest
@@ -44,7 +43,8 @@ def deploy(schema, root) -> subprocess.Popen:
     # --allow-destructive: dropping the empty `audit` table again; `users`, which holds the items, never changes key.
     return subprocess.Popen([*CLI, "deploy", "--env", "dev", "--local", "--schema", str(schema), "--yes",
                              "--allow-destructive"],
-                            env={**os.environ, "JOBWORK_ROOT": str(root)}, stdout=subprocess.PIPE,
+                            env={**os.environ, "JOBWORK_ROOT": str(root), "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -76,7 +76,16 @@ def seed(root, table: str) -> None:
 
 
 # Delays after which the kill lands: from "still importing" to "probably done", across the steps.
-DELAYS = (0.5, 1.1, 1.6, 2.4)
+# Where the kill lands: after planning, and as each staged step starts (three index changes: 3 steps).
+TRIGGERS = ("Plan for", "Step 1/", "Step 2/", "Step 3/")
+
+
+def wait_for(process: subprocess.Popen, trigger: str) -> bool:
+    """Read the deploy's output until `trigger` appears (True) or the deploy ends first (False)."""
+    for line in process.stdout:
+        if trigger in line:
+            return True
+    return False
 
 
 @pytest.mark.parametrize("engine", ["dynamodb-local", "moto"])
@@ -91,19 +100,19 @@ def test_killing_the_deploy_process_at_any_point_converges_without_loss(engine, 
         schema.write_text(schema_text(app, with_indexes=False))
         converge(schema, root)
         seed(root, table)
-        for i, delay in enumerate(DELAYS):
+        for i, trigger in enumerate(TRIGGERS):
             schema.write_text(schema_text(app, with_indexes=i % 2 == 0))  # add, then drop, the indexes
             process = deploy(schema, root)
-            time.sleep(delay)
-            if process.poll() is None:
+            if wait_for(process, trigger):
                 os.killpg(process.pid, signal.SIGKILL)
                 interrupted += 1
             finish(process)
             converge(schema, root)
-            assert count(root, table) == ITEMS, f"items lost after a kill at {delay} s"
+            assert count(root, table) == ITEMS, f"items lost after a kill at {trigger!r}"
     finally:
         engines.stop(root)
-    assert interrupted >= len(DELAYS) // 2, "too few kills landed mid-deploy to mean anything"
+    print(f"\n{engine}: {interrupted}/{len(TRIGGERS)} deploy kills landed mid-deploy; {ITEMS}/{ITEMS} items kept")
+    assert interrupted == len(TRIGGERS), "a kill did not land mid-deploy"
 
 
 @pytest.mark.local
@@ -118,11 +127,10 @@ def test_killing_dynamodb_local_mid_deploy_converges_on_rerun_without_loss(tmp_p
         schema.write_text(schema_text(app, with_indexes=False))
         converge(schema, root)
         seed(root, table)
-        for i, delay in enumerate(DELAYS[1:]):
+        for i, trigger in enumerate(TRIGGERS[1:]):
             schema.write_text(schema_text(app, with_indexes=i % 2 == 0))
             process = deploy(schema, root)
-            time.sleep(delay)
-            if process.poll() is None:
+            if wait_for(process, trigger):
                 engines.kill(root)  # the engine dies under the running deploy
                 interrupted += 1
             code, out = finish(process)
@@ -130,7 +138,9 @@ def test_killing_dynamodb_local_mid_deploy_converges_on_rerun_without_loss(tmp_p
             if code != 0:
                 assert "error:" in out, out
             converge(schema, root)  # restarts the engine on the same data
-            assert count(root, table) == ITEMS, f"items lost after an engine kill at {delay} s"
+            assert count(root, table) == ITEMS, f"items lost after an engine kill at {trigger!r}"
     finally:
         engines.stop(root)
-    assert interrupted >= 2
+    print(f"\ndynamodb-local: {interrupted}/{len(TRIGGERS) - 1} engine kills landed mid-deploy; "
+          f"{ITEMS}/{ITEMS} items kept")
+    assert interrupted == len(TRIGGERS) - 1
