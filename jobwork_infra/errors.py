@@ -7,6 +7,7 @@ so a run reports everything it found at once. `JobworkError` is for failures tha
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -73,3 +74,37 @@ class SchemaInvalid(JobworkError):
 
 class Blocked(JobworkError):
     """A run refused on purpose (a destructive change without --allow-destructive): exit 3."""
+
+
+# Failures raised by the standard library or botocore that have a known cause and a known fix. Matched
+# by class name so that this module (imported by validate) never imports botocore.
+_BOTOCORE_FIXES = {
+    "InvalidRegionError": ("the region {region_name!r} is not an AWS region name",
+                           "use a region code such as eu-west-1 or us-east-1 (--region, or the environment's region:)"),
+    "NoRegionError": ("no AWS region is configured",
+                      "pass --region, set region: on the environment, or set $AWS_REGION"),
+    "NoCredentialsError": ("no AWS credentials were found",
+                           "configure them (`aws configure`, $AWS_PROFILE, or an SSO login), or use --local"),
+    "ProfileNotFound": ("the AWS profile {profile!r} does not exist",
+                        "check $AWS_PROFILE against ~/.aws/config, or unset it"),
+}
+_OUTPUT_ERRNOS = {errno.ENOSPC: "the device is full", errno.EPIPE: "the reader closed the pipe",
+                  errno.EIO: "an input/output error", errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def explain(exc: BaseException) -> JobworkError | None:
+    """A JobworkError with the fix for a known third-party failure; None for a real bug."""
+    module = type(exc).__module__ or ""
+    fix = _BOTOCORE_FIXES.get(type(exc).__name__) if module.startswith("botocore") else None
+    if fix is not None:
+        message, hint = fix
+        try:
+            message = message.format(**getattr(exc, "kwargs", {}))
+        except (KeyError, IndexError, ValueError):
+            message = message.split(" {", 1)[0]
+        return JobworkError(message, hint)
+    if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS:
+        where = f"to {exc.filename}" if exc.filename else "the output"
+        return JobworkError(f"could not write {where}: {_OUTPUT_ERRNOS[exc.errno]}",
+                            "free some space or redirect the output elsewhere (e.g. > file.txt), then rerun")
+    return None

@@ -8,6 +8,11 @@ expansion is bounded (a billion-laughs document stops at MAX_NODES instead of ea
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import stat
+import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import Diagnostic, Location, Severity
 
 MAX_BYTES = 5 * 1024 * 1024
+# A regular file of at most MAX_BYTES reads in milliseconds; a network or FUSE mount that stalls
+# must not hold validate (or a CI job) forever.
+READ_TIMEOUT = 10.0
+_READ_CHUNK = 256 * 1024
 # Values built after alias expansion; the largest real schema is far below this.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
@@ -176,18 +185,121 @@ class _Builder:
         return sources
 
 
+# The C0 controls, DEL and the C1 controls by their usual abbreviations; YAML allows only tab,
+# line feed, carriage return and NEL among them (YAML 1.1 §5.1, https://yaml.org/spec/1.1/#id868524).
+_CONTROL_NAMES = dict(enumerate((
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR", "SO", "SI",
+    "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US",
+))) | {0x7F: "DEL"}
+# What YAML's reader refuses: PyYAML's own Reader.NON_PRINTABLE.
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
+_TAB_PROBLEM = re.compile(r"'\\t'|\btab\b")
+
+
+def describe_character(char: str) -> str:
+    """U+0007 (BEL, a control character), U+FFFE (a noncharacter), U+00E9 (LATIN SMALL LETTER E WITH ACUTE)."""
+    code = ord(char)
+    if code in _CONTROL_NAMES:
+        return f"U+{code:04X} ({_CONTROL_NAMES[code]}, a control character)"
+    if 0x80 <= code <= 0x9F:
+        return f"U+{code:04X} (a C1 control character)"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"U+{code:04X} (a lone surrogate)"
+    name = unicodedata.name(char, "")
+    return f"U+{code:04X} ({name})" if name else f"U+{code:04X} (a noncharacter)"
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
+def _non_printable(file: str, text: str) -> Diagnostic | None:
+    """The first character YAML refuses, named and located; None when there is none."""
+    match = _NON_PRINTABLE.search(text)
+    if match is None:
+        return None
+    line, col = _line_col(text, match.start())
+    return _diag("Y013", f"the character {describe_character(match.group())} is not allowed in YAML",
+                 file, line, col, "delete it (it is often pasted in by accident); inside a double-quoted "
+                 "string, write it as an escape such as \"\\x07\" if it is really meant")
+
+
 def _yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Diagnostic:
+    if isinstance(exc, yaml.reader.ReaderError):
+        found = _non_printable(file, text)
+        if found is not None:
+            return found
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}, {problem}" if context else problem
     # libyaml does not name the character, so look at it.
-    at_mark = text.splitlines()[line - 1][col - 1: col] if mark and line <= len(text.splitlines()) else ""
-    if at_mark == "\t" or "\\t" in message or "tab" in message:
+    lines = text.splitlines()
+    at_mark = lines[line - 1][col - 1: col] if mark and line <= len(lines) else ""
+    if at_mark == "\t" or _TAB_PROBLEM.search(message):
         return _diag("Y006", "a tab character where YAML expects indentation", file, line, col,
                      "indent with spaces, never tabs")
     return _diag("Y005", f"invalid YAML: {message}", file, line, col)
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _not_regular(file: str, mode: int) -> Diagnostic:
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return _diag("Y001", f"the schema is {kind}, not a regular file", file, 1, 1,
+                 "pass the path of the YAML file itself (--schema PATH); special files are never read")
+
+
+def read_schema_file(path: str | Path) -> bytes | Diagnostic:
+    """A regular file's bytes, bounded in size (MAX_BYTES) and time (READ_TIMEOUT); a finding otherwise.
+
+    Only regular files are opened for reading: /dev/zero would never end, a FIFO would block forever.
+    O_NONBLOCK keeps even a file swapped for a FIFO after the check from blocking the open.
+    """
+    file = str(path)
+    try:
+        before = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return _diag("Y001", "no such file", file, 1, 1, "pass --schema PATH or set $JOBWORK_SCHEMA")
+    except OSError as exc:
+        return _diag("Y001", f"cannot read the file: {exc.strerror}", file, 1, 1)
+    if not stat.S_ISREG(before.st_mode):
+        return _not_regular(file, before.st_mode)
+    too_big = _diag("Y002", f"the file is over {MAX_BYTES:,} bytes; the limit is {MAX_BYTES:,}", file, 1, 1,
+                    "split the schema or remove generated content")
+    if before.st_size > MAX_BYTES:
+        return _diag("Y002", f"the file is {before.st_size:,} bytes; the limit is {MAX_BYTES:,}", file, 1, 1,
+                     "split the schema or remove generated content")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return _diag("Y001", f"cannot read the file: {exc.strerror}", file, 1, 1)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            return _not_regular(file, opened.st_mode)
+        chunks: list[bytes] = []
+        size = 0
+        deadline = time.monotonic() + READ_TIMEOUT
+        while True:
+            chunk = os.read(fd, _READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BYTES:
+                return too_big  # it grew after the stat
+            if time.monotonic() > deadline:
+                return _diag("Y001", f"reading the file took over {READ_TIMEOUT:.0f} s", file, 1, 1,
+                             "copy it to a local disk and pass that path")
+    except OSError as exc:
+        return _diag("Y001", f"cannot read the file: {exc.strerror}", file, 1, 1)
+    finally:
+        os.close(fd)
 
 
 def load_document(path: str | Path, text: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
@@ -197,18 +309,9 @@ def load_document(path: str | Path, text: str | None = None) -> tuple[Document |
     """
     file = str(path)
     if text is None:
-        p = Path(path)
-        try:
-            size = p.stat().st_size
-            if size > MAX_BYTES:
-                return None, [_diag("Y002", f"the file is {size:,} bytes; the limit is {MAX_BYTES:,}",
-                                    file, 1, 1, "split the schema or remove generated content")]
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            return None, [_diag("Y001", "no such file", file, 1, 1,
-                                "pass --schema PATH or set $JOBWORK_SCHEMA")]
-        except OSError as exc:
-            return None, [_diag("Y001", f"cannot read the file: {exc.strerror}", file, 1, 1)]
+        raw = read_schema_file(path)
+        if isinstance(raw, Diagnostic):
+            return None, [raw]
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -218,6 +321,10 @@ def load_document(path: str | Path, text: str | None = None) -> tuple[Document |
     elif len(text.encode("utf-8")) > MAX_BYTES:
         return None, [_diag("Y002", f"the file is over {MAX_BYTES:,} bytes", file, 1, 1)]
 
+    # libyaml says only "unacceptable character #x0007": name it and locate it ourselves.
+    refused = _non_printable(file, text)
+    if refused is not None:
+        return None, [refused]
     # libyaml's parser is ~10x faster on large schemas; the marks and the safe constructor are the same.
     loader = _Loader(text)
     try:

@@ -39,6 +39,10 @@ Stream = Literal["keys_only", "new_image", "old_image", "new_and_old_images"]
 
 BUILT_IN_TAGS = ("app", "env", "table", "managed-by")
 MANAGED_BY = "jobwork-infra"
+# Tables the tool keeps for itself on a local engine start with this; schemas may not use it (rule N109).
+TOOL_TABLE_PREFIX = f"_{MANAGED_BY}"
+# Tags the tool sets on every table (ownership is read from them): a schema may not set them (rule N109).
+TOOL_TAGS = ("app", "env", "table", "managed-by")
 
 
 class _Model(BaseModel):
@@ -123,6 +127,10 @@ EncryptionField = Annotated[
 ]
 
 
+# An attribute or table name: never empty (an empty key name used to reach the resolver and fail there).
+Name = Annotated[str, Field(min_length=1)]
+
+
 # `acknowledge: {T002: "why"}` on a table or index: rules/acknowledge.py turns the warnings it names,
 # at that place, into notes. The reason is required: it is what the note shows to the next reader.
 Acknowledgements = dict[str, Annotated[str, Field(min_length=1)]]
@@ -138,9 +146,9 @@ _PROJECTION = Field(default=Projection(type="all"), json_schema_extra={"default"
 class GlobalIndex(_Model):
     """A global secondary index: another key to query the table by."""
 
-    partition_key: str = Field(description="The index's partition key, a declared scalar attribute; required, "
+    partition_key: Name = Field(description="The index's partition key, a declared scalar attribute; required, "
                                "also on a tenant-scoped index (write the tenancy attribute, e.g. tenant_id).")
-    sort_key: str | None = Field(default=None, description="The index's sort key, a declared scalar attribute.")
+    sort_key: Name | None = Field(default=None, description="The index's sort key, a declared scalar attribute.")
     projection: ProjectionField = _PROJECTION
     # None: decided by rule T2 (scoped when the partition key is the tenancy attribute).
     tenant_scoped: bool | None = Field(default=None, description="Default: true when partitioned by the tenancy "
@@ -153,7 +161,7 @@ class GlobalIndex(_Model):
 class LocalIndex(_Model):
     """A local secondary index: the table's partition key with another sort key; fixed at creation."""
 
-    sort_key: str = Field(description="The index's sort key, a declared scalar attribute.")
+    sort_key: Name = Field(description="The index's sort key, a declared scalar attribute.")
     projection: ProjectionField = _PROJECTION
     acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
@@ -210,18 +218,18 @@ class Table(TableOptions):
     description: str | None = Field(default=None, description="What the table holds.")
     tenant_scoped: bool = Field(default=True, description="Partitioned by the tenancy attribute and covered by "
                                 "the TenantDataAccess policy (default true).")
-    partition_key: str | None = Field(default=None, description="The partition key attribute (default: the "
+    partition_key: Name | None = Field(default=None, description="The partition key attribute (default: the "
                                       "tenancy attribute; a tenant-scoped table must use it).")
-    sort_key: str | None = Field(default=None, description="The sort key attribute (none by default).")
+    sort_key: Name | None = Field(default=None, description="The sort key attribute (none by default).")
     attributes: dict[str, AttributeField] = Field(default={}, description="Attribute name → type, or "
                                                   "{type, description, enum}; every key must be declared.")
     global_indexes: dict[str, GlobalIndex] = Field(default={}, description="Index name → global secondary "
                                                    "index (at most 20).")
     local_indexes: dict[str, LocalIndex] = Field(default={}, description="Index name → local secondary index "
                                                  "(at most 5; needs a table sort key; only at creation).")
-    ttl: str | None = Field(default=None, description="The attribute holding the expiry time (epoch_seconds or "
+    ttl: Name | None = Field(default=None, description="The attribute holding the expiry time (epoch_seconds or "
                             "number); expired items are deleted.")
-    table_name: str | None = Field(default=None, description="An explicit physical name, e.g. to adopt an "
+    table_name: Name | None = Field(default=None, description="An explicit physical name, e.g. to adopt an "
                                    "existing table (default: from naming.table).")
     access_patterns: list[AccessPattern] = Field(default=[], description="The queries the application makes; "
                                                  "each must be served without a Scan.")
@@ -231,7 +239,7 @@ class Table(TableOptions):
 class Tenancy(_Model):
     """How tables are split by tenant."""
 
-    attribute: str = Field(default="tenant_id", description="The partition key of every tenant-scoped table (a "
+    attribute: Name = Field(default="tenant_id", description="The partition key of every tenant-scoped table (a "
                            "string); IAM limits each tenant to items whose key is its own id.")
 
 
@@ -387,6 +395,11 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             code, at = "M002", "value"
             message = f"expected text, got the {type(err['input']).__name__} {err['input']!r}"
             hint = "quote it in YAML, e.g. '012345678901'"
+        elif kind == "string_too_short" and err["input"] == "":
+            code, at = "M002", "value"
+            message = f"{loc[-1]} is empty" if loc and isinstance(loc[-1], str) else "an empty name"
+            hint = f"name an attribute or a table here, or remove the {loc[-1]} key to use the default" \
+                if loc and isinstance(loc[-1], str) else "give it a name"
         elif kind == "string_pattern_mismatch" and loc and loc[-1] in _PATTERN_MEANING:
             code, at = "M002", "value"
             message = f"{err['input']!r} is not a valid {loc[-1]}: {_PATTERN_MEANING[loc[-1]]}"
@@ -570,7 +583,7 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         return KeyAttribute(name=name, type=key_type(schema, table, name)) if name else None
 
     tags = {**(schema.defaults.tags or {}), **(schema.environments[env].tags or {}), **(table.tags or {})}
-    tags.update({"app": schema.app, "env": env, "table": table_key, "managed-by": MANAGED_BY})
+    tags.update(dict(zip(TOOL_TAGS, (schema.app, env, table_key, MANAGED_BY), strict=True)))
     billing = option("billing")
     removal_policy = option("removal_policy")
     return ResolvedTable(

@@ -277,7 +277,7 @@ def test_unknown_ref_is_a_clear_error(repo):
 @needs_git
 def test_schema_missing_at_the_ref_is_new_not_an_error(repo):
     other = repo.parent / "other.yaml"
-    other.write_text(BASE)
+    other.write_text(BASE.replace("app: shop", "app: newshop"))  # a new app: HEAD has no schema of it anywhere
     result = run("--schema", str(other), "--base", "HEAD")
     assert result.exit_code == 0, result.output
     assert result.stderr == f"note: {other} does not exist at HEAD: every table is new\n"

@@ -9,6 +9,7 @@ Heavy libraries (aws_cdk, boto3) are imported inside the commands that need them
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import pkgutil
 import sys
@@ -24,7 +25,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from .. import DEFAULT_SCHEMA, __version__
-from ..errors import Blocked, JobworkError, SchemaInvalid
+from ..errors import Blocked, JobworkError, SchemaInvalid, explain
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
@@ -86,6 +87,17 @@ def _debug_first(args: list[str]) -> list[str]:
     return ["--debug", *rest, *args[end:]]
 
 
+def _discard_stdout() -> None:
+    """After a failed write to stdout (a full device, a closed pipe), send what is left to /dev/null, so
+    that the interpreter's final flush does not fail again with a traceback-like message."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (a test runner's capture): nothing to flush at exit
+
+
 class _Group(TyperGroup):
     """The error boundary: library errors become messages; tracebacks only with --debug."""
 
@@ -131,6 +143,12 @@ class _Group(TyperGroup):
         except Exception as exc:  # the last line of defence: never a traceback without --debug
             if ctx.params.get("debug"):
                 raise
+            known = explain(exc)  # a full disk, a bad --region, ...: a cause with a fix, not a bug
+            if known is not None:
+                if isinstance(exc, OSError):
+                    _discard_stdout()
+                print_error(known.message, known.hint)
+                ctx.exit(EXIT_FAILED)
             print_error(f"internal error: {type(exc).__name__}: {exc}",
                         "rerun with --debug for the traceback and report it")
             ctx.exit(EXIT_FAILED)

@@ -42,6 +42,9 @@ def diff_command(
     plan: Annotated[bool, typer.Option(
         "--plan", help="Also show the steps deploy would stage, per environment, if the base is what is "
                        "deployed (text and markdown).")] = False,
+    base_schema: Annotated[str | None, typer.Option(
+        "--base-schema", help="The schema file's path at --base REF, when it was elsewhere then "
+                              "(renames are followed on their own).")] = None,
 ) -> None:
     """Compare the schema with a base version and say what each change does to live data.
 
@@ -60,10 +63,12 @@ def diff_command(
     head = check_project(schema).require_valid()
     if env is not None:
         head.resolve(env)  # an unknown environment is an error before any git work
-    previous = check_base(base, schema)
+    previous = check_base(base, schema, base_schema, head.schema.app)
     if previous is None:
         stderr.print(f"note: {schema} does not exist at {base}: every table is new")
     else:
+        if previous.note:
+            stderr.print(f"note: {previous.note}")
         previous.require_valid()
     changes = diff_environments(previous.schema if previous else None, head.schema, env)
 

@@ -23,9 +23,10 @@ local_app = typer.Typer(
 app.add_typer(local_app, name="local")
 
 EngineOption = typer.Option(
-    Engine.dynamodb_local, "--engine",
-    help="dynamodb-local (Amazon's DynamoDB Local, Java 17+, data kept under .jobwork/local/) "
-         "or moto (pure Python, in memory, 127.0.0.1 only).",
+    None, "--engine", show_default=False,
+    help="dynamodb-local (Amazon's DynamoDB Local, Java 17+ with javac, data kept under .jobwork/local/) "
+         "or moto (pure Python, in memory). Both listen on 127.0.0.1 only. "
+         "Default: dynamodb-local, or moto where no javac can build DynamoDB Local's loopback launcher.",
 )
 PortOption = typer.Option(None, "--port", min=1, max=65535, help="TCP port (default: a free one).")
 
@@ -36,19 +37,19 @@ def _describe(state) -> str:
 
 
 @local_app.command()
-def start(engine: Engine = EngineOption, port: int = PortOption) -> None:
+def start(engine: Engine | None = EngineOption, port: int = PortOption) -> None:
     """Start the local engine and wait until it answers; reuse it when it already runs.
 
-    DynamoDB Local listens on all network interfaces (it has no loopback-only option); use
-    --engine moto where other machines must not reach it. State is kept in .jobwork/engine.json.
+    The engine listens on 127.0.0.1 only (DynamoDB Local through a small launcher built with javac
+    on first use). One engine per project: a second start reuses it. State is kept in
+    .jobwork/engine.json.
 
     Example: jobwork-infra local start --engine moto
     """
     from ..deploy import engine as engines
 
-    before = engines.status()
-    state = engines.start(engine.value, port)
-    verb = "Already running" if before is not None and before.pid == state.pid else "Started"
+    state, started = engines.start_or_reuse(engine.value if engine else None, port)
+    verb = "Started" if started else "Already running"
     stdout.print(f"{verb}: {_describe(state)}")
     stdout.print(state.endpoint)
 

@@ -8,6 +8,9 @@ table belongs to an environment only when its registry item names that app and e
 creation time matches, so a table of another app, another environment or another tool — or one
 deleted and re-created by someone else under the same name — is never touched. The registry lives
 with the data (same engine, same -dbPath), never in a file beside it.
+
+Every write of the registry is conditional, so two deploys cannot both own a name: a claim succeeds
+only on a free name (or our own unfinished claim), an update only while the item is still ours.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from ..errors import JobworkError
-from ..model import MANAGED_BY, ResolvedSchema
+from ..model import MANAGED_BY, TOOL_TABLE_PREFIX, ResolvedSchema
 from .local_client import WAIT_DELAY, RunContext, error_code
 
-REGISTRY = "_jobwork-infra.registry"
+REGISTRY = f"{TOOL_TABLE_PREFIX}.registry"
 
 @dataclass(frozen=True)
 class Entry:
@@ -68,13 +71,88 @@ def _ensure_registry(ctx: RunContext) -> None:
     ctx.registry_ready = True
 
 
-def register(ctx: RunContext, entry: Entry) -> None:
-    _ensure_registry(ctx)
-    ctx.client.put_item(TableName=REGISTRY, Item={
+def _item(entry: Entry) -> dict:
+    return {
         "table_name": {"S": entry.table_name}, "app": {"S": entry.app}, "env": {"S": entry.env},
         "table_key": {"S": entry.table_key}, "created": {"N": str(entry.created)},
         "removal_policy": {"S": entry.removal_policy}, "managed_by": {"S": MANAGED_BY},
-    })
+    }
+
+
+def _holder(ctx: RunContext, table_name: str) -> str:
+    entry = read_registry(ctx.client).get(table_name)
+    if entry is None:
+        return "another deploy"
+    return f"environment {entry.env} of app {entry.app}"
+
+
+def claim_for_create(ctx: RunContext, entry: Entry) -> None:
+    """Claim `entry.table_name` for a create_table about to run; raise if it is no longer free.
+
+    Called right before creating a table, after any confirmation prompt: the plan may be stale by
+    then. The claim is one conditional write (DynamoDB evaluates the condition and the write as one
+    atomic step), so of two deploys racing for one name exactly one wins; the other stops here
+    with nothing changed, instead of overwriting the winner's registry item and later deleting its
+    table (issue 14, item 1). A table that appeared unregistered since the plan is refused too.
+    """
+    _ensure_registry(ctx)
+    try:
+        # Free, or already ours from a create_table interrupted before it finished (created = 0).
+        ctx.client.put_item(
+            TableName=REGISTRY, Item=_item(entry),
+            ConditionExpression="attribute_not_exists(table_name) OR "
+                                "(app = :app AND env = :env AND created = :unfinished)",
+            ExpressionAttributeValues={":app": {"S": entry.app}, ":env": {"S": entry.env},
+                                       ":unfinished": {"N": "0"}})
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        raise JobworkError(
+            f"table {entry.table_name} was claimed by {_holder(ctx, entry.table_name)} after this deploy "
+            "planned it: nothing was changed for that table",
+            "rerun the deploy: it plans again from the live tables (two environments that share table names "
+            "need distinct `naming:` patterns)") from None
+    if describe_or_none(ctx.client, entry.table_name) is not None:
+        release_claim(ctx, entry)
+        raise JobworkError(
+            f"table {entry.table_name} appeared on the local engine after this deploy planned it, and "
+            "jobwork-infra did not create it: leaving it alone",
+            "rerun the deploy to plan again; rename this environment's table, or delete that table yourself "
+            "if it is expendable")
+
+
+def release_claim(ctx: RunContext, entry: Entry) -> None:
+    """Drop a claim of ours that never became a table (a create_table that failed)."""
+    try:
+        ctx.client.delete_item(
+            TableName=REGISTRY, Key={"table_name": {"S": entry.table_name}},
+            ConditionExpression="app = :app AND env = :env AND created = :unfinished",
+            ExpressionAttributeValues={":app": {"S": entry.app}, ":env": {"S": entry.env},
+                                       ":unfinished": {"N": "0"}})
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+
+
+def register(ctx: RunContext, entry: Entry) -> None:
+    """Record a table of ours. `created` 0 is a claim before create_table (see claim_for_create);
+    otherwise the item must still name this app and environment."""
+    if entry.created == 0:
+        claim_for_create(ctx, entry)
+        return
+    _ensure_registry(ctx)
+    try:
+        ctx.client.put_item(
+            TableName=REGISTRY, Item=_item(entry),
+            ConditionExpression="app = :app AND env = :env",
+            ExpressionAttributeValues={":app": {"S": entry.app}, ":env": {"S": entry.env}})
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        raise JobworkError(
+            f"table {entry.table_name} no longer belongs to environment {entry.env} of app {entry.app} in the "
+            f"registry (now: {_holder(ctx, entry.table_name)}): not recording it",
+            "rerun the deploy: it plans again from the live tables") from None
 
 
 def unregister(ctx: RunContext, table_name: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -32,7 +31,9 @@ def format_diagnostic(diagnostic: Diagnostic, sources: dict[str, str]) -> Text:
             gutter = f"{loc.line:>5} | "
             # Expand tabs ourselves so the caret lines up whatever the terminal does with them.
             indent = " " * len(line[: loc.col - 1].expandtabs(4))
-            text.append(f"\n{gutter}{line.expandtabs(4)}")
+            # Control characters (ESC, BEL, ...) shown as U+FFFD: the terminal must not act on them.
+            shown = "".join(c if c == "\t" or c.isprintable() else "\ufffd" for c in line).expandtabs(4)
+            text.append(f"\n{gutter}{shown}")
             text.append(f"\n{' ' * (len(gutter) - 2)}| {indent}")
             text.append("^", style=STYLES[diagnostic.severity])
     if diagnostic.hint:
@@ -43,15 +44,10 @@ def format_diagnostic(diagnostic: Diagnostic, sources: dict[str, str]) -> Text:
 
 def source_of(path: str) -> dict[str, str]:
     """The file's text for caret lines when the loader refused it (a tab, a syntax error); {} if unreadable."""
-    from ..load import MAX_BYTES
+    from ..load import read_schema_file
 
-    try:
-        p = Path(path)
-        if p.stat().st_size > MAX_BYTES:
-            return {}
-        return {path: p.read_bytes().decode("utf-8-sig", errors="replace")}
-    except OSError:
-        return {}
+    raw = read_schema_file(path)  # bounded: never /dev/zero, a FIFO or a file over the size limit
+    return {path: raw.decode("utf-8-sig", errors="replace")} if isinstance(raw, bytes) else {}
 
 
 def render_diagnostics(diagnostics: Iterable[Diagnostic], sources: dict[str, str], console: Console) -> None:

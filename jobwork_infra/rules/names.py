@@ -6,7 +6,7 @@ import re
 import string
 from collections.abc import Iterator
 
-from ..model import logical_id
+from ..model import TOOL_TABLE_PREFIX, TOOL_TAGS, logical_id
 from .context import Context
 from .registry import Finding, rule
 
@@ -155,3 +155,29 @@ def stack_names(ctx: Context) -> Iterator[Finding]:
             yield Finding(("environments", env), f"the stack name {name!r} is not a valid CloudFormation "
                           "stack name", "environment names may use letters, digits and '-' (no '_' or '.')",
                           at="key")
+
+
+@rule("N109", f"names the tool uses for itself are reserved: table names starting with {TOOL_TABLE_PREFIX}, "
+      f"and the tags {', '.join(TOOL_TAGS)}", "names")
+def reserved_names(ctx: Context) -> Iterator[Finding]:
+    # A table named like the local registry would replace it on deploy, after which every table
+    # "belongs to another tool" (issue 14). Compared without case: names differing only in case
+    # are still confusing next to the tool's own.
+    for table_key, table in ctx.tables():
+        names = dict.fromkeys(ctx.resolved(env).tables[table_key].physical_name for env in ctx.environments)
+        reserved = [name for name in names if name.lower().startswith(TOOL_TABLE_PREFIX)]
+        if reserved:
+            path, at = _table_name_at(ctx, table_key)
+            yield Finding(path, f"the table name {reserved[0]!r} starts with {TOOL_TABLE_PREFIX!r}, which "
+                          "jobwork-infra reserves for its own tables (the local registry)",
+                          "choose a name that does not start with " + repr(TOOL_TABLE_PREFIX), at=at)
+    # The tool sets these tags itself and reads ownership from them: a schema's value would be overwritten.
+    owners = [(("defaults", "tags"), ctx.schema.defaults.tags),
+              *((("environments", env, "tags"), e.tags) for env, e in ctx.schema.environments.items()),
+              *((("tables", key, "tags"), t.tags) for key, t in ctx.tables())]
+    for path, tags in owners:
+        for tag in TOOL_TAGS:
+            if tags and tag in tags:
+                yield Finding(path + (tag,), f"the tag {tag!r} is set by jobwork-infra on every table "
+                              f"(its {', '.join(TOOL_TAGS)} tags say which tables it manages)",
+                              "rename the tag (e.g. team-" + tag + ") or remove it", at="key")

@@ -81,7 +81,7 @@ def rule(code: str, summary: str, family: str, severity: Severity = Severity.ERR
 
 # Loader and model codes: emitted by load.py and model.py, listed here for the reference.
 for _code, _summary in [
-    ("Y001", "the schema file cannot be read (missing or unreadable)"),
+    ("Y001", "the schema file cannot be read (missing, unreadable, or not a regular file)"),
     ("Y002", "the file is larger than 5 MB"),
     ("Y003", "the file is not UTF-8"),
     ("Y004", "the file is empty"),
@@ -93,6 +93,7 @@ for _code, _summary in [
     ("Y010", "a map key that is not a string (quote it)"),
     ("Y011", "a duplicate key in one map"),
     ("Y012", "a merge key (<<) whose value is not a map"),
+    ("Y013", "a character YAML does not allow (a control character such as NUL or BEL), named and located"),
 ]:
     register(_code, _summary, "yaml")
 

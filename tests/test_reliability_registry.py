@@ -1,0 +1,106 @@
+"""Ownership in the local registry under races (issue 14, item 1): a plan that went stale at the
+confirmation prompt can no longer hand one environment's table to another."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+import jobwork_infra.cli.deploy as deploy_cli
+from jobwork_infra.cli import app
+from jobwork_infra.deploy.registry import REGISTRY, read_registry
+
+pytestmark = [pytest.mark.slow, pytest.mark.local]
+CLI = [sys.executable, "-c", "from jobwork_infra.cli import main; main()"]
+
+
+def shared_names_schema(app_name: str) -> str:
+    # dev and staging share physical names: the setup of the race in the issue.
+    return textwrap.dedent(f"""\
+        version: 1
+        app: {app_name}
+        naming:
+          table: "{{app}}-{{table}}"
+        environments:
+          dev: {{removal_policy: destroy}}
+          staging: {{removal_policy: destroy}}
+        tables:
+          notes: {{}}
+        """)
+
+
+def run_deploy(schema: str, env: str, root) -> subprocess.CompletedProcess:
+    """Another terminal: a separate process on the same engine."""
+    return subprocess.run([*CLI, "deploy", "--env", env, "--local", "--schema", schema, "--yes"],
+                          env={**os.environ, "JOBWORK_ROOT": str(root)}, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_a_deploy_that_won_the_race_while_another_waited_at_the_prompt_keeps_its_table(
+        local_engine, app_name, tmp_path, monkeypatch):
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(shared_names_schema(app_name))
+    table = f"{app_name}-notes"
+    client = local_engine.client()
+
+    def meanwhile_dev_deploys_and_writes(question: str) -> bool:
+        assert question.startswith("Apply 1 step(s)")
+        dev = run_deploy(str(schema), "dev", local_engine.root)
+        assert dev.returncode == 0, dev.stdout + dev.stderr
+        client.put_item(TableName=table, Item={"tenant_id": {"S": "t-1"}, "note": {"S": "dev data"}})
+        return True  # then the staging user answers y to a plan made before dev's deploy
+
+    monkeypatch.setattr(deploy_cli, "_confirm", meanwhile_dev_deploys_and_writes)
+    staging = CliRunner().invoke(app, ["deploy", "--env", "staging", "--local", "--schema", str(schema)])
+    assert staging.exit_code == 1, staging.output
+    assert (f"error: table {table} was claimed by environment dev of app {app_name} after this deploy "
+            "planned it: nothing was changed for that table") in staging.output
+    assert "Traceback" not in staging.output
+
+    entry = read_registry(client)[table]
+    assert (entry.app, entry.env) == (app_name, "dev")  # still dev's
+
+    # staging's destroy finds nothing of its own; dev's table and data survive.
+    destroy = CliRunner().invoke(app, ["destroy", "--env", "staging", "--local", "--schema", str(schema), "--yes"])
+    assert destroy.exit_code in (0, 1), destroy.output
+    assert table in client.list_tables()["TableNames"]
+    assert client.scan(TableName=table)["Count"] == 1
+    rerun_dev = run_deploy(str(schema), "dev", local_engine.root)
+    assert rerun_dev.returncode == 0 and "No changes" in rerun_dev.stdout, rerun_dev.stdout + rerun_dev.stderr
+    # staging, planned afresh, now refuses the name instead of claiming it.
+    again = CliRunner().invoke(app, ["deploy", "--env", "staging", "--local", "--schema", str(schema), "--yes"])
+    assert again.exit_code == 1
+    assert f"belongs to environment dev of app {app_name}" in again.output
+
+
+def test_a_table_created_by_someone_else_after_the_plan_is_left_alone(local_engine, app_name, tmp_path, monkeypatch):
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(shared_names_schema(app_name))
+    table = f"{app_name}-notes"
+    client = local_engine.client()
+
+    def meanwhile_another_tool_creates_it(question: str) -> bool:
+        client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        client.put_item(TableName=table, Item={"pk": {"S": "theirs"}})
+        return True
+
+    monkeypatch.setattr(deploy_cli, "_confirm", meanwhile_another_tool_creates_it)
+    result = CliRunner().invoke(app, ["deploy", "--env", "dev", "--local", "--schema", str(schema)])
+    assert result.exit_code == 1, result.output
+    assert f"error: table {table} appeared on the local engine after this deploy planned it" in result.output
+    assert table not in read_registry(client)  # the claim was released: it never became ours
+    assert client.scan(TableName=table)["Count"] == 1
+    destroy = CliRunner().invoke(app, ["destroy", "--env", "dev", "--local", "--schema", str(schema), "--yes"])
+    assert destroy.exit_code == 1 and "belongs to another tool" in destroy.output, destroy.output
+    assert client.scan(TableName=table)["Count"] == 1  # not ours: never deleted
+
+
+def test_the_registry_name_is_the_reserved_prefix():
+    assert REGISTRY == "_jobwork-infra.registry"
