@@ -503,6 +503,21 @@ class ResolvedSchema(_Model):
         """The CloudFormation stack that holds `table`."""
         return f"{self.stack_name}-{table.stack}" if table.stack else self.stack_name
 
+    def stack_view(self, name: str) -> ResolvedSchema:
+        """One stack of the environment as an environment of its own: stack name `name`, its tables
+        only, each without a `stack:` (so `stacks` of the view is that one stack).
+
+        The CloudFormation deploy reads, plans and applies each stack through its view, and compile
+        stamps the view's hash in the stack's Metadata: a change to a table of another stack leaves
+        this stack's template as it is.
+        """
+        tables = {k: t.model_copy(update={"stack": None}) for k, t in self.stacks.get(name, {}).items()}
+        return self.model_copy(update={"stack_name": name, "tables": tables})
+
+    def stack_label(self, stack_name: str) -> str | None:
+        """The `stack:` value that puts a table in `stack_name` (None: the main stack)."""
+        return None if stack_name == self.stack_name else stack_name.removeprefix(f"{self.stack_name}-")
+
     @property
     def schema_hash(self) -> str:
         """sha256 of the canonical JSON of this environment's resolved schema."""

@@ -47,9 +47,12 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
 
         target = LocalTarget(project, request, emit)
     else:
-        from ..deploy.cloudformation import CloudFormationTarget
+        from ..deploy.cloudformation import CloudFormationTarget, environment_stacks, make_clients
 
-        target = CloudFormationTarget(project, request, emit, action=action)
+        # One target per stack of the environment, sharing the clients; the flow orders them.
+        clients = make_clients(request, head.region)
+        target = {name: CloudFormationTarget(project, request, emit, clients, action=action, stack=name)
+                  for name in environment_stacks(clients, head)}
     run = flow.deploy if action == "deploy" else flow.destroy
     raise typer.Exit(run(head, request, target, emit, _confirm))
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..budgets import MAX_TEMPLATE_S3
 from ..changes import Plan, Severity, Step
 from ..errors import Blocked, JobworkError
 from ..model import (
@@ -51,6 +52,7 @@ from .shapes import (
 
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
 MAX_INLINE_TEMPLATE = 51_200
+MAX_S3_TEMPLATE = MAX_TEMPLATE_S3  # through S3 (TemplateURL); the budgets' reading of "1 MB"
 # Seconds between the waiters' polls. The botocore defaults (30 s) would leave the progress view
 # silent for half a minute at a time; tests set these to 0.
 STACK_POLL_SECONDS = 5
@@ -232,6 +234,26 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
     )
 
 
+def environment_stacks(clients: Clients, head: ResolvedSchema) -> list[str]:
+    """The stacks of an environment: the schema's (`ResolvedSchema.stacks`, in deploy order), then
+    any deployed `{app}-{env}-NAME` stack of this environment that the schema no longer names (its
+    tables moved or removed), by name. A deployed stack counts only when its template's Metadata
+    says this app's environment: `{app}-dev-x` may be the main stack of an environment `dev-x`.
+    """
+    names = list(head.stacks)
+    prefix = f"{head.stack_name}-"
+    with aws_errors("listing the stacks"):
+        found = sorted({s["StackName"] for page in clients.cloudformation.get_paginator("list_stacks").paginate()
+                        for s in page.get("StackSummaries", [])
+                        if s.get("StackStatus") != "DELETE_COMPLETE" and s["StackName"].startswith(prefix)
+                        and s["StackName"] not in names})
+        for name in found:
+            meta = (_Stack(clients.cloudformation, name).template().get("Metadata") or {}).get("JobworkInfra") or {}
+            if meta.get("Environment") == head.env and name.startswith(prefix):
+                names.append(name)
+    return names
+
+
 # ---------------------------------------------------------------------------------------------
 # The stack, through one client
 
@@ -378,6 +400,10 @@ def _failure(cfn: Any, stack_id: str, progress: _Progress, what: str) -> Jobwork
 # ---------------------------------------------------------------------------------------------
 # The template sent: the synthesized one, with what the deploy itself records
 
+def _compact(template: dict) -> str:
+    return json.dumps(template, separators=(",", ":"))
+
+
 def _canonical(template: dict) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
@@ -436,12 +462,13 @@ class CloudFormationTarget:
     replaces_in_place = False  # CloudFormation never replaces a table that keeps its name
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit, clients: Clients | None = None,
-                 *, action: str = "deploy"):
+                 *, action: str = "deploy", stack: str | None = None):
         self.project, self.request, self.emit, self.action = project, request, emit, action
         self.head = project.resolve(request.env)
         self.clients = clients or make_clients(request, self.head.region)
         self.cfn = self.clients.cloudformation
-        self.stack = _Stack(self.cfn, self.head.stack_name)
+        # One target per stack of the environment (`stack_targets`); the flow passes each its view.
+        self.stack = _Stack(self.cfn, stack or self.head.stack_name)
         self.described: dict | None = None
         self.current: dict | None = None     # the template the stack has now
         self.exists = False
@@ -495,6 +522,7 @@ class CloudFormationTarget:
                     return None
                 raise
 
+        self._check_template_sizes(plan, state)
         with aws_errors("reading the live tables"):
             base = state.base.tables if state.base is not None else {}
             for table in base.values():
@@ -527,6 +555,30 @@ class CloudFormationTarget:
                         ("give the new table another table_name in the schema, or delete or rename the existing "
                         "table if its data is not needed")))
         return problems
+
+    def _check_template_sizes(self, plan: Plan, state: DeployedState) -> None:
+        """Before any change: a template over the inline limit needs --template-bucket, and the bucket must answer.
+
+        Checked for every step of every stack before the first change set, so a deploy never stops
+        half-way over an option it could have asked for at the start.
+        """
+        sizes = [len(_compact(self._template(step.target, state.ttl_changed)).encode()) for step in plan.steps]
+        size = max(sizes, default=0)
+        if size <= MAX_INLINE_TEMPLATE:
+            return
+        if size > MAX_S3_TEMPLATE:
+            raise JobworkError(
+                f"the template of stack {self.stack.name} is {size:,} bytes, over CloudFormation's {MAX_S3_TEMPLATE:,}-byte "
+                "limit even through S3; nothing was changed",
+                "split its tables over more stacks (`stack: NAME`); `jobwork-infra validate` says where (B003)")
+        if not self.request.template_bucket:
+            raise JobworkError(
+                f"the template of stack {self.stack.name} is {size:,} bytes, over CloudFormation's "
+                f"{MAX_INLINE_TEMPLATE:,}-byte limit for templates sent inline; nothing was changed",
+                "pass --template-bucket BUCKET (an S3 bucket in the stack's region that you can write to), "
+                "or split the tables over more stacks (`stack: NAME`)")
+        with aws_errors(f"checking the template bucket {self.request.template_bucket}"):
+            self.clients.s3.head_bucket(Bucket=self.request.template_bucket)
 
     # -- applying -------------------------------------------------------------------------------
 
@@ -608,7 +660,7 @@ def _deploy_template(clients: Clients, stack: _Stack, template: dict, step: Step
     cfn = clients.cloudformation
     body = json.dumps(template, indent=1, sort_keys=False)
     if len(body.encode()) > MAX_INLINE_TEMPLATE:
-        body = json.dumps(template, separators=(",", ":"))  # whitespace alone must not force S3
+        body = _compact(template)  # whitespace alone must not force S3
     kind = "UPDATE" if exists else "CREATE"
     name = f"jobwork-infra-{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}"
     with aws_errors(f"creating change set {name}"):

@@ -70,7 +70,9 @@ def read_live(client, head: ResolvedSchema, notes: Callable[[str], None] | None 
                 raise foreign_table_error(name, entry, head)
             continue  # re-created by someone else after we made it: not ours any more
         head_table = head.tables.get(entry.table_key)
-        live[entry.table_key] = _to_resolved(client, description, entry, head_table, head)
+        resolved = _to_resolved(client, description, entry, head_table, head)
+        # A local engine has no stacks: `stack:` is only a label there, so it never reads as a change.
+        live[entry.table_key] = resolved.model_copy(update={"stack": head_table.stack}) if head_table else resolved
         result.entries[name] = entry
         result.descriptions[name] = description
     if live:

@@ -73,6 +73,7 @@ def change_record(change: Change) -> dict:
         "statement": change.statement,
         "advice": change.advice,
         "env": change.env,
+        "stack": change.stack,
         "before": change.before,
         "after": change.after,
     }
