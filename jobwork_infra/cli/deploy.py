@@ -47,12 +47,9 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
 
         target = LocalTarget(project, request, emit)
     else:
-        from ..deploy.cloudformation import CloudFormationTarget, environment_stacks, make_clients
+        from ..deploy.cloudformation import environment_targets
 
-        # One target per stack of the environment, sharing the clients; the flow orders them.
-        clients = make_clients(request, head.region)
-        target = {name: CloudFormationTarget(project, request, emit, clients, action=action, stack=name)
-                  for name in environment_stacks(clients, head)}
+        target = environment_targets(project, request, emit, action=action)  # one per stack
     run = flow.deploy if action == "deploy" else flow.destroy
     raise typer.Exit(run(head, request, target, emit, _confirm))
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..budgets import MAX_TEMPLATE_S3
 from ..changes import Plan, Severity, Step
+from ..diff import gsi_operations
 from ..errors import Blocked, JobworkError
 from ..model import (
     Attribute,
@@ -69,6 +70,11 @@ _UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", 
               "IMPORT_ROLLBACK_COMPLETE"}
 _EMPTY_CHANGE_SET = ("didn't contain changes", "No updates are to be performed")
 TTL_RECORD = "TtlChangedAt"  # Metadata.JobworkInfra.TtlChangedAt: table key → ISO time of its last TTL change
+# Metadata.JobworkInfra.IndexesChanged: the keys of the tables whose global indexes the update that
+# sent this template created or deleted. CloudFormation reports the stack complete before such an
+# index is ACTIVE (settle.py cites it); everything else it waits for. So a later run needs to wait
+# only for these tables before planning, instead of describing every table of the stack.
+SETTLING_RECORD = "IndexesChanged"
 
 
 @dataclass
@@ -95,7 +101,8 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
                                     region_name=session.region_name or LOCAL_REGION, **credentials)
         return Clients(
             cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
-            s3=session.client("s3", endpoint_url=request.endpoint_url),
+            # Only a template over the inline limit needs S3; loading its API model costs ~0.2 s.
+            s3=_Lazy(lambda: session.client("s3", endpoint_url=request.endpoint_url)),
             dynamodb=session.client("dynamodb", endpoint_url=request.endpoint_url),
         )
     except ProfileNotFound as exc:
@@ -103,6 +110,18 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
     except NoRegionError:
         raise JobworkError(f"no AWS region for environment {request.env!r}",
                            f"pass --region, or set region: under environments.{request.env} in the schema") from None
+
+
+class _Lazy:
+    """A client made on its first use."""
+
+    def __init__(self, make: Any):
+        self._make, self._client = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
 
 
 def _is_loopback(url: str | None) -> bool:
@@ -252,6 +271,16 @@ def environment_stacks(clients: Clients, head: ResolvedSchema) -> list[str]:
             if meta.get("Environment") == head.env and name.startswith(prefix):
                 names.append(name)
     return names
+
+
+def environment_targets(project: Project, request: DeployRequest, emit: Emit, *, action: str = "deploy",
+                        clients: Clients | None = None) -> dict[str, CloudFormationTarget]:
+    """One target per stack of the environment (`environment_stacks`), sharing one set of clients:
+    what the flow deploys or destroys, in this order."""
+    head = project.resolve(request.env)
+    clients = clients or make_clients(request, head.region)
+    return {name: CloudFormationTarget(project, request, emit, clients, action=action, stack=name)
+            for name in environment_stacks(clients, head)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +434,18 @@ def _compact(template: dict) -> str:
 
 
 def _canonical(template: dict) -> str:
+    """The template as compared: the record of the last update's index changes is not part of what it deploys."""
+    meta = (template.get("Metadata") or {}).get("JobworkInfra") or {}
+    if SETTLING_RECORD in meta:
+        template = {**template, "Metadata": {**template["Metadata"], "JobworkInfra": {
+            k: v for k, v in meta.items() if k != SETTLING_RECORD}}}
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def settling_record(template: dict) -> list[str] | None:
+    """Keys of the tables whose indexes may still be settling; None when the template has no record."""
+    record = ((template.get("Metadata") or {}).get("JobworkInfra") or {}).get(SETTLING_RECORD)
+    return [k for k in record if isinstance(k, str)] if isinstance(record, list) else None
 
 
 def ttl_record(template: dict) -> dict[str, datetime]:
@@ -497,9 +537,26 @@ class CloudFormationTarget:
                            "template): its tables are matched by name and tag", warning=True))
         record = ttl_record(self.current)
         state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
-        state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
+        settling = settling_record(self.current)
+        if settling is not None and state.base is not None:
+            state.unsettled = [t.physical_name for k, t in state.base.tables.items() if k in settling]
+        state.up_to_date = self._made_from(head) or _canonical(self.current) == _canonical(self._template(head, record))
         state.template_differs = not state.up_to_date
         return state
+
+    def _made_from(self, head: ResolvedSchema) -> bool:
+        """The deployed template was made by this version of the tool from exactly `head`: no synth needed.
+
+        A template is a function of the schema (its hash), the tool's version and what the deploy
+        itself records (TTL changes, carried over from the deployed template), so comparing the two
+        stamps says what a synth and a comparison would, without the seconds a synth of hundreds of
+        tables takes. Any other template (another version, hand-made, or a stamp that does not match)
+        is compared in full.
+        """
+        from .. import __version__
+
+        meta = ((self.current or {}).get("Metadata") or {}).get("JobworkInfra") or {}
+        return meta.get("SchemaHash") == head.schema_hash and meta.get("Version") == __version__
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with aws_errors("reading the tables"):
@@ -589,6 +646,10 @@ class CloudFormationTarget:
 
     def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
         body = self._template(step.target, state.ttl_changed)
+        old = before.tables if before is not None else {}
+        meta = body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})
+        meta[SETTLING_RECORD] = [k for k, t in step.target.tables.items()
+                                 if k in old and gsi_operations(old[k], t)]
         done = _deploy_template(self.clients, self.stack, body, step, before, self.exists, self.request, self.emit)
         if not done and step.changes:
             self.emit(Note("nothing to change in this step"))

@@ -74,6 +74,9 @@ class DeployedState:
     template_differs: bool = False  # CloudFormation: the deployed template is not the head's, whatever the plan
     ttl_cool_down: bool = True      # the target enforces AWS's hour between TTL changes (local engines do not)
     exists: bool = False            # a stack (or tables) to update rather than create
+    # Physical names of the deployed tables that may still be settling (indexes being created or
+    # deleted by the last update); None: any of them may be.
+    unsettled: list[str] | None = None
 
 
 class Target(Protocol):
@@ -148,7 +151,8 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: 
         state = stack_target.read(view)
         if state.base is not None:
             # A rerun after --timeout resumes here: what the last run started settles first.
-            stack_target.wait_settled([t.physical_name for t in state.base.tables.values()], deadline)
+            names = state.unsettled if state.unsettled is not None else _names(state.base)
+            stack_target.wait_settled(names, deadline)
         runs.append(StackRun(view, stack_target, state))
     if isinstance(target, Mapping):
         refuse_moves(head, runs)
