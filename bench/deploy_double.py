@@ -105,7 +105,7 @@ def measure(sizes=SIZES) -> dict[int, dict[str, float]]:
             code, out = deploy(schema, endpoint)
             noop = time.perf_counter() - started
             assert code == 0 and "No changes" in out and "Deployed" not in out, out[-2000:]
-            validate = min(_timed(lambda: check_project(schema)) for _ in range(3))
+            validate = min(_timed(lambda path=schema: check_project(path)) for _ in range(3))
             results[n] = {"deploy": first, "noop": noop, "validate": validate,
                           "stacks": len(check_project(schema).resolve("dev").stacks)}
     return results

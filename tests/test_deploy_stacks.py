@@ -176,5 +176,5 @@ def test_destroy_deletes_every_stack_in_reverse_order(tmp_path, strict_aws):
 
     again = run("destroy", "--env", "dev", "--schema", str(path), "--endpoint-url", strict_aws.endpoint, "--yes")
     assert (again.exit_code, again.output) == (
-        0, "Nothing to destroy: environment dev (stacks shop-dev-orders, shop-dev-archive, shop-dev) has nothing "
-           "deployed.\n")
+        0, ("Nothing to destroy: environment dev (stacks shop-dev-orders, shop-dev-archive, shop-dev) has nothing "
+            "deployed.\n"))

@@ -103,7 +103,8 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
             cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
             # Only a template over the inline limit needs S3; loading its API model costs ~0.2 s.
             s3=_Lazy(lambda: session.client("s3", endpoint_url=request.endpoint_url)),
-            dynamodb=session.client("dynamodb", endpoint_url=request.endpoint_url),
+            # Not needed by a redeploy that changes nothing (no table to wait for).
+            dynamodb=_Lazy(lambda: session.client("dynamodb", endpoint_url=request.endpoint_url)),
         )
     except ProfileNotFound as exc:
         raise JobworkError(str(exc), "check the name with `aws configure list-profiles`") from None
@@ -536,12 +537,17 @@ class CloudFormationTarget:
             self.emit(Note(f"stack {head.stack_name} was not deployed by jobwork-infra (no schema hash in its "
                            "template): its tables are matched by name and tag", warning=True))
         record = ttl_record(self.current)
-        state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
+        if self._made_from(head):
+            # Made from exactly `head`: the deployed schema is `head`, no need to rebuild it from the template.
+            state = DeployedState(head, where, record, exists=True, up_to_date=True)
+        else:
+            state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
         settling = settling_record(self.current)
         if settling is not None and state.base is not None:
             state.unsettled = [t.physical_name for k, t in state.base.tables.items() if k in settling]
-        state.up_to_date = self._made_from(head) or _canonical(self.current) == _canonical(self._template(head, record))
-        state.template_differs = not state.up_to_date
+        if not state.up_to_date:
+            state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
+            state.template_differs = not state.up_to_date
         return state
 
     def _made_from(self, head: ResolvedSchema) -> bool:
