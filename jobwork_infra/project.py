@@ -79,12 +79,13 @@ def _check_project(path: str | Path, text: str | None) -> Project:
 
     document, diagnostics = load_document(path, text)
     schema = None
+    resolved: dict[str, ResolvedSchema] = {}  # the rules resolve every environment: deploy reuses them
     if document is not None and not any(d.is_error for d in diagnostics):
         schema, model_findings = parse_schema(document)
         diagnostics += model_findings
         if schema is not None:
-            diagnostics += check(document, schema)
-    return Project(document, schema, sorted(diagnostics, key=sort_key))
+            diagnostics += check(document, schema, resolved)
+    return Project(document, schema, sorted(diagnostics, key=sort_key), _resolved=resolved)
 
 
 def check_base(base: str, schema: str | Path, base_schema: str | Path | None = None,

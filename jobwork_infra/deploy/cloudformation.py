@@ -667,8 +667,11 @@ class CloudFormationTarget:
             return verify(self.clients.dynamodb, plan, applied)
 
     def finish(self, changed: bool) -> int:
-        with aws_errors(f"reading stack {self.stack.name}"):
-            final = self.stack.describe()
+        if not changed and self.described is not None and self.exists:
+            final = self.described  # as read: nothing was applied since
+        else:
+            with aws_errors(f"reading stack {self.stack.name}"):
+                final = self.stack.describe()
         if final is None:
             return 0
         code = _protect(self.cfn, final, self.project, self.request, self.emit)
