@@ -178,3 +178,17 @@ def test_destroy_deletes_every_stack_in_reverse_order(tmp_path, strict_aws):
     assert (again.exit_code, again.output) == (
         0, ("Nothing to destroy: environment dev (stacks shop-dev-orders, shop-dev-archive, shop-dev) has nothing "
             "deployed.\n"))
+
+
+def test_diff_text_names_the_stack_of_a_table_outside_the_main_stack(tmp_path):
+    base = write(tmp_path)
+    head = tmp_path / "head.yaml"
+    head.write_text(SCHEMA.format(orders_stack="    stack: orders\n    point_in_time_recovery: true")
+                    .replace("      email: string\n", "      email: string\n    point_in_time_recovery: true\n"))
+
+    result = run("diff", "--base", str(base), "--schema", str(head), "--env", "dev")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "users" in lines  # the main stack: no label
+    assert "orders  (stack shop-dev-orders)" in lines
