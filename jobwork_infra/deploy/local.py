@@ -304,7 +304,12 @@ class LocalTarget:
                     unregister(self.ctx, name)
         where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
         # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False)
+        # The tables were just described: only those not ACTIVE (or with an index not ACTIVE) need waiting for.
+        unsettled = [name for name, d in self.live.descriptions.items()
+                     if d.get("TableStatus") != "ACTIVE"
+                     or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
+        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False,
+                             unsettled=unsettled)
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with self._errors("waiting for the tables"):
