@@ -12,6 +12,11 @@ same machine mostly do not, so the ratio column is the one to compare across mac
 - the `validate` command at 2, 100 and 1,000 tables (goal: 1,000 within 4x of 2);
 - a no-op redeploy to a local engine started in a temporary root (and stopped), against a
   `validate` command;
+- deploys to the strict AWS double (tests/double, in process) at 2, 100 and 1,000 tables (four
+  stacks at 1,000), against the 2-table deploy; a no-op redeploy of each against `validate` of the
+  same schema (goal at 1,000 tables <= 2x);
+- `deploy --local` of 100 new tables against the same CreateTable calls made with boto3 and waited
+  for (goal <= 1.5x), and its no-op redeploy against describing the 100 tables (goal <= 3x);
 - codegen of 1000 tables against validate of the same schema (goal <= 2x), and the generated data
   layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x).
 
@@ -28,14 +33,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import codegen as codegen_bench
+from bench import deploy_double as deploy_double_bench
 from bench import diff as diff_bench
+from bench import local_deploy as local_deploy_bench
 from bench import redeploy as redeploy_bench
 from bench import synth as synth_bench
 from bench import synth_scale as synth_scale_bench
 from bench import validate as validate_bench
 
 SIZES = (2, 100, 1000)
-PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "codegen")
+PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen")
 
 
 def ms(seconds: float) -> str:
@@ -128,6 +135,31 @@ def main() -> int:
         rows.append((f"no-op redeploy --local ({args.engine}) / validate command",
                      f"{r['command'] / r['validate_command']:.2f}x",
                      f"{ms(r['command'])} vs {ms(r['validate_command'])}; in process {ms(r['in_process'])}"))
+
+    if "deploy-double" not in skip:
+        progress("deploy to the strict AWS double at 2, 100 and 1,000 tables (about 2 minutes) …")
+        d = deploy_double_bench.measure(SIZES)
+        for n in SIZES:
+            rows.append((f"deploy to the strict double, {n} tables, {d[n]['stacks']:.0f} stack(s), first deploy",
+                         f"{d[n]['deploy'] / d[2]['deploy']:.1f}x", f"{d[n]['deploy']:.2f} s"))
+        for n in SIZES:
+            ratio = d[n]["noop"] / d[n]["validate"]
+            goal = (f" (goal <= {deploy_double_bench.GOAL_NOOP}x: "
+                    f"{'ok' if ratio <= deploy_double_bench.GOAL_NOOP else 'OVER'})") if n == 1000 else ""
+            rows.append((f"no-op redeploy to the strict double / validate, {n} tables{goal}", f"{ratio:.2f}x",
+                         f"{ms(d[n]['noop'])} vs {ms(d[n]['validate'])} (in process)"))
+
+    if "local-deploy" not in skip:
+        progress(f"deploy --local of 100 tables vs boto3 ({args.engine} in a temporary root) …")
+        r = local_deploy_bench.measure(args.engine, 100)
+        for what, tool, direct, goal in (
+                ("deploy --local, 100 new tables / boto3 CreateTable + wait", r["deploy"], r["create_direct"],
+                 local_deploy_bench.GOAL_CREATE),
+                ("no-op deploy --local, 100 tables / boto3 DescribeTable", r["noop"], r["describe_direct"],
+                 local_deploy_bench.GOAL_NOOP)):
+            verdict = "ok" if tool / direct <= goal else "OVER"
+            rows.append((f"{what} (goal <= {goal}x: {verdict})", f"{tool / direct:.2f}x",
+                         f"{tool:.2f} s vs {direct:.2f} s (in process)"))
 
     if "codegen" not in skip:
         progress("codegen (1000 tables; generated calls vs boto3 on DynamoDB Local in a temporary root) …")

@@ -45,6 +45,9 @@ class Change:
     # The index the change is about (global or local), None when it is not about one; for a
     # renamed index the new name (`before`/`after` hold both). Stages read this, never `subject`.
     index: str | None = None
+    # The CloudFormation stack the change lands in ({app}-{env} or {app}-{env}-NAME); None when judged
+    # over every environment (the stack names differ per environment) or for environment-wide changes.
+    stack: str | None = None
 
 
 @dataclass(frozen=True)

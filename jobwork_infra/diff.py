@@ -108,6 +108,15 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "{count} global index creations/deletions ({ops}): CloudFormation allows one per update, "
                "so deploy stages them in {count} steps",
                "let deploy stage them, or split the schema change into one index per pull request"),
+    # A table belongs to one stack's template; moving it means removing it from one stack with
+    # DeletionPolicy Retain and importing it into the other (IMPORT change set). No single update
+    # does it, and a naive one deletes (destroy) or orphans (retain) the table while the other stack
+    # fails to create the name again.
+    ChangeKind("D206", "stack_changed", M, "table moved to another stack (`stack:` changed)",
+               "table {name} moves from stack {before} to stack {after}: CloudFormation cannot move a table "
+               "between stacks in one update; deploy refuses it until it is moved by adoption",
+               "move it without losing data: `jobwork-infra deploy --env {env} --adopt --from-stack {before}` "
+               "(retain, remove from {before}, import into {after}); or keep the old `stack:` for now"),
     # -- online: in place, with an effect to know -----------------------------------------------
     ChangeKind("D301", "gsi_added", O, "global index added",
                "index {index} is created and backfilled from the existing items; queryable once ACTIVE"),
@@ -281,13 +290,27 @@ def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Chan
             changes.append(make_change("table_added", key, env=env, name=table.physical_name))
         elif base_tables[key] != table:  # most tables of a real diff are untouched: skip them whole
             changes += _diff_table(base_tables[key], table, env)
+            if base is not None and base.stack_of(base_tables[key]) != head.stack_of(table):
+                changes.append(make_change("stack_changed", key, "stack", env=env, before=base.stack_of(base_tables[key]),
+                                           after=head.stack_of(table), name=table.physical_name))
     for key in removed:
         if key in renamed.values():
             continue
         old = base_tables[key]
         kind = {"destroy": "table_removed", "retain": "table_removed_retained"}[old.removal_policy]
         changes.append(make_change(kind, key, env=env, name=old.physical_name))
-    return sort_changes(changes, list(head.tables) + removed)
+    return sort_changes(_with_stacks(changes, base, head), list(head.tables) + removed)
+
+
+def _with_stacks(changes: list[Change], base: ResolvedSchema | None, head: ResolvedSchema) -> list[Change]:
+    """Each change with the stack it lands in: the table's stack in `head`, or in `base` when removed."""
+    def stack(change: Change) -> str | None:
+        if change.table in head.tables:
+            return head.stack_of(head.tables[change.table])
+        if base is not None and change.table in base.tables:
+            return base.stack_of(base.tables[change.table])
+        return None
+    return [replace(c, stack=stack(c)) for c in changes]
 
 
 def _where(schema: ResolvedSchema) -> str:
@@ -533,7 +556,7 @@ def merge_changes(changes: Iterable[Change], table_order: list[str] | None = Non
             statement += f" (in {', '.join(c.env for c in top if c.env)})"
         advice = _merge_texts([(c.env, c.advice) for c in top if c.advice]) or None
         merged.append(replace(
-            first, statement=statement, advice=advice, env=None,
+            first, statement=statement, advice=advice, env=None, stack=None,
             before=_per_env(top, "before"), after=_per_env(top, "after"),
         ))
     return sort_changes(merged, table_order)

@@ -260,7 +260,7 @@ def test_unreachable_endpoint_is_a_message_not_a_traceback(schema):
     result = deploy(schema(), "http://127.0.0.1:9", "--yes")
 
     assert result.exit_code == 1
-    assert "error: reading stack shop-dev failed: cannot reach http://127.0.0.1:9" in result.output
+    assert "error: listing the stacks failed: cannot reach http://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output
 
 

@@ -85,6 +85,8 @@ def fake_template(resolved, padding: int = 0) -> dict:
 @pytest.fixture(autouse=True)
 def no_cdk_no_sleep(monkeypatch):
     monkeypatch.setattr(cloudformation, "_synth", fake_template)
+    # Which stacks the environment has (ListStacks) is read on the double (test_deploy_stacks.py).
+    monkeypatch.setattr(cloudformation, "environment_stacks", lambda clients, head: list(head.stacks))
     # Only CloudFormation's answers are stubbed here: the live tables (waiting until they settle,
     # stray indexes, taken names, verifying) are the strict double's business (test_deploy_aws_rules.py).
     target = cloudformation.CloudFormationTarget
@@ -250,7 +252,7 @@ def test_empty_change_set_is_no_changes_and_is_deleted(aws, schema):
     aws.expect("describe_change_set", empty)
     aws.expect("describe_change_set", empty)
     aws.expect("delete_change_set", {}, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
-    aws.stack("UPDATE_COMPLETE")
+    # nothing was executed: the stack as first read is the final one (no second DescribeStacks)
 
     result = deploy(schema(), "--yes")
 

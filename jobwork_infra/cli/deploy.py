@@ -47,9 +47,9 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
 
         target = LocalTarget(project, request, emit)
     else:
-        from ..deploy.cloudformation import CloudFormationTarget
+        from ..deploy.cloudformation import environment_targets
 
-        target = CloudFormationTarget(project, request, emit, action=action)
+        target = environment_targets(project, request, emit, action=action)  # one per stack
     run = flow.deploy if action == "deploy" else flow.destroy
     raise typer.Exit(run(head, request, target, emit, _confirm))
 

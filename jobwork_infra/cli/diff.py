@@ -87,7 +87,7 @@ def diff_command(
         if changes:
             typer.echo(render_changes(changes, head.document, previous.document if previous else None))
     else:
-        render_changes_text(changes, stdout)
+        render_changes_text(changes, stdout, head.resolve(env).stack_name if env is not None else None)
         for staged in plans:
             stdout.print(f"\nPlan for {staged.head.stack_name} if {base} is deployed:", markup=False)
             for step in staged.steps:

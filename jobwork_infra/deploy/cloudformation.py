@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..budgets import MAX_TEMPLATE_S3
 from ..changes import Plan, Severity, Step
+from ..diff import gsi_operations
 from ..errors import Blocked, JobworkError
 from ..model import (
     Attribute,
@@ -51,6 +53,7 @@ from .shapes import (
 
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
 MAX_INLINE_TEMPLATE = 51_200
+MAX_S3_TEMPLATE = MAX_TEMPLATE_S3  # through S3 (TemplateURL); the budgets' reading of "1 MB"
 # Seconds between the waiters' polls. The botocore defaults (30 s) would leave the progress view
 # silent for half a minute at a time; tests set these to 0.
 STACK_POLL_SECONDS = 5
@@ -67,6 +70,11 @@ _UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", 
               "IMPORT_ROLLBACK_COMPLETE"}
 _EMPTY_CHANGE_SET = ("didn't contain changes", "No updates are to be performed")
 TTL_RECORD = "TtlChangedAt"  # Metadata.JobworkInfra.TtlChangedAt: table key → ISO time of its last TTL change
+# Metadata.JobworkInfra.IndexesChanged: the keys of the tables whose global indexes the update that
+# sent this template created or deleted. CloudFormation reports the stack complete before such an
+# index is ACTIVE (settle.py cites it); everything else it waits for. So a later run needs to wait
+# only for these tables before planning, instead of describing every table of the stack.
+SETTLING_RECORD = "IndexesChanged"
 
 
 @dataclass
@@ -93,14 +101,28 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
                                     region_name=session.region_name or LOCAL_REGION, **credentials)
         return Clients(
             cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
-            s3=session.client("s3", endpoint_url=request.endpoint_url),
-            dynamodb=session.client("dynamodb", endpoint_url=request.endpoint_url),
+            # Only a template over the inline limit needs S3; loading its API model costs ~0.2 s.
+            s3=_Lazy(lambda: session.client("s3", endpoint_url=request.endpoint_url)),
+            # Not needed by a redeploy that changes nothing (no table to wait for).
+            dynamodb=_Lazy(lambda: session.client("dynamodb", endpoint_url=request.endpoint_url)),
         )
     except ProfileNotFound as exc:
         raise JobworkError(str(exc), "check the name with `aws configure list-profiles`") from None
     except NoRegionError:
         raise JobworkError(f"no AWS region for environment {request.env!r}",
                            f"pass --region, or set region: under environments.{request.env} in the schema") from None
+
+
+class _Lazy:
+    """A client made on its first use."""
+
+    def __init__(self, make: Any):
+        self._make, self._client = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
 
 
 def _is_loopback(url: str | None) -> bool:
@@ -230,6 +252,36 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
         tags=tags_from(props.get("Tags")),
         access_patterns=mine.access_patterns if mine else (),
     )
+
+
+def environment_stacks(clients: Clients, head: ResolvedSchema) -> list[str]:
+    """The stacks of an environment: the schema's (`ResolvedSchema.stacks`, in deploy order), then
+    any deployed `{app}-{env}-NAME` stack of this environment that the schema no longer names (its
+    tables moved or removed), by name. A deployed stack counts only when its template's Metadata
+    says this app's environment: `{app}-dev-x` may be the main stack of an environment `dev-x`.
+    """
+    names = list(head.stacks)
+    prefix = f"{head.stack_name}-"
+    with aws_errors("listing the stacks"):
+        found = sorted({s["StackName"] for page in clients.cloudformation.get_paginator("list_stacks").paginate()
+                        for s in page.get("StackSummaries", [])
+                        if s.get("StackStatus") != "DELETE_COMPLETE" and s["StackName"].startswith(prefix)
+                        and s["StackName"] not in names})
+        for name in found:
+            meta = (_Stack(clients.cloudformation, name).template().get("Metadata") or {}).get("JobworkInfra") or {}
+            if meta.get("Environment") == head.env and name.startswith(prefix):
+                names.append(name)
+    return names
+
+
+def environment_targets(project: Project, request: DeployRequest, emit: Emit, *, action: str = "deploy",
+                        clients: Clients | None = None) -> dict[str, CloudFormationTarget]:
+    """One target per stack of the environment (`environment_stacks`), sharing one set of clients:
+    what the flow deploys or destroys, in this order."""
+    head = project.resolve(request.env)
+    clients = clients or make_clients(request, head.region)
+    return {name: CloudFormationTarget(project, request, emit, clients, action=action, stack=name)
+            for name in environment_stacks(clients, head)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,8 +430,23 @@ def _failure(cfn: Any, stack_id: str, progress: _Progress, what: str) -> Jobwork
 # ---------------------------------------------------------------------------------------------
 # The template sent: the synthesized one, with what the deploy itself records
 
+def _compact(template: dict) -> str:
+    return json.dumps(template, separators=(",", ":"))
+
+
 def _canonical(template: dict) -> str:
+    """The template as compared: the record of the last update's index changes is not part of what it deploys."""
+    meta = (template.get("Metadata") or {}).get("JobworkInfra") or {}
+    if SETTLING_RECORD in meta:
+        template = {**template, "Metadata": {**template["Metadata"], "JobworkInfra": {
+            k: v for k, v in meta.items() if k != SETTLING_RECORD}}}
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def settling_record(template: dict) -> list[str] | None:
+    """Keys of the tables whose indexes may still be settling; None when the template has no record."""
+    record = ((template.get("Metadata") or {}).get("JobworkInfra") or {}).get(SETTLING_RECORD)
+    return [k for k in record if isinstance(k, str)] if isinstance(record, list) else None
 
 
 def ttl_record(template: dict) -> dict[str, datetime]:
@@ -436,12 +503,13 @@ class CloudFormationTarget:
     replaces_in_place = False  # CloudFormation never replaces a table that keeps its name
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit, clients: Clients | None = None,
-                 *, action: str = "deploy"):
+                 *, action: str = "deploy", stack: str | None = None):
         self.project, self.request, self.emit, self.action = project, request, emit, action
         self.head = project.resolve(request.env)
         self.clients = clients or make_clients(request, self.head.region)
         self.cfn = self.clients.cloudformation
-        self.stack = _Stack(self.cfn, self.head.stack_name)
+        # One target per stack of the environment (`stack_targets`); the flow passes each its view.
+        self.stack = _Stack(self.cfn, stack or self.head.stack_name)
         self.described: dict | None = None
         self.current: dict | None = None     # the template the stack has now
         self.exists = False
@@ -469,10 +537,32 @@ class CloudFormationTarget:
             self.emit(Note(f"stack {head.stack_name} was not deployed by jobwork-infra (no schema hash in its "
                            "template): its tables are matched by name and tag", warning=True))
         record = ttl_record(self.current)
-        state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
-        state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
-        state.template_differs = not state.up_to_date
+        if self._made_from(head):
+            # Made from exactly `head`: the deployed schema is `head`, no need to rebuild it from the template.
+            state = DeployedState(head, where, record, exists=True, up_to_date=True)
+        else:
+            state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
+        settling = settling_record(self.current)
+        if settling is not None and state.base is not None:
+            state.unsettled = [t.physical_name for k, t in state.base.tables.items() if k in settling]
+        if not state.up_to_date:
+            state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
+            state.template_differs = not state.up_to_date
         return state
+
+    def _made_from(self, head: ResolvedSchema) -> bool:
+        """The deployed template was made by this version of the tool from exactly `head`: no synth needed.
+
+        A template is a function of the schema (its hash), the tool's version and what the deploy
+        itself records (TTL changes, carried over from the deployed template), so comparing the two
+        stamps says what a synth and a comparison would, without the seconds a synth of hundreds of
+        tables takes. Any other template (another version, hand-made, or a stamp that does not match)
+        is compared in full.
+        """
+        from .. import __version__
+
+        meta = ((self.current or {}).get("Metadata") or {}).get("JobworkInfra") or {}
+        return meta.get("SchemaHash") == head.schema_hash and meta.get("Version") == __version__
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with aws_errors("reading the tables"):
@@ -495,6 +585,7 @@ class CloudFormationTarget:
                     return None
                 raise
 
+        self._check_template_sizes(plan, state)
         with aws_errors("reading the live tables"):
             base = state.base.tables if state.base is not None else {}
             for table in base.values():
@@ -528,6 +619,30 @@ class CloudFormationTarget:
                         "table if its data is not needed")))
         return problems
 
+    def _check_template_sizes(self, plan: Plan, state: DeployedState) -> None:
+        """Before any change: a template over the inline limit needs --template-bucket, and the bucket must answer.
+
+        Checked for every step of every stack before the first change set, so a deploy never stops
+        half-way over an option it could have asked for at the start.
+        """
+        sizes = [len(_compact(self._template(step.target, state.ttl_changed)).encode()) for step in plan.steps]
+        size = max(sizes, default=0)
+        if size <= MAX_INLINE_TEMPLATE:
+            return
+        if size > MAX_S3_TEMPLATE:
+            raise JobworkError(
+                f"the template of stack {self.stack.name} is {size:,} bytes, over CloudFormation's {MAX_S3_TEMPLATE:,}-byte "
+                "limit even through S3; nothing was changed",
+                "split its tables over more stacks (`stack: NAME`); `jobwork-infra validate` says where (B003)")
+        if not self.request.template_bucket:
+            raise JobworkError(
+                f"the template of stack {self.stack.name} is {size:,} bytes, over CloudFormation's "
+                f"{MAX_INLINE_TEMPLATE:,}-byte limit for templates sent inline; nothing was changed",
+                "pass --template-bucket BUCKET (an S3 bucket in the stack's region that you can write to), "
+                "or split the tables over more stacks (`stack: NAME`)")
+        with aws_errors(f"checking the template bucket {self.request.template_bucket}"):
+            self.clients.s3.head_bucket(Bucket=self.request.template_bucket)
+
     # -- applying -------------------------------------------------------------------------------
 
     def _template(self, target: ResolvedSchema, ttl_changed: dict[str, datetime]) -> dict:
@@ -537,6 +652,10 @@ class CloudFormationTarget:
 
     def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
         body = self._template(step.target, state.ttl_changed)
+        old = before.tables if before is not None else {}
+        meta = body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})
+        meta[SETTLING_RECORD] = [k for k, t in step.target.tables.items()
+                                 if k in old and gsi_operations(old[k], t)]
         done = _deploy_template(self.clients, self.stack, body, step, before, self.exists, self.request, self.emit)
         if not done and step.changes:
             self.emit(Note("nothing to change in this step"))
@@ -548,8 +667,11 @@ class CloudFormationTarget:
             return verify(self.clients.dynamodb, plan, applied)
 
     def finish(self, changed: bool) -> int:
-        with aws_errors(f"reading stack {self.stack.name}"):
-            final = self.stack.describe()
+        if not changed and self.described is not None and self.exists:
+            final = self.described  # as read: nothing was applied since
+        else:
+            with aws_errors(f"reading stack {self.stack.name}"):
+                final = self.stack.describe()
         if final is None:
             return 0
         code = _protect(self.cfn, final, self.project, self.request, self.emit)
@@ -608,7 +730,7 @@ def _deploy_template(clients: Clients, stack: _Stack, template: dict, step: Step
     cfn = clients.cloudformation
     body = json.dumps(template, indent=1, sort_keys=False)
     if len(body.encode()) > MAX_INLINE_TEMPLATE:
-        body = json.dumps(template, separators=(",", ":"))  # whitespace alone must not force S3
+        body = _compact(template)  # whitespace alone must not force S3
     kind = "UPDATE" if exists else "CREATE"
     name = f"jobwork-infra-{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}"
     with aws_errors(f"creating change set {name}"):

@@ -105,6 +105,17 @@ class Deployed:
 
 
 @dataclass(frozen=True)
+class StacksDone:
+    """The one summary of a deploy over several stacks: stack → steps applied, or None (no changes),
+    "deferred" (TTL cool-down), "not started" or "failed"."""
+
+    env: str
+    outcomes: tuple[tuple[str, int | str | None], ...]
+    seconds: float
+    failed: bool = False
+
+
+@dataclass(frozen=True)
 class Verified:
     checks: int
 
@@ -129,5 +140,5 @@ class Destroyed:
 
 
 Event = (Planned | NoChanges | DryRun | Cancelled | StepStarted | Applied | Note | StackEvent | Waiting | Deferred
-         | Failed | Deployed | Verified | Outputs | DestroyPlanned | Destroyed)
+         | Failed | Deployed | StacksDone | Verified | Outputs | DestroyPlanned | Destroyed)
 Emit = Callable[[Event], None]

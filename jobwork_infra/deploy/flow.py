@@ -22,13 +22,13 @@ AWS rules the flow enforces, each with its source:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from ..changes import Plan, Step
-from ..diff import replaces_table
+from ..diff import make_change, replaces_table
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
 from ..plan import plan_changes
@@ -43,6 +43,7 @@ from .events import (
     Emit,
     NoChanges,
     Planned,
+    StacksDone,
     StepStarted,
     Verified,
 )
@@ -73,6 +74,9 @@ class DeployedState:
     template_differs: bool = False  # CloudFormation: the deployed template is not the head's, whatever the plan
     ttl_cool_down: bool = True      # the target enforces AWS's hour between TTL changes (local engines do not)
     exists: bool = False            # a stack (or tables) to update rather than create
+    # Physical names of the deployed tables that may still be settling (indexes being created or
+    # deleted by the last update); None: any of them may be.
+    unsettled: list[str] | None = None
 
 
 class Target(Protocol):
@@ -107,35 +111,152 @@ class Target(Protocol):
 # ---------------------------------------------------------------------------------------------
 # deploy
 
-def deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: Emit,
+Targets = Target | Mapping[str, Target]
+
+
+@dataclass
+class StackRun:
+    """One stack of the environment on its way through the flow (the local engine: one run, all tables)."""
+
+    head: ResolvedSchema        # the stack's view (ResolvedSchema.stack_view), or the environment
+    target: Target
+    state: DeployedState
+    plan: Plan | None = None    # None: nothing to do
+
+
+def stack_targets(head: ResolvedSchema, target: Targets) -> list[tuple[ResolvedSchema, Target]]:
+    """(what to deploy, where) in deploy order: one target for the whole environment, or per stack.
+
+    Stacks are deployed in the order of `ResolvedSchema.stacks` (the main stack first, the others
+    by name) and destroyed in reverse. No stack references another (each has its own tenant
+    policies), so the order only makes the output predictable; a failure stops the stacks after it.
+    """
+    if isinstance(target, Mapping):
+        return [(head.stack_view(name), t) for name, t in target.items()]
+    return [(head, target)]
+
+
+def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: Emit,
            confirm: Callable[[str], bool]) -> int:
-    """Deploy `head` to `target`; the exit code (Blocked or JobworkError refuse)."""
+    """Deploy `head` to `target` (or to each stack's target, stack name → target); the exit code.
+
+    Every stack is read, planned and gated before anything is applied, with one confirmation for
+    all of them; then each stack's plan is applied in order, and one summary ends a deploy of
+    several stacks.
+    """
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
-    state = target.read(head)
-    if state.base is not None:
-        # A rerun after --timeout resumes here: what the last run started settles first.
-        target.wait_settled([t.physical_name for t in state.base.tables.values()], deadline)
-    if state.up_to_date:
-        emit(NoChanges(state.where, f"schema {head.schema_hash[:12]}"))
-        return target.finish(False)
-    plan = plan_deploy(state, head)
-    if plan is None:
-        emit(NoChanges(state.where))
-        return target.finish(False)
-    emit(Planned(plan, state.where))
-    gate(plan, state, target, request)
-    ready, tables = cool_down(plan.steps[0], plan.base, state)
-    if ready is not None and not request.wait:
-        # Nothing may run yet: say when, before asking anything (exit 0: nothing is wrong).
-        emit(Deferred(1, len(plan.steps), ready, tables, False))
+    several = isinstance(target, Mapping) and len(target) > 1
+    runs = []
+    for view, stack_target in stack_targets(head, target):
+        state = stack_target.read(view)
+        if state.base is not None:
+            # A rerun after --timeout resumes here: what the last run started settles first.
+            names = state.unsettled if state.unsettled is not None else _names(state.base)
+            stack_target.wait_settled(names, deadline)
+        runs.append(StackRun(view, stack_target, state))
+    if isinstance(target, Mapping):
+        refuse_moves(head, runs)
+        refuse_emptied_stacks(runs)
+    for run in runs:
+        if run.state.up_to_date:
+            emit(NoChanges(run.state.where, f"schema {run.head.schema_hash[:12]}"))
+            continue
+        run.plan = plan_deploy(run.state, run.head)
+        if run.plan is None:
+            emit(NoChanges(run.state.where))
+        else:
+            emit(Planned(run.plan, run.state.where))
+    pending = [r for r in runs if r.plan is not None]
+    if not pending:
+        codes = [r.target.finish(False) for r in runs]
+        if several:
+            emit(StacksDone(head.env, tuple((r.head.stack_name, None) for r in runs), 0.0))
+        return max(codes)
+    for run in pending:
+        gate(run.plan, run.state, run.target, request)
+    ready = []
+    for run in pending:
+        when, tables = cool_down(run.plan.steps[0], run.plan.base, run.state)
+        if when is not None and not request.wait:
+            # Nothing of this stack may run yet: say when, before asking anything (exit 0: nothing is wrong).
+            emit(Deferred(1, len(run.plan.steps), when, tables, False))
+        else:
+            ready.append(run)
+    if not ready:
         return 0
     if request.dry_run:
-        emit(DryRun(state.where, len(plan.steps)))
+        emit(DryRun(_where(ready), sum(len(r.plan.steps) for r in ready)))
         return 0
-    if not approve(plan, yes=request.yes, confirm=confirm):
+    if not approve_all([r.plan for r in ready], yes=request.yes, confirm=confirm):
         emit(Cancelled())
         return 1
-    return apply_plan(plan, state, target, request, emit, deadline)
+    started, code = time.monotonic(), 0
+    # stack → steps applied, or what became of it: None (no changes), "deferred", "not started", "failed"
+    outcomes: dict[str, int | str | None] = {
+        r.head.stack_name: None if r.plan is None else "not started" if r in ready else "deferred" for r in runs}
+    for run in ready:
+        try:
+            code = max(code, apply_plan(run.plan, run.state, run.target, request, emit, deadline))
+        except JobworkError:
+            if several:
+                outcomes[run.head.stack_name] = "failed"
+                emit(StacksDone(head.env, tuple(outcomes.items()), time.monotonic() - started, failed=True))
+            raise
+        outcomes[run.head.stack_name] = len(run.plan.steps)
+    for run in runs:
+        if run.plan is None:
+            code = max(code, run.target.finish(False))
+    if several:
+        emit(StacksDone(head.env, tuple(outcomes.items()), time.monotonic() - started))
+    return code
+
+
+def _where(runs: list[StackRun]) -> str:
+    if len(runs) == 1:
+        return runs[0].state.where
+    return "stacks " + ", ".join(r.head.stack_name for r in runs)
+
+
+def refuse_emptied_stacks(runs: list[StackRun]) -> None:
+    """A deployed stack that no table of the schema names any more is left alone (Blocked, exit 3).
+
+    A template without resources is not valid, so the only update that empties a stack is deleting
+    it, and that is `destroy`'s decision, not a side effect of a deploy.
+    """
+    for run in runs:
+        if not run.head.tables and run.state.base is not None and run.state.base.tables:
+            names = ", ".join(t.physical_name for t in run.state.base.tables.values())
+            raise Blocked(
+                f"stack {run.head.stack_name} is deployed, but none of its tables ({names}) is in the schema "
+                "any more; nothing was changed",
+                "put the tables back in the schema, or delete the stack (aws cloudformation delete-stack "
+                f"--stack-name {run.head.stack_name}: tables with removal_policy retain are kept)")
+
+
+def approve_all(plans: list[Plan], *, yes: bool, confirm: Callable[[str], bool]) -> bool:
+    """One confirmation for every stack's plan."""
+    if len(plans) == 1 or yes:
+        return approve(plans[0], yes=yes, confirm=confirm)
+    steps = sum(len(p.steps) for p in plans)
+    return confirm(f"Apply {steps} step(s) to stacks {', '.join(p.head.stack_name for p in plans)}?")
+
+
+def refuse_moves(head: ResolvedSchema, runs: list[StackRun]) -> None:
+    """A table whose `stack:` changed is refused before anything is planned or applied (Blocked, exit 3).
+
+    Each stack's own plan would see the table removed from one stack and created in the other, and
+    CloudFormation would delete (destroy) or orphan (retain) it while the create of the name fails.
+    """
+    deployed: dict[str, str] = {}  # table key → the stack that holds it now
+    for run in runs:
+        for key in (run.state.base.tables if run.state.base is not None else {}):
+            deployed.setdefault(key, run.head.stack_name)
+    moves = [make_change("stack_changed", key, "stack", env=head.env, before=deployed[key],
+                         after=head.stack_of(table), name=table.physical_name)
+             for key, table in head.tables.items() if key in deployed and deployed[key] != head.stack_of(table)]
+    if moves:
+        raise Blocked("; ".join(f"[{c.code}] {c.statement}" for c in moves) + "; nothing was changed",
+                      "; ".join(dict.fromkeys(c.advice for c in moves if c.advice)))
 
 
 def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
@@ -288,39 +409,50 @@ def _settle_and_verify(plan: Plan, applied: ResolvedSchema | None, target: Targe
 # ---------------------------------------------------------------------------------------------
 # destroy
 
-def destroy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: Emit,
+def destroy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: Emit,
             confirm: Callable[[str], bool]) -> int:
-    """Delete the environment from `target`: the same confirmation, messages and protection rules as deploy."""
-    state = target.read(head)
-    if state.base is None and not state.exists:
-        emit(NoChanges(state.where, destroy=True))
+    """Delete the environment from `target` (every stack, in reverse deploy order): the same
+    confirmation, messages and protection rules as deploy."""
+    runs = [StackRun(view, t, t.read(view)) for view, t in reversed(stack_targets(head, target))]
+    present = [r for r in runs if r.state.base is not None or r.state.exists]
+    if not present:
+        emit(NoChanges(runs[0].state.where if len(runs) == 1 else f"environment {head.env} ({_where(runs)})",
+                       destroy=True))
         return 0
-    base = state.base or head.model_copy(update={"tables": {}})
-    tables = list(base.tables.values())
-    deleted = tuple(t.physical_name for t in tables if t.removal_policy == "destroy")
-    kept = tuple(t.physical_name for t in tables if t.removal_policy != "destroy")
-    protected = tuple(t.physical_name for t in tables if t.removal_policy == "destroy" and t.deletion_protection)
-    emit(DestroyPlanned(state.where, deleted, kept, protected))
+    protected: list[str] = []
+    deleted_count = 0
+    for run in present:
+        base = run.state.base or run.head.model_copy(update={"tables": {}})
+        tables = list(base.tables.values())
+        deleted = tuple(t.physical_name for t in tables if t.removal_policy == "destroy")
+        kept = tuple(t.physical_name for t in tables if t.removal_policy != "destroy")
+        mine = tuple(t.physical_name for t in tables if t.removal_policy == "destroy" and t.deletion_protection)
+        emit(DestroyPlanned(run.state.where, deleted, kept, mine))
+        protected += mine
+        deleted_count += len(deleted)
     if protected and not request.allow_destructive:
         raise Blocked(
             f"{', '.join(protected)} has deletion protection on: DynamoDB refuses to delete it and the "
             "destroy would fail; nothing was changed",
             "rerun with --allow-destructive to turn deletion protection off first, or set removal_policy: "
             "retain on the table to keep it")
+    where = _where(present)
     if request.dry_run:
-        emit(DryRun(state.where, 1))
+        emit(DryRun(where, len(present)))
         return 0
-    if not request.yes and not confirm(f"Delete {state.where} and {len(deleted)} table(s) with their data?"):
+    if not request.yes and not confirm(f"Delete {where} and {deleted_count} table(s) with their data?"):
         emit(Cancelled())
         return 1
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
-    if protected:
-        names = set(protected)
-        target_schema = base.model_copy(update={"tables": {
-            k: t.model_copy(update={"deletion_protection": False}) if t.physical_name in names else t
-            for k, t in base.tables.items()}})
-        target.apply(Step(1, f"turn deletion protection off on {', '.join(protected)}", (), target_schema),
-                     base, state)
-        target.wait_settled(list(protected), deadline)
-    emit(Destroyed(state.where, target.destroy(state)))
+    for run in present:
+        base = run.state.base or run.head.model_copy(update={"tables": {}})
+        names = [t.physical_name for t in base.tables.values() if t.physical_name in protected]
+        if names:
+            target_schema = base.model_copy(update={"tables": {
+                k: t.model_copy(update={"deletion_protection": False}) if t.physical_name in names else t
+                for k, t in base.tables.items()}})
+            run.target.apply(Step(1, f"turn deletion protection off on {', '.join(names)}", (), target_schema),
+                             base, run.state)
+            run.target.wait_settled(names, deadline)
+        emit(Destroyed(run.state.where, run.target.destroy(run.state)))
     return 0

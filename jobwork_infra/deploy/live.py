@@ -9,6 +9,7 @@ tables the registry (registry.py) says are this environment's are read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -34,6 +35,13 @@ from .shapes import (
     tenant_scoped_from,
 )
 
+# Each table costs four reads (DescribeTable, DescribeTimeToLive, DescribeContinuousBackups,
+# ListTagsOfResource), one round trip each; they run side by side on this many threads. boto3 clients
+# are thread-safe ("Low-level clients are thread safe",
+# https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients),
+# and botocore's pool keeps 10 connections, more than these threads use.
+READERS = 8
+
 # ---------------------------------------------------------------------------------------------
 # Live state → ResolvedTable
 
@@ -58,8 +66,21 @@ def read_live(client, head: ResolvedSchema, notes: Callable[[str], None] | None 
     ours = {n: e for n, e in registry.items() if (e.app, e.env) == (head.app, head.env)}
     live: dict[str, ResolvedTable] = {}
     result = Live(None, {})
-    for name in list(dict.fromkeys([*by_name, *ours])):
-        description = describe_or_none(client, name)
+    names = list(dict.fromkeys([*by_name, *ours]))
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        described = dict(zip(names, pool.map(lambda n: describe_or_none(client, n), names), strict=True))
+        _read_tables(client, head, registry, ours, by_name, described, live, result, pool)
+    if live:
+        order = [k for k in head.tables if k in live] + [k for k in live if k not in head.tables]
+        result.base = head.model_copy(update={"tables": {k: live[k] for k in order}})
+    return result
+
+
+def _read_tables(client, head: ResolvedSchema, registry: dict[str, Entry], ours: dict[str, Entry],
+                 by_name: dict[str, ResolvedTable], described: dict[str, dict | None],
+                 live: dict[str, ResolvedTable], result: Live, pool: ThreadPoolExecutor) -> None:
+    todo: list[tuple[dict, Entry, ResolvedTable | None]] = []
+    for name, description in described.items():
         entry = registry.get(name)
         if description is None:
             if name in ours:
@@ -69,14 +90,13 @@ def read_live(client, head: ResolvedSchema, notes: Callable[[str], None] | None 
             if name in by_name:
                 raise foreign_table_error(name, entry, head)
             continue  # re-created by someone else after we made it: not ours any more
-        head_table = head.tables.get(entry.table_key)
-        live[entry.table_key] = _to_resolved(client, description, entry, head_table, head)
+        todo.append((description, entry, head.tables.get(entry.table_key)))
         result.entries[name] = entry
         result.descriptions[name] = description
-    if live:
-        order = [k for k in head.tables if k in live] + [k for k in live if k not in head.tables]
-        result.base = head.model_copy(update={"tables": {k: live[k] for k in order}})
-    return result
+    read = pool.map(lambda job: _to_resolved(client, job[0], job[1], job[2], head), todo)
+    for (_, entry, head_table), resolved in zip(todo, read, strict=True):
+        # A local engine has no stacks: `stack:` is only a label there, so it never reads as a change.
+        live[entry.table_key] = resolved.model_copy(update={"stack": head_table.stack}) if head_table else resolved
 
 
 def _to_resolved(client, d: dict, entry: Entry, head: ResolvedTable | None, schema: ResolvedSchema) -> ResolvedTable:

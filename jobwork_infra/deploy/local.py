@@ -77,6 +77,11 @@ def _say(ctx: RunContext, text: str) -> None:
 
 
 def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None:
+    _finish_create(ctx, table, head, _start_create(ctx, table, head))
+
+
+def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> dict:
+    """Claim the name and ask for the table; its description as CreateTable returned it."""
     c = ctx.client
     # Registered before it exists: if the engine dies in between, the next run still knows it is ours.
     register(ctx, Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy))
@@ -99,7 +104,11 @@ def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream.upper()}
     if table.deletion_protection:
         request["DeletionProtectionEnabled"] = True
-    created = c.create_table(**request)["TableDescription"]
+    return c.create_table(**request)["TableDescription"]
+
+
+def _finish_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema, created: dict) -> None:
+    """Wait until the table and its indexes are ACTIVE, record it as ours, then set its other options."""
     ctx.wait_active(table.physical_name)
     register(ctx, Entry(table.physical_name, head.app, head.env, table.key, created_ms(created),
                          table.removal_policy))
@@ -255,9 +264,17 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
     """Bring every table from `current` to `step.target`."""
     before = current.tables if current is not None else {}
     after = step.target.tables
+    # New tables are all asked for before any is waited for: the engine creates them side by side,
+    # where one create-and-wait after the other paid every table's wait in turn. Each is still
+    # claimed in the registry before its CreateTable and recorded once ACTIVE (registry.py).
+    # Local engines only: AWS limits how many tables with indexes may be CREATING at once (compile
+    # puts them in lanes for CloudFormation), DynamoDB Local and moto do not.
+    started = {k: _start_create(ctx, t, head) for k, t in after.items() if k not in before}
     for key in [*after, *(k for k in before if k not in after)]:
         cur, tgt = before.get(key), after.get(key)
-        if cur != tgt:
+        if key in started:
+            _finish_create(ctx, tgt, head, started[key])
+        elif cur != tgt:
             _reconcile(ctx, cur, tgt, head)
 
 
@@ -287,7 +304,12 @@ class LocalTarget:
                     unregister(self.ctx, name)
         where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
         # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False)
+        # The tables were just described: only those not ACTIVE (or with an index not ACTIVE) need waiting for.
+        unsettled = [name for name, d in self.live.descriptions.items()
+                     if d.get("TableStatus") != "ACTIVE"
+                     or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
+        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False,
+                             unsettled=unsettled)
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with self._errors("waiting for the tables"):

@@ -36,10 +36,15 @@ def _groups(changes: Sequence[Change]) -> dict[str, list[Change]]:
     return groups
 
 
-def render_changes_text(changes: Sequence[Change], console: Console) -> None:
-    """Grouped by table, one line per change (severity, code, subject: statement), then the summary."""
+def render_changes_text(changes: Sequence[Change], console: Console, main_stack: str | None = None) -> None:
+    """Grouped by table, one line per change (severity, code, subject: statement), then the summary.
+
+    With `main_stack`, a table whose changes land in another stack says which (`orders  (stack shop-dev-orders)`).
+    """
     for table, group in _groups(changes).items():
-        console.print(f"[bold]{escape(table) if table else '(environment)'}[/]")
+        stack = group[0].stack
+        where = f"  (stack {escape(stack)})" if main_stack and stack and stack != main_stack else ""
+        console.print(f"[bold]{escape(table) if table else '(environment)'}[/]{where}")
         for c in group:
             label = f"[{STYLES[c.severity]}]{c.severity.label:<{_WIDTH}}[/]"
             subject = f"{escape(c.subject)}: " if c.subject else ""
@@ -73,6 +78,7 @@ def change_record(change: Change) -> dict:
         "statement": change.statement,
         "advice": change.advice,
         "env": change.env,
+        "stack": change.stack,
         "before": change.before,
         "after": change.after,
     }

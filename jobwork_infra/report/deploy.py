@@ -74,6 +74,18 @@ class DeployReport:
                     c.print(Text(f"Deployed {where}: {_n(steps, 'step')} in {seconds:.1f} s.", style="green"))
                 else:
                     c.print(f"No changes: {escape(where)} is up to date.")
+            case ev.StacksDone(env, outcomes, seconds, failed):
+                changed = [name for name, outcome in outcomes if isinstance(outcome, int)]
+                if not failed and not changed and all(o is None for _, o in outcomes):
+                    c.print(f"No changes: the {_n(len(outcomes), 'stack')} of {escape(env)} match the schema.")
+                    return
+                head = (f"Stopped: {len(changed)} of {_n(len(outcomes), 'stack')} of {env} deployed" if failed
+                        else f"Deployed {len(changed)} of {_n(len(outcomes), 'stack')} of {env} in {seconds:.1f} s")
+                c.print(Text(head + ":", style="red" if failed else "green"))
+                for name, outcome in outcomes:
+                    what = ("no changes" if outcome is None else _n(outcome, "step") if isinstance(outcome, int)
+                            else outcome)
+                    c.print(f"  {escape(name)}: {escape(what)}")
             case ev.Outputs(values):
                 table = RichTable(title="Outputs", title_justify="left", show_edge=False)
                 table.add_column("Output", no_wrap=True)

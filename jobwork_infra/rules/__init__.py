@@ -18,8 +18,9 @@ from .registry import FAMILIES, REGISTRY, Finding, Rule
 __all__ = ["FAMILIES", "REGISTRY", "Finding", "Rule", "check"]
 
 
-def check(document: Document, schema: SchemaFile) -> list[Diagnostic]:
-    ctx = Context(document, schema)
+def check(document: Document, schema: SchemaFile, resolved: dict | None = None) -> list[Diagnostic]:
+    """The findings of every rule; `resolved` (env → ResolvedSchema) is filled with what the rules resolved."""
+    ctx = Context(document, schema, resolved if resolved is not None else {})
     diagnostics: list[Diagnostic] = []
     for rule in REGISTRY.values():
         if rule.check is None:
