@@ -16,6 +16,7 @@ boto3 is imported only inside functions: `validate` and `diff` must not pay for 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -434,6 +435,9 @@ class CloudFormationTarget:
     """One environment's stack, as the deploy flow's target."""
 
     replaces_in_place = False  # CloudFormation never replaces a table that keeps its name
+    # The deploy lock is per machine (deploy/lock.py); deploys from elsewhere are kept apart by
+    # CloudFormation itself, which refuses to update a stack while an update is in progress.
+    lock_scope = "cloudformation"
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit, clients: Clients | None = None,
                  *, action: str = "deploy"):
@@ -469,7 +473,10 @@ class CloudFormationTarget:
             self.emit(Note(f"stack {head.stack_name} was not deployed by jobwork-infra (no schema hash in its "
                            "template): its tables are matched by name and tag", warning=True))
         record = ttl_record(self.current)
-        state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
+        # The deployed template is what a saved plan and the re-check after the prompt compare.
+        fingerprint = hashlib.sha256(_canonical(self.current).encode()).hexdigest()
+        state = DeployedState(schema_from_template(self.current, head), where, record, exists=True,
+                              fingerprint=fingerprint)
         state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
         state.template_differs = not state.up_to_date
         return state

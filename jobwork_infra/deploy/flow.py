@@ -21,6 +21,8 @@ AWS rules the flow enforces, each with its source:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from ..changes import Plan, Step
-from ..diff import replaces_table
+from ..diff import diff_schemas, replaces_table
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
 from ..plan import plan_changes
@@ -42,11 +44,14 @@ from .events import (
     DryRun,
     Emit,
     NoChanges,
+    Note,
     Planned,
     StepStarted,
     Verified,
 )
 from .gate import approve, refuse_destructive, refuse_replacement_in_place
+from .lock import deploy_lock
+from .saved_plan import SavedPlan, write_plan
 
 TTL_COOL_DOWN = timedelta(hours=1)
 DEFAULT_TIMEOUT = 24 * 3600  # a GSI backfill on a big table can take hours
@@ -73,10 +78,25 @@ class DeployedState:
     template_differs: bool = False  # CloudFormation: the deployed template is not the head's, whatever the plan
     ttl_cool_down: bool = True      # the target enforces AWS's hour between TTL changes (local engines do not)
     exists: bool = False            # a stack (or tables) to update rather than create
+    fingerprint: str = ""           # what is deployed, as the target sees it ("": derived from `base`)
+
+
+def deployed_fingerprint(state: DeployedState) -> str:
+    """A digest of what is deployed: equal before and after a prompt (or between a saved plan and its
+    apply) exactly when nothing was deployed in between. The target's own fingerprint when it has
+    one (CloudFormation: the deployed template), else the deployed schema as read."""
+    if state.fingerprint:
+        return state.fingerprint
+    base = state.base.model_dump(mode="json") if state.base is not None else None
+    canonical = json.dumps({"base": base, "exists": state.exists}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Target(Protocol):
     """What the flow needs of a place to deploy to."""
+
+    #: Which deploy lock it takes (deploy/lock.py): "local" or "cloudformation".
+    lock_scope: str
 
     #: True when a key/LSI change of a table that keeps its name can be applied (local, destroy only).
     replaces_in_place: bool
@@ -108,22 +128,47 @@ class Target(Protocol):
 # deploy
 
 def deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: Emit,
-           confirm: Callable[[str], bool]) -> int:
-    """Deploy `head` to `target`; the exit code (Blocked or JobworkError refuse)."""
+           confirm: Callable[[str], bool], saved: SavedPlan | None = None) -> int:
+    """Deploy `head` to `target`; the exit code (Blocked or JobworkError refuse).
+
+    Everything from reading what is deployed to the last step runs under the environment's deploy
+    lock (deploy/lock.py), except a dry run, which changes nothing. A saved plan (`--plan FILE`,
+    loaded and checked against the schema by the caller: saved_plan.py) replaces the prompt: it is
+    applied only while what is deployed is still what it was computed from.
+    """
+    if request.dry_run:
+        return _deploy(head, request, target, emit, confirm, saved)
+    with deploy_lock(target.lock_scope, head.app, head.env) as lock:
+        if lock.took_over is not None:
+            emit(Note(f"the deploy lock was left by {lock.took_over.describe()}, whose process ended "
+                      "without releasing it: taken over"))
+        return _deploy(head, request, target, emit, confirm, saved)
+
+
+def _deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: Emit,
+            confirm: Callable[[str], bool], saved: SavedPlan | None) -> int:
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
     state = target.read(head)
+    if saved is not None:
+        saved.check_deployed(deployed_fingerprint(state))
     if state.base is not None:
         # A rerun after --timeout resumes here: what the last run started settles first.
         target.wait_settled([t.physical_name for t in state.base.tables.values()], deadline)
     if state.up_to_date:
+        _save(request, None, head, state, target, emit)
         emit(NoChanges(state.where, f"schema {head.schema_hash[:12]}"))
         return target.finish(False)
     plan = plan_deploy(state, head)
     if plan is None:
+        _save(request, None, head, state, target, emit)
         emit(NoChanges(state.where))
         return target.finish(False)
     emit(Planned(plan, state.where))
-    gate(plan, state, target, request)
+    allow_destructive = request.allow_destructive or (saved is not None and saved.allow_destructive)
+    gate(plan, state, target, replace(request, allow_destructive=allow_destructive))
+    if saved is not None:
+        saved.check_plan(plan)
+    _save(request, plan, head, state, target, emit)
     ready, tables = cool_down(plan.steps[0], plan.base, state)
     if ready is not None and not request.wait:
         # Nothing may run yet: say when, before asking anything (exit 0: nothing is wrong).
@@ -132,10 +177,68 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: E
     if request.dry_run:
         emit(DryRun(state.where, len(plan.steps)))
         return 0
-    if not approve(plan, yes=request.yes, confirm=confirm):
-        emit(Cancelled())
-        return 1
-    return apply_plan(plan, state, target, request, emit, deadline)
+    if saved is None:
+        # A saved plan was reviewed when it was written, and is checked against what is deployed now.
+        if not approve(plan, yes=request.yes, confirm=confirm):
+            emit(Cancelled())
+            return 1
+        if not request.yes:
+            state, plan = recheck(state, plan, head, target)
+    return apply_plan(plan, state, target, replace(request, allow_destructive=allow_destructive), emit, deadline)
+
+
+def _save(request: DeployRequest, plan: Plan | None, head: ResolvedSchema, state: DeployedState, target: Target,
+          emit: Emit) -> None:
+    if request.plan_out:
+        write_plan(request.plan_out, plan, head, state.where, deployed_fingerprint(state), target.lock_scope,
+                   request.allow_destructive)
+        emit(Note(f"plan saved to {request.plan_out}; apply exactly this plan with "
+                  f"`jobwork-infra deploy --env {head.env} --plan {request.plan_out}`"))
+
+
+def recheck(state: DeployedState, plan: Plan, head: ResolvedSchema, target: Target) -> tuple[DeployedState, Plan]:
+    """After the prompt: read what is deployed again and recompute the plan; Blocked if either moved.
+
+    The user may have sat at the prompt while another deploy (another environment sharing table
+    names, another terminal, the console) changed the tables (issue 14, item 1): the answer was
+    given to the plan shown, never to whatever would be planned now.
+    """
+    hint = "nothing was applied; run deploy again: it plans from what is deployed now, and asks again"
+    try:
+        fresh = target.read(head)
+    except Blocked:
+        raise
+    except JobworkError as exc:
+        raise Blocked(f"what is deployed changed while the plan waited for confirmation: {exc.message}",
+                      exc.hint or hint) from None
+    again = plan_deploy(fresh, head)
+    if deployed_fingerprint(fresh) != deployed_fingerprint(state) or again is None or plan_key(again) != plan_key(plan):
+        raise Blocked("what is deployed changed while the plan waited for confirmation: "
+                      f"{describe_drift(state.base, fresh.base)}", hint)
+    return fresh, again
+
+
+def plan_key(plan: Plan) -> tuple:
+    """What identifies a plan: where it starts and each step's summary and target."""
+    base = plan.base.schema_hash if plan.base is not None else None
+    return base, tuple((s.summary, s.target.schema_hash) for s in plan.steps)
+
+
+def describe_drift(before: ResolvedSchema | None, after: ResolvedSchema | None) -> str:
+    """What changed between two readings of what is deployed, one clause per table."""
+    old = before.tables if before is not None else {}
+    new = after.tables if after is not None else {}
+    parts = []
+    for key in [*new, *(k for k in old if k not in new)]:
+        if key not in old:
+            parts.append(f"table {new[key].physical_name} appeared")
+        elif key not in new:
+            parts.append(f"table {old[key].physical_name} is gone")
+        elif old[key] != new[key]:
+            changes = diff_schemas(before, after) if before is not None and after is not None else []
+            what = "; ".join(c.statement for c in changes if c.table == key)
+            parts.append(f"table {new[key].physical_name} changed" + (f" ({what})" if what else ""))
+    return ", ".join(parts) or "the deployed stack changed (its template is no longer the one planned from)"
 
 
 def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
@@ -290,7 +393,16 @@ def _settle_and_verify(plan: Plan, applied: ResolvedSchema | None, target: Targe
 
 def destroy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: Emit,
             confirm: Callable[[str], bool]) -> int:
-    """Delete the environment from `target`: the same confirmation, messages and protection rules as deploy."""
+    """Delete the environment from `target`: the same confirmation, messages and protection rules as deploy,
+    under the same deploy lock."""
+    if request.dry_run:
+        return _destroy(head, request, target, emit, confirm)
+    with deploy_lock(target.lock_scope, head.app, head.env):
+        return _destroy(head, request, target, emit, confirm)
+
+
+def _destroy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: Emit,
+             confirm: Callable[[str], bool]) -> int:
     state = target.read(head)
     if state.base is None and not state.exists:
         emit(NoChanges(state.where, destroy=True))

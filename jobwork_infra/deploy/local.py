@@ -33,7 +33,7 @@ from .events import Applied, Emit, Note
 from .flow import DeployedState
 from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
-from .registry import Entry, created_ms, describe_or_none, register, unregister
+from .registry import Entry, created_ms, describe_or_none, register, release_claim, unregister
 from .settle import verify, wait_settled
 from .shapes import (
     BILLING_MODES,
@@ -79,7 +79,8 @@ def _say(ctx: RunContext, text: str) -> None:
 def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None:
     c = ctx.client
     # Registered before it exists: if the engine dies in between, the next run still knows it is ours.
-    register(ctx, Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy))
+    claim = Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy)
+    register(ctx, claim)
     request: dict = {
         "TableName": table.physical_name,
         "KeySchema": key_schema(table.partition_key, table.sort_key),
@@ -99,7 +100,19 @@ def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream.upper()}
     if table.deletion_protection:
         request["DeletionProtectionEnabled"] = True
-    created = c.create_table(**request)["TableDescription"]
+    try:
+        created = c.create_table(**request)["TableDescription"]
+    except ClientError as exc:
+        # The claim is ours but the table is not: drop it, or the registry would hand this environment a
+        # table someone else created between the claim and create_table (`owned` accepts created 0).
+        release_claim(ctx, claim)
+        if error_code(exc) == "ResourceInUseException":
+            raise JobworkError(
+                f"table {table.physical_name} appeared on the local engine while this deploy was creating it, "
+                "and jobwork-infra did not create it: leaving it alone",
+                "rerun the deploy to plan again; rename this environment's table, or delete that table yourself "
+                "if it is expendable") from None
+        raise
     ctx.wait_active(table.physical_name)
     register(ctx, Entry(table.physical_name, head.app, head.env, table.key, created_ms(created),
                          table.removal_policy))
@@ -266,6 +279,7 @@ class LocalTarget:
 
     # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses retain).
     replaces_in_place = True
+    lock_scope = "local"
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
