@@ -283,17 +283,26 @@ class LocalTarget:
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
+        self.live: Live | None = None
         running = engines.status()
+        if running is None and request.dry_run:
+            # A dry run changes nothing, so it starts nothing either (issue 14, item 8): with no engine
+            # running nothing is deployed locally, and the plan is every table created.
+            self.state, self.ctx = None, None
+            return
         self.state = running or engines.ensure_running()
         if running is None:
             emit(Note(f"started {self.state.label} at {self.state.endpoint} (stop it with `jobwork-infra local stop`)"))
         self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit)
-        self.live: Live | None = None
 
     def _errors(self, doing: str):
         return engine_errors(self.ctx.engine, lambda: doing)
 
     def read(self, head: ResolvedSchema) -> DeployedState:
+        if self.state is None:
+            self.emit(Note("no local engine runs, and a dry run does not start one: nothing is deployed locally, "
+                           "so every table would be created (`jobwork-infra local start` starts it)"))
+            return DeployedState(None, f"{head.stack_name} on the local engine (not running)", ttl_cool_down=False)
         with self._errors("reading the live tables"):
             self.live = read_live(self.ctx.client, head)
             if not self.request.dry_run:
