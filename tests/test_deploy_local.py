@@ -215,6 +215,10 @@ def test_destructive_changes_are_refused_and_touch_nothing(local_engine, app_nam
         assert result.exit_code == 3, result.output
         assert "destructive" in result.output
         assert "error: refusing 1 destructive change(s)" in result.output
+        # The plan says which table goes and how much data with it, counted on the engine (issue 13).
+        lost, what = {"key": (users, "replaced: it holds 3 items"), "lsi": (events, "replaced: it holds 1 item"),
+                      "removal": (events, "deleted: it holds 1 item")}[change]
+        assert f"data at risk: table {lost} is {what}, lost with it" in " ".join(result.output.split())
     assert {n: (keys(describe(client, n)), count_items(client, n)) for n in (users, events)} == before
 
 
@@ -440,3 +444,43 @@ def test_a_ttl_rename_completes_in_one_run_on_an_engine_without_the_hour(local_e
     assert "can run after" not in result.output
     ttl = local_engine.client().describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "gone_at")
+
+
+@pytest.mark.parametrize("path", ["rename", "start over empty"])
+def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_deploy_that_works(
+        local_engine, app_name, tmp_path, path):
+    """Issue 13: "destroy, then deploy" was a dead end (destroy keeps retained tables, and the next
+    deploy refuses the name they hold). Each path the hint gives is followed here, to the end."""
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS, policy="retain")), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+    new_key = USERS.replace("sort_key: user_id", "sort_key: email")
+    write(schema, schema_text(app_name, new_key, policy="retain"))
+    refused = deploy(str(schema), "--yes", "--allow-destructive")
+    assert refused.exit_code == 3
+    hint = " ".join(refused.output.split())
+    assert "destroy --env" not in hint
+    if path == "rename":
+        assert (f"give the new table another name (table_name: {name}-v2 on table users) and run "
+                f"`jobwork-infra deploy --env dev --local --allow-destructive`: the old table stays with its data "
+                "(retained), unmanaged") in hint
+        renamed = new_key.replace("  users:\n", f"  users:\n    table_name: {name}-v2\n")
+        write(schema, schema_text(app_name, renamed, policy="retain"))
+        done = deploy(str(schema), "--yes", "--allow-destructive")
+        assert done.exit_code == 0, done.output
+        assert keys(describe(client, f"{name}-v2")) == [("tenant_id", "HASH"), ("email", "RANGE")]
+        assert count_items(client, name) == 3  # the old table and its data stay
+    else:
+        assert ("to start over empty under the same name: put the old key back, set removal_policy: destroy on "
+                "table users, run `jobwork-infra deploy --env dev --local`, then change the key again and run "
+                "`jobwork-infra deploy --env dev --local --allow-destructive`") in hint
+        write(schema, schema_text(app_name, USERS, policy="destroy"))
+        assert deploy(str(schema), "--yes").exit_code == 0
+        write(schema, schema_text(app_name, new_key, policy="destroy"))
+        done = deploy(str(schema), "--yes", "--allow-destructive")
+        assert done.exit_code == 0, done.output
+        assert keys(describe(client, name)) == [("tenant_id", "HASH"), ("email", "RANGE")]
+        assert count_items(client, name) == 0
+    assert deploy(str(schema), "--yes").output.startswith("No changes")

@@ -423,6 +423,12 @@ def prepare_template(template: dict, target: ResolvedSchema, current: dict | Non
     return template
 
 
+def _policies(template: dict) -> tuple[str, ...]:
+    """The tenant policies of a deployed template, as a destroy lists them (they go with the stack)."""
+    return tuple(f"IAM managed policy {(r.get('Properties') or {}).get('ManagedPolicyName') or lid}"
+                 for lid, r in (template.get("Resources") or {}).items() if r.get("Type") == "AWS::IAM::ManagedPolicy")
+
+
 def _environment_retains(project: Project, env: str) -> bool:
     """Prod-like: tables outlive the stack (retain), so the stack gets termination protection."""
     return effective_option(project.schema, env, Table(), "removal_policy") != "destroy"
@@ -476,7 +482,8 @@ class CloudFormationTarget:
         # The deployed template is what a saved plan and the re-check after the prompt compare.
         fingerprint = hashlib.sha256(_canonical(self.current).encode()).hexdigest()
         state = DeployedState(schema_from_template(self.current, head), where, record, exists=True,
-                              fingerprint=fingerprint)
+                              fingerprint=fingerprint, other_resources=_policies(self.current),
+                              termination_protection=bool(self.described.get("EnableTerminationProtection")))
         state.up_to_date = _canonical(self.current) == _canonical(self._template(head, record))
         state.template_differs = not state.up_to_date
         return state
@@ -554,6 +561,25 @@ class CloudFormationTarget:
         with aws_errors("verifying the tables"):
             return verify(self.clients.dynamodb, plan, applied)
 
+    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """DescribeTable's ItemCount: "DynamoDB updates this value approximately every six hours"
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html),
+        so it is reported as approximate; a Scan of a production table to count it would cost reads."""
+        from botocore.exceptions import ClientError
+
+        counts: dict[str, tuple[int, str]] = {}
+        with aws_errors("reading the tables the plan deletes"):
+            for name in names:
+                try:
+                    count = self.clients.dynamodb.describe_table(TableName=name)["Table"].get("ItemCount")
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                        continue  # gone behind the stack's back: check_live says so next
+                    raise
+                if count is not None:
+                    counts[name] = (int(count), "approximately")
+        return counts
+
     def finish(self, changed: bool) -> int:
         with aws_errors(f"reading stack {self.stack.name}"):
             final = self.stack.describe()
@@ -575,7 +601,7 @@ class CloudFormationTarget:
             if deployed.get("EnableTerminationProtection"):
                 # Only now, after the user said yes: a refused destroy leaves the protection on.
                 self.cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=False)
-                self.emit(Note("termination protection disabled"))
+                self.emit(Note(f"termination protection turned off on stack {self.stack.name}, to delete it"))
             progress.baseline()
             self.cfn.delete_stack(StackName=stack_id)
             ok = _wait_stack(self.cfn, "stack_delete_complete", stack_id, progress, self._timeout())

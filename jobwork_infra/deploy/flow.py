@@ -36,6 +36,7 @@ from ..model import ResolvedSchema
 from ..plan import plan_changes
 from . import DeployRequest
 from .events import (
+    AtRisk,
     Cancelled,
     Deferred,
     Deployed,
@@ -79,6 +80,10 @@ class DeployedState:
     ttl_cool_down: bool = True      # the target enforces AWS's hour between TTL changes (local engines do not)
     exists: bool = False            # a stack (or tables) to update rather than create
     fingerprint: str = ""           # what is deployed, as the target sees it ("": derived from `base`)
+    # What else a destroy deletes with the tables (CloudFormation: "IAM managed policy NAME"), and
+    # whether the stack's termination protection must be turned off first.
+    other_resources: tuple[str, ...] = ()
+    termination_protection: bool = False
 
 
 def deployed_fingerprint(state: DeployedState) -> str:
@@ -114,6 +119,10 @@ class Target(Protocol):
         ...
 
     def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]: ...
+
+    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """Items held by these deployed tables: name → (count, "" exact | "at least" | "approximately")."""
+        ...
 
     def finish(self, changed: bool) -> int:
         """After a successful deploy (termination protection, outputs); returns the exit code."""
@@ -164,6 +173,10 @@ def _deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: 
         emit(NoChanges(state.where))
         return target.finish(False)
     emit(Planned(plan, state.where))
+    risky = at_risk(plan)
+    if risky:
+        counts = target.count_items([name for name, _ in risky])
+        emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
     allow_destructive = request.allow_destructive or (saved is not None and saved.allow_destructive)
     gate(plan, state, target, replace(request, allow_destructive=allow_destructive))
     if saved is not None:
@@ -281,6 +294,13 @@ def deleted_tables(plan: Plan) -> list[str]:
         if new is None and old.removal_policy == "destroy" or new is not None and replaces_table(old, new) and old.removal_policy == "destroy":
             out.append(key)
     return out
+
+
+def at_risk(plan: Plan) -> list[tuple[str, str]]:
+    """(physical name, "deleted" | "replaced") of each deployed table the plan deletes with its data."""
+    base = plan.base.tables if plan.base is not None else {}
+    return [(base[key].physical_name, "deleted" if key not in plan.head.tables else "replaced")
+            for key in deleted_tables(plan)]
 
 
 def protected_tables(plan: Plan) -> list[str]:
@@ -412,7 +432,7 @@ def _destroy(head: ResolvedSchema, request: DeployRequest, target: Target, emit:
     deleted = tuple(t.physical_name for t in tables if t.removal_policy == "destroy")
     kept = tuple(t.physical_name for t in tables if t.removal_policy != "destroy")
     protected = tuple(t.physical_name for t in tables if t.removal_policy == "destroy" and t.deletion_protection)
-    emit(DestroyPlanned(state.where, deleted, kept, protected))
+    emit(DestroyPlanned(state.where, deleted, kept, protected, state.other_resources, state.termination_protection))
     if protected and not request.allow_destructive:
         raise Blocked(
             f"{', '.join(protected)} has deletion protection on: DynamoDB refuses to delete it and the "

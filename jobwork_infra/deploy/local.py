@@ -47,6 +47,8 @@ from .shapes import (
 
 __all__ = ["LocalTarget", "client_for", "read_live", "run_step"]
 
+COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
+
 
 # ---------------------------------------------------------------------------------------------
 # Applying: reconcile live → target, one table at a time
@@ -331,6 +333,21 @@ class LocalTarget:
         with self._errors("verifying the tables"):
             # Only what the engine can show: DynamoDB Local supports TTL, moto too.
             return verify(self.ctx.client, plan, applied)
+
+    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """Exact up to COUNT_BOUND items (Scan, Select=COUNT, page by page), "at least" beyond."""
+        counts: dict[str, tuple[int, str]] = {}
+        with self._errors("counting the items of the tables the plan deletes"):
+            for name in names:
+                total = 0
+                for page in self.ctx.client.get_paginator("scan").paginate(TableName=name, Select="COUNT"):
+                    total += page["Count"]
+                    if total >= COUNT_BOUND and page.get("LastEvaluatedKey"):
+                        counts[name] = (total, "at least")
+                        break
+                else:
+                    counts[name] = (total, "")
+        return counts
 
     def finish(self, changed: bool) -> int:
         return 0
