@@ -87,6 +87,13 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "the name when it is created ({fate}), so the update fails; deploy refuses it",
                "keep the YAML key {before} (a table's key cannot be renamed), or give the new table another "
                "table_name"),
+    ChangeKind("D110", "environment_renamed", D, "app or environment renamed (found by deploy)",
+               "{renamed}: {after} would be created empty, while {before} stays with its data, no longer "
+               "managed by jobwork-infra",
+               "to keep the data, keep the old name (table_name: {before} on the table, or the old app or "
+               "environment name); to start empty, rerun with --allow-destructive: the old table is left "
+               "as it is, for you to copy from, then delete by hand (or by `jobwork-infra destroy --env {old_env}` "
+               "with the schema as it was)"),
     # -- multi-step: CloudFormation rejects it as one update ------------------------------------
     ChangeKind("D201", "gsi_key_changed", M, "global index key changed",
                "index {index}'s key changes from {before} to {after}: it is deleted, then created again "

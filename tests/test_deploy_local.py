@@ -484,3 +484,46 @@ def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_depl
         assert keys(describe(client, name)) == [("tenant_id", "HASH"), ("email", "RANGE")]
         assert count_items(client, name) == 0
     assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+@pytest.mark.parametrize("renamed", ["environment", "app"])
+def test_renaming_the_app_or_an_environment_is_refused_and_explained_not_an_empty_deploy(
+        local_engine, app_name, tmp_path, renamed):
+    """Issue 14, item 8: deploy used to exit 0, create empty tables and leave the old ones unmanaged."""
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    old = f"{app_name}-dev-users"
+    put_users(client, old)
+    if renamed == "environment":
+        write(schema, schema_text(app_name, USERS).replace("  dev:\n", "  development:\n"))
+        env, new, what = "development", f"{app_name}-development-users", "environment dev → development"
+    else:
+        write(schema, schema_text(f"{app_name}x", USERS))
+        env, new, what = "dev", f"{app_name}x-dev-users", f"app {app_name} → {app_name}x"
+
+    for args in (["--dry-run"], ["--yes"]):
+        refused = deploy(str(schema), *args, env=env)
+        assert refused.exit_code == 3, refused.output
+        text = " ".join(refused.output.split())
+        assert f"D110 table name: {what}: {new} would be created empty, while {old} stays with its data" in text
+        assert (f"error: {what}: {new} would be created empty, while {old} stays with its data, no longer "
+                "managed by jobwork-infra; nothing was changed") in text
+        assert f"hint: to keep the data, keep the old name (table_name: {old} on the table" in text
+        assert new not in client.list_tables()["TableNames"]
+
+    allowed = deploy(str(schema), "--yes", "--allow-destructive", env=env)
+    assert allowed.exit_code == 0, allowed.output
+    assert count_items(client, new) == 0
+    assert count_items(client, old) == 3  # the old table is left as it is
+    assert deploy(str(schema), "--yes", env=env).output.startswith("No changes")
+
+
+def test_another_project_on_the_same_engine_is_not_taken_for_a_rename(local_engine, app_name, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    assert deploy(write(first / "tables.yaml", schema_text(app_name, USERS)), "--yes").exit_code == 0
+    other = deploy(write(second / "tables.yaml", schema_text(f"{app_name}x", USERS)), "--yes")
+    assert other.exit_code == 0, other.output
+    assert "D110" not in other.output

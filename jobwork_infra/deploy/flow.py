@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from ..changes import Plan, Step
-from ..diff import diff_schemas, replaces_table
+from ..changes import Change, Plan, Step
+from ..diff import diff_schemas, make_change, replaces_table
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
 from ..plan import plan_changes
@@ -84,6 +84,17 @@ class DeployedState:
     # whether the stack's termination protection must be turned off first.
     other_resources: tuple[str, ...] = ()
     termination_protection: bool = False
+    # Nothing deployed under this name, but the same tables under an old app or environment name.
+    predecessors: tuple[Predecessor, ...] = ()
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """An environment's tables as deployed before its app or environment was renamed."""
+
+    app: str
+    env: str
+    tables: tuple[tuple[str, str], ...]  # (YAML table key, physical name)
 
 
 def deployed_fingerprint(state: DeployedState) -> str:
@@ -257,6 +268,9 @@ def describe_drift(before: ResolvedSchema | None, after: ResolvedSchema | None) 
 def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
     """The plan from what is deployed to `head`; None when there is nothing to do."""
     plan = plan_changes(state.base, head)
+    renamed = rename_changes(state.predecessors, head)
+    if renamed:
+        plan = replace(plan, changes=(*renamed, *plan.changes))
     if not plan.steps:
         if state.template_differs and state.base is not None:
             # Same schema, different template (another jobwork-infra version): one update to the head.
@@ -265,9 +279,31 @@ def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
     return plan
 
 
+def rename_changes(predecessors: tuple[Predecessor, ...], head: ResolvedSchema) -> tuple[Change, ...]:
+    """D110 per table a rename leaves behind: the diff calls the same edit destructive (D103), and deploy
+    must not quietly create empty tables beside the old ones (issue 14, item 8)."""
+    out = []
+    for old in predecessors:
+        renamed = (f"environment {old.env} → {head.env}" if old.app == head.app
+                   else f"app {old.app} → {head.app}")
+        for key, name in old.tables:
+            out.append(make_change("environment_renamed", key, "table name", before=name,
+                                   after=head.tables[key].physical_name, renamed=renamed,
+                                   old_env=old.env, old_app=old.app))
+    return tuple(out)
+
+
+def refuse_renamed(plan: Plan, allow_destructive: bool) -> None:
+    renamed = [c for c in plan.changes if c.kind == "environment_renamed"]
+    if renamed and not allow_destructive:
+        raise Blocked("; ".join(c.statement for c in renamed) + "; nothing was changed",
+                      renamed[0].advice)
+
+
 def gate(plan: Plan, state: DeployedState, target: Target, request: DeployRequest) -> None:
     """Every refusal, before anything is applied (Blocked, exit 3, with the way forward)."""
     refuse_name_taken(plan)
+    refuse_renamed(plan, request.allow_destructive)
     problems = target.check_live(state, plan)
     if problems:
         raise Blocked("; ".join(p for p, _ in problems) + "; nothing was changed",

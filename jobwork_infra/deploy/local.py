@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,10 +31,18 @@ from ..project import Project
 from . import DeployRequest
 from . import engine as engines
 from .events import Applied, Emit, Note
-from .flow import DeployedState
+from .flow import DeployedState, Predecessor
 from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
-from .registry import Entry, created_ms, describe_or_none, register, release_claim, unregister
+from .registry import (
+    Entry,
+    created_ms,
+    describe_or_none,
+    read_registry,
+    register,
+    release_claim,
+    unregister,
+)
 from .settle import verify, wait_settled
 from .shapes import (
     BILLING_MODES,
@@ -81,7 +90,7 @@ def _say(ctx: RunContext, text: str) -> None:
 def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None:
     c = ctx.client
     # Registered before it exists: if the engine dies in between, the next run still knows it is ours.
-    claim = Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy)
+    claim = Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy, ctx.source)
     register(ctx, claim)
     request: dict = {
         "TableName": table.physical_name,
@@ -117,7 +126,7 @@ def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None
         raise
     ctx.wait_active(table.physical_name)
     register(ctx, Entry(table.physical_name, head.app, head.env, table.key, created_ms(created),
-                         table.removal_policy))
+                         table.removal_policy, ctx.source))
     indexes = len(table.global_indexes) + len(table.local_indexes)
     _say(ctx, f"created table {table.physical_name}" + (f" with {indexes} index(es)" if indexes else ""))
     # Options DynamoDB Local rejects inside create_table are applied one by one, each optional.
@@ -261,7 +270,7 @@ def _reconcile(ctx: RunContext, cur: ResolvedTable | None, tgt: ResolvedTable | 
         if cur.removal_policy != tgt.removal_policy:
             entry = Entry(tgt.physical_name, head.app, head.env, tgt.key,
                           created_ms(ctx.client.describe_table(TableName=tgt.physical_name)["Table"]),
-                          tgt.removal_policy)
+                          tgt.removal_policy, ctx.source)
             register(ctx, entry)
             _say(ctx, f"{tgt.physical_name}: removal policy {tgt.removal_policy}")
 
@@ -274,6 +283,33 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
         cur, tgt = before.get(key), after.get(key)
         if cur != tgt:
             _reconcile(ctx, cur, tgt, head)
+
+
+def _source(project: Project) -> str:
+    return str(Path(project.document.file).resolve()) if project.document is not None else ""
+
+
+def find_predecessors(registry: dict[str, Entry], head: ResolvedSchema, environments: list[str],
+                      source: str) -> tuple[Predecessor, ...]:
+    """The tables this environment had under its old name, when the app or the environment was renamed.
+
+    Evidence, all required: deployed from the same schema file, with table keys of this schema, and
+    either the same app under an environment that is no longer in the schema, or the same
+    environment under another app name. Tables of another project on the same engine (another
+    schema file) never match.
+    """
+    if not source:
+        return ()
+    found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name in sorted(registry):
+        entry = registry[name]
+        if entry.source != source or entry.table_key not in head.tables or entry.created == 0:
+            continue
+        renamed_env = entry.app == head.app and entry.env not in environments
+        renamed_app = entry.app != head.app and entry.env == head.env
+        if renamed_env or renamed_app:
+            found.setdefault((entry.app, entry.env), []).append((entry.table_key, name))
+    return tuple(Predecessor(app, env, tuple(tables)) for (app, env), tables in sorted(found.items()))
 
 
 class LocalTarget:
@@ -295,7 +331,7 @@ class LocalTarget:
         self.state = running or engines.ensure_running()
         if running is None:
             emit(Note(f"started {self.state.label} at {self.state.endpoint} (stop it with `jobwork-infra local stop`)"))
-        self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit)
+        self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit, source=_source(project))
 
     def _errors(self, doing: str):
         return engine_errors(self.ctx.engine, lambda: doing)
@@ -311,8 +347,14 @@ class LocalTarget:
                 for name in self.live.stale:  # registered, but the table is gone (deleted by hand)
                     unregister(self.ctx, name)
         where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
+        predecessors = ()
+        if self.live.base is None:
+            with self._errors("reading the registry"):
+                predecessors = find_predecessors(read_registry(self.ctx.client), head, self.project.environments,
+                                                 self.ctx.source)
         # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False)
+        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False,
+                             predecessors=predecessors)
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with self._errors("waiting for the tables"):
