@@ -129,6 +129,7 @@ EncryptionField = Annotated[
 
 # An attribute or table name: never empty (an empty key name used to reach the resolver and fail there).
 Name = Annotated[str, Field(min_length=1)]
+_NAME_FIELDS = ("partition_key", "sort_key", "ttl", "table_name", "attribute")
 
 
 # `acknowledge: {T002: "why"}` on a table or index: rules/acknowledge.py turns the warnings it names,
@@ -387,6 +388,10 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             name = loc[-1] if loc and isinstance(loc[-1], str) else "this value"
             message = f"{name} needs {word} {bound} {one if bound == 1 else many}"
             hint = _TOO_SHORT_HINT.get(name)
+        elif kind == "string_too_short" and loc and loc[-1] in _NAME_FIELDS:
+            code, at = "M002", "value"
+            message = f"{loc[-1]} is empty"
+            hint = f"name an attribute or a table here, or remove the {loc[-1]} key to use the default"
         elif kind == "string_too_short":
             code, at = "M002", "value"
             message = "this text must not be empty"
@@ -395,11 +400,6 @@ def model_diagnostics(error: ValidationError, document: Document) -> list[Diagno
             code, at = "M002", "value"
             message = f"expected text, got the {type(err['input']).__name__} {err['input']!r}"
             hint = "quote it in YAML, e.g. '012345678901'"
-        elif kind == "string_too_short" and err["input"] == "":
-            code, at = "M002", "value"
-            message = f"{loc[-1]} is empty" if loc and isinstance(loc[-1], str) else "an empty name"
-            hint = f"name an attribute or a table here, or remove the {loc[-1]} key to use the default" \
-                if loc and isinstance(loc[-1], str) else "give it a name"
         elif kind == "string_pattern_mismatch" and loc and loc[-1] in _PATTERN_MEANING:
             code, at = "M002", "value"
             message = f"{err['input']!r} is not a valid {loc[-1]}: {_PATTERN_MEANING[loc[-1]]}"

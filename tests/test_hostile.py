@@ -59,8 +59,8 @@ SPECIAL = ["dev_zero", "dev_null", "dev_urandom", "fifo", "socket", "directory",
 def fake_compile(monkeypatch):
     """synth's load stage only: the compiler is replaced, so no CDK synth runs for a schema that loads."""
     module = types.ModuleType("jobwork_infra.compile")
-    module.synth_template = lambda resolved: {"loaded": resolved.stack_name}
-    module.synth_assembly = lambda resolved, out: None
+    module.synth_templates = lambda resolved: {name: {"loaded": name} for name in resolved.stacks}
+    module.synth_assembly = lambda resolved, out: {}
     monkeypatch.setitem(sys.modules, "jobwork_infra.compile", module)
 
 

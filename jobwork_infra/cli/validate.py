@@ -85,17 +85,16 @@ def validate(
 
 
 def _check(schema: str):
-    """The findings of `schema` and the checked project (None on a cache hit), from the cache when this very file was checked by this very build
-    (jobwork_infra/cache.py: a repeated validate then never builds the pydantic models)."""
+    """The findings of `schema` and the checked project (None on a cache hit), from the cache when this
+    very file was checked by this very build (jobwork_infra/cache.py: a repeated validate then never
+    builds the pydantic models)."""
     from .. import cache
-    from ..load import MAX_BYTES
+    from ..load import read_schema_file
 
-    try:
-        path = Path(schema)
-        # Over the limit, or unreadable: no cache; the loader reports it (Y001, Y002).
-        data = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
-    except OSError:
-        data = None
+    # The loader's bounded read (regular files only): a special file such as /dev/zero reports st_size 0
+    # and would otherwise be read without end. Unreadable: no cache; the loader reports why (Y001, Y002).
+    read = read_schema_file(schema)
+    data = read if isinstance(read, bytes) else None
     if data is not None and (hit := cache.load(schema, data)) is not None:
         return hit, None
     from ..project import check_project
