@@ -87,6 +87,13 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "the name when it is created ({fate}), so the update fails; deploy refuses it",
                "keep the YAML key {before} (a table's key cannot be renamed), or give the new table another "
                "table_name"),
+    ChangeKind("D110", "environment_renamed", D, "app or environment renamed (found by deploy)",
+               "{renamed}: {after} would be created empty, while {before} stays with its data, no longer "
+               "managed by jobwork-infra",
+               "to keep the data, keep the old name (table_name: {before} on the table, or the old app or "
+               "environment name); to start empty, rerun with --allow-destructive: the old table is left "
+               "as it is, for you to copy from, then delete by hand (or by `jobwork-infra destroy --env {old_env}` "
+               "with the schema as it was)"),
     # -- multi-step: CloudFormation rejects it as one update ------------------------------------
     ChangeKind("D201", "gsi_key_changed", M, "global index key changed",
                "index {index}'s key changes from {before} to {after}: it is deleted, then created again "
@@ -168,8 +175,8 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D405", "capacity_changed", S, "provisioned capacity changed",
                "provisioned capacity changes from {before} to {after}"),
     ChangeKind("D406", "description_changed", S, "description changed", "the description changes (metadata only)"),
-    ChangeKind("D407", "attributes_changed", S, "non-key attributes changed",
-               "non-key attributes change: {detail}; items are not rewritten"),
+    ChangeKind("D407", "attributes_changed", S, "declared attributes changed",
+               "declared attributes change: {detail}; items are not rewritten"),
     ChangeKind("D408", "access_patterns_changed", S, "access patterns changed",
                "access patterns change: {detail} (documentation and checks only)"),
     ChangeKind("D409", "removal_policy_changed", S, "removal policy changed",
@@ -494,14 +501,25 @@ def _key_names(table: ResolvedTable) -> set[str]:
 def _attribute_detail(old: ResolvedTable, new: ResolvedTable) -> str:
     # A key attribute's type change is already a key change (with its own, harsher verdict).
     keys = _key_names(old) | _key_names(new)
-    parts = [f"+{k}" for k in new.attributes if k not in old.attributes]
-    parts += [f"-{k}" for k in old.attributes if k not in new.attributes]
+    # An attribute that is (or was) a table or index key says so: after a sort key change the old and
+    # new sort keys are added/removed here, and they are not "non-key attributes" (issue 13).
+    role = lambda k: f" ({_key_role(k, new if k in new.attributes else old)})" if k in keys else ""
+    parts = [f"+{k}{role(k)}" for k in new.attributes if k not in old.attributes]
+    parts += [f"-{k}{role(k)}" for k in old.attributes if k not in new.attributes]
     for k in new.attributes:
         if k in old.attributes and old.attributes[k] != new.attributes[k]:
             if k in keys and old.attributes[k].type != new.attributes[k].type:
                 continue
-            parts.append(f"~{k}")
+            parts.append(f"~{k}{role(k)}")
     return " ".join(parts)
+
+
+def _key_role(name: str, table: ResolvedTable) -> str:
+    if table.partition_key.name == name:
+        return "partition key"
+    if table.sort_key is not None and table.sort_key.name == name:
+        return "sort key"
+    return "index key" if name in _key_names(table) else "key"
 
 
 def _patterns_detail(old: ResolvedTable, new: ResolvedTable) -> str:

@@ -167,7 +167,10 @@ def test_key_change_of_a_named_table_is_refused_even_when_destructive_changes_ar
 
     assert result.exit_code == 3, result.output
     assert "error: cannot replace shop-dev-users under the same name" in result.output
-    assert "jobwork-infra destroy --env dev" in result.output
+    # The way forward is one that works on CloudFormation: a new name, never "destroy, then deploy".
+    assert ("give the new table another name (table_name: shop-dev-users-v2 on table users) and run "
+            "`jobwork-infra deploy --env dev --allow-destructive`") in " ".join(result.output.split())
+    assert "destroy --env" not in result.output
     assert cfn.get_template(StackName="shop-dev")["TemplateBody"] == before
 
 
@@ -235,6 +238,9 @@ def test_destroy_deletes_the_stack_and_lists_the_retained_tables(schema, endpoin
     assert result.exit_code == 0, result.output
     assert "  delete  shop-dev-users  (its data is lost)" in result.output
     assert "  keep    shop-dev-audit  (removal_policy: retain)" in result.output
+    # The tenant policy goes with the stack: the listing says so (issue 13).
+    assert "  delete  IAM managed policy shop-dev-TenantDataAccess\n" in result.output
+    assert "termination protection" not in result.output  # dev: none to turn off
     assert "Destroyed stack shop-dev." in result.output
     assert result.output.rstrip().endswith(
         "These tables stay, with their data (retained):\n  shop-dev-audit")
@@ -253,7 +259,9 @@ def test_destroy_without_a_terminal_asks_for_yes(schema, endpoint):
     result = run("destroy", "--env", "dev", "--schema", str(path), "--endpoint-url", endpoint)
 
     assert result.exit_code == 2
-    assert "pass --yes" in result.output
+    # rich's error box may wrap the message: compare the words.
+    words = " ".join(w for w in result.output.split() if w != "│")
+    assert "pass --yes to destroy non-interactively" in words
 
 
 def test_unreachable_endpoint_is_a_message_not_a_traceback(schema):
@@ -274,3 +282,18 @@ def test_every_option_survives_the_round_trip_through_a_template():
         rebuilt = schema_from_template(synth_template(head), head)
         assert rebuilt == head, env
         assert rebuilt.schema_hash == head.schema_hash
+
+
+def test_a_removed_table_is_refused_with_its_approximate_item_count(schema, endpoint, aws):
+    path = schema()
+    assert deploy(path, endpoint, "--yes").exit_code == 0
+    for n in range(2):
+        aws("dynamodb").put_item(TableName="shop-dev-users", Item={"tenant_id": {"S": "t"}, "user_id": {"S": f"u{n}"}})
+    without_users = BASE.format(indexes="").split("  users:")[0] + "  audit:" + BASE.split("  audit:")[1]
+    schema(without_users)
+
+    result = deploy(path, endpoint, "--dry-run")
+
+    assert result.exit_code == 3, result.output
+    assert ("data at risk: table shop-dev-users is deleted: it holds approximately 2 items, lost with it "
+            "(ItemCount: DynamoDB updates it about every six hours)") in " ".join(result.output.split())

@@ -348,16 +348,19 @@ def test_destroy_lifts_termination_protection_only_after_yes(aws, schema, monkey
             aws.expect("delete_stack", {}, {"StackName": STACK_ID})
             aws.stack("DELETE_COMPLETE", name="shop-prod")
             aws.expect("describe_stack_events", {"StackEvents": []})
-        monkeypatch.setattr("jobwork_infra.cli.deploy._confirm", lambda question, answer=answer: answer)
+        monkeypatch.setattr("jobwork_infra.cli.deploy._confirm", lambda question, *_, answer=answer: answer)
 
         result = CliRunner().invoke(app, ["destroy", "--env", "prod", "--schema", path])
 
+        # Said before the question, so the answer is given knowing it (issue 13).
+        assert ("termination protection is on: it is turned off to delete stack shop-prod (the tables it "
+                "retains stay)") in " ".join(result.output.split())
         if answer:
             assert result.exit_code == 0, result.output
-            assert "note: termination protection disabled" in result.output
+            assert "note: termination protection turned off on stack shop-prod, to delete it" in result.output
             assert result.output.rstrip().endswith("(retained):\n  shop-prod-users")
         else:
             assert result.exit_code == 1
             assert result.output.rstrip().endswith("Cancelled; nothing was changed.")
-            assert "termination protection" not in result.output
+            assert "termination protection turned off" not in result.output
         aws.done()

@@ -215,6 +215,10 @@ def test_destructive_changes_are_refused_and_touch_nothing(local_engine, app_nam
         assert result.exit_code == 3, result.output
         assert "destructive" in result.output
         assert "error: refusing 1 destructive change(s)" in result.output
+        # The plan says which table goes and how much data with it, counted on the engine (issue 13).
+        lost, what = {"key": (users, "replaced: it holds 3 items"), "lsi": (events, "replaced: it holds 1 item"),
+                      "removal": (events, "deleted: it holds 1 item")}[change]
+        assert f"data at risk: table {lost} is {what}, lost with it" in " ".join(result.output.split())
     assert {n: (keys(describe(client, n)), count_items(client, n)) for n in (users, events)} == before
 
 
@@ -440,3 +444,86 @@ def test_a_ttl_rename_completes_in_one_run_on_an_engine_without_the_hour(local_e
     assert "can run after" not in result.output
     ttl = local_engine.client().describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "gone_at")
+
+
+@pytest.mark.parametrize("path", ["rename", "start over empty"])
+def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_deploy_that_works(
+        local_engine, app_name, tmp_path, path):
+    """Issue 13: "destroy, then deploy" was a dead end (destroy keeps retained tables, and the next
+    deploy refuses the name they hold). Each path the hint gives is followed here, to the end."""
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS, policy="retain")), "--yes").exit_code == 0
+    client = local_engine.client()
+    name = f"{app_name}-dev-users"
+    put_users(client, name)
+    new_key = USERS.replace("sort_key: user_id", "sort_key: email")
+    write(schema, schema_text(app_name, new_key, policy="retain"))
+    refused = deploy(str(schema), "--yes", "--allow-destructive")
+    assert refused.exit_code == 3
+    hint = " ".join(refused.output.split())
+    assert "destroy --env" not in hint
+    if path == "rename":
+        assert (f"give the new table another name (table_name: {name}-v2 on table users) and run "
+                f"`jobwork-infra deploy --env dev --local --allow-destructive`: the old table stays with its data "
+                "(retained), unmanaged") in hint
+        renamed = new_key.replace("  users:\n", f"  users:\n    table_name: {name}-v2\n")
+        write(schema, schema_text(app_name, renamed, policy="retain"))
+        done = deploy(str(schema), "--yes", "--allow-destructive")
+        assert done.exit_code == 0, done.output
+        assert keys(describe(client, f"{name}-v2")) == [("tenant_id", "HASH"), ("email", "RANGE")]
+        assert count_items(client, name) == 3  # the old table and its data stay
+    else:
+        assert ("to start over empty under the same name: put the old key back, set removal_policy: destroy on "
+                "table users, run `jobwork-infra deploy --env dev --local`, then change the key again and run "
+                "`jobwork-infra deploy --env dev --local --allow-destructive`") in hint
+        write(schema, schema_text(app_name, USERS, policy="destroy"))
+        assert deploy(str(schema), "--yes").exit_code == 0
+        write(schema, schema_text(app_name, new_key, policy="destroy"))
+        done = deploy(str(schema), "--yes", "--allow-destructive")
+        assert done.exit_code == 0, done.output
+        assert keys(describe(client, name)) == [("tenant_id", "HASH"), ("email", "RANGE")]
+        assert count_items(client, name) == 0
+    assert deploy(str(schema), "--yes").output.startswith("No changes")
+
+
+@pytest.mark.parametrize("renamed", ["environment", "app"])
+def test_renaming_the_app_or_an_environment_is_refused_and_explained_not_an_empty_deploy(
+        local_engine, app_name, tmp_path, renamed):
+    """Issue 14, item 8: deploy used to exit 0, create empty tables and leave the old ones unmanaged."""
+    schema = tmp_path / "tables.yaml"
+    assert deploy(write(schema, schema_text(app_name, USERS)), "--yes").exit_code == 0
+    client = local_engine.client()
+    old = f"{app_name}-dev-users"
+    put_users(client, old)
+    if renamed == "environment":
+        write(schema, schema_text(app_name, USERS).replace("  dev:\n", "  development:\n"))
+        env, new, what = "development", f"{app_name}-development-users", "environment dev → development"
+    else:
+        write(schema, schema_text(f"{app_name}x", USERS))
+        env, new, what = "dev", f"{app_name}x-dev-users", f"app {app_name} → {app_name}x"
+
+    for args in (["--dry-run"], ["--yes"]):
+        refused = deploy(str(schema), *args, env=env)
+        assert refused.exit_code == 3, refused.output
+        text = " ".join(refused.output.split())
+        assert f"D110 table name: {what}: {new} would be created empty, while {old} stays with its data" in text
+        assert (f"error: {what}: {new} would be created empty, while {old} stays with its data, no longer "
+                "managed by jobwork-infra; nothing was changed") in text
+        assert f"hint: to keep the data, keep the old name (table_name: {old} on the table" in text
+        assert new not in client.list_tables()["TableNames"]
+
+    allowed = deploy(str(schema), "--yes", "--allow-destructive", env=env)
+    assert allowed.exit_code == 0, allowed.output
+    assert count_items(client, new) == 0
+    assert count_items(client, old) == 3  # the old table is left as it is
+    assert deploy(str(schema), "--yes", env=env).output.startswith("No changes")
+
+
+def test_another_project_on_the_same_engine_is_not_taken_for_a_rename(local_engine, app_name, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    assert deploy(write(first / "tables.yaml", schema_text(app_name, USERS)), "--yes").exit_code == 0
+    other = deploy(write(second / "tables.yaml", schema_text(f"{app_name}x", USERS)), "--yes")
+    assert other.exit_code == 0, other.output
+    assert "D110" not in other.output

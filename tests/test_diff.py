@@ -463,3 +463,33 @@ def test_index_changes_carry_their_definitions_as_data_not_text():
     assert change.before == [{"name": "email", "type": "S"}]
     assert change.after == [{"name": "email", "type": "S"}, {"name": "name", "type": "S"}]
     assert "from email (S) to email (S) + name (S)" in change.statement
+
+
+def test_d407_names_the_old_and_new_sort_keys_as_keys_not_non_key_attributes():
+    from jobwork_infra.diff import diff_schemas
+    from jobwork_infra.model import SchemaFile, resolve
+
+    def env(sort_key: str):
+        return resolve(SchemaFile.model_validate({
+            "version": 1, "app": "shop", "environments": {"dev": {}},
+            "tables": {"users": {"sort_key": sort_key, "attributes": {sort_key: "string", "name": "string"}}}}), "dev")
+
+    d407 = [c for c in diff_schemas(env("user_id"), env("email")) if c.code == "D407"]
+    assert [c.statement for c in d407] == [
+        "declared attributes change: +email (sort key) -user_id (sort key); items are not rewritten"]
+    assert "non-key" not in KINDS["attributes_changed"].title
+
+
+def test_text_output_does_not_repeat_the_subject():
+    from rich.console import Console
+
+    from jobwork_infra.diff import make_change
+    from jobwork_infra.report.changes import render_changes_text
+
+    console = Console(record=True, width=200)
+    render_changes_text([make_change("gsi_added", "users", "index by_email", index="by_email"),
+                         make_change("stream_changed", "users", "stream", before=None, after="new_image", effect="x")], console)
+    text = console.export_text()
+    assert "index by_email: index by_email" not in text
+    assert "D301  index by_email is created" in text
+    assert "D306  stream: the stream changes" in text

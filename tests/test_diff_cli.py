@@ -45,7 +45,7 @@ HEAD = (BASE.replace("description: Users of a tenant.", "description: Everyone."
 
 TEXT = """\
 users
-  multi-step   D202  index by_email: index by_email's projection changes from keys_only to all: it is deleted, \
+  multi-step   D202  index by_email's projection changes from keys_only to all: it is deleted, \
 then created again and backfilled; queries on it fail in between
                advice: add an index with the new projection under a new name, move the readers, then remove \
 the old one

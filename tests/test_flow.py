@@ -26,6 +26,7 @@ class Recorder:
     """A target that applies by remembering: what the flow asked, in order."""
 
     replaces_in_place = False
+    lock_scope = "recorder"
 
     def __init__(self, base, ttl_changed=None, problems=(), verify_problems=()):
         self.base, self.ttl_changed = base, dict(ttl_changed or {})
@@ -49,6 +50,9 @@ class Recorder:
         self.calls.append(("verify",))
         return 3, self.verify_problems
 
+    def count_items(self, names):
+        return {name: (7, "") for name in names}
+
     def finish(self, changed):
         return 0
 
@@ -64,7 +68,8 @@ class Recorder:
 
 
 @pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch):
+def fixed_clock(monkeypatch, tmp_path):
+    monkeypatch.setenv("JOBWORK_ROOT", str(tmp_path))  # the deploy lock's .jobwork/locks/
     clock = {"now": T0}
     monkeypatch.setattr(flow, "now", lambda: clock["now"])
     monkeypatch.setattr(flow, "sleep", lambda seconds: clock.update(now=clock["now"] + timedelta(seconds=seconds)))
@@ -210,3 +215,61 @@ def test_a_target_without_the_hour_runs_a_ttl_rename_through():
     code, target, seen = deploy(base, head, Local(base))
     assert code == 0 and [n for n, _ in target.applied] == [1, 2]
     assert not [e for e in seen if isinstance(e, events.Deferred)]
+
+
+# -- the lock and the re-check after the prompt (issue 14, item 1) -----------------------------
+
+class MovesAtThePrompt(Recorder):
+    """What is deployed changes between the first read and the one after the prompt."""
+
+    def __init__(self, base, later):
+        super().__init__(base)
+        self.later, self.reads = later, 0
+
+    def read(self, head):
+        self.reads += 1
+        if self.reads > 1:
+            self.base = self.later
+        return super().read(head)
+
+
+def test_a_plan_gone_stale_at_the_prompt_is_not_applied_and_the_change_is_named():
+    head = resolve(schema(global_indexes={"by_email": {"partition_key": "tenant_id", "sort_key": "email"}}), "dev")
+    base = resolve(schema(), "dev")
+    moved = resolve(schema(ttl="a"), "dev")
+    target = MovesAtThePrompt(base, moved)
+    with pytest.raises(Blocked) as refused:
+        flow.deploy(head, DeployRequest(env="dev"), target, [].append, lambda q: True)
+    assert refused.value.message == (
+        "what is deployed changed while the plan waited for confirmation: table flow-dev-users changed "
+        "(TTL is enabled on a: items whose a is in the past start being deleted)")
+    assert "nothing was applied" in refused.value.hint
+    assert target.applied == [] and target.reads == 2
+
+
+def test_an_unchanged_environment_after_the_prompt_is_applied():
+    head = resolve(schema(ttl="a"), "dev")
+    target = MovesAtThePrompt(resolve(schema(), "dev"), resolve(schema(), "dev"))
+    code = flow.deploy(head, DeployRequest(env="dev"), target, [].append, lambda q: True)
+    assert code == 0 and target.reads == 2 and len(target.applied) == 1
+
+
+def test_with_yes_there_is_no_prompt_and_no_second_read():
+    head = resolve(schema(ttl="a"), "dev")
+    target = MovesAtThePrompt(resolve(schema(), "dev"), None)
+    code, _, _ = deploy(None, head, target)
+    assert code == 0 and target.reads == 1
+
+
+def test_a_deploy_of_an_environment_being_deployed_is_refused_naming_the_holder(tmp_path):
+    from jobwork_infra.deploy.lock import DeployLocked, deploy_lock
+
+    head = resolve(schema(ttl="a"), "dev")
+    target = Recorder(None)
+    with deploy_lock("recorder", "flow", "dev"), pytest.raises(DeployLocked) as refused:
+        flow.deploy(head, DeployRequest(env="dev", yes=True), target, [].append, lambda q: True)
+    assert refused.value.message.startswith("environment dev of app flow (recorder) is being deployed by ")
+    assert target.calls == []  # nothing read, nothing applied
+    # A dry run changes nothing: it does not wait for the lock.
+    with deploy_lock("recorder", "flow", "dev"):
+        assert flow.deploy(head, DeployRequest(env="dev", dry_run=True), target, [].append, lambda q: True) == 0

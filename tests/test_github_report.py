@@ -88,23 +88,26 @@ def test_no_changes_print_nothing(files):
     assert annotations() == (0, [])
 
 
-def _change(kind: str, subject: str = "", table: str = "users", **fields) -> Change:
-    return Change(code="D000", kind=kind, severity=Severity.SAFE, table=table, subject=subject,
+def _change(kind: str, table: str = "users", **fields) -> Change:
+    # The subject is deliberately unhelpful: change_place reads the structured fields only.
+    return Change(code="D000", kind=kind, severity=Severity.SAFE, table=table, subject="(display text)",
                   statement="", **fields)
 
 
 @pytest.mark.parametrize("change, place", [
-    (_change("gsi_added", "index by_email"), ChangePlace("users", index="by_email")),
-    (_change("gsi_removed", "index by_email"), ChangePlace("users", index="by_email", removed=True)),
-    (_change("gsi_renamed", "index by_mail", before="by_email", after="by_mail"), ChangePlace("users", index="by_mail")),
-    (_change("lsi_removed", "local index by_date"),
+    (_change("gsi_added", index="by_email"), ChangePlace("users", index="by_email")),
+    (_change("gsi_removed", index="by_email"), ChangePlace("users", index="by_email", removed=True)),
+    (_change("gsi_renamed", index="by_mail", before="by_email", after="by_mail"), ChangePlace("users", index="by_mail")),
+    (_change("gsi_projection_changed", index="by_email"), ChangePlace("users", index="by_email")),
+    (_change("lsi_removed", index="by_date"),
      ChangePlace("users", index="by_date", index_kind="local_indexes", removed=True)),
-    (_change("capacity_changed", "index by_email capacity"), ChangePlace("users", index="by_email", option="capacity")),
-    (_change("capacity_changed", "capacity"), ChangePlace("users", option="capacity")),
-    (_change("ttl_renamed", "ttl"), ChangePlace("users", option="ttl")),
+    (_change("capacity_changed", index="by_email"), ChangePlace("users", index="by_email", option="capacity")),
+    (_change("capacity_changed"), ChangePlace("users", option="capacity")),
+    (_change("ttl_renamed"), ChangePlace("users", option="ttl")),
+    (_change("gsi_updates_staged"), ChangePlace("users", option="global_indexes")),
     (_change("table_removed"), ChangePlace("users", removed=True)),
     (_change("table_added"), ChangePlace("users")),
-    (_change("environment_removed", "environment prod", table=""), ChangePlace(None, option="prod", removed=True)),
+    (_change("environment_removed", table="", env="prod"), ChangePlace(None, option="prod", removed=True)),
 ])
 def test_change_place_reads_what_a_change_is_about(change, place):
     assert change_place(change) == place

@@ -8,6 +8,7 @@ actions/upload-artifact.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -78,7 +79,8 @@ def repo(tmp_path):
     return repo
 
 
-def run_action(repo: Path, tmp_path: Path, **inputs: str) -> dict[str, subprocess.CompletedProcess]:
+def run_action(repo: Path, tmp_path: Path, extra_env: dict | None = None,
+               **inputs: str) -> dict[str, subprocess.CompletedProcess]:
     declared = ACTION["inputs"]
     assert set(inputs) <= set(declared)
     context = {
@@ -101,7 +103,7 @@ def run_action(repo: Path, tmp_path: Path, **inputs: str) -> dict[str, subproces
         output = tmp_path / f"{step['id']}.out"
         output.touch()
         env = {"PATH": path, "HOME": str(tmp_path), "RUNNER_TEMP": str(runner_temp), "GITHUB_OUTPUT": str(output),
-               **{k: expressions.substitute(v) for k, v in step.get("env", {}).items()}}
+               **(extra_env or {}), **{k: expressions.substitute(v) for k, v in step.get("env", {}).items()}}
         assert step["shell"] == "bash"
         # GitHub runs `bash --noprofile --norc -eo pipefail {0}` for shell: bash.
         done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
@@ -184,3 +186,20 @@ def test_the_workflow_uses_the_action_with_declared_inputs_and_its_steps_run(tmp
     env = {"PATH": os.environ["PATH"], "DIR": str(report), "GITHUB_STEP_SUMMARY": str(summary_file)}
     subprocess.run(["bash", "-eo", "pipefail", "-c", summary["run"]], env=env, check=True, timeout=60)
     assert summary_file.read_text() == "the comment\n"
+
+
+def test_plan_env_saves_the_plan_for_the_merge_job_and_starts_nothing(repo, tmp_path):
+    """plan-env on the local target with no engine running: the dry run starts none (issue 14, item 8)
+    and the artifact holds plan.json, which `deploy --plan` reads."""
+    root = tmp_path / "project-root"
+    root.mkdir()
+    results = run_action(repo, tmp_path, {"JOBWORK_ROOT": str(root)},
+                         **{"plan-env": "dev", "deploy-args": "--local", "fail-on": "never"})
+    assert results["plan"].returncode == 0, results["plan"].stdout + results["plan"].stderr
+    report = tmp_path / "runner" / "jobwork-infra"
+    assert {"plan.json", "plan.txt"} <= {p.name for p in report.iterdir()}
+    saved = json.loads((report / "plan.json").read_text())
+    assert (saved["format"], saved["env"], saved["target"]) == ("jobwork-infra-plan/1", "dev", "local")
+    assert "a dry run does not start one" in " ".join((report / "plan.txt").read_text().split())
+    assert "<summary>staged plan</summary>" in (report / "comment.md").read_text()
+    assert not (root / ".jobwork" / "engine.json").exists()

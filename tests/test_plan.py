@@ -159,7 +159,7 @@ def test_render_plan_text_prints_changes_then_numbered_steps():
     render_plan_text(plan_changes(base, head), Console(file=out, width=300, color_system=None, soft_wrap=True))
     assert out.getvalue() == (
         "t\n"
-        "  multi-step   D201  index g: index g's key changes from k1 (S) to k2 (N): it is deleted, then created "
+        "  multi-step   D201  index g's key changes from k1 (S) to k2 (N): it is deleted, then created "
         "again and backfilled; queries on it fail in between\n"
         "               advice: add the new key as an index with a new name, move the readers, then remove the "
         "old index\n"

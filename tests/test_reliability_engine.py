@@ -190,6 +190,11 @@ def test_a_foreign_process_holding_the_engine_lock_keeps_a_second_engine_off_the
 def test_a_stopped_engine_is_reported_at_once_and_can_still_be_stopped(root, tmp_path):
     state = engines.start("moto", None, root)
     os.kill(state.pid, signal.SIGSTOP)
+    # kill() returns before the process has stopped: on a loaded machine it may not have been scheduled
+    # yet to take the signal (seen once in `make test`). Wait until the kernel shows it stopped.
+    settled = time.monotonic() + 10
+    while engines._proc_state(state.pid) not in ("T", "t") and time.monotonic() < settled:
+        time.sleep(0.01)
     schema = tmp_path / "tables.yaml"
     schema.write_text("version: 1\napp: hung\nenvironments: {dev: {}}\ntables:\n  notes: {}\n")
     began = time.monotonic()

@@ -17,22 +17,28 @@ RegionOption = typer.Option(None, "--region", help="AWS region (default: the env
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 
 
-def _confirm(question: str) -> bool:
+def _confirm(question: str, action: str = "deploy") -> bool:
     if not sys.stdin.isatty():
-        raise typer.BadParameter("no terminal to confirm on: pass --yes to deploy non-interactively",
+        raise typer.BadParameter(f"no terminal to confirm on: pass --yes to {action} non-interactively",
                                  param_hint="--yes")
     return typer.confirm(question, default=False)
 
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-             timeout=None, wait=False):
+             timeout=None, wait=False, plan_out=None, plan_file=None):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
         raise typer.BadParameter("give a number of seconds above 0", param_hint="--timeout")
+    if plan_out and not dry_run:
+        raise typer.BadParameter("a plan is saved by a dry run: add --dry-run", param_hint="--plan-out")
+    if plan_file and (dry_run or plan_out):
+        raise typer.BadParameter("--plan applies a saved plan: leave out --dry-run and --plan-out",
+                                 param_hint="--plan")
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
-                         template_bucket=template_bucket, timeout=timeout, wait=wait)
+                         template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
+                         plan_file=plan_file)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -42,6 +48,12 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
     project = check_project(schema)
     head = project.resolve(request.env)  # a clear error for an invalid schema or an unknown environment
     emit = DeployReport(stdout)
+    saved = None
+    if request.plan_file:
+        from ..deploy.saved_plan import load_plan
+
+        saved = load_plan(request.plan_file)  # before any engine starts or AWS is called
+        saved.check_schema(head, "local" if local else "cloudformation")
     if local:
         from ..deploy.local import LocalTarget
 
@@ -50,8 +62,9 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
         from ..deploy.cloudformation import environment_targets
 
         target = environment_targets(project, request, emit, action=action)  # one per stack
-    run = flow.deploy if action == "deploy" else flow.destroy
-    raise typer.Exit(run(head, request, target, emit, _confirm))
+    if action == "deploy":
+        raise typer.Exit(flow.deploy(head, request, target, emit, _confirm, saved))
+    raise typer.Exit(flow.destroy(head, request, target, emit, lambda question: _confirm(question, action)))
 
 
 TimeoutOption = typer.Option(None, "--timeout", help="Seconds to wait for tables and the stack to settle "
@@ -76,17 +89,25 @@ def deploy(
     timeout: float = TimeoutOption,
     wait: bool = typer.Option(False, "--wait", help="Sleep through AWS's one-hour TTL cool-down instead of "
                                                     "stopping after the steps that may run now."),
+    plan_out: str = typer.Option(None, "--plan-out", metavar="FILE",
+                                 help="With --dry-run: save the plan, with the schema and the deployed state it "
+                                      "was computed from, for `deploy --plan FILE`."),
+    plan_file: str = typer.Option(None, "--plan", metavar="FILE",
+                                  help="Apply exactly this saved plan, without asking; refused (exit 3) when the "
+                                       "schema or what is deployed changed since it was saved."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
     Destructive changes are refused (exit 3) unless --allow-destructive. Multi-step changes are
     staged, one legal update at a time, each waited for until every index is ACTIVE. A TTL rename
     stops after its first step (exit 0) and says when to run deploy again, unless --wait.
+    One deploy per environment at a time (a lock in .jobwork/locks/); after the prompt, what is
+    deployed is read again and the deploy stops (exit 3) if the plan changed meanwhile.
 
     Example: jobwork-infra deploy --env dev --local
     """
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait)
+                       timeout, wait, plan_out, plan_file)
     _run(schema, request, local, "deploy")
 
 

@@ -22,3 +22,5 @@ class DeployRequest:
     template_bucket: str | None = None
     timeout: float | None = None   # seconds to wait for tables and stacks to settle (None: a day)
     wait: bool = False             # sleep through AWS's TTL cool-down instead of stopping
+    plan_out: str | None = None    # --plan-out FILE (with --dry-run): save the plan (saved_plan.py)
+    plan_file: str | None = None   # --plan FILE: apply exactly that saved plan

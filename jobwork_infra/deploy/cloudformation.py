@@ -16,6 +16,7 @@ boto3 is imported only inside functions: `validate` and `diff` must not pay for 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -489,6 +490,12 @@ def prepare_template(template: dict, target: ResolvedSchema, current: dict | Non
     return template
 
 
+def _policies(template: dict) -> tuple[str, ...]:
+    """The tenant policies of a deployed template, as a destroy lists them (they go with the stack)."""
+    return tuple(f"IAM managed policy {(r.get('Properties') or {}).get('ManagedPolicyName') or lid}"
+                 for lid, r in (template.get("Resources") or {}).items() if r.get("Type") == "AWS::IAM::ManagedPolicy")
+
+
 def _environment_retains(project: Project, env: str) -> bool:
     """Prod-like: tables outlive the stack (retain), so the stack gets termination protection."""
     return effective_option(project.schema, env, Table(), "removal_policy") != "destroy"
@@ -501,6 +508,9 @@ class CloudFormationTarget:
     """One environment's stack, as the deploy flow's target."""
 
     replaces_in_place = False  # CloudFormation never replaces a table that keeps its name
+    # The deploy lock is per machine (deploy/lock.py); deploys from elsewhere are kept apart by
+    # CloudFormation itself, which refuses to update a stack while an update is in progress.
+    lock_scope = "cloudformation"
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit, clients: Clients | None = None,
                  *, action: str = "deploy", stack: str | None = None):
@@ -537,11 +547,16 @@ class CloudFormationTarget:
             self.emit(Note(f"stack {head.stack_name} was not deployed by jobwork-infra (no schema hash in its "
                            "template): its tables are matched by name and tag", warning=True))
         record = ttl_record(self.current)
+        # The deployed template is what a saved plan and the re-check after the prompt compare.
+        fingerprint = hashlib.sha256(_canonical(self.current).encode()).hexdigest()
+        read_back = {"where": where, "ttl_changed": record, "exists": True, "fingerprint": fingerprint,
+                         "other_resources": _policies(self.current),
+                         "termination_protection": bool(self.described.get("EnableTerminationProtection"))}
         if self._made_from(head):
             # Made from exactly `head`: the deployed schema is `head`, no need to rebuild it from the template.
-            state = DeployedState(head, where, record, exists=True, up_to_date=True)
+            state = DeployedState(head, up_to_date=True, **read_back)
         else:
-            state = DeployedState(schema_from_template(self.current, head), where, record, exists=True)
+            state = DeployedState(schema_from_template(self.current, head), **read_back)
         settling = settling_record(self.current)
         if settling is not None and state.base is not None:
             state.unsettled = [t.physical_name for k, t in state.base.tables.items() if k in settling]
@@ -666,6 +681,25 @@ class CloudFormationTarget:
         with aws_errors("verifying the tables"):
             return verify(self.clients.dynamodb, plan, applied)
 
+    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """DescribeTable's ItemCount: "DynamoDB updates this value approximately every six hours"
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html),
+        so it is reported as approximate; a Scan of a production table to count it would cost reads."""
+        from botocore.exceptions import ClientError
+
+        counts: dict[str, tuple[int, str]] = {}
+        with aws_errors("reading the tables the plan deletes"):
+            for name in names:
+                try:
+                    count = self.clients.dynamodb.describe_table(TableName=name)["Table"].get("ItemCount")
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                        continue  # gone behind the stack's back: check_live says so next
+                    raise
+                if count is not None:
+                    counts[name] = (int(count), "approximately")
+        return counts
+
     def finish(self, changed: bool) -> int:
         if not changed and self.described is not None and self.exists:
             final = self.described  # as read: nothing was applied since
@@ -690,7 +724,7 @@ class CloudFormationTarget:
             if deployed.get("EnableTerminationProtection"):
                 # Only now, after the user said yes: a refused destroy leaves the protection on.
                 self.cfn.update_termination_protection(StackName=stack_id, EnableTerminationProtection=False)
-                self.emit(Note("termination protection disabled"))
+                self.emit(Note(f"termination protection turned off on stack {self.stack.name}, to delete it"))
             progress.baseline()
             self.cfn.delete_stack(StackName=stack_id)
             ok = _wait_stack(self.cfn, "stack_delete_complete", stack_id, progress, self._timeout())

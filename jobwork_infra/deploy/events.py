@@ -22,6 +22,16 @@ class Planned:
 
 
 @dataclass(frozen=True)
+class AtRisk:
+    """Tables the plan deletes or replaces, with the items they hold (before any gate or prompt).
+
+    Each entry: (physical name, "deleted" or "replaced", item count or None when unknown, how exact:
+    "" exact, "at least" for a bounded count, "approximately" for DynamoDB's ItemCount)."""
+
+    tables: tuple[tuple[str, str, int | None, str], ...]
+
+
+@dataclass(frozen=True)
 class NoChanges:
     where: str
     detail: str = ""
@@ -131,6 +141,8 @@ class DestroyPlanned:
     deleted: tuple[str, ...]
     kept: tuple[str, ...]
     protected: tuple[str, ...] = field(default=())
+    others: tuple[str, ...] = field(default=())   # deleted with the stack: "IAM managed policy NAME"
+    termination_protection: bool = False          # on: turned off first, once the user said yes
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,6 @@ class Destroyed:
     kept: tuple[str, ...]
 
 
-Event = (Planned | NoChanges | DryRun | Cancelled | StepStarted | Applied | Note | StackEvent | Waiting | Deferred
-         | Failed | Deployed | StacksDone | Verified | Outputs | DestroyPlanned | Destroyed)
+Event = (Planned | AtRisk | NoChanges | DryRun | Cancelled | StepStarted | Applied | Note | StackEvent | Waiting
+         | Deferred | Failed | Deployed | StacksDone | Verified | Outputs | DestroyPlanned | Destroyed)
 Emit = Callable[[Event], None]

@@ -21,19 +21,22 @@ AWS rules the flow enforces, each with its source:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from ..changes import Plan, Step
-from ..diff import make_change, replaces_table
+from ..changes import Change, Plan, Step
+from ..diff import diff_schemas, make_change, replaces_table
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
 from ..plan import plan_changes
 from . import DeployRequest
 from .events import (
+    AtRisk,
     Cancelled,
     Deferred,
     Deployed,
@@ -42,12 +45,15 @@ from .events import (
     DryRun,
     Emit,
     NoChanges,
+    Note,
     Planned,
     StacksDone,
     StepStarted,
     Verified,
 )
 from .gate import approve, refuse_destructive, refuse_replacement_in_place
+from .lock import deploy_lock
+from .saved_plan import SavedPlan, write_plan
 
 TTL_COOL_DOWN = timedelta(hours=1)
 DEFAULT_TIMEOUT = 24 * 3600  # a GSI backfill on a big table can take hours
@@ -77,10 +83,40 @@ class DeployedState:
     # Physical names of the deployed tables that may still be settling (indexes being created or
     # deleted by the last update); None: any of them may be.
     unsettled: list[str] | None = None
+    fingerprint: str = ""           # what is deployed, as the target sees it ("": derived from `base`)
+    # What else a destroy deletes with the tables (CloudFormation: "IAM managed policy NAME"), and
+    # whether the stack's termination protection must be turned off first.
+    other_resources: tuple[str, ...] = ()
+    termination_protection: bool = False
+    # Nothing deployed under this name, but the same tables under an old app or environment name.
+    predecessors: tuple[Predecessor, ...] = ()
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """An environment's tables as deployed before its app or environment was renamed."""
+
+    app: str
+    env: str
+    tables: tuple[tuple[str, str], ...]  # (YAML table key, physical name)
+
+
+def deployed_fingerprint(state: DeployedState) -> str:
+    """A digest of what is deployed: equal before and after a prompt (or between a saved plan and its
+    apply) exactly when nothing was deployed in between. The target's own fingerprint when it has
+    one (CloudFormation: the deployed template), else the deployed schema as read."""
+    if state.fingerprint:
+        return state.fingerprint
+    base = state.base.model_dump(mode="json") if state.base is not None else None
+    canonical = json.dumps({"base": base, "exists": state.exists}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Target(Protocol):
     """What the flow needs of a place to deploy to."""
+
+    #: Which deploy lock it takes (deploy/lock.py): "local" or "cloudformation".
+    lock_scope: str
 
     #: True when a key/LSI change of a table that keeps its name can be applied (local, destroy only).
     replaces_in_place: bool
@@ -98,6 +134,10 @@ class Target(Protocol):
         ...
 
     def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]: ...
+
+    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """Items held by these deployed tables: name → (count, "" exact | "at least" | "approximately")."""
+        ...
 
     def finish(self, changed: bool) -> int:
         """After a successful deploy (termination protection, outputs); returns the exit code."""
@@ -136,19 +176,43 @@ def stack_targets(head: ResolvedSchema, target: Targets) -> list[tuple[ResolvedS
     return [(head, target)]
 
 
+def _lock_scope(target: Targets) -> str:
+    return next(iter(target.values())).lock_scope if isinstance(target, Mapping) else target.lock_scope
+
+
 def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: Emit,
-           confirm: Callable[[str], bool]) -> int:
+           confirm: Callable[[str], bool], saved: SavedPlan | None = None) -> int:
     """Deploy `head` to `target` (or to each stack's target, stack name → target); the exit code.
 
     Every stack is read, planned and gated before anything is applied, with one confirmation for
     all of them; then each stack's plan is applied in order, and one summary ends a deploy of
-    several stacks.
+    several stacks. Everything from reading what is deployed to the last step runs under the
+    environment's deploy lock (deploy/lock.py), except a dry run, which changes nothing. A saved plan
+    (`--plan FILE`, loaded and checked against the schema by the caller: saved_plan.py) replaces the
+    prompt: it is applied only while what is deployed is still what it was computed from.
     """
+    if request.dry_run:
+        return _deploy(head, request, target, emit, confirm, saved)
+    with deploy_lock(_lock_scope(target), head.app, head.env) as lock:
+        if lock.took_over is not None:
+            emit(Note(f"the deploy lock was left by {lock.took_over.describe()}, whose process ended "
+                      "without releasing it: taken over"))
+        return _deploy(head, request, target, emit, confirm, saved)
+
+
+def _deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: Emit,
+            confirm: Callable[[str], bool], saved: SavedPlan | None) -> int:
     deadline = time.monotonic() + (request.timeout or DEFAULT_TIMEOUT)
     several = isinstance(target, Mapping) and len(target) > 1
+    if several and (saved is not None or request.plan_out):
+        raise JobworkError(
+            f"environment {head.env} has {len(target)} stacks; a saved plan covers an environment of one stack",
+            "deploy it without --plan-out/--plan (the dry run shows every stack's plan)")
     runs = []
     for view, stack_target in stack_targets(head, target):
         state = stack_target.read(view)
+        if saved is not None:
+            saved.check_deployed(deployed_fingerprint(state))
         if state.base is not None:
             # A rerun after --timeout resumes here: what the last run started settles first.
             names = state.unsettled if state.unsettled is not None else _names(state.base)
@@ -164,16 +228,28 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: 
         run.plan = plan_deploy(run.state, run.head)
         if run.plan is None:
             emit(NoChanges(run.state.where))
-        else:
-            emit(Planned(run.plan, run.state.where))
+            continue
+        emit(Planned(run.plan, run.state.where))
+        risky = at_risk(run.plan)
+        if risky:
+            counts = run.target.count_items([name for name, _ in risky])
+            emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
     pending = [r for r in runs if r.plan is not None]
     if not pending:
+        for run in runs:
+            _save(request, None, run.head, run.state, run.target, emit)
         codes = [r.target.finish(False) for r in runs]
         if several:
             emit(StacksDone(head.env, tuple((r.head.stack_name, None) for r in runs), 0.0))
         return max(codes)
+    # A saved plan carries the --allow-destructive it was reviewed with.
+    request = replace(request, allow_destructive=request.allow_destructive
+                      or (saved is not None and saved.allow_destructive))
     for run in pending:
         gate(run.plan, run.state, run.target, request)
+        if saved is not None:
+            saved.check_plan(run.plan)
+        _save(request, run.plan, run.head, run.state, run.target, emit)
     ready = []
     for run in pending:
         when, tables = cool_down(run.plan.steps[0], run.plan.base, run.state)
@@ -187,9 +263,14 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: 
     if request.dry_run:
         emit(DryRun(_where(ready), sum(len(r.plan.steps) for r in ready)))
         return 0
-    if not approve_all([r.plan for r in ready], yes=request.yes, confirm=confirm):
-        emit(Cancelled())
-        return 1
+    if saved is None:
+        # A saved plan was reviewed when it was written, and is checked against what is deployed now.
+        if not approve_all([r.plan for r in ready], yes=request.yes, confirm=confirm):
+            emit(Cancelled())
+            return 1
+        if not request.yes:
+            for run in ready:
+                run.state, run.plan = recheck(run.state, run.plan, run.head, run.target)
     started, code = time.monotonic(), 0
     # stack → steps applied, or what became of it: None (no changes), "deferred", "not started", "failed"
     outcomes: dict[str, int | str | None] = {
@@ -259,9 +340,66 @@ def refuse_moves(head: ResolvedSchema, runs: list[StackRun]) -> None:
                       "; ".join(dict.fromkeys(c.advice for c in moves if c.advice)))
 
 
+def _save(request: DeployRequest, plan: Plan | None, head: ResolvedSchema, state: DeployedState, target: Target,
+          emit: Emit) -> None:
+    if request.plan_out:
+        write_plan(request.plan_out, plan, head, state.where, deployed_fingerprint(state), target.lock_scope,
+                   request.allow_destructive)
+        emit(Note(f"plan saved to {request.plan_out}; apply exactly this plan with "
+                  f"`jobwork-infra deploy --env {head.env} --plan {request.plan_out}`"))
+
+
+def recheck(state: DeployedState, plan: Plan, head: ResolvedSchema, target: Target) -> tuple[DeployedState, Plan]:
+    """After the prompt: read what is deployed again and recompute the plan; Blocked if either moved.
+
+    The user may have sat at the prompt while another deploy (another environment sharing table
+    names, another terminal, the console) changed the tables (issue 14, item 1): the answer was
+    given to the plan shown, never to whatever would be planned now.
+    """
+    hint = "nothing was applied; run deploy again: it plans from what is deployed now, and asks again"
+    try:
+        fresh = target.read(head)
+    except Blocked:
+        raise
+    except JobworkError as exc:
+        raise Blocked(f"what is deployed changed while the plan waited for confirmation: {exc.message}",
+                      exc.hint or hint) from None
+    again = plan_deploy(fresh, head)
+    if deployed_fingerprint(fresh) != deployed_fingerprint(state) or again is None or plan_key(again) != plan_key(plan):
+        raise Blocked("what is deployed changed while the plan waited for confirmation: "
+                      f"{describe_drift(state.base, fresh.base)}", hint)
+    return fresh, again
+
+
+def plan_key(plan: Plan) -> tuple:
+    """What identifies a plan: where it starts and each step's summary and target."""
+    base = plan.base.schema_hash if plan.base is not None else None
+    return base, tuple((s.summary, s.target.schema_hash) for s in plan.steps)
+
+
+def describe_drift(before: ResolvedSchema | None, after: ResolvedSchema | None) -> str:
+    """What changed between two readings of what is deployed, one clause per table."""
+    old = before.tables if before is not None else {}
+    new = after.tables if after is not None else {}
+    parts = []
+    for key in [*new, *(k for k in old if k not in new)]:
+        if key not in old:
+            parts.append(f"table {new[key].physical_name} appeared")
+        elif key not in new:
+            parts.append(f"table {old[key].physical_name} is gone")
+        elif old[key] != new[key]:
+            changes = diff_schemas(before, after) if before is not None and after is not None else []
+            what = "; ".join(c.statement for c in changes if c.table == key)
+            parts.append(f"table {new[key].physical_name} changed" + (f" ({what})" if what else ""))
+    return ", ".join(parts) or "the deployed stack changed (its template is no longer the one planned from)"
+
+
 def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
     """The plan from what is deployed to `head`; None when there is nothing to do."""
     plan = plan_changes(state.base, head)
+    renamed = rename_changes(state.predecessors, head)
+    if renamed:
+        plan = replace(plan, changes=(*renamed, *plan.changes))
     if not plan.steps:
         if state.template_differs and state.base is not None:
             # Same schema, different template (another jobwork-infra version): one update to the head.
@@ -270,9 +408,31 @@ def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
     return plan
 
 
+def rename_changes(predecessors: tuple[Predecessor, ...], head: ResolvedSchema) -> tuple[Change, ...]:
+    """D110 per table a rename leaves behind: the diff calls the same edit destructive (D103), and deploy
+    must not quietly create empty tables beside the old ones (issue 14, item 8)."""
+    out = []
+    for old in predecessors:
+        renamed = (f"environment {old.env} → {head.env}" if old.app == head.app
+                   else f"app {old.app} → {head.app}")
+        for key, name in old.tables:
+            out.append(make_change("environment_renamed", key, "table name", before=name,
+                                   after=head.tables[key].physical_name, renamed=renamed,
+                                   old_env=old.env, old_app=old.app))
+    return tuple(out)
+
+
+def refuse_renamed(plan: Plan, allow_destructive: bool) -> None:
+    renamed = [c for c in plan.changes if c.kind == "environment_renamed"]
+    if renamed and not allow_destructive:
+        raise Blocked("; ".join(c.statement for c in renamed) + "; nothing was changed",
+                      renamed[0].advice)
+
+
 def gate(plan: Plan, state: DeployedState, target: Target, request: DeployRequest) -> None:
     """Every refusal, before anything is applied (Blocked, exit 3, with the way forward)."""
     refuse_name_taken(plan)
+    refuse_renamed(plan, request.allow_destructive)
     problems = target.check_live(state, plan)
     if problems:
         raise Blocked("; ".join(p for p, _ in problems) + "; nothing was changed",
@@ -299,6 +459,13 @@ def deleted_tables(plan: Plan) -> list[str]:
         if new is None and old.removal_policy == "destroy" or new is not None and replaces_table(old, new) and old.removal_policy == "destroy":
             out.append(key)
     return out
+
+
+def at_risk(plan: Plan) -> list[tuple[str, str]]:
+    """(physical name, "deleted" | "replaced") of each deployed table the plan deletes with its data."""
+    base = plan.base.tables if plan.base is not None else {}
+    return [(base[key].physical_name, "deleted" if key not in plan.head.tables else "replaced")
+            for key in deleted_tables(plan)]
 
 
 def protected_tables(plan: Plan) -> list[str]:
@@ -412,7 +579,15 @@ def _settle_and_verify(plan: Plan, applied: ResolvedSchema | None, target: Targe
 def destroy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: Emit,
             confirm: Callable[[str], bool]) -> int:
     """Delete the environment from `target` (every stack, in reverse deploy order): the same
-    confirmation, messages and protection rules as deploy."""
+    confirmation, messages and protection rules as deploy, under the same deploy lock."""
+    if request.dry_run:
+        return _destroy(head, request, target, emit, confirm)
+    with deploy_lock(_lock_scope(target), head.app, head.env):
+        return _destroy(head, request, target, emit, confirm)
+
+
+def _destroy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: Emit,
+             confirm: Callable[[str], bool]) -> int:
     runs = [StackRun(view, t, t.read(view)) for view, t in reversed(stack_targets(head, target))]
     present = [r for r in runs if r.state.base is not None or r.state.exists]
     if not present:
@@ -427,7 +602,8 @@ def destroy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit:
         deleted = tuple(t.physical_name for t in tables if t.removal_policy == "destroy")
         kept = tuple(t.physical_name for t in tables if t.removal_policy != "destroy")
         mine = tuple(t.physical_name for t in tables if t.removal_policy == "destroy" and t.deletion_protection)
-        emit(DestroyPlanned(run.state.where, deleted, kept, mine))
+        emit(DestroyPlanned(run.state.where, deleted, kept, mine, run.state.other_resources,
+                            run.state.termination_protection))
         protected += mine
         deleted_count += len(deleted)
     if protected and not request.allow_destructive:

@@ -32,18 +32,31 @@ def refuse_replacement_in_place(plan: Plan, *, retained_only: bool) -> None:
     """
     if plan.base is None:
         return
-    stuck = sorted(new.physical_name for key, new in plan.head.tables.items()
-                   if (old := plan.base.tables.get(key)) is not None
-                   and old.physical_name == new.physical_name and replaces_table(old, new)
-                   and (not retained_only or old.removal_policy == "retain"))
+    stuck = [(key, new.physical_name) for key, new in plan.head.tables.items()
+             if (old := plan.base.tables.get(key)) is not None
+             and old.physical_name == new.physical_name and replaces_table(old, new)
+             and (not retained_only or old.removal_policy == "retain")]
     if stuck:
+        names = ", ".join(sorted(name for _, name in stuck))
+        key, name = min(stuck)
+        env = plan.head.env
         why = ("the old table is retained (removal_policy: retain)" if retained_only
                else "CloudFormation cannot replace a named table in place")
+        # Not "destroy, then deploy": destroy keeps retained tables, and the next deploy would then
+        # refuse the name they hold (issue 13). Each path below ends in a deploy that succeeds.
+        local = " --local" if retained_only else ""
+        fate = ("stays with its data (retained), unmanaged, for you to copy the items from and then delete"
+                if plan.base.tables[key].removal_policy == "retain"
+                else "is deleted with its data (removal_policy: destroy): copy the items out first if you need them")
+        rename = (f"give the new table another name (table_name: {name}-v2 on table {key}) and run "
+                  f"`jobwork-infra deploy --env {env}{local} --allow-destructive`: the old table {fate}")
+        empty = (f"; to start over empty under the same name: put the old key back, set removal_policy: destroy "
+                 f"on table {key}, run `jobwork-infra deploy --env {env}{local}`, then change the key again and run "
+                 f"`jobwork-infra deploy --env {env}{local} --allow-destructive`" if retained_only else "")
         raise Blocked(
-            f"cannot replace {', '.join(stuck)} under the same name: a key or local index change needs "
+            f"cannot replace {names} under the same name: a key or local index change needs "
             f"a new table, and {why}",
-            f"to start over empty: `jobwork-infra destroy --env {plan.head.env}`, then deploy; "
-            "to keep the data: add the new table under a new YAML key, copy the items, then remove the old one",
+            rename + empty,
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,10 +31,18 @@ from ..project import Project
 from . import DeployRequest
 from . import engine as engines
 from .events import Applied, Emit, Note
-from .flow import DeployedState
+from .flow import DeployedState, Predecessor
 from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
-from .registry import Entry, created_ms, describe_or_none, register, unregister
+from .registry import (
+    Entry,
+    created_ms,
+    describe_or_none,
+    read_registry,
+    register,
+    release_claim,
+    unregister,
+)
 from .settle import verify, wait_settled
 from .shapes import (
     BILLING_MODES,
@@ -46,6 +55,8 @@ from .shapes import (
 )
 
 __all__ = ["LocalTarget", "client_for", "read_live", "run_step"]
+
+COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +95,8 @@ def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -
     """Claim the name and ask for the table; its description as CreateTable returned it."""
     c = ctx.client
     # Registered before it exists: if the engine dies in between, the next run still knows it is ours.
-    register(ctx, Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy))
+    claim = Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy, ctx.source)
+    register(ctx, claim)
     request: dict = {
         "TableName": table.physical_name,
         "KeySchema": key_schema(table.partition_key, table.sort_key),
@@ -104,14 +116,27 @@ def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream.upper()}
     if table.deletion_protection:
         request["DeletionProtectionEnabled"] = True
-    return c.create_table(**request)["TableDescription"]
+    try:
+        created = c.create_table(**request)["TableDescription"]
+    except ClientError as exc:
+        # The claim is ours but the table is not: drop it, or the registry would hand this environment a
+        # table someone else created between the claim and create_table (`owned` accepts created 0).
+        release_claim(ctx, claim)
+        if error_code(exc) == "ResourceInUseException":
+            raise JobworkError(
+                f"table {table.physical_name} appeared on the local engine while this deploy was creating it, "
+                "and jobwork-infra did not create it: leaving it alone",
+                "rerun the deploy to plan again; rename this environment's table, or delete that table yourself "
+                "if it is expendable") from None
+        raise
+    return created
 
 
 def _finish_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema, created: dict) -> None:
     """Wait until the table and its indexes are ACTIVE, record it as ours, then set its other options."""
     ctx.wait_active(table.physical_name)
     register(ctx, Entry(table.physical_name, head.app, head.env, table.key, created_ms(created),
-                         table.removal_policy))
+                         table.removal_policy, ctx.source))
     indexes = len(table.global_indexes) + len(table.local_indexes)
     _say(ctx, f"created table {table.physical_name}" + (f" with {indexes} index(es)" if indexes else ""))
     # Options DynamoDB Local rejects inside create_table are applied one by one, each optional.
@@ -255,7 +280,7 @@ def _reconcile(ctx: RunContext, cur: ResolvedTable | None, tgt: ResolvedTable | 
         if cur.removal_policy != tgt.removal_policy:
             entry = Entry(tgt.physical_name, head.app, head.env, tgt.key,
                           created_ms(ctx.client.describe_table(TableName=tgt.physical_name)["Table"]),
-                          tgt.removal_policy)
+                          tgt.removal_policy, ctx.source)
             register(ctx, entry)
             _say(ctx, f"{tgt.physical_name}: removal policy {tgt.removal_policy}")
 
@@ -278,38 +303,80 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
             _reconcile(ctx, cur, tgt, head)
 
 
+def _source(project: Project) -> str:
+    return str(Path(project.document.file).resolve()) if project.document is not None else ""
+
+
+def find_predecessors(registry: dict[str, Entry], head: ResolvedSchema, environments: list[str],
+                      source: str) -> tuple[Predecessor, ...]:
+    """The tables this environment had under its old name, when the app or the environment was renamed.
+
+    Evidence, all required: deployed from the same schema file, with table keys of this schema, and
+    either the same app under an environment that is no longer in the schema, or the same
+    environment under another app name. Tables of another project on the same engine (another
+    schema file) never match.
+    """
+    if not source:
+        return ()
+    found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name in sorted(registry):
+        entry = registry[name]
+        if entry.source != source or entry.table_key not in head.tables or entry.created == 0:
+            continue
+        renamed_env = entry.app == head.app and entry.env not in environments
+        renamed_app = entry.app != head.app and entry.env == head.env
+        if renamed_env or renamed_app:
+            found.setdefault((entry.app, entry.env), []).append((entry.table_key, name))
+    return tuple(Predecessor(app, env, tuple(tables)) for (app, env), tables in sorted(found.items()))
+
+
 class LocalTarget:
     """The local engine (started when none runs), as the deploy flow's target."""
 
     # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses retain).
     replaces_in_place = True
+    lock_scope = "local"
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
+        self.live: Live | None = None
         running = engines.status()
+        if running is None and request.dry_run:
+            # A dry run changes nothing, so it starts nothing either (issue 14, item 8): with no engine
+            # running nothing is deployed locally, and the plan is every table created.
+            self.state, self.ctx = None, None
+            return
         self.state = running or engines.ensure_running()
         if running is None:
             emit(Note(f"started {self.state.label} at {self.state.endpoint} (stop it with `jobwork-infra local stop`)"))
-        self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit)
-        self.live: Live | None = None
+        self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit, source=_source(project))
 
     def _errors(self, doing: str):
         return engine_errors(self.ctx.engine, lambda: doing)
 
     def read(self, head: ResolvedSchema) -> DeployedState:
+        if self.state is None:
+            self.emit(Note("no local engine runs, and a dry run does not start one: nothing is deployed locally, "
+                           "so every table would be created (`jobwork-infra local start` starts it)"))
+            return DeployedState(None, f"{head.stack_name} on the local engine (not running)", ttl_cool_down=False)
         with self._errors("reading the live tables"):
             self.live = read_live(self.ctx.client, head)
             if not self.request.dry_run:
                 for name in self.live.stale:  # registered, but the table is gone (deleted by hand)
                     unregister(self.ctx, name)
         where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
+        predecessors = ()
+        if self.live.base is None:
+            with self._errors("reading the registry"):
+                predecessors = find_predecessors(read_registry(self.ctx.client), head, self.project.environments,
+                                                 self.ctx.source)
         # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
         # The tables were just described: only those not ACTIVE (or with an index not ACTIVE) need waiting for.
         unsettled = [name for name, d in self.live.descriptions.items()
                      if d.get("TableStatus") != "ACTIVE"
                      or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
         return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False,
-                             unsettled=unsettled)
+                             unsettled=unsettled, predecessors=predecessors)
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with self._errors("waiting for the tables"):
@@ -330,6 +397,21 @@ class LocalTarget:
         with self._errors("verifying the tables"):
             # Only what the engine can show: DynamoDB Local supports TTL, moto too.
             return verify(self.ctx.client, plan, applied)
+
+    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """Exact up to COUNT_BOUND items (Scan, Select=COUNT, page by page), "at least" beyond."""
+        counts: dict[str, tuple[int, str]] = {}
+        with self._errors("counting the items of the tables the plan deletes"):
+            for name in names:
+                total = 0
+                for page in self.ctx.client.get_paginator("scan").paginate(TableName=name, Select="COUNT"):
+                    total += page["Count"]
+                    if total >= COUNT_BOUND and page.get("LastEvaluatedKey"):
+                        counts[name] = (total, "at least")
+                        break
+                else:
+                    counts[name] = (total, "")
+        return counts
 
     def finish(self, changed: bool) -> int:
         return 0

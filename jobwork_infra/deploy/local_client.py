@@ -77,6 +77,7 @@ class RunContext:
     emit: Emit
     notes: set[str] = field(default_factory=set)
     registry_ready: bool = False
+    source: str = ""  # the schema file deployed (absolute path), recorded with each table (registry.Entry)
 
     def note(self, feature: str) -> None:
         if feature not in self.notes:

@@ -33,6 +33,9 @@ class Entry:
     table_key: str
     created: int          # CreationDateTime in ms; 0 while a create_table is under way
     removal_policy: str
+    # The schema file (absolute path) that deployed it: a later deploy of the same file under another
+    # app or environment name is a rename (flow.Predecessor), not a foreign project on the same engine.
+    source: str = ""
 
 
 def created_ms(description: dict) -> int:
@@ -50,7 +53,7 @@ def read_registry(client) -> dict[str, Entry]:
     out = {}
     for item in items:
         entry = Entry(item["table_name"]["S"], item["app"]["S"], item["env"]["S"], item["table_key"]["S"],
-                      int(item["created"]["N"]), item["removal_policy"]["S"])
+                      int(item["created"]["N"]), item["removal_policy"]["S"], (item.get("source") or {}).get("S", ""))
         out[entry.table_name] = entry
     return out
 
@@ -76,6 +79,7 @@ def _item(entry: Entry) -> dict:
         "table_name": {"S": entry.table_name}, "app": {"S": entry.app}, "env": {"S": entry.env},
         "table_key": {"S": entry.table_key}, "created": {"N": str(entry.created)},
         "removal_policy": {"S": entry.removal_policy}, "managed_by": {"S": MANAGED_BY},
+        **({"source": {"S": entry.source}} if entry.source else {}),
     }
 
 

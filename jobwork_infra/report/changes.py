@@ -36,6 +36,12 @@ def _groups(changes: Sequence[Change]) -> dict[str, list[Change]]:
     return groups
 
 
+def subject_adds(change: Change) -> bool:
+    """False when the statement already names the subject ("index by_email is created"): printing
+    "index by_email: index by_email is created" says it twice."""
+    return bool(change.subject) and not change.statement.startswith(change.subject)
+
+
 def render_changes_text(changes: Sequence[Change], console: Console, main_stack: str | None = None) -> None:
     """Grouped by table, one line per change (severity, code, subject: statement), then the summary.
 
@@ -47,7 +53,7 @@ def render_changes_text(changes: Sequence[Change], console: Console, main_stack:
         console.print(f"[bold]{escape(table) if table else '(environment)'}[/]{where}")
         for c in group:
             label = f"[{STYLES[c.severity]}]{c.severity.label:<{_WIDTH}}[/]"
-            subject = f"{escape(c.subject)}: " if c.subject else ""
+            subject = f"{escape(c.subject)}: " if subject_adds(c) else ""
             console.print(f"  {label}  {c.code}  {subject}{escape(c.statement)}")
             if c.advice:
                 console.print(f"{'':<{_WIDTH + 4}}[dim]advice:[/] {escape(c.advice)}")

@@ -29,6 +29,15 @@ class DeployReport:
             case ev.Planned(plan, where):
                 c.print(f"{escape(where)}: {_n(len(plan.steps), 'step')}")
                 render_plan_text(plan, c)
+            case ev.AtRisk(tables):
+                for name, what, items, exactness in tables:
+                    if items is None:
+                        held = "its item count is unknown"
+                    else:
+                        held = f"it holds {exactness + ' ' if exactness else ''}{_n(items, 'item')}"
+                    c.print(f"[bold red]data at risk:[/] table {escape(name)} is {what}: {held}, lost with it"
+                            + (" (ItemCount: DynamoDB updates it about every six hours)"
+                               if exactness == "approximately" else ""))
             case ev.NoChanges(where, _, True):
                 c.print(f"Nothing to destroy: {escape(where)} has nothing deployed.")
             case ev.NoChanges(where, detail):
@@ -93,11 +102,16 @@ class DeployReport:
                 for key, value in values:
                     table.add_row(key, value)
                 c.print(table)
-            case ev.DestroyPlanned(where, deleted, kept, protected):
+            case ev.DestroyPlanned(where, deleted, kept, protected, others, termination_protection):
                 c.print(f"{escape(where)}:")
+                if termination_protection:
+                    c.print(f"  [yellow]termination protection is on:[/] it is turned off to delete "
+                            f"{escape(where)} (the tables it retains stay)")
                 for name in deleted:
                     mark = " (deletion protection on: turned off first)" if name in protected else ""
                     c.print(f"  delete  {escape(name)}  (its data is lost){mark}")
+                for name in others:
+                    c.print(f"  delete  {escape(name)}")
                 for name in kept:
                     c.print(f"  keep    {escape(name)}  (removal_policy: retain)")
             case ev.Destroyed(where, kept):

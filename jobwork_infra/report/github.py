@@ -14,6 +14,7 @@ from ..changes import Change
 from ..changes import Severity as ChangeSeverity
 from ..errors import Diagnostic, Location, Severity
 from ..load import Document, Path_
+from .changes import subject_adds
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
 # destructive stops the check; multi-step and online need a reader's eye; safe is for the record.
@@ -80,29 +81,21 @@ _LSI_KINDS = {"lsi_added", "lsi_removed", "lsi_changed"}
 
 
 def change_place(change: Change) -> ChangePlace:
-    """Which table, index or option `change` is about.
-
-    The one adapter over Change's fields: today it reads `kind`, `table` and the rendered `subject`
-    ("index by_email", "environment prod"); once Change carries structured `index` fields, point it
-    at those and nothing else here changes.
-    """
-    kind, subject = change.kind, change.subject
+    """Which table, index or option `change` is about, from Change's structured fields (`kind`,
+    `table`, `index`, `env`), never from the rendered `subject`."""
+    kind, index = change.kind, change.index
     if kind == "environment_removed":
-        return ChangePlace(None, option=subject.removeprefix("environment "), removed=True)
+        return ChangePlace(None, option=change.env, removed=True)
     if kind == "location_changed":
         return ChangePlace(None, option=change.env)
     if kind in ("table_removed", "table_removed_retained"):
         return ChangePlace(change.table, removed=True)
-    if kind in _LSI_KINDS:
-        name = subject.removeprefix("local index ")
-        return ChangePlace(change.table, index=name, index_kind="local_indexes", removed=kind == "lsi_removed")
-    if kind == "gsi_renamed":
-        return ChangePlace(change.table, index=str(change.after))
-    if kind.startswith("gsi_") and subject.startswith("index "):
-        return ChangePlace(change.table, index=subject.removeprefix("index "), removed=kind == "gsi_removed")
-    if kind == "capacity_changed" and subject.startswith("index "):
-        name = subject.removeprefix("index ").removesuffix(" capacity")
-        return ChangePlace(change.table, index=name, option="capacity")
+    if index is not None and kind in _LSI_KINDS:
+        return ChangePlace(change.table, index=index, index_kind="local_indexes", removed=kind == "lsi_removed")
+    if index is not None and kind == "capacity_changed":
+        return ChangePlace(change.table, index=index, option="capacity")
+    if index is not None:
+        return ChangePlace(change.table, index=index, removed=kind == "gsi_removed")
     return ChangePlace(change.table, option=_OPTION_OF_KIND.get(kind))
 
 
@@ -167,8 +160,7 @@ def render_changes(changes: Sequence[Change], head: Document, base: Document | N
         location, note = locate_change(change, head, base)
         # "index by_email: index by_email is created" says it twice: the subject only when the
         # statement does not start with it.
-        repeated = not change.subject or change.statement.startswith(change.subject)
-        subject = "" if repeated else f"{change.subject}: "
+        subject = f"{change.subject}: " if subject_adds(change) else ""
         message = f"{change.code} {change.severity.label}: {subject}{change.statement}{note}"
         if change.advice:
             message += f"\nadvice: {change.advice}"
