@@ -105,7 +105,16 @@ def _drift_sentence(change: Change, reference_label: str) -> str:
         return f"{what} exists on the live table only: added outside jobwork-infra"
     if change.kind == "gsi_removed":
         return f"{what} is missing from the live table: deleted outside jobwork-infra"
+    if isinstance(change.before, dict) and isinstance(change.after, dict):
+        return f"{what} differ live: {_dict_drift(change.before, change.after)}"
     return f"{what}: {_value(change.before)} in {reference_label}, {_value(change.after)} live"
+
+
+def _dict_drift(before: dict, after: dict) -> str:
+    parts = [f"{k}={_value(after[k])} added" for k in after if k not in before]
+    parts += [f"{k} removed" for k in before if k not in after]
+    parts += [f"{k} {_value(before[k])} → {_value(after[k])}" for k in after if k in before and before[k] != after[k]]
+    return ", ".join(parts)
 
 
 def _value(value: object) -> str:
