@@ -25,12 +25,16 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local):
+def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
+             adopt=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
+    if adopt and not local:
+        raise typer.BadParameter("--adopt works on the local engine so far; on AWS it takes a CloudFormation "
+                                 "IMPORT change set, which is coming (docs/adopt.md)", param_hint="--adopt")
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
-                         template_bucket=template_bucket)
+                         template_bucket=template_bucket, adopt=adopt)
 
 
 def _run(schema: str, request: DeployRequest, target: Callable[..., int]) -> NoReturn:
@@ -53,15 +57,19 @@ def deploy(
                                            help="Allow changes that delete or replace a table."),
     template_bucket: str = typer.Option(None, "--template-bucket",
                                         help="S3 bucket for templates over 51,200 bytes."),
+    adopt: bool = typer.Option(False, "--adopt", help="Adopt tables that exist under the schema's names but are "
+                                                      "not managed (local engine; keys and local indexes must match)."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
     Destructive changes are refused (exit 3) unless --allow-destructive. Multi-step changes are
-    staged, one legal update at a time.
+    staged, one legal update at a time. Tables that already exist under the schema's names but are
+    not managed are refused (exit 3) unless --adopt.
 
     Example: jobwork-infra deploy --env dev --local
     """
-    request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local)
+    request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
+                       adopt)
     from ..deploy.cloudformation import deploy_stack
     from ..deploy.local import deploy_local
 

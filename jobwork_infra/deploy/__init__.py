@@ -19,3 +19,4 @@ class DeployRequest:
     profile: str | None = None
     region: str | None = None
     template_bucket: str | None = None
+    adopt: bool = False          # take over unmanaged tables under the schema's names (deploy/adopt.py)

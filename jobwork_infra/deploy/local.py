@@ -31,6 +31,7 @@ from ..plan import plan_changes
 from ..project import Project
 from . import DeployRequest
 from . import engine as engines
+from .adopt import Adoption, announce, claim, find_adoption, gate_adoption
 from .gate import approve, refuse_destructive, refuse_replacement_in_place
 from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
@@ -285,8 +286,13 @@ def _cleanup_stale(ctx: RunContext, live: Live) -> None:
 # ---------------------------------------------------------------------------------------------
 # Public
 
-def _open(project: Project, request: DeployRequest, console: Console) -> tuple[ResolvedSchema, RunContext, Live, str]:
-    """The environment's head, the engine (started when none runs), its live tables, and where they are."""
+def _open(project: Project, request: DeployRequest, console: Console, *, adopting: bool = False,
+          ) -> tuple[ResolvedSchema, RunContext, Live, str, Adoption]:
+    """The environment's head, the engine (started when none runs), its live tables, and where they are.
+
+    With `adopting` (deploy), the schema's tables that exist but are not managed are gated
+    (adopt.py) and added to the live base; otherwise (destroy) they are left alone.
+    """
     head = project.resolve(request.env)
     running = engines.status()
     state = running or engines.ensure_running()
@@ -294,8 +300,15 @@ def _open(project: Project, request: DeployRequest, console: Console) -> tuple[R
         console.print(f"Started {state.label} at {state.endpoint} (stop it with `jobwork-infra local stop`)")
     ctx = RunContext(client_for(state.endpoint), state, console)
     with engine_errors(state, lambda: "reading the live tables"):
-        live = read_live(ctx.client, head)
-    return head, ctx, live, f"{head.stack_name} on {state.label} ({state.endpoint})"
+        adoption = find_adoption(ctx.client, head)
+        if adopting:
+            gate_adoption(adoption, head, adopt=request.adopt)
+        live = read_live(ctx.client, adoption.managed(head))
+    if adopting:
+        live.base = adoption.base(live.base, head)
+    else:
+        adoption = Adoption()
+    return head, ctx, live, f"{head.stack_name} on {state.label} ({state.endpoint})", adoption
 
 
 def _render(plan: Plan, console: Console) -> None:
@@ -306,12 +319,14 @@ def _render(plan: Plan, console: Console) -> None:
 
 def deploy_local(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool]) -> int:
     """Plan the environment against the local engine's live tables, gate, then apply step by step."""
-    head, ctx, live, where = _open(project, request, console)
+    head, ctx, live, where, adoption = _open(project, request, console, adopting=True)
     plan = plan_changes(live.base, head)
+    announce(adoption, head, console)
     if plan.is_empty:
         if not request.dry_run:
             with engine_errors(ctx.engine, lambda: "cleaning the registry"):
                 _cleanup_stale(ctx, live)
+                claim(ctx, adoption, head)
         console.print(f"No changes: {where} matches the schema.")
         return 0
     _render(plan, console)
@@ -326,6 +341,7 @@ def deploy_local(project: Project, request: DeployRequest, console: Console, con
     started = time.monotonic()
     with engine_errors(ctx.engine, lambda: "cleaning the registry"):
         _cleanup_stale(ctx, live)
+        claim(ctx, adoption, head)
     _apply(ctx, plan)
     console.print(f"Deployed {where}: {len(plan.steps) or 1} step(s) in {time.monotonic() - started:.1f} s.")
     return 0
@@ -333,7 +349,7 @@ def deploy_local(project: Project, request: DeployRequest, console: Console, con
 
 def destroy_local(project: Project, request: DeployRequest, console: Console, confirm: Callable[[str], bool]) -> int:
     """Delete the environment's tables from the local engine; retained tables stay and are listed."""
-    head, ctx, live, where = _open(project, request, console)
+    head, ctx, live, where, _ = _open(project, request, console)
     if live.base is None:
         console.print(f"Nothing to destroy: {where} has no tables.")
         return 0
