@@ -74,10 +74,14 @@ def find_adoption(client, head: ResolvedSchema) -> Adoption:
     registry = read_registry(client)
     adoption = Adoption()
     for key, table in head.tables.items():
+        entry = registry.get(table.physical_name)
+        if entry is not None and (entry.app, entry.env) == (head.app, head.env):
+            # Registered here: the live reading checks its creation time (a no-op redeploy pays no
+            # extra call). A table re-created behind the registry's back is refused there.
+            continue
         description = describe_or_none(client, table.physical_name)
         if description is None:
             continue
-        entry = registry.get(table.physical_name)
         current = entry is not None and entry.created in (0, created_ms(description))
         if current and (entry.app, entry.env) == (head.app, head.env):
             continue  # ours already
