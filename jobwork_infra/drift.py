@@ -56,6 +56,7 @@ class DriftReport:
     unmanaged: tuple[str, ...] = ()                  # live tables with the env's prefix that no schema manages
     unadopted: tuple[str, ...] = ()                  # the schema's names, taken by tables not managed here
     not_checked: tuple[str, ...] = field(default=NOT_CHECKED)
+    pending: tuple[Change, ...] = ()                 # reference → schema: not drift, just not deployed yet
 
     @property
     def severity(self) -> Severity | None:
@@ -86,8 +87,9 @@ def find_drift(head: ResolvedSchema, reference: ResolvedSchema, live: ResolvedSc
         items.append(DriftItem(replace(change, statement=sentence, advice=None), sentence, consequence))
     gaps = tuple(f"{option}: not reported by this engine (the schema's value is assumed)"
                  for option in dict.fromkeys(not_reported))
+    pending = tuple(c for c in diff_schemas(reference, head) if c.kind not in _STAGING)
     return DriftReport(head.env, where, reference_label, tuple(items), tuple(sorted(unmanaged)),
-                       tuple(sorted(unadopted)), NOT_CHECKED + gaps)
+                       tuple(sorted(unadopted)), NOT_CHECKED + gaps, pending)
 
 
 def _by_subject(changes: list[Change]) -> dict[tuple[str, str], Change]:

@@ -38,6 +38,11 @@ def render_drift_text(report: DriftReport, console: Console) -> None:
 
 def _lists(report: DriftReport) -> list[str]:
     lines = []
+    if report.pending:
+        n = len(report.pending)
+        lines.append(f"Not drift, not deployed yet: {n} change{'' if n == 1 else 's'} between {report.reference_label} "
+                     f"and the schema (`jobwork-infra deploy --env {report.env} --dry-run` shows "
+                     f"{'it' if n == 1 else 'them'})")
     if report.unadopted:
         lines.append(f"Under the schema's names but not managed by environment {report.env}: "
                      f"{', '.join(report.unadopted)} (a deploy refuses them; adopt them: docs/adopt.md)")
@@ -59,6 +64,7 @@ def drift_json(report: DriftReport) -> str:
         "severity": report.severity.label if report.severity is not None else None,
         "summary": {"total": len(changes), **counts},
         "drift": [{**change_record(i.change), "drift": i.drift, "next_deploy": i.next_deploy} for i in report.items],
+        "pending": [change_record(c) for c in report.pending],
         "unadopted": list(report.unadopted),
         "unmanaged": list(report.unmanaged),
         "not_checked": list(report.not_checked),
