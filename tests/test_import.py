@@ -323,3 +323,51 @@ def test_import_from_stack_on_the_local_engine_is_refused(project_schema, local_
     assert result.exit_code == 1
     assert "error: --from-stack reads a CloudFormation stack; the local engine has none" in result.output
 
+
+
+def test_import_by_name_from_an_aws_endpoint_reads_ttl_pitr_tags_and_stream(moto_endpoint, project_schema):
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client.create_table(
+        TableName="audit-log", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "tenant_id", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "tenant_id", "AttributeType": "S"},
+                              {"AttributeName": "at", "AttributeType": "S"},
+                              {"AttributeName": "actor", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_actor", "KeySchema": [{"AttributeName": "actor", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        Tags=[{"Key": "team", "Value": "platform"}])
+    client.update_time_to_live(TableName="audit-log", TimeToLiveSpecification={"Enabled": True,
+                                                                               "AttributeName": "purge_at"})
+    client.update_continuous_backups(TableName="audit-log",
+                                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    result = run("import", "--env", "dev", "--endpoint-url", moto_endpoint, "--schema", str(project_schema),
+                 "audit-log")
+    assert result.exit_code == 0, result.output
+    body = result.output[result.output.index("  audit_log:\n"):]
+    assert body.startswith("""\
+  audit_log:
+    table_name: audit-log
+    sort_key: at
+    # DynamoDB stores only the key attributes: declare the others here
+    attributes:
+      tenant_id: string
+      at: string
+      actor: string
+      purge_at: epoch_seconds
+    global_indexes:
+      by_actor:
+        partition_key: actor
+        projection: keys_only
+        tenant_scoped: false
+    ttl: purge_at
+""")
+    for line in ("    stream: new_image\n", "    point_in_time_recovery: true\n", "      team: platform\n"):
+        assert line in body
+    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.output))
+    assert checked.ok, checked.diagnostics
+    table = resolve(checked.schema, "dev").tables["audit_log"]
+    assert (table.ttl, table.stream, table.point_in_time_recovery, table.tags["team"]) == (
+        "purge_at", "new_image", True, "platform")
