@@ -85,11 +85,11 @@ def drift_markdown(report: DriftReport) -> str:
 
 def drift_github(report: DriftReport) -> str:
     """Workflow commands: one annotation per difference (no file: the drift is in AWS, not the YAML)."""
-    from .github import _escape_data
+    from .github import _escape_data, _escape_property
 
     level = {Severity.DESTRUCTIVE: "error", Severity.MULTI_STEP: "error", Severity.ONLINE: "warning",
              Severity.SAFE: "notice"}
-    lines = [f"::{level[i.severity]} title=drift {i.change.code} ({i.change.table})::"
+    lines = [f"::{level[i.severity]} title={_escape_property(f'drift {i.change.code} ({i.change.table})')}::"
              f"{_escape_data(i.drift + chr(10) + 'next deploy: ' + i.next_deploy)}" for i in report.items]
     lines.append(_summary(report))
     return "\n".join(lines)
