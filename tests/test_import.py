@@ -187,7 +187,7 @@ AWS_DESCRIPTION = {
     "SSEDescription": {"Status": "ENABLED", "SSEType": "KMS",
                        "KMSMasterKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/0b1f"},
     "DeletionProtectionEnabled": True,
-    "WarmThroughput": {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"},
+    "WarmThroughput": {"ReadUnitsPerSecond": 30000, "WriteUnitsPerSecond": 10000, "Status": "ACTIVE"},
 }
 AWS_LIVE = LiveTable("legacy-events", AWS_DESCRIPTION, {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"},
                      pitr=True, tags={"app": "legacy", "cost-center": "ops", "managed-by": "hand"})
@@ -202,7 +202,7 @@ def test_every_option_dynamodb_reports_is_written_and_resolves_back_to_the_live_
     assert text == """\
 tables:
   # imported from live table legacy-events
-  # warm throughput 12000 reads/s, 4000 writes/s (set by AWS; not in the schema language)
+  # warm throughput 30000 reads/s, 10000 writes/s (set by AWS; not in the schema language)
   # encrypted with the KMS key arn:aws:kms:eu-west-1:123456789012:key/0b1f: read as aws_managed; if it is a customer managed key, write encryption: {kms_key_arn: arn:aws:kms:eu-west-1:123456789012:key/0b1f}
   legacy_events:
     table_name: legacy-events

@@ -164,6 +164,9 @@ def not_reported(live: LiveTable) -> list[str]:
     return out
 
 
+_WARM_READS, _WARM_WRITES = 12_000, 4_000
+
+
 def unexpressed(live: LiveTable) -> list[str]:
     """What the live table has that the schema language cannot say, one line each."""
     d = live.description
@@ -172,7 +175,10 @@ def unexpressed(live: LiveTable) -> list[str]:
     if status in ("ENABLING", "DISABLING"):
         out.append(f"TTL on {live.ttl.get('AttributeName')} is {status.lower()}: read it again once it settles")
     warm = d.get("WarmThroughput") or {}
-    if warm.get("ReadUnitsPerSecond") or warm.get("WriteUnitsPerSecond"):
+    # Every new on-demand table starts at 12,000 reads/s and 4,000 writes/s of warm throughput
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html):
+    # only a table pre-warmed or grown past that has something to say.
+    if (warm.get("ReadUnitsPerSecond") or 0) > _WARM_READS or (warm.get("WriteUnitsPerSecond") or 0) > _WARM_WRITES:
         out.append(f"warm throughput {warm.get('ReadUnitsPerSecond')} reads/s, {warm.get('WriteUnitsPerSecond')} "
                    "writes/s (set by AWS; not in the schema language)")
     on_demand = d.get("OnDemandThroughput") or {}
