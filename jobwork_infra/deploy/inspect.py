@@ -37,13 +37,16 @@ class LiveTable:
     ttl: dict = field(default_factory=dict)       # TimeToLiveDescription
     pitr: bool | None = None                      # PointInTimeRecoveryStatus == ENABLED
     tags: dict[str, str] | None = None
+    # AWS leaves TableClassSummary and SSEDescription out for the defaults (standard, AWS owned
+    # key); DynamoDB Local leaves them out because it has neither. True: read as AWS does.
+    absent_is_default: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
 # DynamoDB → LiveTable
 
-def read_live_table(client: Any, name: str) -> LiveTable | None:
-    """The table named `name`, or None when there is none."""
+def read_live_table(client: Any, name: str, *, aws: bool = False) -> LiveTable | None:
+    """The table named `name`, or None when there is none. `aws`: the endpoint answers as AWS does."""
     try:
         description = client.describe_table(TableName=name)["Table"]
     except ClientError as exc:
@@ -56,7 +59,7 @@ def read_live_table(client: Any, name: str) -> LiveTable | None:
     if backups is not None:
         status = (backups.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
         pitr = status == "ENABLED"
-    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]))
+    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws)
 
 
 def list_table_names(client: Any) -> list[str]:
@@ -123,8 +126,8 @@ def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known:
         billing=billing,
         capacity=capacity_from(d.get("ProvisionedThroughput")) if provisioned else None,
         table_class=(table_class_from(d["TableClassSummary"].get("TableClass")) if d.get("TableClassSummary")
-                     else known.table_class if known else "standard"),
-        encryption=_encryption(sse, known),
+                     else known.table_class if known and not live.absent_is_default else "standard"),
+        encryption=(_BUILT_IN_ENCRYPTION if not sse and live.absent_is_default else _encryption(sse, known)),
         point_in_time_recovery=(live.pitr if live.pitr is not None
                                 else known.point_in_time_recovery if known else False),
         deletion_protection=bool(d.get("DeletionProtectionEnabled", known.deletion_protection if known else False)),
@@ -155,9 +158,9 @@ def not_reported(live: LiveTable) -> list[str]:
         out.append("tags")
     if live.pitr is None:
         out.append("point-in-time recovery")
-    if not d.get("TableClassSummary"):
+    if not d.get("TableClassSummary") and not live.absent_is_default:
         out.append("table class")
-    if not d.get("SSEDescription"):
+    if not d.get("SSEDescription") and not live.absent_is_default:
         out.append("encryption")
     if "DeletionProtectionEnabled" not in d:
         out.append("deletion protection")
@@ -346,7 +349,7 @@ def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, fr
         raise JobworkError("name the tables to import", "e.g. jobwork-infra import --env dev --local users tenant")
     out = []
     for name in names:
-        live = read_live_table(sources.dynamodb, name)
+        live = read_live_table(sources.dynamodb, name, aws=not sources.local)
         if live is None:
             hint = did_you_mean(name, list_table_names(sources.dynamodb))
             raise JobworkError(f"no table named {name!r} at {sources.label}",
@@ -428,7 +431,7 @@ def read_stack_environment(sources: Sources, head: ResolvedSchema, prefix: str |
     state = EnvironmentState(deployed, deployed, "the deployed template",
                              f"stack {head.stack_name} at {sources.label}")
     for key, table in deployed.tables.items():
-        found = read_live_table(sources.dynamodb, table.physical_name)
+        found = read_live_table(sources.dynamodb, table.physical_name, aws=True)
         if found is not None:
             live[key] = table_from_live(found, key=key, tenancy_attribute=head.tenancy_attribute, known=table,
                                         removal_policy=table.removal_policy)
