@@ -79,3 +79,15 @@ def test_capacity_is_noise_and_a_clean_environment_has_no_drift():
     assert report.items == ()
     assert any(reason.startswith("provisioned capacity") for reason in report.not_checked)
     assert cloudformation(env(INDEX), env(INDEX), env(INDEX)).severity is None
+
+
+@pytest.mark.parametrize("command", ["drift", "import"])
+def test_one_target_only(command, project_schema):
+    from typer.testing import CliRunner
+
+    from jobwork_infra.cli import app
+
+    result = CliRunner().invoke(app, [command, "--env", "dev", "--schema", str(project_schema), "--local",
+                                      "--endpoint-url", "http://127.0.0.1:9", "users"][:8 if command == "drift" else 9])
+    assert result.exit_code == 2, result.output
+    assert "choose one target: --local or --endpoint-url" in result.output

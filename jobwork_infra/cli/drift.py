@@ -48,6 +48,8 @@ def drift_command(
     from ..model import Table, physical_name
     from ..report.drift import drift_github, drift_json, drift_markdown, render_drift_text
 
+    if local and endpoint_url:
+        raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     project = check_project(schema)
     head = project.resolve(env)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,

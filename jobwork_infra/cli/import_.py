@@ -37,6 +37,8 @@ def import_command(
     from ..deploy.inspect import open_sources, read_for_import
     from ..importer import build_entries, check_imported, merge_tables, render_tables
 
+    if local and endpoint_url:
+        raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     project = check_project(schema)
     head = project.resolve(env)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
