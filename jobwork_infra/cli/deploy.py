@@ -25,14 +25,21 @@ def _confirm(question: str) -> bool:
 
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-             timeout=None, wait=False):
+             timeout=None, wait=False, adopt=False, from_stack=None, allow_drift=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
         raise typer.BadParameter("give a number of seconds above 0", param_hint="--timeout")
+    if from_stack and not adopt:
+        raise typer.BadParameter("--from-stack names where the tables to adopt are: add --adopt",
+                                 param_hint="--from-stack")
+    if from_stack and local:
+        raise typer.BadParameter("--from-stack takes tables out of a CloudFormation stack; the local engine has "
+                                 "none", param_hint="--from-stack")
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
-                         template_bucket=template_bucket, timeout=timeout, wait=wait)
+                         template_bucket=template_bucket, timeout=timeout, wait=wait, adopt=adopt,
+                         from_stack=from_stack, allow_drift=allow_drift)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -45,7 +52,7 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
     if local:
         from ..deploy.local import LocalTarget
 
-        target = LocalTarget(project, request, emit)
+        target = LocalTarget(project, request, emit, action=action)
     else:
         from ..deploy.cloudformation import CloudFormationTarget
 
@@ -76,17 +83,26 @@ def deploy(
     timeout: float = TimeoutOption,
     wait: bool = typer.Option(False, "--wait", help="Sleep through AWS's one-hour TTL cool-down instead of "
                                                     "stopping after the steps that may run now."),
+    adopt: bool = typer.Option(False, "--adopt", help="Adopt tables that exist under the schema's names but are "
+                                                      "not managed (keys and local indexes must match)."),
+    from_stack: str = typer.Option(None, "--from-stack", metavar="NAME",
+                                   help="With --adopt: take the tables out of this CloudFormation stack "
+                                        "(retained first, then removed from it, then imported)."),
+    allow_drift: bool = typer.Option(False, "--allow-drift", help="Deploy even if live tables drifted from what "
+                                                                   "was deployed (the deploy may undo it)."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
     Destructive changes are refused (exit 3) unless --allow-destructive. Multi-step changes are
     staged, one legal update at a time, each waited for until every index is ACTIVE. A TTL rename
-    stops after its first step (exit 0) and says when to run deploy again, unless --wait.
+    stops after its first step (exit 0) and says when to run deploy again, unless --wait. Tables
+    that already exist under the schema's names but are not managed are refused (exit 3) unless
+    --adopt; drift made by hand is refused (exit 3) unless --allow-drift.
 
     Example: jobwork-infra deploy --env dev --local
     """
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait)
+                       timeout, wait, adopt, from_stack, allow_drift)
     _run(schema, request, local, "deploy")
 
 

@@ -22,3 +22,6 @@ class DeployRequest:
     template_bucket: str | None = None
     timeout: float | None = None   # seconds to wait for tables and stacks to settle (None: a day)
     wait: bool = False             # sleep through AWS's TTL cool-down instead of stopping
+    adopt: bool = False            # take over tables under the schema's names that nothing manages (adopt.py)
+    from_stack: str | None = None  # with adopt: the CloudFormation stack that holds them now
+    allow_drift: bool = False      # deploy even when live tables drifted from what was deployed

@@ -1,7 +1,13 @@
 """The one deploy flow, over a target: CloudFormation (cloudformation.py) or the local engine (local.py).
 
-    resolve → read what is deployed → settle → plan → render → gate → dry-run → confirm
-            → per step: (TTL cool-down?) → apply → wait until settled → verify
+    resolve → read what is deployed (and what to adopt) → settle → drift check → plan → render
+            → gate → dry-run → confirm → adopt → per step: (TTL cool-down?) → apply → wait → verify
+
+`deploy --adopt`: a target's `read` finds the tables under the schema's names that nothing manages,
+gates them (adopt.py) and counts them in the plan's base; `announce` says so with the plan, and
+`adopt` takes them over after the confirmation, before step 1 (a registry claim locally; retain,
+remove and IMPORT change sets on CloudFormation, cloudformation_adopt.py). The drift check
+(`Target.drift`, drift.py) refuses to go over changes made by hand unless --allow-drift.
 
 The flow decides; a target only reads and applies (`Target`); report/ prints the events the flow
 and the targets emit. The plan is one object: `--dry-run` shows it and apply executes it, step by
@@ -29,6 +35,7 @@ from typing import Protocol
 
 from ..changes import Plan, Step
 from ..diff import replaces_table
+from ..drift import DriftReport
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
 from ..plan import plan_changes
@@ -73,6 +80,7 @@ class DeployedState:
     template_differs: bool = False  # CloudFormation: the deployed template is not the head's, whatever the plan
     ttl_cool_down: bool = True      # the target enforces AWS's hour between TTL changes (local engines do not)
     exists: bool = False            # a stack (or tables) to update rather than create
+    adopting: tuple[str, ...] = ()  # tables nothing manages, taken over before step 1 (deploy --adopt)
 
 
 class Target(Protocol):
@@ -84,6 +92,18 @@ class Target(Protocol):
     def read(self, head: ResolvedSchema) -> DeployedState: ...
 
     def wait_settled(self, names: list[str], deadline: float) -> None: ...
+
+    def announce(self, head: ResolvedSchema) -> None:
+        """Say what `adopt` will take over (with the plan, before the question)."""
+        ...
+
+    def adopt(self, state: DeployedState) -> None:
+        """Take over `state.adopting` (approved, before step 1); the plan's base already counts them."""
+        ...
+
+    def drift(self, head: ResolvedSchema, state: DeployedState) -> DriftReport | None:
+        """Changes made to the deployed tables behind the tool's back (drift.py); None: cannot tell."""
+        ...
 
     def check_live(self, state: DeployedState, plan: Plan) -> list[tuple[str, str]]:
         """Live state the plan cannot go over: (problem, what to do) pairs."""
@@ -115,14 +135,19 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: E
     if state.base is not None:
         # A rerun after --timeout resumes here: what the last run started settles first.
         target.wait_settled([t.physical_name for t in state.base.tables.values()], deadline)
-    if state.up_to_date:
+        refuse_drift(target.drift(head, state), request)
+    if state.up_to_date and not state.adopting:
         emit(NoChanges(state.where, f"schema {head.schema_hash[:12]}"))
         return target.finish(False)
     plan = plan_deploy(state, head)
     if plan is None:
+        if state.adopting:
+            return adopt_only(head, state, target, request, emit, confirm)
         emit(NoChanges(state.where))
         return target.finish(False)
     emit(Planned(plan, state.where))
+    if state.adopting:
+        target.announce(head)
     gate(plan, state, target, request)
     ready, tables = cool_down(plan.steps[0], plan.base, state)
     if ready is not None and not request.wait:
@@ -135,7 +160,35 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Target, emit: E
     if not approve(plan, yes=request.yes, confirm=confirm):
         emit(Cancelled())
         return 1
+    if state.adopting:
+        target.adopt(state)
     return apply_plan(plan, state, target, request, emit, deadline)
+
+
+def adopt_only(head: ResolvedSchema, state: DeployedState, target: Target, request: DeployRequest, emit: Emit,
+               confirm: Callable[[str], bool]) -> int:
+    """The adopted tables already are what the schema asks: take them over, nothing else to apply."""
+    target.announce(head)
+    if request.dry_run:
+        emit(DryRun(state.where, 0))
+        return 0
+    if not request.yes and not confirm(f"Adopt {', '.join(state.adopting)} into {state.where}?"):
+        emit(Cancelled())
+        return 1
+    target.adopt(state)
+    emit(NoChanges(state.where, f"{len(state.adopting)} table(s) adopted"))
+    return target.finish(True)
+
+
+def refuse_drift(report: DriftReport | None, request: DeployRequest) -> None:
+    """Drift is never undone (or tripped over) silently: exit 3 listing it, unless --allow-drift."""
+    if report is None or not report.items or request.allow_drift:
+        return
+    found = "; ".join(f"{i.change.table}: {i.drift} (deploy: {i.next_deploy})" for i in report.items)
+    raise Blocked(
+        f"{len(report.items)} change(s) made to {report.where} outside jobwork-infra: {found}; nothing was changed",
+        f"undo them by hand, or write them into the schema, then deploy; `jobwork-infra drift --env {report.env}` "
+        "lists them; --allow-drift deploys anyway, doing what each says")
 
 
 def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:
