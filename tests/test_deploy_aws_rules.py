@@ -241,14 +241,20 @@ def test_removing_a_table_under_retain_keeps_it_with_its_items(aws, schema):
     assert "shop-dev-audit" in aws.client("dynamodb").list_tables()["TableNames"]
     no_rollback(aws)
 
-    # Re-adding it would create a table whose name the retained one holds: refused before any change set.
+    # Re-adding it would create a table whose name the retained one holds: refused before any change set,
+    # naming --adopt (which imports the retained table back, items and all).
     schema(text())
     again = deploy(path, aws, "--yes")
     assert again.exit_code == 3, again.output
-    assert "table shop-dev-audit already exists outside stack shop-dev" in again.output
-    assert "give the new table another table_name" in again.output
+    assert ("table shop-dev-audit already exists under the schema's names but is not managed by environment dev"
+            in again.output)
+    assert "rerun with --adopt" in again.output
     changes = aws.client("cloudformation").list_change_sets(StackName="shop-dev")["Summaries"]
     assert all(c["ExecutionStatus"] == "EXECUTE_COMPLETE" for c in changes)
+    adopted = deploy(path, aws, "--yes", "--adopt")
+    assert adopted.exit_code == 0, adopted.output
+    assert item_count(aws, "shop-dev-audit") == 3
+    no_rollback(aws)
 
 
 def test_a_reused_table_name_under_a_new_key_is_refused(aws, schema):
@@ -311,7 +317,12 @@ def test_a_stray_index_stops_the_plan_and_says_how_to_remove_it(aws, schema):
             "Projection": {"ProjectionType": "ALL"}}}])
     schema(text(BY_EMAIL))
 
-    result = deploy(path, aws, "--yes")
+    drifted = deploy(path, aws, "--yes")  # the drift check comes first
+    assert drifted.exit_code == 3, drifted.output
+    assert "change(s) made to stack shop-dev" in drifted.output and "index by_hand" in drifted.output
+    assert "--allow-drift" in drifted.output
+
+    result = deploy(path, aws, "--yes", "--allow-drift")  # CloudFormation still cannot go over it
 
     assert result.exit_code == 3, result.output
     assert "index by_hand of table shop-dev-users exists" in result.output

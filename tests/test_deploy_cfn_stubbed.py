@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
 from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.adopt import Adoption
 from jobwork_infra.deploy.cloudformation import Clients, schema_from_template
 from jobwork_infra.project import check_project
 
@@ -93,6 +94,9 @@ def no_cdk_no_sleep(monkeypatch):
     monkeypatch.setattr(target, "wait_settled", lambda self, names, deadline: None)
     monkeypatch.setattr(target, "check_live", lambda self, state, plan: [])
     monkeypatch.setattr(target, "verify", lambda self, plan, applied: (0, []))
+    # The live tables are not stubbed: no drift and nothing to adopt (test_adopt_cfn.py, test_drift.py).
+    monkeypatch.setattr(target, "drift", lambda self, head, state: None)
+    monkeypatch.setattr(cloudformation, "find_stack_adoption", lambda *args: Adoption())
     monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
     monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
 

@@ -279,8 +279,10 @@ def test_a_foreign_table_with_a_matching_name_is_left_alone(local_engine, app_na
     schema = write(tmp_path / "tables.yaml", schema_text(app_name, TENANT + USERS))
     for args in (["--dry-run"], ["--yes"]):
         result = deploy(schema, *args)
-        assert result.exit_code == 1, result.output
-        assert f"error: table {name} already exists on the local engine and belongs to another tool" in result.output
+        assert result.exit_code == 3, result.output  # blocked: adopting it is the user's call (--adopt)
+        assert (f"error: table {name} already exists under the schema's names but is not managed by "
+                "environment dev") in result.output
+        assert "rerun with --adopt" in result.output
     assert keys(describe(client, name)) == [("id", "HASH")]
     assert count_items(client, name) == 1
     assert f"{app_name}-dev-tenant" not in client.list_tables()["TableNames"]  # nothing half-done

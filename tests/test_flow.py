@@ -42,6 +42,15 @@ class Recorder:
     def check_live(self, state, plan):
         return self.problems
 
+    def drift(self, head, state):
+        return None
+
+    def announce(self, head):
+        self.calls.append(("announce",))
+
+    def adopt(self, state):
+        self.calls.append(("adopt",))
+
     def apply(self, step, before, state):
         self.calls.append(("apply", step.number, step.summary))
         return True

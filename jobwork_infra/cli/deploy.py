@@ -25,7 +25,8 @@ def _confirm(question: str, action: str = "deploy") -> bool:
 
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-             timeout=None, wait=False, plan_out=None, plan_file=None):
+             timeout=None, wait=False, plan_out=None, plan_file=None, adopt=False, from_stack=None,
+             allow_drift=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
@@ -35,10 +36,16 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
     if plan_file and (dry_run or plan_out):
         raise typer.BadParameter("--plan applies a saved plan: leave out --dry-run and --plan-out",
                                  param_hint="--plan")
+    if from_stack and not adopt:
+        raise typer.BadParameter("--from-stack names where the tables to adopt are: add --adopt",
+                                 param_hint="--from-stack")
+    if from_stack and local:
+        raise typer.BadParameter("--from-stack takes tables out of a CloudFormation stack; the local engine has "
+                                 "none", param_hint="--from-stack")
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
                          template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
-                         plan_file=plan_file)
+                         plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -57,7 +64,7 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
     if local:
         from ..deploy.local import LocalTarget
 
-        target = LocalTarget(project, request, emit)
+        target = LocalTarget(project, request, emit, action=action)
     else:
         from ..deploy.cloudformation import environment_targets
 
@@ -95,6 +102,13 @@ def deploy(
     plan_file: str = typer.Option(None, "--plan", metavar="FILE",
                                   help="Apply exactly this saved plan, without asking; refused (exit 3) when the "
                                        "schema or what is deployed changed since it was saved."),
+    adopt: bool = typer.Option(False, "--adopt", help="Adopt tables that exist under the schema's names but are "
+                                                      "not managed (keys and local indexes must match)."),
+    from_stack: str = typer.Option(None, "--from-stack", metavar="NAME",
+                                   help="With --adopt: take the tables out of this CloudFormation stack "
+                                        "(retained first, then removed from it, then imported)."),
+    allow_drift: bool = typer.Option(False, "--allow-drift", help="Deploy even if live tables drifted from what "
+                                                                   "was deployed (the deploy may undo it)."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
@@ -103,11 +117,13 @@ def deploy(
     stops after its first step (exit 0) and says when to run deploy again, unless --wait.
     One deploy per environment at a time (a lock in .jobwork/locks/); after the prompt, what is
     deployed is read again and the deploy stops (exit 3) if the plan changed meanwhile.
+    Tables that already exist under the schema's names but are not managed are refused (exit 3)
+    unless --adopt; drift made by hand is refused (exit 3) unless --allow-drift.
 
     Example: jobwork-infra deploy --env dev --local
     """
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait, plan_out, plan_file)
+                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift)
     _run(schema, request, local, "deploy")
 
 

@@ -24,3 +24,6 @@ class DeployRequest:
     wait: bool = False             # sleep through AWS's TTL cool-down instead of stopping
     plan_out: str | None = None    # --plan-out FILE (with --dry-run): save the plan (saved_plan.py)
     plan_file: str | None = None   # --plan FILE: apply exactly that saved plan
+    adopt: bool = False            # take over tables under the schema's names that nothing manages (adopt.py)
+    from_stack: str | None = None  # with adopt: the CloudFormation stack that holds them now
+    allow_drift: bool = False      # deploy even when live tables drifted from what was deployed

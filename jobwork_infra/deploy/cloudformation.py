@@ -38,6 +38,8 @@ from ..model import (
 )
 from ..project import Project
 from . import DeployRequest
+from .adopt import Adoption, announce, gate_adoption
+from .cloudformation_adopt import find_stack_adoption, run_adoption
 from .events import Emit, Failed, Note, Outputs, StackEvent
 from .flow import DeployedState
 from .settle import verify, wait_settled
@@ -86,7 +88,20 @@ class Clients:
 
 
 def make_clients(request: DeployRequest, region: str | None) -> Clients:
-    """Clients from a boto3 Session(profile, region), all pointed at --endpoint-url when given.
+    """Clients from one boto3 session (`aws_session`), all pointed at --endpoint-url when given."""
+    session = aws_session(profile=request.profile, region=request.region or region,
+                          endpoint_url=request.endpoint_url, env=request.env)
+    return Clients(
+        cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
+        # Only a template over the inline limit needs S3; loading its API model costs ~0.2 s.
+        s3=_Lazy(lambda: session.client("s3", endpoint_url=request.endpoint_url)),
+        # Not needed by a redeploy that changes nothing (no table to wait for).
+        dynamodb=_Lazy(lambda: session.client("dynamodb", endpoint_url=request.endpoint_url)),
+    )
+
+
+def aws_session(*, profile: str | None, region: str | None, endpoint_url: str | None, env: str) -> Any:
+    """A boto3 Session(profile, region), for deploy and destroy and for `import` and `drift`.
 
     An emulator on this machine (moto) accepts any credentials and region; when none are configured
     fixed ones are used, so `deploy --endpoint-url http://127.0.0.1:PORT` works on a fresh machine.
@@ -95,23 +110,19 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
     from botocore.exceptions import NoRegionError, ProfileNotFound
 
     try:
-        session = boto3.Session(profile_name=request.profile, region_name=request.region or region)
-        if _is_loopback(request.endpoint_url):
+        session = boto3.Session(profile_name=profile, region_name=region)
+        if _is_loopback(endpoint_url):
             credentials = {} if session.get_credentials() else LOCAL_CREDENTIALS
-            session = boto3.Session(profile_name=request.profile,
-                                    region_name=session.region_name or LOCAL_REGION, **credentials)
-        return Clients(
-            cloudformation=session.client("cloudformation", endpoint_url=request.endpoint_url),
-            # Only a template over the inline limit needs S3; loading its API model costs ~0.2 s.
-            s3=_Lazy(lambda: session.client("s3", endpoint_url=request.endpoint_url)),
-            # Not needed by a redeploy that changes nothing (no table to wait for).
-            dynamodb=_Lazy(lambda: session.client("dynamodb", endpoint_url=request.endpoint_url)),
-        )
+            session = boto3.Session(profile_name=profile, region_name=session.region_name or LOCAL_REGION,
+                                    **credentials)
+        if session.region_name is None:
+            raise NoRegionError()
+        return session
     except ProfileNotFound as exc:
         raise JobworkError(str(exc), "check the name with `aws configure list-profiles`") from None
     except NoRegionError:
-        raise JobworkError(f"no AWS region for environment {request.env!r}",
-                           f"pass --region, or set region: under environments.{request.env} in the schema") from None
+        raise JobworkError(f"no AWS region for environment {env!r}",
+                           f"pass --region, or set region: under environments.{env} in the schema") from None
 
 
 class _Lazy:
@@ -524,10 +535,48 @@ class CloudFormationTarget:
         self.current: dict | None = None     # the template the stack has now
         self.exists = False
         self.templates: dict[str, dict] = {}
+        self.adoption = Adoption()
 
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, head: ResolvedSchema) -> DeployedState:
+        state = self._read_stack(head)
+        if self.action != "deploy":
+            return state  # destroy: tables the stack does not hold are none of its business
+        with aws_errors("reading the live tables"):
+            self.adoption = find_stack_adoption(self.clients.dynamodb, self.cfn, head, state.base,
+                                                self.request.from_stack)
+        source = f"--endpoint-url {self.request.endpoint_url}" if self.request.endpoint_url else ""
+        gate_adoption(self.adoption, head, adopt=self.request.adopt, source=source)
+        if self.adoption.candidates:
+            state.base = self.adoption.base(state.base, head)
+            state.adopting = tuple(self.adoption.names)
+            state.up_to_date = False
+        return state
+
+    def announce(self, head: ResolvedSchema) -> None:
+        announce(self.adoption, head, self.emit)
+
+    def adopt(self, state: DeployedState) -> None:
+        """Retain and remove (--from-stack), then import: cloudformation_adopt.py; the steps follow."""
+        self.current = run_adoption(self.clients, self.stack.name, self.current if self.exists else None,
+                                    self.adoption, self.head, _synth, self.emit, self._timeout())
+        self.exists = True
+
+    def drift(self, head: ResolvedSchema, state: DeployedState):
+        """The deployed template against the live tables (drift.py), read through this target's clients."""
+        from ..drift import find_drift
+        from .inspect import Sources, read_stack_environment
+
+        if state.base is None or not self.exists:
+            return None
+        sources = Sources(self.clients.dynamodb, self.cfn, self.request.endpoint_url or "AWS", False)
+        with aws_errors("reading the live tables for drift"):
+            read = read_stack_environment(sources, head, None)
+        return find_drift(head, read.reference, read.live, target="cloudformation",
+                          reference_label=read.reference_label, where=read.where)
+
+    def _read_stack(self, head: ResolvedSchema) -> DeployedState:
         where = f"stack {head.stack_name}"
         with aws_errors(f"reading stack {head.stack_name}"):
             self.described = self.stack.describe()

@@ -45,6 +45,18 @@ class DryRun:
 
 
 @dataclass(frozen=True)
+class Adopting:
+    """A table that exists and nothing manages, taken over by `deploy --adopt` (deploy/adopt.py)."""
+
+    table: str
+    key: str
+    items: int | None           # DescribeTable's ItemCount (updated by AWS about every six hours)
+    destroy: bool               # the schema's removal_policy is destroy: destroy would delete its data
+    env: str
+    stack: str | None = None    # the CloudFormation stack it is taken out of
+
+
+@dataclass(frozen=True)
 class Cancelled:
     pass
 
@@ -151,6 +163,6 @@ class Destroyed:
     kept: tuple[str, ...]
 
 
-Event = (Planned | AtRisk | NoChanges | DryRun | Cancelled | StepStarted | Applied | Note | StackEvent | Waiting
-         | Deferred | Failed | Deployed | StacksDone | Verified | Outputs | DestroyPlanned | Destroyed)
+Event = (Planned | AtRisk | Adopting | NoChanges | DryRun | Cancelled | StepStarted | Applied | Note | StackEvent
+         | Waiting | Deferred | Failed | Deployed | StacksDone | Verified | Outputs | DestroyPlanned | Destroyed)
 Emit = Callable[[Event], None]

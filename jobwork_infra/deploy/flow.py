@@ -1,7 +1,13 @@
 """The one deploy flow, over a target: CloudFormation (cloudformation.py) or the local engine (local.py).
 
-    resolve → read what is deployed → settle → plan → render → gate → dry-run → confirm
-            → per step: (TTL cool-down?) → apply → wait until settled → verify
+    resolve → read what is deployed (and what to adopt) → settle → drift check → plan → render
+            → gate → dry-run → confirm → adopt → per step: (TTL cool-down?) → apply → wait → verify
+
+`deploy --adopt`: a target's `read` finds the tables under the schema's names that nothing manages,
+gates them (adopt.py) and counts them in the plan's base; `announce` says so with the plan, and
+`adopt` takes them over after the confirmation, before step 1 (a registry claim locally; retain,
+remove and IMPORT change sets on CloudFormation, cloudformation_adopt.py). The drift check
+(`Target.drift`, drift.py) refuses to go over changes made by hand unless --allow-drift.
 
 The flow decides; a target only reads and applies (`Target`); report/ prints the events the flow
 and the targets emit. The plan is one object: `--dry-run` shows it and apply executes it, step by
@@ -31,6 +37,7 @@ from typing import Protocol
 
 from ..changes import Change, Plan, Step
 from ..diff import diff_schemas, make_change, replaces_table
+from ..drift import DriftReport
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
 from ..plan import plan_changes
@@ -90,6 +97,7 @@ class DeployedState:
     termination_protection: bool = False
     # Nothing deployed under this name, but the same tables under an old app or environment name.
     predecessors: tuple[Predecessor, ...] = ()
+    adopting: tuple[str, ...] = ()  # tables nothing manages, taken over before step 1 (deploy --adopt)
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,18 @@ class Target(Protocol):
     def read(self, head: ResolvedSchema) -> DeployedState: ...
 
     def wait_settled(self, names: list[str], deadline: float) -> None: ...
+
+    def announce(self, head: ResolvedSchema) -> None:
+        """Say what `adopt` will take over (with the plan, before the question)."""
+        ...
+
+    def adopt(self, state: DeployedState) -> None:
+        """Take over `state.adopting` (approved, before step 1); the plan's base already counts them."""
+        ...
+
+    def drift(self, head: ResolvedSchema, state: DeployedState) -> DriftReport | None:
+        """Changes made to the deployed tables behind the tool's back (drift.py); None: cannot tell."""
+        ...
 
     def check_live(self, state: DeployedState, plan: Plan) -> list[tuple[str, str]]:
         """Live state the plan cannot go over: (problem, what to do) pairs."""
@@ -217,24 +237,35 @@ def _deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit:
             # A rerun after --timeout resumes here: what the last run started settles first.
             names = state.unsettled if state.unsettled is not None else _names(state.base)
             stack_target.wait_settled(names, deadline)
+            refuse_drift(stack_target.drift(view, state), request)
         runs.append(StackRun(view, stack_target, state))
     if isinstance(target, Mapping):
         refuse_moves(head, runs)
         refuse_emptied_stacks(runs)
+    adopt_only_runs = []  # stacks whose only change is taking over tables that already are as the schema says
     for run in runs:
-        if run.state.up_to_date:
+        if run.state.up_to_date and not run.state.adopting:
             emit(NoChanges(run.state.where, f"schema {run.head.schema_hash[:12]}"))
             continue
         run.plan = plan_deploy(run.state, run.head)
         if run.plan is None:
-            emit(NoChanges(run.state.where))
+            if run.state.adopting:
+                adopt_only_runs.append(run)
+            else:
+                emit(NoChanges(run.state.where))
             continue
         emit(Planned(run.plan, run.state.where))
+        if run.state.adopting:
+            run.target.announce(run.head)
         risky = at_risk(run.plan)
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
     pending = [r for r in runs if r.plan is not None]
+    if not pending and adopt_only_runs:
+        return max([adopt_only(r.head, r.state, r.target, request, emit, confirm) for r in adopt_only_runs])
+    for run in adopt_only_runs:  # adopted along with the other stacks' plans, after the one confirmation
+        run.target.announce(run.head)
     if not pending:
         for run in runs:
             _save(request, None, run.head, run.state, run.target, emit)
@@ -271,6 +302,9 @@ def _deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit:
         if not request.yes:
             for run in ready:
                 run.state, run.plan = recheck(run.state, run.plan, run.head, run.target)
+    for run in [*adopt_only_runs, *ready]:
+        if run.state.adopting:
+            run.target.adopt(run.state)
     started, code = time.monotonic(), 0
     # stack → steps applied, or what became of it: None (no changes), "deferred", "not started", "failed"
     outcomes: dict[str, int | str | None] = {
@@ -392,6 +426,32 @@ def describe_drift(before: ResolvedSchema | None, after: ResolvedSchema | None) 
             what = "; ".join(c.statement for c in changes if c.table == key)
             parts.append(f"table {new[key].physical_name} changed" + (f" ({what})" if what else ""))
     return ", ".join(parts) or "the deployed stack changed (its template is no longer the one planned from)"
+
+
+def adopt_only(head: ResolvedSchema, state: DeployedState, target: Target, request: DeployRequest, emit: Emit,
+               confirm: Callable[[str], bool]) -> int:
+    """The adopted tables already are what the schema asks: take them over, nothing else to apply."""
+    target.announce(head)
+    if request.dry_run:
+        emit(DryRun(state.where, 0))
+        return 0
+    if not request.yes and not confirm(f"Adopt {', '.join(state.adopting)} into {state.where}?"):
+        emit(Cancelled())
+        return 1
+    target.adopt(state)
+    emit(NoChanges(state.where, f"{len(state.adopting)} table(s) adopted"))
+    return target.finish(True)
+
+
+def refuse_drift(report: DriftReport | None, request: DeployRequest) -> None:
+    """Drift is never undone (or tripped over) silently: exit 3 listing it, unless --allow-drift."""
+    if report is None or not report.items or request.allow_drift:
+        return
+    found = "; ".join(f"{i.change.table}: {i.drift} (deploy: {i.next_deploy})" for i in report.items)
+    raise Blocked(
+        f"{len(report.items)} change(s) made to {report.where} outside jobwork-infra: {found}; nothing was changed",
+        f"undo them by hand, or write them into the schema, then deploy; `jobwork-infra drift --env {report.env}` "
+        "lists them; --allow-drift deploys anyway, doing what each says")
 
 
 def plan_deploy(state: DeployedState, head: ResolvedSchema) -> Plan | None:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
-
 from ..model import (
     MANAGED_BY,
     Encryption,
@@ -22,18 +20,9 @@ from ..model import (
     ResolvedTable,
     logical_id,
 )
-from .local_client import is_unsupported
+from .inspect import live_table
 from .registry import Entry, describe_or_none, foreign_table_error, owned, read_registry
-from .shapes import (
-    billing_from,
-    capacity_from,
-    encryption_from_description,
-    indexes_from,
-    keys_from,
-    table_class_from,
-    tags_from,
-    tenant_scoped_from,
-)
+from .shapes import table_from_live
 
 # Each table costs four reads (DescribeTable, DescribeTimeToLive, DescribeContinuousBackups,
 # ListTagsOfResource), one round trip each; they run side by side on this many threads. boto3 clients
@@ -100,39 +89,10 @@ def _read_tables(client, head: ResolvedSchema, registry: dict[str, Entry], ours:
 
 
 def _to_resolved(client, d: dict, entry: Entry, head: ResolvedTable | None, schema: ResolvedSchema) -> ResolvedTable:
-    billing = billing_from(d.get("BillingModeSummary", {}).get("BillingMode"))
-    provisioned = billing == "provisioned"
-    partition_key, sort_key = keys_from(d["AttributeDefinitions"], d["KeySchema"])
-    # The engine lists indexes in an order of its own: by name, a plan reads the same on every run.
-    listed = {**d, **{kind: sorted(d.get(kind, []), key=lambda i: i["IndexName"])
-                      for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")}}
-    global_indexes, local_indexes = indexes_from(listed, head, schema.tenancy_attribute, provisioned)
-    ttl = client.describe_time_to_live(TableName=d["TableName"])["TimeToLiveDescription"]
-    stream = d.get("StreamSpecification") or {}
-    fallback = head or _bare_table(entry, schema)
-    return ResolvedTable(
-        key=entry.table_key,
-        logical_id=fallback.logical_id,
-        physical_name=d["TableName"],
-        description=fallback.description,
-        tenant_scoped=tenant_scoped_from(partition_key, head, schema.tenancy_attribute),
-        partition_key=partition_key,
-        sort_key=sort_key,
-        attributes=fallback.attributes,
-        global_indexes=global_indexes,
-        local_indexes=local_indexes,
-        ttl=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
-        stream=stream["StreamViewType"].lower() if stream.get("StreamEnabled") else None,
-        billing=billing,
-        capacity=capacity_from(d.get("ProvisionedThroughput")) if provisioned else None,
-        table_class=_table_class(d, fallback),
-        encryption=encryption_from_description(d.get("SSEDescription"), fallback),
-        point_in_time_recovery=_pitr(client, d["TableName"], fallback),
-        deletion_protection=d.get("DeletionProtectionEnabled", fallback.deletion_protection),
-        removal_policy=entry.removal_policy,
-        tags=_tags(client, d["TableArn"], fallback),
-        access_patterns=fallback.access_patterns,
-    )
+    # The engine does not store descriptions, attributes or access patterns: the schema's table
+    # (or, for one the schema dropped, the built-ins) fills them in, and options the engine lacks.
+    return table_from_live(live_table(client, d), key=entry.table_key, tenancy_attribute=schema.tenancy_attribute,
+                           known=head or _bare_table(entry, schema), removal_policy=entry.removal_policy)
 
 
 def _bare_table(entry: Entry, schema: ResolvedSchema) -> ResolvedTable:
@@ -146,39 +106,3 @@ def _bare_table(entry: Entry, schema: ResolvedSchema) -> ResolvedTable:
         tags={"app": schema.app, "env": schema.env, "table": entry.table_key, "managed-by": MANAGED_BY},
         access_patterns=(),
     )
-
-
-def _table_class(d: dict, fallback: ResolvedTable) -> str:
-    summary = d.get("TableClassSummary")
-    if not summary:
-        return fallback.table_class  # DynamoDB Local does not report it
-    return table_class_from(summary.get("TableClass"))
-
-
-def _pitr(client, name: str, fallback: ResolvedTable) -> bool:
-    try:
-        description = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
-    except ClientError as exc:
-        if is_unsupported(exc):
-            return fallback.point_in_time_recovery
-        raise
-    status = description.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
-    return status == "ENABLED"
-
-
-def _tags(client, arn: str, fallback: ResolvedTable) -> dict[str, str]:
-    tags: list[dict] = []
-    kwargs: dict = {"ResourceArn": arn}
-    try:
-        while True:  # no paginator exists for ListTagsOfResource
-            page = client.list_tags_of_resource(**kwargs)
-            tags += page.get("Tags", [])
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
-    except ClientError as exc:
-        if is_unsupported(exc):
-            return fallback.tags
-        raise
-    return tags_from(tags)
-

@@ -30,6 +30,7 @@ from ..model import (
 from ..project import Project
 from . import DeployRequest
 from . import engine as engines
+from .adopt import Adoption, announce, claim, find_adoption, gate_adoption
 from .events import Applied, Emit, Note
 from .flow import DeployedState, Predecessor
 from .live import Live, read_live
@@ -337,9 +338,10 @@ class LocalTarget:
     replaces_in_place = True
     lock_scope = "local"
 
-    def __init__(self, project: Project, request: DeployRequest, emit: Emit):
-        self.project, self.request, self.emit = project, request, emit
+    def __init__(self, project: Project, request: DeployRequest, emit: Emit, *, action: str = "deploy"):
+        self.project, self.request, self.emit, self.action = project, request, emit, action
         self.live: Live | None = None
+        self.adoption = Adoption()
         running = engines.status()
         if running is None and request.dry_run:
             # A dry run changes nothing, so it starts nothing either (issue 14, item 8): with no engine
@@ -359,11 +361,21 @@ class LocalTarget:
             self.emit(Note("no local engine runs, and a dry run does not start one: nothing is deployed locally, "
                            "so every table would be created (`jobwork-infra local start` starts it)"))
             return DeployedState(None, f"{head.stack_name} on the local engine (not running)", ttl_cool_down=False)
+        """The environment's live tables. Deploying, the schema's tables that exist but nothing manages
+        are gated (adopt.py: exit 3 without --adopt) and join the base; destroy leaves them out."""
+        deploying = self.action == "deploy"
         with self._errors("reading the live tables"):
-            self.live = read_live(self.ctx.client, head)
+            adoption = find_adoption(self.ctx.client, head)
+            if deploying:
+                gate_adoption(adoption, head, adopt=self.request.adopt)
+            self.live = read_live(self.ctx.client, adoption.managed(head))
             if not self.request.dry_run:
                 for name in self.live.stale:  # registered, but the table is gone (deleted by hand)
                     unregister(self.ctx, name)
+        base = self.live.base
+        if deploying:
+            self.adoption = adoption
+            base = adoption.base(base, head)
         where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
         predecessors = ()
         if self.live.base is None:
@@ -375,8 +387,22 @@ class LocalTarget:
         unsettled = [name for name, d in self.live.descriptions.items()
                      if d.get("TableStatus") != "ACTIVE"
                      or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
-        return DeployedState(self.live.base, where, exists=self.live.base is not None, ttl_cool_down=False,
-                             unsettled=unsettled, predecessors=predecessors)
+        return DeployedState(base, where, exists=base is not None, ttl_cool_down=False,
+                             unsettled=unsettled, predecessors=predecessors, adopting=tuple(self.adoption.names))
+
+    def announce(self, head: ResolvedSchema) -> None:
+        announce(self.adoption, head, self.emit)
+
+    def drift(self, head: ResolvedSchema, state: DeployedState) -> None:
+        # The registry records which tables are ours, not what was deployed to them: a live table
+        # that differs from the schema may be drift or a schema edit not deployed yet, and the local
+        # deploy plans from the live tables either way (its plan shows each). `drift --local` lists
+        # the differences against the schema.
+        return None
+
+    def adopt(self, state: DeployedState) -> None:
+        with self._errors("adopting the tables"):
+            claim(self.ctx, self.adoption, self.project.resolve(self.request.env))
 
     def wait_settled(self, names: list[str], deadline: float) -> None:
         with self._errors("waiting for the tables"):

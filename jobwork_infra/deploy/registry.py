@@ -125,6 +125,32 @@ def claim_for_create(ctx: RunContext, entry: Entry) -> None:
             "if it is expendable")
 
 
+def claim_for_adoption(ctx: RunContext, entry: Entry, previous: Entry | None) -> None:
+    """Claim an existing table nobody manages (`deploy --adopt`); raise if the registry moved on.
+
+    The same one conditional write as `claim_for_create`: it succeeds only if the registry still
+    holds what the deploy read — no entry, or the stale one a table since re-created left behind —
+    so two deploys cannot both adopt a table, and one another environment claimed meanwhile is
+    never taken.
+    """
+    _ensure_registry(ctx)
+    if previous is None:
+        condition: dict = {"ConditionExpression": "attribute_not_exists(table_name)"}
+    else:
+        condition = {"ConditionExpression": "created = :created AND app = :app AND env = :env",
+                     "ExpressionAttributeValues": {":created": {"N": str(previous.created)},
+                                                   ":app": {"S": previous.app}, ":env": {"S": previous.env}}}
+    try:
+        ctx.client.put_item(TableName=REGISTRY, Item=_item(entry), **condition)
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        raise JobworkError(
+            f"table {entry.table_name} was claimed by {_holder(ctx, entry.table_name)} while this deploy ran: "
+            "not adopting it; nothing was changed for that table",
+            "rerun the deploy: it reads the registry again") from None
+
+
 def release_claim(ctx: RunContext, entry: Entry) -> None:
     """Drop a claim of ours that never became a table (a create_table that failed)."""
     try:

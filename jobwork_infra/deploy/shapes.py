@@ -11,6 +11,8 @@ change. The writers build local.py's requests; compile.py has CDK write the temp
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..model import (
     Capacity,
     Encryption,
@@ -19,6 +21,7 @@ from ..model import (
     ResolvedGlobalIndex,
     ResolvedLocalIndex,
     ResolvedTable,
+    logical_id,
 )
 
 BILLING_MODES = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
@@ -28,6 +31,20 @@ _PROJECTION_TYPES = {"ALL": "all", "KEYS_ONLY": "keys_only", "INCLUDE": "include
 
 # ---------------------------------------------------------------------------------------------
 # API → model
+
+@dataclass(frozen=True)
+class LiveTable:
+    """One table as DynamoDB describes it. None for a part the engine does not report."""
+
+    name: str
+    description: dict
+    ttl: dict = field(default_factory=dict)       # TimeToLiveDescription
+    pitr: bool | None = None                      # PointInTimeRecoveryStatus == ENABLED
+    tags: dict[str, str] | None = None
+    # AWS leaves TableClassSummary and SSEDescription out for the defaults (standard, AWS owned
+    # key); DynamoDB Local leaves them out because it has neither. True: read as AWS does.
+    absent_is_default: bool = False
+
 
 def billing_from(mode: str | None) -> str:
     return "on_demand" if mode == "PAY_PER_REQUEST" else "provisioned"  # the API's default is PROVISIONED
@@ -83,15 +100,17 @@ def encryption_from_spec(spec: dict | None, known: ResolvedTable | None) -> Encr
     return Encryption(type="customer_managed")
 
 
-def encryption_from_description(sse: dict | None, known: ResolvedTable) -> Encryption:
+def encryption_from_description(sse: dict | None, known: ResolvedTable | None) -> Encryption:
     """describe_table's SSEDescription (what the table has); absent: the engine does not model it."""
     if not sse:
-        return known.encryption
+        return known.encryption if known else Encryption(type="aws_owned")
     if sse.get("Status") not in ("ENABLED", "ENABLING"):
         return Encryption(type="aws_owned")
     arn = sse.get("KMSMasterKeyArn")
-    if known.encryption.type == "customer_managed" and arn == known.encryption.kms_key_arn:
+    if known is not None and known.encryption.type == "customer_managed" and arn == known.encryption.kms_key_arn:
         return known.encryption
+    # DescribeTable does not say whether the key is the AWS managed one (alias/aws/dynamodb) or a
+    # customer's (that takes kms:DescribeKey): read as AWS managed; `inspect.unexpressed` names the key.
     return Encryption(type="aws_managed")
 
 
@@ -183,3 +202,52 @@ def gsi_spec(table: ResolvedTable, index: ResolvedGlobalIndex) -> dict:
 def lsi_spec(table: ResolvedTable, index: ResolvedLocalIndex) -> dict:
     return {"IndexName": index.name, "KeySchema": key_schema(table.partition_key, index.sort_key),
             "Projection": projection_spec(index.projection)}
+
+
+# ---------------------------------------------------------------------------------------------
+# A live table (DescribeTable and its companions) → the model
+
+_BUILT_IN_ENCRYPTION = Encryption(type="aws_owned")
+
+
+def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known: ResolvedTable | None = None,
+                    removal_policy: str = "retain") -> ResolvedTable:
+    """The model of a live table. `known` (the schema's or the deployed template's table) supplies
+    what DynamoDB does not store (descriptions, non-key attributes, access patterns, tenant scoping,
+    the order of indexes) and every option the engine does not report; without it the built-ins."""
+    d = live.description
+    billing = billing_from((d.get("BillingModeSummary") or {}).get("BillingMode"))
+    provisioned = billing == "provisioned"
+    partition_key, sort_key = keys_from(d.get("AttributeDefinitions"), d.get("KeySchema"))
+    # Engines list indexes in an order of their own: by name unless `known` orders them.
+    listed = {**d, **{kind: sorted(d.get(kind) or [], key=lambda i: i["IndexName"])
+                      for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")}}
+    global_indexes, local_indexes = indexes_from(listed, known, tenancy_attribute, provisioned)
+    stream = d.get("StreamSpecification") or {}
+    sse = d.get("SSEDescription")
+    return ResolvedTable(
+        key=key,
+        logical_id=known.logical_id if known else logical_id(key),
+        physical_name=d["TableName"],
+        description=known.description if known else None,
+        tenant_scoped=tenant_scoped_from(partition_key, known, tenancy_attribute),
+        partition_key=partition_key,
+        sort_key=sort_key,
+        attributes=dict(known.attributes) if known else {},
+        global_indexes=global_indexes,
+        local_indexes=local_indexes,
+        ttl=live.ttl.get("AttributeName") if live.ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
+        stream=stream["StreamViewType"].lower() if stream.get("StreamEnabled") else None,
+        billing=billing,
+        capacity=capacity_from(d.get("ProvisionedThroughput")) if provisioned else None,
+        table_class=(table_class_from(d["TableClassSummary"].get("TableClass")) if d.get("TableClassSummary")
+                     else known.table_class if known and not live.absent_is_default else "standard"),
+        encryption=(_BUILT_IN_ENCRYPTION if not sse and live.absent_is_default
+                    else encryption_from_description(sse, known)),
+        point_in_time_recovery=(live.pitr if live.pitr is not None
+                                else known.point_in_time_recovery if known else False),
+        deletion_protection=bool(d.get("DeletionProtectionEnabled", known.deletion_protection if known else False)),
+        removal_policy=removal_policy,
+        tags=live.tags if live.tags is not None else dict(known.tags) if known else {},
+        access_patterns=known.access_patterns if known else (),
+    )

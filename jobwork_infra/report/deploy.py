@@ -45,6 +45,14 @@ class DeployReport:
                         + ".")
             case ev.DryRun(where, steps):
                 c.print(f"Dry run: {_n(steps, 'step')} would be applied to {escape(where)}; nothing was changed.")
+            case ev.Adopting(table, key, items, destroy, env, stack):
+                count = f" ({_n(items, 'item')} as last counted)" if items is not None else ""
+                source = f" out of stack {stack}" if stack else ""
+                c.print(f"Adopting table {escape(table)}{count}{escape(source)} as {escape(key)}: keys and local "
+                        "indexes match the schema.")
+                if destroy:
+                    c.print(f"  [yellow]note:[/] removal_policy is destroy for {escape(key)}: `destroy --env "
+                            f"{escape(env)}` would delete it with its data; set removal_policy: retain to keep it")
             case ev.Cancelled():
                 c.print("Cancelled; nothing was changed.")
             case ev.StepStarted(number, total, summary):

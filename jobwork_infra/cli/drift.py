@@ -1,0 +1,80 @@
+"""`drift`: the live tables against what was deployed, with what the next deploy does about each difference."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from ..changes import Severity
+from ..errors import Blocked
+from ..project import check_project
+from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
+from .diff import FailOn
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    github = "github"
+
+
+@app.command("drift")
+def drift_command(
+    env: EnvOption,
+    schema: SchemaOption = SCHEMA_DEFAULT,
+    local: bool = typer.Option(False, "--local", help="Read the local engine (it must be running)."),
+    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A DynamoDB/CloudFormation-compatible endpoint."),
+    profile: str = typer.Option(None, "--profile", help="AWS profile."),
+    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
+    output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="Exit 3 when a difference at or above this severity exists.")] = FailOn.safe,
+) -> None:
+    """Compare the live tables with what was deployed: changes made behind the tool's back.
+
+    Each difference is a change with diff's code and severity, and what the next deploy would do
+    about it. On AWS the reference is the stack's deployed template; on the local engine, the
+    schema. Exits 0 when nothing drifted, 3 when a difference at or above --fail-on exists
+    (default: any).
+
+    Example: jobwork-infra drift --env prod --format markdown
+    """
+    from ..deploy.cloudformation import aws_errors
+    from ..deploy.inspect import open_sources, read_local_environment, read_stack_environment
+    from ..drift import find_drift
+    from ..model import Table, physical_name
+    from ..report.drift import drift_github, drift_json, drift_markdown, render_drift_text
+
+    if local and endpoint_url:
+        raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
+    project = check_project(schema)
+    head = project.resolve(env)
+    sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
+                           env_region=head.region)
+    # The environment's name prefix: the naming pattern up to {table} (none when it starts there).
+    prefix = physical_name(project.schema, env, "\0", Table()).partition("\0")[0] or None
+    with aws_errors(f"reading environment {env} at {sources.label}"):
+        read = read_local_environment if sources.local else read_stack_environment
+        state = read(sources, head, prefix)
+    report = find_drift(head, state.reference, state.live, target="local" if sources.local else "cloudformation",
+                        reference_label=state.reference_label, where=state.where, unmanaged=state.unmanaged,
+                        unadopted=state.unadopted, not_reported=state.not_reported)
+    if output is Format.json:
+        typer.echo(drift_json(report))
+    elif output is Format.markdown:
+        typer.echo(drift_markdown(report), nl=False)
+    elif output is Format.github:
+        typer.echo(drift_github(report))
+    else:
+        render_drift_text(report, stdout)
+    if fail_on is not FailOn.never:
+        level = Severity.parse(fail_on.value)
+        reached = [i for i in report.items if i.severity >= level]
+        if reached:
+            raise Blocked(f"{len(reached)} difference{'' if len(reached) == 1 else 's'} at or above {level.label} "
+                          f"(--fail-on {level.label})",
+                          "undo them by hand, or write them into the schema and deploy; "
+                          "--fail-on never reports without failing")
