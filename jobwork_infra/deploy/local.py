@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,7 +34,16 @@ from .events import Applied, Emit, Note
 from .flow import DeployedState
 from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
-from .registry import Entry, created_ms, describe_or_none, register, unregister
+from .registry import (
+    Entry,
+    claim_all_for_create,
+    created_ms,
+    describe_or_none,
+    record_created,
+    register,
+    release_claim,
+    unregister,
+)
 from .settle import verify, wait_settled
 from .shapes import (
     BILLING_MODES,
@@ -77,14 +87,36 @@ def _say(ctx: RunContext, text: str) -> None:
 
 
 def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None:
-    _finish_create(ctx, table, head, _start_create(ctx, table, head))
+    _create_all(ctx, [table], head)
+    _finish_create(ctx, table)
 
 
-def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> dict:
-    """Claim the name and ask for the table; its description as CreateTable returned it."""
+def _create_all(ctx: RunContext, tables: list[ResolvedTable], head: ResolvedSchema) -> None:
+    """Claim the names, ask for every table, wait until all are ACTIVE, then record them as ours.
+
+    The registry writes are batched (registry.py: one transaction per 100 claims, one per 100
+    records) rather than two conditional writes per table, each a disk commit on DynamoDB Local.
+    """
+    entries = [Entry(t.physical_name, head.app, head.env, t.key, 0, t.removal_policy) for t in tables]
+    # Claimed before they exist: if the engine dies in between, the next run still knows they are ours.
+    claim_all_for_create(ctx, entries)
+    created: list[dict] = []
+    for table in tables:
+        try:
+            created.append(_start_create(ctx, table))
+        except ClientError:
+            # The engine refused this create_table: neither it nor the ones after it became tables.
+            for entry in entries[len(created):]:
+                release_claim(ctx, entry)
+            raise
+    for table in tables:
+        ctx.wait_active(table.physical_name)
+    record_created(ctx, [replace(e, created=created_ms(d)) for e, d in zip(entries, created, strict=True)])
+
+
+def _start_create(ctx: RunContext, table: ResolvedTable) -> dict:
+    """Ask for the (already claimed) table; its description as CreateTable returned it."""
     c = ctx.client
-    # Registered before it exists: if the engine dies in between, the next run still knows it is ours.
-    register(ctx, Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy))
     request: dict = {
         "TableName": table.physical_name,
         "KeySchema": key_schema(table.partition_key, table.sort_key),
@@ -107,11 +139,8 @@ def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -
     return c.create_table(**request)["TableDescription"]
 
 
-def _finish_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema, created: dict) -> None:
-    """Wait until the table and its indexes are ACTIVE, record it as ours, then set its other options."""
-    ctx.wait_active(table.physical_name)
-    register(ctx, Entry(table.physical_name, head.app, head.env, table.key, created_ms(created),
-                         table.removal_policy))
+def _finish_create(ctx: RunContext, table: ResolvedTable) -> None:
+    """Report a created (ACTIVE, recorded) table, then set its other options."""
     indexes = len(table.global_indexes) + len(table.local_indexes)
     _say(ctx, f"created table {table.physical_name}" + (f" with {indexes} index(es)" if indexes else ""))
     # Options DynamoDB Local rejects inside create_table are applied one by one, each optional.
@@ -265,15 +294,17 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
     before = current.tables if current is not None else {}
     after = step.target.tables
     # New tables are all asked for before any is waited for: the engine creates them side by side,
-    # where one create-and-wait after the other paid every table's wait in turn. Each is still
-    # claimed in the registry before its CreateTable and recorded once ACTIVE (registry.py).
+    # where one create-and-wait after the other paid every table's wait in turn. They are still all
+    # claimed in the registry before the first CreateTable and recorded once ACTIVE (_create_all).
     # Local engines only: AWS limits how many tables with indexes may be CREATING at once (compile
     # puts them in lanes for CloudFormation), DynamoDB Local and moto do not.
-    started = {k: _start_create(ctx, t, head) for k, t in after.items() if k not in before}
+    new = [t for k, t in after.items() if k not in before]
+    if new:
+        _create_all(ctx, new, head)
     for key in [*after, *(k for k in before if k not in after)]:
         cur, tgt = before.get(key), after.get(key)
-        if key in started:
-            _finish_create(ctx, tgt, head, started[key])
+        if cur is None:
+            _finish_create(ctx, tgt)
         elif cur != tgt:
             _reconcile(ctx, cur, tgt, head)
 
