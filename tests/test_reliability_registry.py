@@ -185,3 +185,38 @@ def test_two_environments_racing_for_one_name_in_two_processes_one_wins_and_noth
 
 def test_the_registry_name_is_the_reserved_prefix():
     assert REGISTRY == "_jobwork-infra.registry"
+
+
+@pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto"], indirect=True)
+def test_claims_are_written_100_to_a_transaction_and_a_refused_one_releases_the_whole_batch(local_engine, app_name):
+    from jobwork_infra.deploy import engine as engines
+    from jobwork_infra.deploy.local_client import RunContext
+    from jobwork_infra.deploy.registry import Entry, claim_all_for_create, record_created
+    from jobwork_infra.errors import JobworkError
+
+    client = local_engine.client()
+    ctx = RunContext(client, engines.status(local_engine.root), lambda event: None)
+    names = [f"{app_name}-t{i:03}" for i in range(101)]  # two transactions: 100 + 1
+
+    def entries(env: str, created: int = 0) -> list[Entry]:
+        return [Entry(n, app_name, env, n, created, "destroy") for n in names]
+
+    claim_all_for_create(ctx, entries("dev"))
+    ours = {n: e for n, e in read_registry(client).items() if n.startswith(app_name)}
+    assert sorted(ours) == names and {(e.env, e.created) for e in ours.values()} == {("dev", 0)}
+    record_created(ctx, entries("dev", created=7))
+    assert {e.created for n, e in read_registry(client).items() if n.startswith(app_name)} == {7}
+
+    # staging claims the same 101 names, all dev's: refused, naming the holder.
+    with pytest.raises(JobworkError, match=f"table {names[0]} was claimed by environment dev of app {app_name}"):
+        claim_all_for_create(ctx, entries("staging"))
+
+    # Only the last name is held by dev: staging's first transaction of 100 commits, the second is
+    # refused, and the 100 claims already written are released again.
+    for n in names[:100]:
+        client.delete_item(TableName=REGISTRY, Key={"table_name": {"S": n}})
+    with pytest.raises(JobworkError, match=f"table {names[100]} was claimed by environment dev"):
+        claim_all_for_create(ctx, entries("staging"))
+    left = {n: e for n, e in read_registry(client).items() if n.startswith(app_name)}
+    assert list(left) == [names[100]] and left[names[100]].env == "dev"
+    client.delete_item(TableName=REGISTRY, Key={"table_name": {"S": names[100]}})

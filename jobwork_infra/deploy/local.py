@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,11 @@ from .live import Live, read_live
 from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
 from .registry import (
     Entry,
+    claim_all_for_create,
     created_ms,
     describe_or_none,
     read_registry,
+    record_created,
     register,
     release_claim,
     unregister,
@@ -89,15 +92,44 @@ def _say(ctx: RunContext, text: str) -> None:
 
 
 def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None:
-    _finish_create(ctx, table, head, _start_create(ctx, table, head))
+    _create_all(ctx, [table], head)
+    _finish_create(ctx, table)
 
 
-def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> dict:
-    """Claim the name and ask for the table; its description as CreateTable returned it."""
+def _create_all(ctx: RunContext, tables: list[ResolvedTable], head: ResolvedSchema) -> None:
+    """Claim the names, ask for every table, wait until all are ACTIVE, then record them as ours.
+
+    The registry writes are batched (registry.py: one transaction per 100 claims, one per 100
+    records) rather than two conditional writes per table, each a disk commit on DynamoDB Local.
+    """
+    entries = [Entry(t.physical_name, head.app, head.env, t.key, 0, t.removal_policy, ctx.source) for t in tables]
+    # Claimed before they exist: if the engine dies in between, the next run still knows they are ours.
+    claim_all_for_create(ctx, entries)
+    created: list[dict] = []
+    for table in tables:
+        try:
+            created.append(_start_create(ctx, table))
+        except ClientError as exc:
+            # The engine refused this create_table: neither it nor the ones after it became tables. Their
+            # claims go, or the registry would hand this environment a table someone else created between
+            # the claim and create_table (`owned` accepts created 0).
+            for entry in entries[len(created):]:
+                release_claim(ctx, entry)
+            if error_code(exc) == "ResourceInUseException":
+                raise JobworkError(
+                    f"table {table.physical_name} appeared on the local engine while this deploy was creating it, "
+                    "and jobwork-infra did not create it: leaving it alone",
+                    "rerun the deploy to plan again; rename this environment's table, or delete that table "
+                    "yourself if it is expendable") from None
+            raise
+    for table in tables:
+        ctx.wait_active(table.physical_name)
+    record_created(ctx, [replace(e, created=created_ms(d)) for e, d in zip(entries, created, strict=True)])
+
+
+def _start_create(ctx: RunContext, table: ResolvedTable) -> dict:
+    """Ask for the (already claimed) table; its description as CreateTable returned it."""
     c = ctx.client
-    # Registered before it exists: if the engine dies in between, the next run still knows it is ours.
-    claim = Entry(table.physical_name, head.app, head.env, table.key, 0, table.removal_policy, ctx.source)
-    register(ctx, claim)
     request: dict = {
         "TableName": table.physical_name,
         "KeySchema": key_schema(table.partition_key, table.sort_key),
@@ -117,27 +149,12 @@ def _start_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream.upper()}
     if table.deletion_protection:
         request["DeletionProtectionEnabled"] = True
-    try:
-        created = c.create_table(**request)["TableDescription"]
-    except ClientError as exc:
-        # The claim is ours but the table is not: drop it, or the registry would hand this environment a
-        # table someone else created between the claim and create_table (`owned` accepts created 0).
-        release_claim(ctx, claim)
-        if error_code(exc) == "ResourceInUseException":
-            raise JobworkError(
-                f"table {table.physical_name} appeared on the local engine while this deploy was creating it, "
-                "and jobwork-infra did not create it: leaving it alone",
-                "rerun the deploy to plan again; rename this environment's table, or delete that table yourself "
-                "if it is expendable") from None
-        raise
+    created = c.create_table(**request)["TableDescription"]
     return created
 
 
-def _finish_create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema, created: dict) -> None:
-    """Wait until the table and its indexes are ACTIVE, record it as ours, then set its other options."""
-    ctx.wait_active(table.physical_name)
-    register(ctx, Entry(table.physical_name, head.app, head.env, table.key, created_ms(created),
-                         table.removal_policy, ctx.source))
+def _finish_create(ctx: RunContext, table: ResolvedTable) -> None:
+    """Report a created (ACTIVE, recorded) table, then set its other options."""
     indexes = len(table.global_indexes) + len(table.local_indexes)
     _say(ctx, f"created table {table.physical_name}" + (f" with {indexes} index(es)" if indexes else ""))
     # Options DynamoDB Local rejects inside create_table are applied one by one, each optional.
@@ -228,7 +245,9 @@ def _update_options(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> 
                 TableName=name,
                 PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": tgt.point_in_time_recovery})):
         _say(ctx, f"{name}: point-in-time recovery {'on' if tgt.point_in_time_recovery else 'off'}")
-    if cur.tags != tgt.tags:
+    # An engine that refused tagging once in this run (DynamoDB Local: "Tagging is not currently
+    # supported") refuses it for every table: not asked again, one DescribeTable + TagResource each.
+    if cur.tags != tgt.tags and "tags" not in ctx.notes:
         arn = c.describe_table(TableName=name)["Table"]["TableArn"]
         gone = [k for k in cur.tags if k not in tgt.tags]
         changed = [{"Key": k, "Value": v} for k, v in tgt.tags.items() if cur.tags.get(k) != v]
@@ -291,15 +310,17 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
     before = current.tables if current is not None else {}
     after = step.target.tables
     # New tables are all asked for before any is waited for: the engine creates them side by side,
-    # where one create-and-wait after the other paid every table's wait in turn. Each is still
-    # claimed in the registry before its CreateTable and recorded once ACTIVE (registry.py).
+    # where one create-and-wait after the other paid every table's wait in turn. They are still all
+    # claimed in the registry before the first CreateTable and recorded once ACTIVE (_create_all).
     # Local engines only: AWS limits how many tables with indexes may be CREATING at once (compile
     # puts them in lanes for CloudFormation), DynamoDB Local and moto do not.
-    started = {k: _start_create(ctx, t, head) for k, t in after.items() if k not in before}
+    new = [t for k, t in after.items() if k not in before]
+    if new:
+        _create_all(ctx, new, head)
     for key in [*after, *(k for k in before if k not in after)]:
         cur, tgt = before.get(key), after.get(key)
-        if key in started:
-            _finish_create(ctx, tgt, head, started[key])
+        if cur is None:
+            _finish_create(ctx, tgt)
         elif cur != tgt:
             _reconcile(ctx, cur, tgt, head)
 

@@ -90,36 +90,73 @@ def _holder(ctx: RunContext, table_name: str) -> str:
     return f"environment {entry.env} of app {entry.app}"
 
 
-def claim_for_create(ctx: RunContext, entry: Entry) -> None:
-    """Claim `entry.table_name` for a create_table about to run; raise if it is no longer free.
+# TransactWriteItems takes at most 100 actions, each on a distinct item; all of one transaction commit or
+# none does, and a refused one says per action why (CancellationReasons, in request order).
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html
+TRANSACTION_ITEMS = 100
+_REFUSED = ("ConditionalCheckFailed", "TransactionConflict")
 
-    Called right before creating a table, after any confirmation prompt: the plan may be stale by
-    then. The claim is one conditional write (DynamoDB evaluates the condition and the write as one
+
+def _conditional_puts(ctx: RunContext, entries: list[Entry], condition: str, values) -> str | None:
+    """Put each entry's item under `condition`, at most 100 to an all-or-nothing transaction.
+
+    Returns None when every item was written, else the first table whose condition failed (or whose
+    item another transaction was writing); the transactions before the refused one stay committed.
+    """
+    for start in range(0, len(entries), TRANSACTION_ITEMS):
+        chunk = entries[start:start + TRANSACTION_ITEMS]
+        try:
+            ctx.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": REGISTRY, "Item": _item(e), "ConditionExpression": condition,
+                         "ExpressionAttributeValues": values(e)}} for e in chunk])
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            refused = [e for e, r in zip(chunk, reasons) if r.get("Code") in _REFUSED]
+            if error_code(exc) != "TransactionCanceledException" or not refused:
+                raise
+            return refused[0].table_name
+    return None
+
+
+def _ours(entry: Entry, unfinished: bool = False) -> dict:
+    values = {":app": {"S": entry.app}, ":env": {"S": entry.env}}
+    return {**values, ":unfinished": {"N": "0"}} if unfinished else values
+
+
+def claim_for_create(ctx: RunContext, entry: Entry) -> None:
+    claim_all_for_create(ctx, [entry])
+
+
+def claim_all_for_create(ctx: RunContext, entries: list[Entry]) -> None:
+    """Claim every `entry.table_name` for a create_table about to run; raise if any is no longer free.
+
+    Called right before creating the tables, after any confirmation prompt: the plan may be stale by
+    then. Each claim is a conditional write (DynamoDB evaluates the condition and the write as one
     atomic step), so of two deploys racing for one name exactly one wins; the other stops here
     with nothing changed, instead of overwriting the winner's registry item and later deleting its
     table (issue 14, item 1). A table that appeared unregistered since the plan is refused too.
+    On refusal every claim this call made is released: no table of the batch is created.
     """
     _ensure_registry(ctx)
-    try:
-        # Free, or already ours from a create_table interrupted before it finished (created = 0).
-        ctx.client.put_item(
-            TableName=REGISTRY, Item=_item(entry),
-            ConditionExpression="attribute_not_exists(table_name) OR "
-                                "(app = :app AND env = :env AND created = :unfinished)",
-            ExpressionAttributeValues={":app": {"S": entry.app}, ":env": {"S": entry.env},
-                                       ":unfinished": {"N": "0"}})
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    # Free, or already ours from a create_table interrupted before it finished (created = 0).
+    refused = _conditional_puts(
+        ctx, entries, "attribute_not_exists(table_name) OR (app = :app AND env = :env AND created = :unfinished)",
+        lambda e: _ours(e, unfinished=True))
+    if refused is not None:
+        _release_all(ctx, entries)
         raise JobworkError(
-            f"table {entry.table_name} was claimed by {_holder(ctx, entry.table_name)} after this deploy "
+            f"table {refused} was claimed by {_holder(ctx, refused)} after this deploy "
             "planned it: nothing was changed for that table",
             "rerun the deploy: it plans again from the live tables (two environments that share table names "
-            "need distinct `naming:` patterns)") from None
-    if describe_or_none(ctx.client, entry.table_name) is not None:
-        release_claim(ctx, entry)
+            "need distinct `naming:` patterns)")
+    # One paginated ListTables instead of a DescribeTable per claimed name.
+    live = {name for page in ctx.client.get_paginator("list_tables").paginate() for name in page["TableNames"]}
+    appeared = [e.table_name for e in entries if e.table_name in live]
+    if appeared:
+        _release_all(ctx, entries)
         raise JobworkError(
-            f"table {entry.table_name} appeared on the local engine after this deploy planned it, and "
+            f"table {appeared[0]} appeared on the local engine after this deploy planned it, and "
             "jobwork-infra did not create it: leaving it alone",
             "rerun the deploy to plan again; rename this environment's table, or delete that table yourself "
             "if it is expendable")
@@ -151,6 +188,11 @@ def claim_for_adoption(ctx: RunContext, entry: Entry, previous: Entry | None) ->
             "rerun the deploy: it reads the registry again") from None
 
 
+def _release_all(ctx: RunContext, entries: list[Entry]) -> None:
+    for entry in entries:
+        release_claim(ctx, entry)
+
+
 def release_claim(ctx: RunContext, entry: Entry) -> None:
     """Drop a claim of ours that never became a table (a create_table that failed)."""
     try:
@@ -169,20 +211,21 @@ def register(ctx: RunContext, entry: Entry) -> None:
     otherwise the item must still name this app and environment."""
     if entry.created == 0:
         claim_for_create(ctx, entry)
-        return
+    else:
+        record_created(ctx, [entry])
+
+
+def record_created(ctx: RunContext, entries: list[Entry]) -> None:
+    """Record tables of ours (their CreationDateTime set), each only while its item still names this
+    app and environment; 100 to a transaction."""
     _ensure_registry(ctx)
-    try:
-        ctx.client.put_item(
-            TableName=REGISTRY, Item=_item(entry),
-            ConditionExpression="app = :app AND env = :env",
-            ExpressionAttributeValues={":app": {"S": entry.app}, ":env": {"S": entry.env}})
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    refused = _conditional_puts(ctx, entries, "app = :app AND env = :env", _ours)
+    if refused is not None:
+        entry = next(e for e in entries if e.table_name == refused)
         raise JobworkError(
-            f"table {entry.table_name} no longer belongs to environment {entry.env} of app {entry.app} in the "
-            f"registry (now: {_holder(ctx, entry.table_name)}): not recording it",
-            "rerun the deploy: it plans again from the live tables") from None
+            f"table {refused} no longer belongs to environment {entry.env} of app {entry.app} in the "
+            f"registry (now: {_holder(ctx, refused)}): not recording it",
+            "rerun the deploy: it plans again from the live tables")
 
 
 def unregister(ctx: RunContext, table_name: str) -> None:
