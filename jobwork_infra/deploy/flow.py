@@ -229,8 +229,16 @@ def _deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit:
             f"environment {head.env} has {len(target)} stacks; a saved plan covers an environment of one stack",
             "deploy it without --plan-out/--plan (the dry run shows every stack's plan)")
     runs = []
+    refused: Blocked | None = None  # a stack's read refused (e.g. a table to adopt): after the move check
     for view, stack_target in stack_targets(head, target):
-        state = stack_target.read(view)
+        try:
+            state = stack_target.read(view)
+        except Blocked as exc:
+            if not isinstance(target, Mapping):
+                raise
+            # A table moved to this stack exists outside it; the move says more than "adopt it" does.
+            refused = refused or exc
+            continue
         if saved is not None:
             saved.check_deployed(deployed_fingerprint(state))
         if state.base is not None:
@@ -241,6 +249,8 @@ def _deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit:
         runs.append(StackRun(view, stack_target, state))
     if isinstance(target, Mapping):
         refuse_moves(head, runs)
+        if refused is not None:
+            raise refused
         refuse_emptied_stacks(runs)
     adopt_only_runs = []  # stacks whose only change is taking over tables that already are as the schema says
     for run in runs:
