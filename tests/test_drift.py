@@ -13,6 +13,13 @@ from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
 from jobwork_infra.deploy import cloudformation
+from tests.plugins.dynamodb_local import running_dynamodb_local
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local(tmp_path_factory):
+    """This module's own DynamoDB Local: it adds indexes by hand (see tests/plugins/dynamodb_local.py)."""
+    yield from running_dynamodb_local(tmp_path_factory)
 
 pytestmark = pytest.mark.slow
 

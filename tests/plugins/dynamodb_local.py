@@ -41,14 +41,26 @@ def _session_engine(name: str, tmp_path_factory, **options) -> LocalEngine:
     return LocalEngine(name, root)
 
 
-@pytest.fixture(scope="session")
-def dynamodb_local(tmp_path_factory):
-    """DynamoDB Local (with -disableTelemetry) for the whole session, stopped at the end."""
+def running_dynamodb_local(tmp_path_factory):
+    """A DynamoDB Local (with -disableTelemetry) of its own, stopped when the generator is closed."""
     from jobwork_infra.deploy import engine
 
     local = _session_engine("dynamodb-local", tmp_path_factory)
     yield local
     engine.stop(local.root)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory):
+    """DynamoDB Local (with -disableTelemetry) for the whole session, stopped at the end.
+
+    A module may override this fixture with one of module scope (`yield from
+    running_dynamodb_local(...)`): late in a long session, after the codegen and deploy suites,
+    DynamoDB Local (2026-05-28, with or without our loopback launcher) was seen to leave a GSI added
+    by UpdateTable in CREATING for good, so the modules that add indexes by hand get an engine of
+    their own.
+    """
+    yield from running_dynamodb_local(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
