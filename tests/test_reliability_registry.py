@@ -139,14 +139,13 @@ def test_a_table_created_by_someone_else_later_still_is_left_alone(local_engine,
         monkeypatch.setattr(flow, "recheck", recheck_then_race)
         expected = f"error: table {table} appeared on the local engine after this deploy planned it"
     else:
-        real_register = local_deploy.register
+        real_claim = local_deploy.claim_all_for_create
 
-        def claim_then_race(ctx, entry):
-            real_register(ctx, entry)
-            if entry.created == 0:
-                create_foreign_table(client, table)
+        def claim_then_race(ctx, entries):
+            real_claim(ctx, entries)
+            create_foreign_table(client, table)
 
-        monkeypatch.setattr(local_deploy, "register", claim_then_race)
+        monkeypatch.setattr(local_deploy, "claim_all_for_create", claim_then_race)
         expected = f"error: table {table} appeared on the local engine while this deploy was creating it"
     monkeypatch.setattr(deploy_cli, "_confirm", lambda question: True)
     result = CliRunner().invoke(app, ["deploy", "--env", "dev", "--local", "--schema", str(schema)])

@@ -403,8 +403,9 @@ def recheck(state: DeployedState, plan: Plan, head: ResolvedSchema, target: Targ
     hint = "nothing was applied; run deploy again: it plans from what is deployed now, and asks again"
     try:
         fresh = target.read(head)
-    except Blocked:
-        raise
+    except Blocked as exc:  # e.g. a table that appeared meanwhile and is not ours (adopt.py)
+        raise Blocked(f"what is deployed changed while the plan waited for confirmation: {exc.message}",
+                      exc.hint or hint) from None
     except JobworkError as exc:
         raise Blocked(f"what is deployed changed while the plan waited for confirmation: {exc.message}",
                       exc.hint or hint) from None
