@@ -39,9 +39,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_server():
-    """A moto server on 127.0.0.1 for the whole session; yields its endpoint URL."""
+def running_moto_server():
+    """A moto server on 127.0.0.1 in this process: yields its endpoint URL, stops when closed."""
     from moto.server import ThreadedMotoServer
 
     port = free_port()
@@ -49,6 +48,12 @@ def moto_server():
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A moto server on 127.0.0.1 for the whole session; yields its endpoint URL."""
+    yield from running_moto_server()
 
 
 @pytest.fixture

@@ -100,17 +100,11 @@ class StrictAws:
 
 @pytest.fixture(scope="session")
 def strict_aws_server():
-    from moto.server import ThreadedMotoServer
-
-    from tests.conftest import free_port
+    from tests.conftest import running_moto_server
     from tests.double.install import install
 
     install()
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    yield from running_moto_server()
 
 
 @pytest.fixture
