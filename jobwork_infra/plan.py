@@ -10,8 +10,8 @@ or synthesizes a target, never interprets a change.
 
 from __future__ import annotations
 
-from .changes import Change, Plan, Step
-from .diff import diff_schemas, gsi_operations, replaces_table
+from .changes import Change, Migration, Plan, Step
+from .diff import diff_schemas, gsi_operations, is_migration, replaces_table
 from .model import ResolvedSchema, ResolvedTable
 
 TTL_WAIT = "AWS needs at least 1 h between disabling TTL and enabling it again: wait before this step"
@@ -40,7 +40,8 @@ def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
     staged = _staged_tables(base, head)
     count = max([1] + [s.steps for s in staged.values()])
     if count == 1:
-        return Plan(base, head, changes, (Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, head),))
+        first = Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, head)
+        return Plan(base, head, changes, (first, *_migrate_step(base, head, changes, 2)))
 
     steps = []
     for number in range(1, count + 1):
@@ -48,7 +49,25 @@ def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
             key: staged[key].at(number) if key in staged else table for key, table in head.tables.items()}})
         mine = tuple(c for c in changes if number in _steps_of(c, staged))
         steps.append(Step(number, _summary(number, mine, staged), mine, target))
-    return Plan(base, head, changes, tuple(steps))
+    return Plan(base, head, changes, (*steps, *_migrate_step(base, head, changes, count + 1)))
+
+
+def _migrate_step(base: ResolvedSchema | None, head: ResolvedSchema, changes: tuple[Change, ...],
+                  number: int) -> tuple[Step, ...]:
+    """The step that fills each new generation, after the steps that created it (none: no bump)."""
+    if base is None:
+        return ()
+    migrations = tuple(
+        Migration(key, old.generation, new.generation, old.physical_name, new.physical_name,
+                  new.partition_key, new.sort_key)
+        for key, new in head.tables.items()
+        if (old := base.tables.get(key)) is not None and is_migration(old, new))
+    if not migrations:
+        return ()
+    mine = tuple(c for c in changes if c.kind == "table_migrated")
+    summary = "; ".join(f"{m.table}: copy {m.source} into {m.target} (generation {m.to_generation}), "
+                        "catch up from the stream, verify" for m in migrations)
+    return (Step(number, summary, mine, head, kind="migrate", migrations=migrations),)
 
 
 class _StagedTable:
