@@ -76,6 +76,7 @@ class Writer(threading.Thread):
         self.next = existing
         self.deleted: set[tuple[str, str]] = set()   # (tenant_id, email) deleted and not re-created
         self.writes = 0
+        self.writes_during_copy = 0
         self.stop = threading.Event()
         self.random = random.Random(17)
 
