@@ -189,8 +189,8 @@ def main() -> int:
         m = migrate_bench.measure(items, burst)
         ratio = m["copy"] / m["plain"]
         verdict = "ok" if ratio <= migrate_bench.GOAL_COPY else "OVER"
-        rows.append((f"migration copy / plain boto3 scan + batch write, {items:,} items "
-                     f"(goal <= {migrate_bench.GOAL_COPY}x: {verdict})", f"{ratio:.2f}x",
+        rows.append(((f"migration copy / plain boto3 scan + batch write, {items:,} items "
+                     f"(goal <= {migrate_bench.GOAL_COPY}x: {verdict})"), f"{ratio:.2f}x",
                      f"{m['copy']:.1f} s ({items / m['copy']:,.0f} items/s) vs {m['plain']:.1f} s"))
         rows.append((f"migration catch-up after {burst:,} writes / the burst itself",
                      f"{m['lag'] / m['burst_seconds']:.2f}x",

@@ -107,10 +107,9 @@ def test_the_left_behind_file_is_dynamodb_json_and_reloads(tmp_path):
 
 
 def fresh(**changes) -> MigrationState:
-    values = dict(table="users", env="dev", source="a", target="a-g2", from_generation=1, to_generation=2,
-                  key=NEW.to_json(), stream_arn="arn:1")
-    values.update(changes)
-    return MigrationState(**values)
+    values = {"table": "users", "env": "dev", "source": "a", "target": "a-g2", "from_generation": 1,
+              "to_generation": 2, "key": NEW.to_json(), "stream_arn": "arn:1"}
+    return MigrationState(**{**values, **changes})
 
 
 def test_a_checkpoint_of_another_migration_or_a_damaged_one_is_refused_with_the_file_named(tmp_path):
