@@ -80,17 +80,17 @@ def measure(items: int = 100_000, burst: int = 10_000, segments: int = 8) -> dic
         state = engines.start("dynamodb-local", None, root)
         try:
             client, streams = local_clients(state.endpoint)
-            for name, sort in (("g1", "user_id"), ("g2", "email"), ("plain", "email")):
+            for name, sort in (("bench-g1", "user_id"), ("bench-g2", "email"), ("bench-plain", "email")):
                 create_table(client, name, sort)
-            _write_all(client, "g1", [user(n) for n in range(items)], segments)
-            arn = ensure_stream(client, streams, "g1")
+            _write_all(client, "bench-g1", [user(n) for n in range(items)], segments)
+            arn = ensure_stream(client, streams, "bench-g1")
 
             started = time.perf_counter()
-            assert plain_copy(client, "g1", "plain", segments) == items
+            assert plain_copy(client, "bench-g1", "bench-plain", segments) == items
             plain = time.perf_counter() - started
 
-            old_key = KeySchema.from_description(client.describe_table(TableName="g1")["Table"])
-            fresh = MigrationState("users", "bench", "g1", "g2", 1, 2, NEW_KEY.to_json(), stream_arn=arn,
+            old_key = KeySchema.from_description(client.describe_table(TableName="bench-g1")["Table"])
+            fresh = MigrationState("users", "bench", "bench-g1", "bench-g2", 1, 2, NEW_KEY.to_json(), stream_arn=arn,
                                    phase="copying", total_segments=segments, started=time.time(),
                                    segments=[Segment() for _ in range(segments)])
             checkpoint = Checkpoint.open(Path(root) / "users-g2.json", fresh)
@@ -104,7 +104,7 @@ def measure(items: int = 100_000, burst: int = 10_000, segments: int = 8) -> dic
             changed = [user(n, name={"S": f"burst {n}"}) for n in range(burst // 2)]
             added = [user(items + n) for n in range(burst - len(changed))]
             started = time.perf_counter()
-            _write_all(client, "g1", changed + added, segments)
+            _write_all(client, "bench-g1", changed + added, segments)
             burst_seconds = time.perf_counter() - started
             started = time.perf_counter()
             caught = catch_up(client, streams, checkpoint, left)

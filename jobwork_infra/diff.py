@@ -248,8 +248,12 @@ def _plain(value: Any) -> Any:
 # One environment
 
 def is_migration(before: ResolvedTable, after: ResolvedTable) -> bool:
-    """True when `after` is a later generation of `before`: a new table copied from the old one."""
-    return after.generation > before.generation
+    """True when `after` is a later generation of `before`: a new table copied from the old one.
+
+    Under the same physical name it is the same table: a deployed table read back from a live engine
+    or a template does not always know its generation, and that must not start a migration again.
+    """
+    return after.generation > before.generation and after.physical_name != before.physical_name
 
 
 def generation_decreases(base: ResolvedSchema | None, head: ResolvedSchema) -> list[tuple[str, int, int]]:

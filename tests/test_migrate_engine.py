@@ -230,3 +230,53 @@ def test_a_stream_of_another_view_type_is_refused(tables):
     with pytest.raises(Blocked) as refused:
         ensure_stream(client, streams, source)
     assert "KEYS_ONLY" in refused.value.message and "new_and_old_images" in refused.value.hint
+
+
+def _finish_checkpoint(root):
+    path = path_for(root, "dev", "users", 2)
+    return Checkpoint(path, load(path))
+
+
+def test_finish_keeps_the_source_unless_allowed_then_deletes_it_after_an_export(tables):
+    from jobwork_infra.migrate.finish import finish
+
+    client, streams, source, target, root = tables
+    seed(client, source, 120)
+    migrate_table(client, streams, job(source.rsplit("-dev-", 1)[0]), root)
+    client.delete_item(TableName=source, Key={"tenant_id": user(5)["tenant_id"], "user_id": user(5)["user_id"]})
+    before = by_new_key(scan_all(client, source))
+
+    kept = finish(client, streams, _finish_checkpoint(root), root=root, local=True, allow_destructive=False)
+    assert (kept.deleted, kept.backup, kept.items) == (False, None, 119)
+    assert client.describe_table(TableName=source)["Table"]["TableName"] == source
+    assert by_new_key(scan_all(client, target)) == before  # the delete was replayed first
+
+    gone = finish(client, streams, _finish_checkpoint(root), root=root, local=True, allow_destructive=True)
+    assert gone.deleted and gone.backup.startswith(str(root / ".jobwork" / "backups" / f"{source}-"))
+    exported = [json.loads(line) for line in Path(gone.backup).read_text().splitlines()]
+    assert by_new_key(exported) == before
+    assert source not in client.list_tables()["TableNames"]
+    assert load(path_for(root, "dev", "users", 2)).retired == "deleted"
+    client.create_table(**_same_shape(source))  # the fixture deletes it at the end
+
+
+def _same_shape(name: str) -> dict:
+    return {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "tenant_id", "AttributeType": "S"},
+                                     {"AttributeName": "user_id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "tenant_id", "KeyType": "HASH"},
+                          {"AttributeName": "user_id", "KeyType": "RANGE"}]}
+
+
+def test_finish_refuses_while_the_generations_differ_and_keeps_the_source(tables):
+    from jobwork_infra.migrate.finish import finish
+
+    client, streams, source, target, root = tables
+    seed(client, source, 30)
+    migrate_table(client, streams, job(source.rsplit("-dev-", 1)[0]), root)
+    client.put_item(TableName=target, Item=user(999))  # written to the new generation only
+    with pytest.raises(Blocked) as refused:
+        finish(client, streams, _finish_checkpoint(root), root=root, local=True, allow_destructive=True)
+    assert "differs from" in refused.value.message and "extra t5, user999@example.com" in refused.value.message
+    assert source in client.list_tables()["TableNames"]
+    assert not (root / ".jobwork" / "backups").exists()

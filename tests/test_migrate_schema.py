@@ -148,3 +148,10 @@ def test_a_generation_going_down_is_a_located_error(tmp_path):
     (tmp_path / "head.yaml").write_text(BASE)
     result = runner.invoke(app, ["diff", "--schema", str(tmp_path / "head.yaml"), "--base", str(tmp_path / "base.yaml")])
     assert result.exit_code == 1 and f"{tmp_path / 'head.yaml'}:7:3: error G101" in result.output
+
+
+def test_a_deployed_table_read_back_without_its_generation_is_not_migrated_again():
+    """Live engines and templates do not store `generation`: the same physical name is the same table."""
+    head = resolve(project(HEAD).schema, "dev")
+    read_back = head.model_copy(update={"tables": {"users": head.tables["users"].model_copy(update={"generation": 1})}})
+    assert plan_changes(read_back, head).changes == ()

@@ -129,7 +129,8 @@ def catch_up(client: Any, streams: Any, checkpoint: Checkpoint, left_behind: Lef
                 pending = [s for s in pending if state.shards[s].parent != shard_id]
     left_behind.flush()
     lag = (now() - newest.timestamp()) if newest is not None else None
-    checkpoint.update(phase=state.phase if state.at_least("caught_up") else "caught_up", unkeyed=len(left_behind))
+    checkpoint.update(phase=state.phase if state.at_least("caught_up") else "caught_up", unkeyed=len(left_behind),
+                      caught_up_at=now(), lag_seconds=lag)
     result = CatchUpResult(records_read, writes, time.monotonic() - started, lag)
     emit(ev.CaughtUp(state.source, records_read, writes, result.seconds, lag))
     return result

@@ -55,6 +55,9 @@ class MigrationState:
     records_applied: int = 0
     verify: dict | None = None     # the last verify's summary
     started: float | None = None
+    caught_up_at: float | None = None   # when the last catch-up pass ended
+    lag_seconds: float | None = None    # age of the newest record it applied
+    retired: str | None = None          # after `migrate finish`: what became of the source
     format: int = FORMAT
 
     @property
@@ -71,6 +74,13 @@ class MigrationState:
 
 def path_for(root: Path, env: str, table: str, generation: int) -> Path:
     return root / ".jobwork" / "migrations" / env / f"{table}-g{generation}.json"
+
+
+def migrations(root: Path, env: str) -> list[tuple[Path, MigrationState]]:
+    """Every migration of `env` with a checkpoint, by table then generation (`migrate status`)."""
+    folder = root / ".jobwork" / "migrations" / env
+    found = [(path, load(path)) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return sorted(found, key=lambda entry: (entry[1].table, entry[1].to_generation))
 
 
 class Checkpoint:
