@@ -136,7 +136,7 @@ def test_writes_during_the_copy_land_and_deletes_stay_deleted(tables):
     assert writer.writes_during_copy > 20, "the writer must have written while the copy ran"
     assert outcome.state.phase in ("verified", "caught_up")
     # The writer has stopped: one more catch-up, then the oracle.
-    checkpoint = Checkpoint(path_for(root, "dev", "users", 2), load(path_for(root, "dev", "users", 2)))
+    checkpoint = Checkpoint(path_for(root, "dev", target), load(path_for(root, "dev", target)))
     catch_up(client, streams, checkpoint, LeftBehindFile(root / "none.jsonl", OLD_KEY))
     old, new = by_new_key(scan_all(client, source)), by_new_key(scan_all(client, target))
     lost = [k for k in old if k not in new]
@@ -151,7 +151,7 @@ def test_a_copy_killed_mid_segment_resumes_and_converges(tables):
     client, streams, source, target, root = tables
     seed(client, source, 800)
     app = source.rsplit("-dev-", 1)[0]
-    path = path_for(root, "dev", "users", 2)
+    path = path_for(root, "dev", target)
     options = {"page_size": 5, "segments": 4, "concurrency": 2}
     process = subprocess.Popen([sys.executable, "-m", "tests.migrate_support", _endpoint(client), str(root), app,
                                 json.dumps(options)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -207,7 +207,7 @@ def test_unkeyed_items_are_refused_before_any_write_then_left_behind_to_the_name
 
     outcome = migrate_table(client, streams, job(app, skip_unkeyed=True), root)
     assert outcome.verify.equal and outcome.verify.unkeyed == 3 and outcome.state.phase == "verified"
-    assert outcome.left_behind == path_for(root, "dev", "users", 2).with_suffix(".unkeyed.jsonl")
+    assert outcome.left_behind == path_for(root, "dev", target).with_suffix(".unkeyed.jsonl")
     lines = [json.loads(line) for line in outcome.left_behind.read_text().splitlines()]
     assert sorted(line["item"]["user_id"]["S"] for line in lines) == ["u000900", "u000901", "u000902"]
     assert {line["reason"] for line in lines} == {"email is N, the key needs S", "email is empty", "lacks email"}
@@ -232,8 +232,8 @@ def test_a_stream_of_another_view_type_is_refused(tables):
     assert "KEYS_ONLY" in refused.value.message and "new_and_old_images" in refused.value.hint
 
 
-def _finish_checkpoint(root):
-    path = path_for(root, "dev", "users", 2)
+def _finish_checkpoint(root, target):
+    path = path_for(root, "dev", target)
     return Checkpoint(path, load(path))
 
 
@@ -246,17 +246,17 @@ def test_finish_keeps_the_source_unless_allowed_then_deletes_it_after_an_export(
     client.delete_item(TableName=source, Key={"tenant_id": user(5)["tenant_id"], "user_id": user(5)["user_id"]})
     before = by_new_key(scan_all(client, source))
 
-    kept = finish(client, streams, _finish_checkpoint(root), root=root, local=True, allow_destructive=False)
+    kept = finish(client, streams, _finish_checkpoint(root, target), root=root, local=True, allow_destructive=False)
     assert (kept.deleted, kept.backup, kept.items) == (False, None, 119)
     assert client.describe_table(TableName=source)["Table"]["TableName"] == source
     assert by_new_key(scan_all(client, target)) == before  # the delete was replayed first
 
-    gone = finish(client, streams, _finish_checkpoint(root), root=root, local=True, allow_destructive=True)
+    gone = finish(client, streams, _finish_checkpoint(root, target), root=root, local=True, allow_destructive=True)
     assert gone.deleted and gone.backup.startswith(str(root / ".jobwork" / "backups" / f"{source}-"))
     exported = [json.loads(line) for line in Path(gone.backup).read_text().splitlines()]
     assert by_new_key(exported) == before
     assert source not in client.list_tables()["TableNames"]
-    assert load(path_for(root, "dev", "users", 2)).retired == "deleted"
+    assert load(path_for(root, "dev", target)).retired == "deleted"
     client.create_table(**_same_shape(source))  # the fixture deletes it at the end
 
 
@@ -276,7 +276,7 @@ def test_finish_refuses_while_the_generations_differ_and_keeps_the_source(tables
     migrate_table(client, streams, job(source.rsplit("-dev-", 1)[0]), root)
     client.put_item(TableName=target, Item=user(999))  # written to the new generation only
     with pytest.raises(Blocked) as refused:
-        finish(client, streams, _finish_checkpoint(root), root=root, local=True, allow_destructive=True)
+        finish(client, streams, _finish_checkpoint(root, target), root=root, local=True, allow_destructive=True)
     assert "differs from" in refused.value.message and "extra t5, user999@example.com" in refused.value.message
     assert source in client.list_tables()["TableNames"]
     assert not (root / ".jobwork" / "backups").exists()

@@ -1,6 +1,6 @@
 """A migration's checkpoint: where each stage stopped, so an interrupted run resumes, never restarts.
 
-One JSON file per migration, `.jobwork/migrations/{env}/{table}-g{N}.json`, replaced whole by
+One JSON file per migration, `.jobwork/migrations/{env}/{physical name of generation N}.json`, replaced whole by
 `fsio.atomic_write` after every page a segment has written and every batch of stream records
 applied: a kill at any instant leaves the last complete checkpoint. The file is trusted only for
 the migration it names (source, target and key are compared before it is used).
@@ -72,8 +72,9 @@ class MigrationState:
         return PHASES.index(self.phase) >= PHASES.index(phase)
 
 
-def path_for(root: Path, env: str, table: str, generation: int) -> Path:
-    return root / ".jobwork" / "migrations" / env / f"{table}-g{generation}.json"
+def path_for(root: Path, env: str, target: str) -> Path:
+    """The checkpoint of the migration into `target` (generation N's physical name: unique per app)."""
+    return root / ".jobwork" / "migrations" / env / f"{target}.json"
 
 
 def migrations(root: Path, env: str) -> list[tuple[Path, MigrationState]]:

@@ -91,7 +91,7 @@ def migrate_table(client: Any, streams: Any, job: Job, root: Path, *, emit: ev.E
     Raises Blocked (exit 3) for items that cannot be copied (see copy.refuse), before any write.
     """
     old_key = KeySchema.from_description(call(client.describe_table, TableName=job.source)["Table"])
-    path = path_for(root, job.env, job.table, job.to_generation)
+    path = path_for(root, job.env, job.target)
     arn = ensure_stream(client, streams, job.source, emit)
     fresh = MigrationState(job.table, job.env, job.source, job.target, job.from_generation, job.to_generation,
                            job.key.to_json(), stream_arn=arn)
