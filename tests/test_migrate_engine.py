@@ -280,3 +280,40 @@ def test_finish_refuses_while_the_generations_differ_and_keeps_the_source(tables
     assert "differs from" in refused.value.message and "extra t5, user999@example.com" in refused.value.message
     assert source in client.list_tables()["TableNames"]
     assert not (root / ".jobwork" / "backups").exists()
+
+
+def test_a_catch_up_that_dies_between_batches_resumes_and_converges(tables, monkeypatch):
+    """A crash after some writes and before their checkpoint: the same records are applied again, in order."""
+    from jobwork_infra.migrate import catchup as catchup_module
+
+    client, streams, source, target, root = tables
+    seed(client, source, 60)
+    migrate_table(client, streams, job(source.rsplit("-dev-", 1)[0]), root)
+    for n in range(60, 100):
+        client.put_item(TableName=source, Item=user(n))
+    for n in range(0, 60, 3):
+        client.delete_item(TableName=source, Key={"tenant_id": user(n)["tenant_id"], "user_id": user(n)["user_id"]})
+    client.update_item(TableName=source, Key={"tenant_id": user(1)["tenant_id"], "user_id": user(1)["user_id"]},
+                       UpdateExpression="SET email = :e", ExpressionAttributeValues={":e": {"S": "moved@example.com"}})
+    real = catchup_module._write_chunks
+    calls = []
+
+    def dies_on_the_second(client_, table, ops):
+        calls.append(len(ops))
+        real(client_, table, ops[: len(ops) // 2])  # half of the batch lands, then the process "dies"
+        if len(calls) == 1:
+            return real(client_, table, ops[len(ops) // 2:])
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(catchup_module, "_write_chunks", dies_on_the_second)
+    checkpoint = Checkpoint(path_for(root, "dev", target), load(path_for(root, "dev", target)))
+    left = LeftBehindFile(root / "left.jsonl", OLD_KEY)
+    original = catchup_module.RECORDS_PER_CALL
+    monkeypatch.setattr(catchup_module, "RECORDS_PER_CALL", 25)  # several batches
+    with pytest.raises(KeyboardInterrupt):
+        catch_up(client, streams, checkpoint, left)
+    monkeypatch.setattr(catchup_module, "_write_chunks", real)
+    monkeypatch.setattr(catchup_module, "RECORDS_PER_CALL", original)
+    catch_up(client, streams, Checkpoint(checkpoint.path, load(checkpoint.path)), left)
+    old, new = by_new_key(scan_all(client, source)), by_new_key(scan_all(client, target))
+    assert new == old and len(new) == 80
