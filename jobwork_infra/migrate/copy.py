@@ -126,8 +126,8 @@ class LeftBehindFile:
             self.dirty = True
 
     def discard(self, item: Item) -> None:
-        if self.old_key.problem(item) is not None:
-            return
+        if not self.entries or self.old_key.problem(item) is not None:
+            return  # the common case, checked first: the copy calls this for every item
         with self.lock:
             if self.entries.pop(self._id(item), None) is not None:
                 self.dirty = True
