@@ -8,7 +8,9 @@ test can kill a copy in the middle with SIGKILL and resume it in-process.
 from __future__ import annotations
 
 import json
+import random
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,54 @@ def scan_all(client: Any, table: str) -> list[dict]:
 def job(app: str, **options: Any) -> Job:
     return Job(table="users", env="dev", source=f"{app}-dev-users", target=f"{app}-dev-users-g2",
                from_generation=1, to_generation=2, key=NEW_KEY, **options)
+
+
+class Writer(threading.Thread):
+    """The application: puts, updates (some moving an item's email) and deletes on generation 1."""
+
+    def __init__(self, client, table: str, existing: int):
+        super().__init__(daemon=True)
+        self.client, self.table = client, table
+        self.alive = list(range(existing))
+        self.next = existing
+        self.deleted: set[tuple[str, str]] = set()   # (tenant_id, email) deleted and not re-created
+        self.writes = 0
+        self.writes_during_copy = 0
+        self.stop = threading.Event()
+        self.random = random.Random(17)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            choice = self.random.random()
+            if choice < 0.3 or not self.alive:
+                n = self.next
+                self.next += 1
+                self.client.put_item(TableName=self.table, Item=user(n))
+                self.alive.append(n)
+            elif choice < 0.55:
+                n = self.random.choice(self.alive)
+                self.client.update_item(TableName=self.table, Key={"tenant_id": user(n)["tenant_id"],
+                                                                   "user_id": user(n)["user_id"]},
+                                        UpdateExpression="SET logins = logins + :one, #n = :name",
+                                        ExpressionAttributeNames={"#n": "name"},
+                                        ExpressionAttributeValues={":one": {"N": "1"}, ":name": {"S": f"v{self.writes}"}})
+            elif choice < 0.7:
+                # The new-key attribute changes: the copy under the old email must disappear.
+                n = self.random.choice(self.alive)
+                key = {"tenant_id": user(n)["tenant_id"], "user_id": user(n)["user_id"]}
+                moved = f"moved{self.writes}@example.com"
+                old = self.client.update_item(TableName=self.table, Key=key, UpdateExpression="SET email = :e",
+                                              ExpressionAttributeValues={":e": {"S": moved}},
+                                              ReturnValues="ALL_OLD").get("Attributes")
+                self.deleted.add((old["tenant_id"]["S"], old["email"]["S"]))
+            else:
+                n = self.alive.pop(self.random.randrange(len(self.alive)))
+                old = self.client.delete_item(TableName=self.table, Key={"tenant_id": user(n)["tenant_id"],
+                                                                         "user_id": user(n)["user_id"]},
+                                              ReturnValues="ALL_OLD").get("Attributes")
+                if old is not None:
+                    self.deleted.add((old["tenant_id"]["S"], old["email"]["S"]))
+            self.writes += 1
 
 
 def main() -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from jobwork_infra.migrate.copy import LeftBehindFile
 from jobwork_infra.migrate.keys import KeyAttr, KeySchema
 from jobwork_infra.migrate.run import ensure_stream, migrate_table
 from jobwork_infra.migrate.verify import verify
-from tests.migrate_support import NEW_KEY, create_table, job, scan_all, seed, user
+from tests.migrate_support import NEW_KEY, Writer, create_table, job, scan_all, seed, user
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,54 +62,6 @@ def tables(dynamodb_local, app_name, tmp_path):
     yield client, streams, source, target, tmp_path
     for name in (source, target):
         client.delete_table(TableName=name)
-
-
-class Writer(threading.Thread):
-    """The application: puts, updates (some moving an item's email) and deletes on generation 1."""
-
-    def __init__(self, client, table: str, existing: int):
-        super().__init__(daemon=True)
-        self.client, self.table = client, table
-        self.alive = list(range(existing))
-        self.next = existing
-        self.deleted: set[tuple[str, str]] = set()   # (tenant_id, email) deleted and not re-created
-        self.writes = 0
-        self.writes_during_copy = 0
-        self.stop = threading.Event()
-        self.random = random.Random(17)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            choice = self.random.random()
-            if choice < 0.3 or not self.alive:
-                n = self.next
-                self.next += 1
-                self.client.put_item(TableName=self.table, Item=user(n))
-                self.alive.append(n)
-            elif choice < 0.55:
-                n = self.random.choice(self.alive)
-                self.client.update_item(TableName=self.table, Key={"tenant_id": user(n)["tenant_id"],
-                                                                   "user_id": user(n)["user_id"]},
-                                        UpdateExpression="SET logins = logins + :one, #n = :name",
-                                        ExpressionAttributeNames={"#n": "name"},
-                                        ExpressionAttributeValues={":one": {"N": "1"}, ":name": {"S": f"v{self.writes}"}})
-            elif choice < 0.7:
-                # The new-key attribute changes: the copy under the old email must disappear.
-                n = self.random.choice(self.alive)
-                key = {"tenant_id": user(n)["tenant_id"], "user_id": user(n)["user_id"]}
-                moved = f"moved{self.writes}@example.com"
-                old = self.client.update_item(TableName=self.table, Key=key, UpdateExpression="SET email = :e",
-                                              ExpressionAttributeValues={":e": {"S": moved}},
-                                              ReturnValues="ALL_OLD").get("Attributes")
-                self.deleted.add((old["tenant_id"]["S"], old["email"]["S"]))
-            else:
-                n = self.alive.pop(self.random.randrange(len(self.alive)))
-                old = self.client.delete_item(TableName=self.table, Key={"tenant_id": user(n)["tenant_id"],
-                                                                         "user_id": user(n)["user_id"]},
-                                              ReturnValues="ALL_OLD").get("Attributes")
-                if old is not None:
-                    self.deleted.add((old["tenant_id"]["S"], old["email"]["S"]))
-            self.writes += 1
 
 
 def test_writes_during_the_copy_land_and_deletes_stay_deleted(tables):
