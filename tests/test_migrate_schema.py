@@ -119,6 +119,9 @@ def test_the_plan_carries_a_migrate_step_as_data():
     assert (migration.partition_key.name, migration.sort_key.name, migration.sort_key.type) == (
         "tenant_id", "email", "S")
     assert plan.steps[1].target == head
+    # Before it, generation 1 stays the table, with the stream the catch-up replays turned on.
+    assert plan.steps[0].target.tables["users"] == base.tables["users"].model_copy(
+        update={"stream": "new_and_old_images"})
     assert plan_changes(base, base).steps == ()
 
 
