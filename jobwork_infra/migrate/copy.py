@@ -90,7 +90,7 @@ def refuse(found: Prescan, source: str, key: KeySchema, *, skip_unkeyed: bool, r
             f"{found.unkeyed_count} item(s) of {source} cannot exist under the new key {key.show()}{more}: "
             f"{shown}",
             f"give them the key attribute first, or rerun with --skip-unkeyed to leave them in {source} and "
-            f"list them in a JSON Lines file: {retry} --skip-unkeyed")
+            f"list them in a JSON Lines file: `{retry} --skip-unkeyed`")
 
 
 def _digest(key: Key | None) -> int:

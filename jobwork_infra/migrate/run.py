@@ -44,7 +44,7 @@ class Job:
     segments: int = SEGMENTS
     concurrency: int = CONCURRENCY
     page_size: int | None = None    # Scan Limit (None: DynamoDB's 1 MB pages)
-    retry: str = "rerun the same command"   # how the refusal tells the user to go on
+    retry: str = "jobwork-infra deploy"   # the command that runs it again (refusals print it with a flag)
 
 
 @dataclass

@@ -42,7 +42,14 @@ def run_migrations(client: Any, streams: Any, step: Step, env: str, root: Path, 
             raise Blocked(
                 f"{migration.target} does not equal {migration.source} yet ({result.difference_count} "
                 f"difference(s): {shown}): it does not become the table of record",
-                f"{retry} (it resumes: catches up and verifies again); if writes keep arriving faster than they "
+                f"rerun `{retry}` (it resumes: catches up and verifies again); if writes keep arriving faster than they "
                 "are replayed, run it when the application is quieter")
+        if outcome.state.phase != "verified":
+            # Items that lost the new key while the copy ran, without --skip-unkeyed: listed, not dropped.
+            raise Blocked(
+                f"{result.unkeyed} item(s) of {migration.source} got no {key_schema(migration).show()} while the "
+                f"copy ran: they are listed in {outcome.left_behind}, and {migration.target} does not become the "
+                "table of record",
+                f"give them the key and rerun `{retry}`, or run `{retry} --skip-unkeyed` to leave them behind")
         outcomes.append(outcome)
     return outcomes
