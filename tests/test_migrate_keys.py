@@ -140,3 +140,22 @@ def test_the_report_says_items_rate_eta_and_differences():
         "  verify: 1 difference after 6 rounds (10 items in shop-dev-users, 9 in the new generation)",
         "    missing: t1, a@x",
     ]
+
+
+@pytest.mark.parametrize("lie, why", [
+    ({"phase": "copied", "total_segments": 2, "segments": [{"done": True}, {"done": False}]},
+     "phase copied with segments not copied"),
+    ({"phase": "copying", "total_segments": 3, "segments": [{"done": True}]}, "1 segments recorded for 3"),
+    ({"phase": "copying", "stream_arn": None, "total_segments": 0}, "no stream recorded for a copy"),
+    ({"phase": "done"}, "phase 'done'"),
+])
+def test_a_checkpoint_that_contradicts_itself_is_not_trusted(tmp_path, lie, why):
+    """Never trust state you did not write: a copy marked finished with a segment left would skip it."""
+    path = tmp_path / "users-g2.json"
+    Checkpoint.open(path, fresh())
+    data = json.loads(path.read_text())
+    data.update(lie)
+    path.write_text(json.dumps(data))
+    with pytest.raises(JobworkError) as refused:
+        load(path)
+    assert why in refused.value.message and str(path) in refused.value.message

@@ -132,6 +132,14 @@ def load(path: Path) -> MigrationState:
         state = MigrationState(**data)
         if state.phase not in PHASES:
             raise ValueError(f"phase {state.phase!r}")
+        # What a checkpoint claims is checked against itself: a phase past the copy with a segment not
+        # done, or a count of segments that disagrees, is a file this tool did not write.
+        if len(state.segments) != state.total_segments:
+            raise ValueError(f"{len(state.segments)} segments recorded for {state.total_segments}")
+        if state.at_least("copied") and not all(s.done for s in state.segments):
+            raise ValueError(f"phase {state.phase} with segments not copied")
+        if state.at_least("copying") and not state.stream_arn:
+            raise ValueError("no stream recorded for a copy")
         return state
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise JobworkError(f"the migration checkpoint {path} cannot be read ({exc})",
