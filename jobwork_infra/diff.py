@@ -427,7 +427,8 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
             add("ttl_enabled", "ttl", before=None, after=new.ttl)
         else:
             add("ttl_disabled", "ttl", before=old.ttl, after=None)
-    if old.stream != new.stream:
+    # A migration turns generation N-1's stream on for its catch-up; generation N has a stream of its own.
+    if old.stream != new.stream and not (migrating and old.stream == "new_and_old_images"):
         add("stream_changed", "stream", before=old.stream, after=new.stream, effect=_stream_effect(old, new))
     if old.billing != new.billing:
         add("billing_changed", "billing", before=old.billing, after=new.billing)

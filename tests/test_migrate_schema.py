@@ -158,3 +158,10 @@ def test_a_deployed_table_read_back_without_its_generation_is_not_migrated_again
     head = resolve(project(HEAD).schema, "dev")
     read_back = head.model_copy(update={"tables": {"users": head.tables["users"].model_copy(update={"generation": 1})}})
     assert plan_changes(read_back, head).changes == ()
+
+
+def test_the_stream_turned_on_for_the_catch_up_is_not_reported_as_a_change_to_generation_n():
+    base, head = resolve(project(BASE).schema, "dev"), resolve(project(HEAD).schema, "dev")
+    streaming = base.model_copy(update={"tables": {"users": base.tables["users"].model_copy(
+        update={"stream": "new_and_old_images"})}})
+    assert [c.code for c in plan_changes(streaming, head).changes] == ["D207"]

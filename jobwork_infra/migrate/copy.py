@@ -150,7 +150,7 @@ class _Progress:
     def __init__(self, table: str, done: int, total: int | None, emit: ev.Emit):
         self.table, self.items, self.total, self.emit = table, done, total, emit
         self.start_items, self.started = done, time.monotonic()
-        self.last = 0.0
+        self.last = self.started  # the first report after a second, with a rate to show
         self.lock = threading.Lock()
 
     def add(self, count: int) -> None:

@@ -104,7 +104,7 @@ def migrate_table(client: Any, streams: Any, job: Job, root: Path, *, emit: ev.E
                              "writes made in between may be missing from it",
                              f"start over: delete {path} and the table {job.target}, then rerun")
     left_behind = LeftBehindFile(path.with_suffix(".unkeyed.jsonl"), old_key)
-    if exists:
+    if exists and state.at_least("copying"):
         emit(ev.Resumed(job.table, state.phase, state.copied, sum(s.done for s in state.segments), state.total_segments))
 
     total = None
