@@ -268,13 +268,15 @@ def generation_decreases(base: ResolvedSchema | None, head: ResolvedSchema) -> l
             if key in base.tables and table.generation < base.tables[key].generation]
 
 
-def migration_change(old: ResolvedTable, new: ResolvedTable, env: str | None, items: int | None = None) -> Change:
-    """The D207 change of a generation bump; `items` is the source's item count where it was read."""
+def migration_change(old: ResolvedTable, new: ResolvedTable, env: str | None, items: int | None = None,
+                     exactness: str = "") -> Change:
+    """The D207 change of a generation bump; `items` is the source's item count where it was read
+    (`exactness`: "" exact, "at least" for a bounded count)."""
     return make_change("table_migrated", new.key, "generation", env=env, before=old.generation,
                        after=new.generation, key=new.key, name=new.physical_name, old_name=old.physical_name,
                        what=_migration_what(old, new), new_key=_key_text(new),
                        items="an unknown number of items (deploy counts them)" if items is None
-                       else f"{items} item{'' if items == 1 else 's'}")
+                       else f"{exactness + ' ' if exactness else ''}{items} item{'' if items == 1 else 's'}")
 
 
 def _key_text(table: ResolvedTable) -> str:

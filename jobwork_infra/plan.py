@@ -10,8 +10,10 @@ or synthesizes a target, never interprets a change.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .changes import Change, Migration, Plan, Step
-from .diff import diff_schemas, gsi_operations, is_migration, replaces_table
+from .diff import diff_schemas, gsi_operations, is_migration, migration_change, replaces_table
 from .model import ResolvedSchema, ResolvedTable
 
 TTL_WAIT = "AWS needs at least 1 h between disabling TTL and enabling it again: wait before this step"
@@ -89,6 +91,23 @@ def _migrate_step(migrating: dict[str, ResolvedTable], head: ResolvedSchema, cha
     summary = "; ".join(f"{m.table}: create {m.target} (generation {m.to_generation}), copy {m.source} into "
                         f"{m.target}, catch up from the stream, verify" for m in migrations)
     return (Step(number, summary, mine, head, kind="migrate", migrations=migrations),)
+
+
+def with_item_counts(plan: Plan, counts: dict[str, tuple[int, str]]) -> Plan:
+    """The plan with each migration's change saying how many items its source holds (deploy read them)."""
+    if plan.base is None or not counts:
+        return plan
+
+    def counted(change: Change) -> Change:
+        if change.kind != "table_migrated":
+            return change
+        old, new = plan.base.tables[change.table], plan.head.tables[change.table]
+        if old.physical_name not in counts:
+            return change
+        return replace(migration_change(old, new, change.env, *counts[old.physical_name]), stack=change.stack)
+
+    steps = tuple(replace(step, changes=tuple(counted(c) for c in step.changes)) for step in plan.steps)
+    return replace(plan, changes=tuple(counted(c) for c in plan.changes), steps=steps)
 
 
 class _StagedTable:
