@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation, cloudformation_adopt
+from jobwork_infra.deploy.cloudformation import adopt as cloudformation_adopt
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "JobworkSeedStack"
@@ -39,13 +39,8 @@ def seed_template(tmp_path_factory) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.cloudformation import target as cloudformation
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK and deploys to the double
 
@@ -48,13 +48,8 @@ tables:
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 def write(tmp_path: Path, orders_stack: str = "    stack: orders") -> Path:

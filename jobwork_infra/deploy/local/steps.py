@@ -1,54 +1,23 @@
-"""The local-engine target of the deploy flow (flow.py): `deploy --local` and `destroy --local`.
-
-The live tables are read by live.py into the same `ResolvedSchema` that `diff` compares, so the
-plan, the staging and the safety gate are the flow's, as for CloudFormation. This module owns the
-applying: each step is applied by reconciling the live tables with the step's target
-(`LocalTarget`; `client_for` and `read_live` are re-exported). Which tables are ours is the
-registry's business (registry.py).
-
-Layering: local.py → live.py → registry.py.
+"""Applying one step on the local engine: reconcile the live tables with the step's target, one table
+at a time (create, update options and indexes, remove), each call waited for; what the engine lacks
+becomes a note, not a failure. Which tables are ours is the registry's business (registry.py).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..changes import Plan, Step
-from ..diff import gsi_operations, replaces_table
-from ..errors import JobworkError
-from ..model import (
-    Encryption,
-    KeyAttribute,
-    ResolvedSchema,
-    ResolvedTable,
-)
-from ..project import Project
-from . import DeployRequest
-from . import engine as engines
-from .adopt import Adoption, announce, claim, find_adoption, gate_adoption
-from .events import Applied, Emit, Note
-from .flow import DeployedState, Predecessor
-from .live import Live, read_live
-from .local_client import RunContext, client_for, engine_errors, error_code, is_unsupported
-from .registry import (
-    Entry,
-    claim_all_for_create,
-    created_ms,
-    describe_or_none,
-    read_registry,
-    record_created,
-    register,
-    release_claim,
-    unregister,
-)
-from .settle import verify, wait_settled
-from .shapes import (
+from ...changes import Step
+from ...diff import gsi_operations, replaces_table
+from ...errors import JobworkError
+from ...model import Encryption, KeyAttribute, ResolvedSchema, ResolvedTable
+from ..aws import describe_table_or_none, error_code, is_unsupported
+from ..events import Applied, Note
+from ..shapes import (
     BILLING_MODES,
     TABLE_CLASSES,
     attribute_definitions,
@@ -57,11 +26,16 @@ from .shapes import (
     lsi_spec,
     throughput,
 )
-
-__all__ = ["LocalTarget", "client_for", "read_live", "run_step"]
-
-COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
-
+from .client import RunContext
+from .registry import (
+    Entry,
+    claim_all_for_create,
+    created_ms,
+    record_created,
+    register,
+    release_claim,
+    unregister,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Applying: reconcile live → target, one table at a time
@@ -164,7 +138,7 @@ def _finish_create(ctx: RunContext, table: ResolvedTable) -> None:
 
 
 def _delete(ctx: RunContext, table: ResolvedTable, why: str) -> None:
-    description = describe_or_none(ctx.client, table.physical_name)
+    description = describe_table_or_none(ctx.client, table.physical_name)
     if description is not None:
         if description.get("DeletionProtectionEnabled"):
             raise JobworkError(
@@ -187,7 +161,7 @@ def _orphan(ctx: RunContext, table: ResolvedTable) -> None:
                   "it is no longer managed"))
 
 
-def _remove(ctx: RunContext, table: ResolvedTable, why: str) -> None:
+def remove(ctx: RunContext, table: ResolvedTable, why: str) -> None:
     if table.removal_policy == "destroy":
         _delete(ctx, table, why)
     else:
@@ -282,12 +256,12 @@ def _update_indexes(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> 
 
 def _reconcile(ctx: RunContext, cur: ResolvedTable | None, tgt: ResolvedTable | None, head: ResolvedSchema) -> None:
     if tgt is None:
-        _remove(ctx, cur, "removed from the schema")
+        remove(ctx, cur, "removed from the schema")
     elif cur is None:
         _create(ctx, tgt, head)
     elif replaces_table(cur, tgt):
-        _remove(ctx, cur, "replaced")
-        if describe_or_none(ctx.client, tgt.physical_name) is not None:
+        remove(ctx, cur, "replaced")
+        if describe_table_or_none(ctx.client, tgt.physical_name) is not None:
             raise JobworkError(
                 f"cannot replace table {tgt.physical_name}: the old table is kept (removal_policy: "
                 f"{cur.removal_policy}) and has the same name",
@@ -324,150 +298,3 @@ def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: 
         elif cur != tgt:
             _reconcile(ctx, cur, tgt, head)
 
-
-def _source(project: Project) -> str:
-    return str(Path(project.document.file).resolve()) if project.document is not None else ""
-
-
-def find_predecessors(registry: dict[str, Entry], head: ResolvedSchema, environments: list[str],
-                      source: str) -> tuple[Predecessor, ...]:
-    """The tables this environment had under its old name, when the app or the environment was renamed.
-
-    Evidence, all required: deployed from the same schema file, with table keys of this schema, and
-    either the same app under an environment that is no longer in the schema, or the same
-    environment under another app name. Tables of another project on the same engine (another
-    schema file) never match.
-    """
-    if not source:
-        return ()
-    found: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for name in sorted(registry):
-        entry = registry[name]
-        if entry.source != source or entry.table_key not in head.tables or entry.created == 0:
-            continue
-        renamed_env = entry.app == head.app and entry.env not in environments
-        renamed_app = entry.app != head.app and entry.env == head.env
-        if renamed_env or renamed_app:
-            found.setdefault((entry.app, entry.env), []).append((entry.table_key, name))
-    return tuple(Predecessor(app, env, tuple(tables)) for (app, env), tables in sorted(found.items()))
-
-
-class LocalTarget:
-    """The local engine (started when none runs), as the deploy flow's target."""
-
-    # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses retain).
-    replaces_in_place = True
-    lock_scope = "local"
-
-    def __init__(self, project: Project, request: DeployRequest, emit: Emit, *, action: str = "deploy"):
-        self.project, self.request, self.emit, self.action = project, request, emit, action
-        self.live: Live | None = None
-        self.adoption = Adoption()
-        running = engines.status()
-        if running is None and request.dry_run:
-            # A dry run changes nothing, so it starts nothing either (issue 14, item 8): with no engine
-            # running nothing is deployed locally, and the plan is every table created.
-            self.state, self.ctx = None, None
-            return
-        self.state = running or engines.ensure_running()
-        if running is None:
-            emit(Note(f"started {self.state.label} at {self.state.endpoint} (stop it with `jobwork-infra local stop`)"))
-        self.ctx = RunContext(client_for(self.state.endpoint), self.state, emit, source=_source(project))
-
-    def _errors(self, doing: str):
-        return engine_errors(self.ctx.engine, lambda: doing)
-
-    def read(self, head: ResolvedSchema) -> DeployedState:
-        if self.state is None:
-            self.emit(Note("no local engine runs, and a dry run does not start one: nothing is deployed locally, "
-                           "so every table would be created (`jobwork-infra local start` starts it)"))
-            return DeployedState(None, f"{head.stack_name} on the local engine (not running)", ttl_cool_down=False)
-        """The environment's live tables. Deploying, the schema's tables that exist but nothing manages
-        are gated (adopt.py: exit 3 without --adopt) and join the base; destroy leaves them out."""
-        deploying = self.action == "deploy"
-        with self._errors("reading the live tables"):
-            adoption = find_adoption(self.ctx.client, head)
-            if deploying:
-                gate_adoption(adoption, head, adopt=self.request.adopt)
-            self.live = read_live(self.ctx.client, adoption.managed(head))
-            if not self.request.dry_run:
-                for name in self.live.stale:  # registered, but the table is gone (deleted by hand)
-                    unregister(self.ctx, name)
-        base = self.live.base
-        if deploying:
-            self.adoption = adoption
-            base = adoption.base(base, head)
-        where = f"{head.stack_name} on {self.state.label} ({self.state.endpoint})"
-        predecessors = ()
-        if self.live.base is None:
-            with self._errors("reading the registry"):
-                predecessors = find_predecessors(read_registry(self.ctx.client), head, self.project.environments,
-                                                 self.ctx.source)
-        # The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-        # The tables were just described: only those not ACTIVE (or with an index not ACTIVE) need waiting for.
-        unsettled = [name for name, d in self.live.descriptions.items()
-                     if d.get("TableStatus") != "ACTIVE"
-                     or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
-        return DeployedState(base, where, exists=base is not None, ttl_cool_down=False,
-                             unsettled=unsettled, predecessors=predecessors, adopting=tuple(self.adoption.names))
-
-    def announce(self, head: ResolvedSchema) -> None:
-        announce(self.adoption, head, self.emit)
-
-    def drift(self, head: ResolvedSchema, state: DeployedState) -> None:
-        # The registry records which tables are ours, not what was deployed to them: a live table
-        # that differs from the schema may be drift or a schema edit not deployed yet, and the local
-        # deploy plans from the live tables either way (its plan shows each). `drift --local` lists
-        # the differences against the schema.
-        return None
-
-    def adopt(self, state: DeployedState) -> None:
-        with self._errors("adopting the tables"):
-            claim(self.ctx, self.adoption, self.project.resolve(self.request.env))
-
-    def wait_settled(self, names: list[str], deadline: float) -> None:
-        with self._errors("waiting for the tables"):
-            wait_settled(self.ctx.client, names, deadline=deadline, emit=self.emit, sleep=time.sleep,
-                         resume_hint="every applied step is complete; run deploy again to resume: it plans "
-                                     "from the live tables")
-
-    def check_live(self, state: DeployedState, plan: Plan) -> list[tuple[str, str]]:
-        return []  # read_live already refuses a name held by a table that is not this environment's
-
-    def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
-        doing = f"applying step {step.number} ({step.summary})"
-        with self._errors(doing):
-            run_step(self.ctx, before, step, self.project.resolve(self.request.env))
-        return True
-
-    def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
-        with self._errors("verifying the tables"):
-            # Only what the engine can show: DynamoDB Local supports TTL, moto too.
-            return verify(self.ctx.client, plan, applied)
-
-    def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
-        """Exact up to COUNT_BOUND items (Scan, Select=COUNT, page by page), "at least" beyond."""
-        counts: dict[str, tuple[int, str]] = {}
-        with self._errors("counting the items of the tables the plan deletes"):
-            for name in names:
-                total = 0
-                for page in self.ctx.client.get_paginator("scan").paginate(TableName=name, Select="COUNT"):
-                    total += page["Count"]
-                    if total >= COUNT_BOUND and page.get("LastEvaluatedKey"):
-                        counts[name] = (total, "at least")
-                        break
-                else:
-                    counts[name] = (total, "")
-        return counts
-
-    def finish(self, changed: bool) -> int:
-        return 0
-
-    def destroy(self, state: DeployedState) -> tuple[str, ...]:
-        base = state.base
-        if base is None:
-            return ()
-        with self._errors("destroying the tables"):
-            for table in base.tables.values():
-                _remove(self.ctx, table, "destroy")
-        return tuple(t.physical_name for t in base.tables.values() if t.removal_policy != "destroy")

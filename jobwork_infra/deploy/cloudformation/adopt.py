@@ -31,23 +31,21 @@ AWS rules, each with its source:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import Blocked, JobworkError
-from ..model import ResolvedSchema
-from .adopt import Adoption, Candidate
-from .events import Applied, Emit, Note
-from .inspect import read_live_table, stack_tables, stack_template
-from .shapes import table_from_live
-
-TABLE_TYPE = "AWS::DynamoDB::Table"
-RETAIN = "Retain"
-PLACEHOLDER = "JobworkInfraKeepsTheStack"
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-waitconditionhandle.html
-PLACEHOLDER_RESOURCE = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+from ...errors import JobworkError
+from ...model import ResolvedSchema
+from ..adopt import Adoption, Candidate
+from ..aws import TABLE_TYPE, aws_errors
+from ..dynamodb import read_live_table
+from ..events import Applied, Emit, Note
+from ..gate import Refused
+from ..shapes import table_from_live
+from .read import stack_tables, stack_template
+from .stack import ChangeSets
+from .template import RETAIN, deployed_tables, import_template, removed_template, retained_template
 
 
 def find_stack_adoption(dynamodb: Any, cfn: Any, head: ResolvedSchema, deployed: ResolvedSchema | None,
@@ -87,112 +85,25 @@ def _held_by(cfn: Any, stack: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Templates: pure
-
-def _refers_to(node: Any, ids: set[str]) -> bool:
-    """Whether a template fragment refers to one of `ids` (Ref, Fn::GetAtt, Fn::Sub, DependsOn)."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "Ref" and v in ids:
-                return True
-            if k == "Fn::GetAtt" and (v[0] if isinstance(v, list) and v else str(v).split(".")[0]) in ids:
-                return True
-            if k == "Fn::Sub" and any(f"${{{i}" in json.dumps(v) for i in ids):
-                return True
-            if k == "DependsOn" and ({v} if isinstance(v, str) else set(v or [])) & ids:
-                return True
-            if _refers_to(v, ids):
-                return True
-    elif isinstance(node, list):
-        return any(_refers_to(v, ids) for v in node)
-    return False
-
-
-def retained_template(template: dict, logical_ids: list[str]) -> dict:
-    """The template with DeletionPolicy and UpdateReplacePolicy Retain on those resources, nothing else."""
-    out = json.loads(json.dumps(template))
-    for lid in logical_ids:
-        out["Resources"][lid]["DeletionPolicy"] = RETAIN
-        out["Resources"][lid]["UpdateReplacePolicy"] = RETAIN
-    return out
-
-
-def removed_template(template: dict, logical_ids: list[str], stack: str) -> dict:
-    """The template without those resources and the outputs that named them; Blocked if others refer to them."""
-    ids = set(logical_ids)
-    out = json.loads(json.dumps(template))
-    resources = {k: v for k, v in out["Resources"].items() if k not in ids}
-    users = sorted(k for k, v in resources.items() if _refers_to(v, ids))
-    if users:
-        raise Blocked(
-            f"stack {stack} has resources that refer to the tables to take out ({', '.join(users)}): removing the "
-            "tables from it would fail; nothing was changed",
-            f"remove those references from the app that deploys stack {stack} and deploy it, then rerun")
-    out["Resources"] = resources or {PLACEHOLDER: PLACEHOLDER_RESOURCE}
-    outputs = {k: v for k, v in (out.get("Outputs") or {}).items() if not _refers_to(v, ids)}
-    if "Outputs" in out:
-        if outputs:
-            out["Outputs"] = outputs
-        else:
-            del out["Outputs"]
-    return out
-
-
-def import_template(current: dict | None, resources: dict[str, dict]) -> dict:
-    """The stack's template plus the imported resources (Retain), outputs and everything else unchanged."""
-    out = json.loads(json.dumps(current or {}))
-    out.setdefault("Resources", {})
-    for lid, resource in resources.items():
-        out["Resources"][lid] = {**resource, "DeletionPolicy": RETAIN, "UpdateReplacePolicy": RETAIN}
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # Applying
 
 class StackSteps:
-    """Change sets on any stack, each waited for; what cloudformation.py does for one step, reused."""
+    """Adoption's change sets, through the one runner (stack.ChangeSets); True when the stack completed."""
 
     def __init__(self, cfn: Any, emit: Emit, timeout: float):
-        self.cfn, self.emit, self.timeout = cfn, emit, timeout
+        self.change_sets = ChangeSets(cfn, emit, timeout)
 
     def run(self, stack: str, template: dict, kind: str, summary: str, *, parameters: list[dict] | None = None,
             resources_to_import: list[dict] | None = None) -> bool:
         """Create, execute and wait for one change set; False when the stack ended in failure."""
-        from botocore.exceptions import WaiterError
+        def rejected(reason: str) -> JobworkError:
+            return JobworkError(f"CloudFormation rejected the change set to {summary} (stack {stack}): "
+                                f"{reason}; nothing was changed")
 
-        from .cloudformation import CAPABILITIES, CHANGE_SET_POLL_SECONDS, _Progress, _wait_stack, aws_errors
-
-        name = f"jobwork-infra-{kind.lower()}-{int(time.time() * 1000)}"
-        extra: dict = {}
-        if parameters:
-            extra["Parameters"] = parameters
-        if resources_to_import:
-            extra["ResourcesToImport"] = resources_to_import
-        with aws_errors(f"creating change set {name} on stack {stack}"):
-            created = self.cfn.create_change_set(
-                StackName=stack, ChangeSetName=name, ChangeSetType=kind, Capabilities=CAPABILITIES,
-                Description=summary[:1024], TemplateBody=json.dumps(template, indent=1), **extra)
-        change_set, stack_id = created["Id"], created["StackId"]
-        try:
-            self.cfn.get_waiter("change_set_create_complete").wait(
-                ChangeSetName=change_set, StackName=stack_id,
-                WaiterConfig={"Delay": CHANGE_SET_POLL_SECONDS, "MaxAttempts": 300})
-        except WaiterError:
-            pass  # the description says why
-        with aws_errors(f"reading change set {name}"):
-            described = self.cfn.describe_change_set(ChangeSetName=change_set, StackName=stack_id)
-        if described.get("Status") == "FAILED":
-            with aws_errors(f"deleting change set {name}"):
-                self.cfn.delete_change_set(ChangeSetName=change_set, StackName=stack_id)
-            raise JobworkError(f"CloudFormation rejected the change set to {summary} (stack {stack}): "
-                               f"{described.get('StatusReason', '')}; nothing was changed")
-        progress = _Progress(self.cfn, stack_id, self.emit)
-        waiter = {"IMPORT": "stack_import_complete", "UPDATE": "stack_update_complete"}[kind]
-        with aws_errors(f"executing change set {name}"):
-            progress.baseline()
-            self.cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
-            return _wait_stack(self.cfn, waiter, stack_id, progress, self.timeout)
+        run = self.change_sets.run(stack, template, kind, summary, name=f"jobwork-infra-{kind.lower()}-"
+                                   f"{int(time.time() * 1000)}", rejected=rejected, parameters=parameters,
+                                   resources_to_import=resources_to_import)
+        return run.outcome != "failed"
 
 
 def run_adoption(clients: Any, stack: str, current: dict | None, adoption: Adoption, head: ResolvedSchema,
@@ -256,8 +167,6 @@ def run_adoption(clients: Any, stack: str, current: dict | None, adoption: Adopt
 
 def _import(steps: StackSteps, clients: Any, stack: str, current: dict | None, adoption: Adoption,
             head: ResolvedSchema, synth: Callable[[ResolvedSchema], dict], emit: Emit, rerun: str) -> dict:
-    from .cloudformation import deployed_tables
-
     # Each table's resource as the tool writes it, from the live table's own shape: what CloudFormation
     # holds after the import is what the table is, so the next update changes exactly what the plan says.
     live_schema = head.model_copy(update={"tables": {c.key: c.table for c in adoption.candidates}})
@@ -274,7 +183,7 @@ def _import(steps: StackSteps, clients: Any, stack: str, current: dict | None, a
     except JobworkError as exc:
         if "already in a stack" not in exc.message:
             raise
-        raise Blocked(f"{exc.message}; nothing was changed",
+        raise Refused("R016", f"{exc.message}; nothing was changed",
                       "a table is in one stack at a time: name the stack that holds it, `deploy --adopt "
                       "--from-stack NAME`, to take it out of that stack first (retained, so it stays)") from None
     if not imported:
@@ -292,6 +201,4 @@ def _import(steps: StackSteps, clients: Any, stack: str, current: dict | None, a
 
 
 def _errors(action: str):
-    from .cloudformation import aws_errors
-
     return aws_errors(action)
