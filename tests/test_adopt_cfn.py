@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation import adopt as cloudformation_adopt
+from jobwork_infra.deploy.cloudformation.template import PLACEHOLDER
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "JobworkSeedStack"
@@ -105,7 +106,7 @@ def test_the_seed_stack_is_taken_over_keeping_every_item(strict_aws, seed):
     assert items(strict_aws) == ITEMS
     assert held(strict_aws, SEED) == {}
     seed_resources = template(strict_aws, SEED)["Resources"]
-    assert list(seed_resources) == [cloudformation_adopt.PLACEHOLDER]
+    assert list(seed_resources) == [PLACEHOLDER]
     assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable"}
     users = strict_aws.wait_indexes_active("users")
     assert [i["IndexName"] for i in users["GlobalSecondaryIndexes"]] == ["by_cognito_sub"]

@@ -126,43 +126,56 @@ def run_adoption(clients: Any, stack: str, current: dict | None, adoption: Adopt
         # Both templates before any change: a table other resources refer to is refused with nothing done.
         plans.append((source, moving, lids, template, removed_template(template, lids, source)))
     for source, moving, lids, template, removed in plans:
-        names = ", ".join(c.live.name for c in moving)
         parameters = [{"ParameterKey": k, "UsePreviousValue": True} for k in (template.get("Parameters") or {})]
-        unretained = [lid for lid in lids if any(template["Resources"][lid].get(p) != RETAIN
-                                                 for p in ("DeletionPolicy", "UpdateReplacePolicy"))]
-        if unretained:
-            summary = f"retain {names} in stack {source} (DeletionPolicy and UpdateReplacePolicy Retain)"
-            emit(Note(f"{summary}: the template is otherwise unchanged"))
-            if not steps.run(source, retained_template(template, lids), "UPDATE", summary, parameters=parameters):
-                raise JobworkError(
-                    f"the update of stack {source} to retain {names} failed and was rolled back: the tables and "
-                    f"their items are where they were, in stack {source}",
-                    f"fix the cause shown above, then {rerun}")
-            with _errors(f"reading stack {source}"):
-                after = stack_template(cfn, source)["Resources"]
-            wrong = [lid for lid in lids if (after[lid].get("DeletionPolicy"), after[lid].get("UpdateReplacePolicy"))
-                     != (RETAIN, RETAIN)]
-            if wrong:
-                raise JobworkError(f"stack {source} does not retain {', '.join(wrong)} after its update; "
-                                   "not going on: removing them now could delete them", rerun)
-            emit(Applied(f"stack {source} retains {names}"))
-        else:
-            emit(Note(f"stack {source} already retains {names}"))
-        summary = f"remove {names} from stack {source} (retained: they stay, with their items)"
-        emit(Note(summary))
-        if not steps.run(source, removed, "UPDATE", summary, parameters=parameters):
-            raise JobworkError(
-                f"the update of stack {source} removing {names} failed and was rolled back: the tables and their "
-                f"items are where they were, retained, in stack {source}", f"fix the cause shown above, then {rerun}")
-        with _errors(f"reading stack {source}"):
-            still = set(_held_by(cfn, source)) & {c.live.name for c in moving}
-            gone = [c.live.name for c in moving if read_live_table(clients.dynamodb, c.live.name, aws=True) is None]
-        if still or gone:
-            raise JobworkError(f"after the update of stack {source}: " + "; ".join(
-                ([f"it still holds {', '.join(sorted(still))}"] if still else [])
-                + ([f"{', '.join(gone)} no longer exist"] if gone else [])), rerun)
-        emit(Applied(f"stack {source} no longer manages {names}; the tables stay"))
+        _retain(steps, cfn, source, moving, lids, template, parameters, emit, rerun)
+        _take_out(steps, clients, source, moving, removed, parameters, emit, rerun)
     return _import(steps, clients, stack, current, adoption, head, synth, emit, rerun)
+
+
+def _retain(steps: StackSteps, cfn: Any, source: str, moving: list[Candidate], lids: list[str], template: dict,
+            parameters: list[dict], emit: Emit, rerun: str) -> None:
+    """Step 1: DeletionPolicy and UpdateReplacePolicy Retain on the tables in `source`, checked after."""
+    names = ", ".join(c.live.name for c in moving)
+    unretained = [lid for lid in lids if any(template["Resources"][lid].get(p) != RETAIN
+                                             for p in ("DeletionPolicy", "UpdateReplacePolicy"))]
+    if not unretained:
+        emit(Note(f"stack {source} already retains {names}"))
+        return
+    summary = f"retain {names} in stack {source} (DeletionPolicy and UpdateReplacePolicy Retain)"
+    emit(Note(f"{summary}: the template is otherwise unchanged"))
+    if not steps.run(source, retained_template(template, lids), "UPDATE", summary, parameters=parameters):
+        raise JobworkError(
+            f"the update of stack {source} to retain {names} failed and was rolled back: the tables and "
+            f"their items are where they were, in stack {source}",
+            f"fix the cause shown above, then {rerun}")
+    with _errors(f"reading stack {source}"):
+        after = stack_template(cfn, source)["Resources"]
+    wrong = [lid for lid in lids if (after[lid].get("DeletionPolicy"), after[lid].get("UpdateReplacePolicy"))
+             != (RETAIN, RETAIN)]
+    if wrong:
+        raise JobworkError(f"stack {source} does not retain {', '.join(wrong)} after its update; "
+                           "not going on: removing them now could delete them", rerun)
+    emit(Applied(f"stack {source} retains {names}"))
+
+
+def _take_out(steps: StackSteps, clients: Any, source: str, moving: list[Candidate], removed: dict,
+              parameters: list[dict], emit: Emit, rerun: str) -> None:
+    """Step 2: the retained tables removed from `source`; they must stay, and the stack must not hold them."""
+    names = ", ".join(c.live.name for c in moving)
+    summary = f"remove {names} from stack {source} (retained: they stay, with their items)"
+    emit(Note(summary))
+    if not steps.run(source, removed, "UPDATE", summary, parameters=parameters):
+        raise JobworkError(
+            f"the update of stack {source} removing {names} failed and was rolled back: the tables and their "
+            f"items are where they were, retained, in stack {source}", f"fix the cause shown above, then {rerun}")
+    with _errors(f"reading stack {source}"):
+        still = set(_held_by(clients.cloudformation, source)) & {c.live.name for c in moving}
+        gone = [c.live.name for c in moving if read_live_table(clients.dynamodb, c.live.name, aws=True) is None]
+    if still or gone:
+        raise JobworkError(f"after the update of stack {source}: " + "; ".join(
+            ([f"it still holds {', '.join(sorted(still))}"] if still else [])
+            + ([f"{', '.join(gone)} no longer exist"] if gone else [])), rerun)
+    emit(Applied(f"stack {source} no longer manages {names}; the tables stay"))
 
 
 def _import(steps: StackSteps, clients: Any, stack: str, current: dict | None, adoption: Adoption,

@@ -168,70 +168,108 @@ def remove(ctx: RunContext, table: ResolvedTable, why: str) -> None:
         _orphan(ctx, table)
 
 
-def _update_options(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
-    """Everything but keys and indexes, in place; each option the engine lacks becomes a note."""
+def _billing(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
     c, name = ctx.client, tgt.physical_name
-    if (cur.billing, cur.capacity) != (tgt.billing, tgt.capacity):
-        request: dict = {"TableName": name, "BillingMode": BILLING_MODES[tgt.billing]}
-        if tgt.billing == "provisioned":
-            request["ProvisionedThroughput"] = throughput(tgt.capacity)
-            if cur.billing != "provisioned" and tgt.global_indexes:
-                request["GlobalSecondaryIndexUpdates"] = [
-                    {"Update": {"IndexName": i.name, "ProvisionedThroughput": throughput(i.capacity or tgt.capacity)}}
-                    for i in tgt.global_indexes]
-        c.update_table(**request)
+    if (cur.billing, cur.capacity) == (tgt.billing, tgt.capacity):
+        return
+    request: dict = {"TableName": name, "BillingMode": BILLING_MODES[tgt.billing]}
+    if tgt.billing == "provisioned":
+        request["ProvisionedThroughput"] = throughput(tgt.capacity)
+        if cur.billing != "provisioned" and tgt.global_indexes:
+            request["GlobalSecondaryIndexUpdates"] = [
+                {"Update": {"IndexName": i.name, "ProvisionedThroughput": throughput(i.capacity or tgt.capacity)}}
+                for i in tgt.global_indexes]
+    c.update_table(**request)
+    ctx.wait_active(name)
+    _say(ctx, f"{name}: billing {tgt.billing}" + (f" ({tgt.capacity.read} RCU / {tgt.capacity.write} WCU)"
+                                                  if tgt.capacity else ""))
+
+
+def _stream(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
+    c, name = ctx.client, tgt.physical_name
+    if cur.stream == tgt.stream:
+        return
+    # A stream's view type cannot change while enabled: disable first, then enable the new one.
+    if cur.stream:
+        c.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
         ctx.wait_active(name)
-        _say(ctx, f"{name}: billing {tgt.billing}" + (f" ({tgt.capacity.read} RCU / {tgt.capacity.write} WCU)"
-                                                      if tgt.capacity else ""))
-    if cur.stream != tgt.stream:
-        # A stream's view type cannot change while enabled: disable first, then enable the new one.
-        if cur.stream:
-            c.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
-            ctx.wait_active(name)
-        if tgt.stream:
-            c.update_table(TableName=name,
-                           StreamSpecification={"StreamEnabled": True, "StreamViewType": tgt.stream.upper()})
-            ctx.wait_active(name)
-        _say(ctx, f"{name}: stream {tgt.stream or 'off'}")
-    if cur.deletion_protection != tgt.deletion_protection and _try(
-            ctx, "deletion protection",
-            lambda: c.update_table(TableName=name, DeletionProtectionEnabled=tgt.deletion_protection)):
+    if tgt.stream:
+        c.update_table(TableName=name,
+                       StreamSpecification={"StreamEnabled": True, "StreamViewType": tgt.stream.upper()})
         ctx.wait_active(name)
-        _say(ctx, f"{name}: deletion protection {'on' if tgt.deletion_protection else 'off'}")
-    if cur.table_class != tgt.table_class and _try(
-            ctx, "table classes", lambda: c.update_table(TableName=name, TableClass=TABLE_CLASSES[tgt.table_class])):
+    _say(ctx, f"{name}: stream {tgt.stream or 'off'}")
+
+
+def _update_table_option(ctx: RunContext, feature: str, said: str, **update: Any) -> None:
+    """One UpdateTable call for an optional feature, waited for and reported when the engine has it."""
+    name = update["TableName"]
+    if _try(ctx, feature, lambda: ctx.client.update_table(**update)):
         ctx.wait_active(name)
-        _say(ctx, f"{name}: table class {tgt.table_class}")
-    if cur.encryption != tgt.encryption and _try(
-            ctx, "encryption settings",
-            lambda: c.update_table(TableName=name, SSESpecification=_sse_spec(tgt.encryption))):
-        ctx.wait_active(name)
-        _say(ctx, f"{name}: encryption {tgt.encryption.type}")
-    if cur.ttl != tgt.ttl:
-        if cur.ttl and _try(ctx, "TTL", lambda: c.update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": cur.ttl})):
-            _say(ctx, f"{name}: TTL off ({cur.ttl})")
-        if tgt.ttl and _try(ctx, "TTL", lambda: c.update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": tgt.ttl})):
-            _say(ctx, f"{name}: TTL on {tgt.ttl}")
+        _say(ctx, f"{name}: {said}")
+
+
+def _table_settings(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
+    """Deletion protection, table class and encryption: each its own optional UpdateTable."""
+    name = tgt.physical_name
+    if cur.deletion_protection != tgt.deletion_protection:
+        _update_table_option(ctx, "deletion protection", f"deletion protection {'on' if tgt.deletion_protection else 'off'}",
+                             TableName=name, DeletionProtectionEnabled=tgt.deletion_protection)
+    if cur.table_class != tgt.table_class:
+        _update_table_option(ctx, "table classes", f"table class {tgt.table_class}",
+                             TableName=name, TableClass=TABLE_CLASSES[tgt.table_class])
+    if cur.encryption != tgt.encryption:
+        _update_table_option(ctx, "encryption settings", f"encryption {tgt.encryption.type}",
+                             TableName=name, SSESpecification=_sse_spec(tgt.encryption))
+
+
+def _ttl(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
+    c, name = ctx.client, tgt.physical_name
+    if cur.ttl == tgt.ttl:
+        return
+    if cur.ttl and _try(ctx, "TTL", lambda: c.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": cur.ttl})):
+        _say(ctx, f"{name}: TTL off ({cur.ttl})")
+    if tgt.ttl and _try(ctx, "TTL", lambda: c.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": tgt.ttl})):
+        _say(ctx, f"{name}: TTL on {tgt.ttl}")
+
+
+def _point_in_time_recovery(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
+    name = tgt.physical_name
     if cur.point_in_time_recovery != tgt.point_in_time_recovery and _try(
-            ctx, "point-in-time recovery", lambda: c.update_continuous_backups(
+            ctx, "point-in-time recovery", lambda: ctx.client.update_continuous_backups(
                 TableName=name,
                 PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": tgt.point_in_time_recovery})):
         _say(ctx, f"{name}: point-in-time recovery {'on' if tgt.point_in_time_recovery else 'off'}")
+
+
+def _tags(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
     # An engine that refused tagging once in this run (DynamoDB Local: "Tagging is not currently
     # supported") refuses it for every table: not asked again, one DescribeTable + TagResource each.
-    if cur.tags != tgt.tags and "tags" not in ctx.notes:
-        arn = c.describe_table(TableName=name)["Table"]["TableArn"]
-        gone = [k for k in cur.tags if k not in tgt.tags]
-        changed = [{"Key": k, "Value": v} for k, v in tgt.tags.items() if cur.tags.get(k) != v]
-        done = True
-        if gone:
-            done = _try(ctx, "tags", lambda: c.untag_resource(ResourceArn=arn, TagKeys=gone))
-        if changed and done:
-            done = _try(ctx, "tags", lambda: c.tag_resource(ResourceArn=arn, Tags=changed))
-        if done:
-            _say(ctx, f"{name}: tags set ({len(tgt.tags)})")
+    c, name = ctx.client, tgt.physical_name
+    if cur.tags == tgt.tags or "tags" in ctx.notes:
+        return
+    arn = c.describe_table(TableName=name)["Table"]["TableArn"]
+    gone = [k for k in cur.tags if k not in tgt.tags]
+    changed = [{"Key": k, "Value": v} for k, v in tgt.tags.items() if cur.tags.get(k) != v]
+    done = True
+    if gone:
+        done = _try(ctx, "tags", lambda: c.untag_resource(ResourceArn=arn, TagKeys=gone))
+    if changed and done:
+        done = _try(ctx, "tags", lambda: c.tag_resource(ResourceArn=arn, Tags=changed))
+    if done:
+        _say(ctx, f"{name}: tags set ({len(tgt.tags)})")
+
+
+# In this order: billing before the rest (as the engine applies them), tags last.
+OPTION_UPDATES: tuple[Callable[[RunContext, ResolvedTable, ResolvedTable], None], ...] = (
+    _billing, _stream, _table_settings, _ttl, _point_in_time_recovery, _tags)
+
+
+def _update_options(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
+    """Everything but keys and indexes, in place; each option the engine lacks becomes a note."""
+    for update in OPTION_UPDATES:
+        update(ctx, cur, tgt)
 
 
 def _update_indexes(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
