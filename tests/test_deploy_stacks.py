@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy.cloudformation import target as cloudformation
+from jobwork_infra.deploy.cloudformation.template import deployed_tables
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK and deploys to the double
 
@@ -87,7 +87,7 @@ def test_every_stack_is_deployed_in_order_with_one_summary_and_a_redeploy_change
                                  + ":\n  shop-dev: 1 step\n  shop-dev-archive: 1 step\n  shop-dev-orders: 1 step")
     assert stack_names(strict_aws) == ["shop-dev", "shop-dev-archive", "shop-dev-orders"]
     cfn = strict_aws.client("cloudformation")
-    held = {name: sorted(cloudformation.deployed_tables(cfn.get_template(StackName=name)["TemplateBody"]))
+    held = {name: sorted(deployed_tables(cfn.get_template(StackName=name)["TemplateBody"]))
             for name in stack_names(strict_aws)}
     assert held == {"shop-dev": ["UsersTable"], "shop-dev-archive": ["AuditTable"],
                     "shop-dev-orders": ["OrdersTable"]}

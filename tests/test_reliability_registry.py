@@ -123,7 +123,6 @@ def test_a_table_created_by_someone_else_later_still_is_left_alone(local_engine,
     ResourceInUseException close it, and the claim is released."""
     from jobwork_infra.deploy import flow
     from jobwork_infra.deploy.local import steps as local_steps
-    from jobwork_infra.deploy.local import target as local_deploy
 
     schema = tmp_path / "tables.yaml"
     schema.write_text(shared_names_schema(app_name))
@@ -140,7 +139,7 @@ def test_a_table_created_by_someone_else_later_still_is_left_alone(local_engine,
         monkeypatch.setattr(flow, "recheck", recheck_then_race)
         expected = f"error: table {table} appeared on the local engine after this deploy planned it"
     else:
-        real_claim = local_deploy.claim_all_for_create
+        real_claim = local_steps.claim_all_for_create
 
         def claim_then_race(ctx, entries):
             real_claim(ctx, entries)
