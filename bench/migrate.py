@@ -67,7 +67,7 @@ def plain_copy(client, source: str, target: str, segments: int) -> int:
 
 
 def measure(items: int = 100_000, burst: int = 10_000, segments: int = 8) -> dict[str, float]:
-    from jobwork_infra.deploy import engine as engines
+    from jobwork_infra.deploy.local import engine as engines
     from jobwork_infra.migrate.aws import local_clients
     from jobwork_infra.migrate.catchup import catch_up
     from jobwork_infra.migrate.checkpoint import Checkpoint, MigrationState, Segment

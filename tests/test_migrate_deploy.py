@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -124,5 +125,62 @@ def test_unkeyed_items_refuse_the_deploy_then_are_left_behind_with_skip_unkeyed(
     assert str(listed) in skipped.output.replace("\n", "")
     assert [json.loads(line)["item"]["user_id"]["S"] for line in listed.read_text().splitlines()] == ["u000050"]
     assert len(scan_all(client, target)) == 20
+    for name in (source, target):
+        client.delete_table(TableName=name)
+
+
+def test_a_stream_of_another_view_type_on_generation_1_is_refused_with_the_reason(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    streaming = GENERATION_1.replace("    removal_policy: destroy\n", "    removal_policy: destroy\n    stream: new_image\n")
+    schema.write_text(streaming.format(app=app_name))
+    assert run("deploy", "--env", "dev", "--local", "--yes", "--schema", str(schema)).exit_code == 0
+    bumped = streaming.replace("    sort_key: user_id\n", "    generation: 2\n    sort_key: email\n")
+    schema.write_text(bumped.format(app=app_name))
+    refused = run("deploy", "--env", "dev", "--local", "--yes", "--schema", str(schema))
+    assert refused.exit_code == 3, refused.output
+    assert f"{app_name}-dev-users (new_image) has another view type" in refused.output
+    assert "nothing was changed" in refused.output
+    client, _ = local_clients(local_engine.endpoint)
+    spec = client.describe_table(TableName=f"{app_name}-dev-users")["Table"]["StreamSpecification"]
+    assert spec == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert f"{app_name}-dev-users-g2" not in client.list_tables()["TableNames"]
+    client.delete_table(TableName=f"{app_name}-dev-users")
+
+
+def test_a_deploy_killed_during_the_copy_resumes_when_run_again(story):
+    """Reliability: SIGKILL of `deploy` mid-copy; the next deploy plans the same migration and resumes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    schema, client, source, target, root = story
+    seed(client, source, 1500)
+    schema.write_text(GENERATION_2.format(app=source.split("-dev-")[0]))
+    checkpoint = path_for(root, "dev", target)
+    command = [sys.executable, str(Path(__file__).resolve().parent.parent / "cli.py"), "deploy", "--env", "dev", "--local", "--yes",
+               "--schema", str(schema)]
+    process = subprocess.Popen(command, env={**os.environ, "JOBWORK_ROOT": str(root)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            state = load(checkpoint) if checkpoint.exists() else None
+            if state is not None and state.phase == "copying" and 0 < state.copied < 1500:
+                break
+            assert process.poll() is None, process.stderr.read().decode()
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    killed = load(checkpoint)
+    assert killed.phase == "copying" and 0 < killed.copied < 1500
+
+    client.delete_item(TableName=source, Key={"tenant_id": user(7)["tenant_id"], "user_id": user(7)["user_id"]})
+    resumed = run("deploy", "--env", "dev", "--local", "--yes", "--schema", str(schema))
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming the migration of users (copying)" in resumed.output
+    assert by_new_key(scan_all(client, target)) == by_new_key(scan_all(client, source))
+    assert len(scan_all(client, target)) == 1499
     for name in (source, target):
         client.delete_table(TableName=name)

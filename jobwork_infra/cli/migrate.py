@@ -49,7 +49,7 @@ class Format(str, Enum):
 
 
 def _root() -> Path:
-    from ..deploy.engine import project_root
+    from ..deploy.local.engine import project_root
 
     return project_root()
 
@@ -60,7 +60,7 @@ def _clients(local: bool, endpoint_url: str | None, profile: str | None, region:
     from ..migrate.aws import local_clients
 
     if local:
-        from ..deploy import engine as engines
+        from ..deploy.local import engine as engines
 
         state = engines.status()
         if state is None:
@@ -83,6 +83,18 @@ def _ours(schema: str, env: str) -> list[tuple[Path, Any]]:
     names = {t.physical_name for t in head.tables.values()}
     return [(path, state) for path, state in migrations(_root(), env)
             if state.table in head.tables and (state.target in names or state.source in names)]
+
+
+def _forget(client: Any, name: str) -> None:
+    """The local registry no longer lists the retired generation (deleted, or kept and unmanaged)."""
+    from ..deploy.local import engine as engines
+    from ..deploy.local.client import RunContext
+    from ..deploy.local.registry import read_registry, unregister
+    from ..migrate.events import ignore
+
+    entry = read_registry(client).get(name)
+    if entry is not None and entry.role == "previous":
+        unregister(RunContext(client, engines.status(), ignore), name)
 
 
 def _target(local: bool, endpoint_url: str | None) -> str:
@@ -226,6 +238,8 @@ def finish_command(
             raise typer.Exit(0)
     done = finish(client, streams, Checkpoint(path, state), root=_root(), local=local or bool(endpoint_url),
                   allow_destructive=allow_destructive, emit=MigrateReport(stdout))
+    if local:
+        _forget(client, state.source)
     if done.deleted:
         stdout.print(f"Retired {done.source}: deleted after a backup ({done.backup}).", markup=False)
     else:

@@ -40,13 +40,15 @@ def local_clients(endpoint: str) -> tuple[Any, Any]:
     import boto3
     from botocore.config import Config
 
-    from ..deploy.local_client import CREDENTIALS, REGION
+    from ..deploy.aws import LOCAL_CREDENTIALS, LOCAL_REGION
 
     # Enough connections for every copy thread; botocore's pool holds 10 by default.
     config = Config(connect_timeout=3, read_timeout=60, max_pool_connections=32,
                     retries={"max_attempts": 3, "mode": "standard"})
-    return (boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION, config=config, **CREDENTIALS),
-            boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=REGION, config=config, **CREDENTIALS))
+    return (boto3.client("dynamodb", endpoint_url=endpoint, region_name=LOCAL_REGION, config=config,
+                         **LOCAL_CREDENTIALS),
+            boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=LOCAL_REGION, config=config,
+                         **LOCAL_CREDENTIALS))
 
 
 def backoff(attempt: int) -> float:
