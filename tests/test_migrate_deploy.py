@@ -61,6 +61,7 @@ def test_the_user_story_end_to_end(story, tmp_path):
     dry = run("deploy", "--env", "dev", "--local", "--dry-run", "--schema", str(schema))
     assert dry.exit_code == 0, dry.output
     assert "D207" in dry.output and "2 steps" in dry.output and f"copy {source} into {target}" in dry.output
+    assert f"copies 300 items from {source}" in dry.output.replace("\n", " ")  # deploy counted them
 
     writer = Writer(client, source, 300)
     checkpoint = path_for(root, "dev", target)
