@@ -53,7 +53,7 @@ def install() -> None:
     from moto.cloudformation.utils import generate_stack_id
     from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
+    from moto.dynamodb.models.table import GlobalSecondaryIndex, StreamShard, Table
 
     # DynamoDB
     _switch(Table, "describe", ddb.describe_table)
@@ -61,6 +61,7 @@ def install() -> None:
     _switch(DynamoDBBackend, "update_table", ddb.update_table)
     _switch(DynamoDBBackend, "update_time_to_live", ddb.update_time_to_live)
     _switch(DynamoDBBackend, "delete_table", ddb.delete_table)
+    _switch(StreamShard, "add", ddb.stream_shard_add)
 
     # CloudFormation: change sets describe their changes as CloudFormation does; moto wraps each
     # change in {"Type": "Resource", "ResourceChange": change} when it answers.
