@@ -160,3 +160,54 @@ def test_migrate_finish_on_cloudformation_replays_verifies_and_retires_the_old_g
         assert backups == []
         assert "retained with its" in done.output
     assert deploy(path, strict_aws.endpoint).exit_code == 0
+
+
+def test_the_user_story_on_cloudformation_with_a_writer_during_the_copy(strict_aws, tmp_path):
+    """Deploy the bump while the application writes to generation 1, then `migrate finish
+    --allow-destructive`: generation 2 equals generation 1 item for item (0 lost, 0 resurrected),
+    generation 1 is gone after a CreateBackup, and codegen names generation 2."""
+    import threading
+    import time
+
+    from jobwork_infra.migrate.checkpoint import load, path_for
+    from tests.migrate_support import Writer, scan_all, seed
+
+    path = tmp_path / "tables.yaml"
+    path.write_text(SCHEMA)
+    assert deploy(path, strict_aws.endpoint).exit_code == 0
+    dynamodb = strict_aws.client("dynamodb")
+    seed(dynamodb, "shop-dev-users", 300)
+    path.write_text(BUMPED)
+    writer = Writer(strict_aws.client("dynamodb"), "shop-dev-users", 300)
+    checkpoint = path_for(tmp_path, "dev", "shop-dev-users-g2")
+
+    def watch() -> None:  # the application writes until the copy has finished
+        while not (checkpoint.exists() and load(checkpoint).at_least("copied")):
+            time.sleep(0.02)
+        writer.writes_during_copy = writer.writes
+        writer.stop.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    writer.start()
+    watcher.start()
+    deployed = deploy(path, strict_aws.endpoint)
+    writer.stop.set()
+    writer.join()
+    watcher.join(timeout=5)
+    assert deployed.exit_code == 0, deployed.output
+    assert writer.writes_during_copy > 0
+    assert "equal, item for item" in deployed.output
+
+    snapshot = {(i["tenant_id"]["S"], i["email"]["S"]): i for i in scan_all(dynamodb, "shop-dev-users")}
+    finished = finish(path, strict_aws.endpoint, "--allow-destructive")
+    assert finished.exit_code == 0, finished.output
+    final = {(i["tenant_id"]["S"], i["email"]["S"]): i for i in scan_all(dynamodb, "shop-dev-users-g2")}
+    assert final == snapshot
+    assert not writer.deleted & set(final), "a deleted item came back"
+    assert "shop-dev-users" not in dynamodb.list_tables()["TableNames"]
+    assert len(dynamodb.list_backups(TableName="shop-dev-users")["BackupSummaries"]) == 1
+
+    out = tmp_path / "gen"
+    generated = CliRunner().invoke(app, ["codegen", "python", "--out", str(out), "--schema", str(path)])
+    assert generated.exit_code == 0, generated.output
+    assert any("shop-dev-users-g2" in p.read_text() for p in out.rglob("*.py"))
