@@ -114,6 +114,11 @@ def test_items_without_the_new_key_are_refused_on_cloudformation_before_any_copy
     assert dynamodb.scan(TableName="shop-dev-users", Select="COUNT")["Count"] == 2
     assert dynamodb.scan(TableName="shop-dev-users-g2", Select="COUNT")["Count"] == 0
 
+    skipped = deploy(path, strict_aws.endpoint, "--skip-unkeyed")
+    assert skipped.exit_code == 0, skipped.output
+    assert [i["email"]["S"] for i in dynamodb.scan(TableName="shop-dev-users-g2")["Items"]] == ["u1@x"]
+    assert dynamodb.scan(TableName="shop-dev-users", Select="COUNT")["Count"] == 2
+
 
 def finish(path, endpoint: str, *extra: str):
     return CliRunner().invoke(app, ["migrate", "finish", "users", "--env", "dev", "--schema", str(path),

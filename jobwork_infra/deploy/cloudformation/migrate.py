@@ -79,9 +79,45 @@ def staged_template(current: dict, head_template: dict, migrations: tuple[Migrat
         table = head.tables[migration.table]
         old_lid = generation_logical_id(table.logical_id, migration.from_generation)
         new_lid = generation_logical_id(table.logical_id, migration.to_generation)
+        was = {k: resources[old_lid][k] for k in ("DeletionPolicy", "UpdateReplacePolicy") if k in resources[old_lid]}
+        record = migrating_record(current).get(migration.table) or {}
+        was = record.get("was", was)  # a rerun of stage A: the policies before the first one
         resources[old_lid] = _retained(resources[old_lid])
         resources[new_lid] = json.loads(json.dumps(new_tables[new_lid]))
+        # Stage A done, C not: a rerun reads the stack without N (`unstaged`) and resumes the copy.
+        meta = out.setdefault("Metadata", {}).setdefault("JobworkInfra", {})
+        meta.setdefault(MIGRATING_RECORD, {})[migration.table] = {
+            "previous": old_lid, "staged": new_lid, "source": migration.source, "target": migration.target,
+            "resources": [], "was": was}
     return out
+
+
+def _staged(template: dict | None) -> list[str]:
+    return [entry["staged"] for entry in migrating_record(template).values() if entry.get("staged")]
+
+
+def unstaged(template: dict) -> dict:
+    """The template without the generations a stage A added and no stage C made the table of record
+    yet, and their N-1 with the policies it had: what the deployed schema is read from, so a rerun
+    plans the migrate step again."""
+    entries = [e for e in migrating_record(template).values() if e.get("staged")]
+    if not entries:
+        return template
+    out = json.loads(json.dumps(template))
+    for entry in entries:
+        out["Resources"].pop(entry["staged"], None)
+        previous = out["Resources"].get(entry["previous"])
+        if previous is not None:
+            for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+                previous.pop(policy, None)
+            previous.update(entry.get("was") or {})
+    return out
+
+
+def staged_names(template: dict | None) -> set[str]:
+    """Physical names of the generations a stage A added (the stack holds them, the deployed schema not yet)."""
+    resources = (template or {}).get("Resources") or {}
+    return {(resources.get(lid, {}).get("Properties") or {}).get("TableName") for lid in _staged(template)} - {None}
 
 
 def record_template(head_template: dict, current: dict, migrations: tuple[Migration, ...],
@@ -112,10 +148,13 @@ def carry_over(template: dict, current: dict | None) -> dict:
         return template
     out = json.loads(json.dumps(template))
     resources = out.setdefault("Resources", {})
+    held = (current or {}).get("Resources", {})
     for entry in record.values():
-        for lid in entry.get("resources") or []:
-            if lid not in resources and lid in (current or {}).get("Resources", {}):
-                resources[lid] = current["Resources"][lid]
+        for lid in [*(entry.get("resources") or []), *([entry["staged"]] if entry.get("staged") else [])]:
+            if lid not in resources and lid in held:
+                resources[lid] = held[lid]
+        if entry.get("previous") in resources:
+            resources[entry["previous"]] = _retained(resources[entry["previous"]])
     out.setdefault("Metadata", {}).setdefault("JobworkInfra", {})[MIGRATING_RECORD] = record
     return out
 

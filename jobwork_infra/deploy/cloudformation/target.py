@@ -40,7 +40,14 @@ from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
 from .adopt import find_stack_adoption, run_adoption
-from .migrate import carry_over, record_template, staged_template, with_generation_ids
+from .migrate import (
+    carry_over,
+    record_template,
+    staged_names,
+    staged_template,
+    unstaged,
+    with_generation_ids,
+)
 from .read import read_stack_environment, schema_from_template
 from .stack import (
     STACK_WAIT_SECONDS,
@@ -169,6 +176,9 @@ class CloudFormationTarget:
         with aws_errors("reading the live tables"):
             reading.adoption = find_stack_adoption(self.clients.dynamodb, self.cfn, head, state.base,
                                                    self.request.from_stack)
+        # A generation a migration's stage A added is the stack's own, not a table to adopt.
+        staged = staged_names(reading.current)
+        reading.adoption.candidates = [c for c in reading.adoption.candidates if c.live.name not in staged]
         source = f"--endpoint-url {self.request.endpoint_url}" if self.request.endpoint_url else ""
         gate_adoption(reading.adoption, head, adopt=self.request.adopt, source=source)
         if reading.adoption.candidates:
@@ -226,7 +236,7 @@ class CloudFormationTarget:
             # Made from exactly `head`: the deployed schema is `head`, no need to rebuild it from the template.
             state = DeployedState(head, up_to_date=True, **read_back)
         else:
-            state = DeployedState(schema_from_template(current, head), **read_back)
+            state = DeployedState(schema_from_template(unstaged(current), head), **read_back)
         settling = settling_record(current)
         if settling is not None and state.base is not None:
             state.unsettled = [t.physical_name for k, t in state.base.tables.items() if k in settling]
@@ -247,7 +257,8 @@ class CloudFormationTarget:
         with aws_errors("reading the live tables"):
             base = state.base.tables if state.base is not None else {}
             problems = [p for table in base.values() for p in self._live_problems(table)]
-            owned = {t.physical_name for t in base.values()}
+            owned = {t.physical_name for t in base.values()} | staged_names(state.private.current
+                                                                            if state.private is not None else None)
             for table in plan.head.tables.values():
                 if table.physical_name in owned:
                     continue
