@@ -362,6 +362,8 @@ def test_import_by_name_from_an_aws_endpoint_reads_ttl_pitr_tags_and_stream(stri
         partition_key: actor
         projection: keys_only
         tenant_scoped: false
+        acknowledge:
+          T002: 'imported as it is live: this index crosses tenants; review who may query it'
     ttl: purge_at
 """)
     for line in ("    stream: new_image\n", "    point_in_time_recovery: true\n", "      team: platform\n"):
