@@ -122,21 +122,28 @@ def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old
     rm._resource_json_map = template["Resources"]
     new = resources_of(template)
     replaced: list[tuple[str, Any, dict]] = []
+
+    def resolved(resource: dict) -> dict:
+        # The properties with Ref, Fn::GetAtt, Fn::Sub… resolved, as CloudFormation hands them to DynamoDB
+        # (a KMS key given by `!GetAtt Key.Arn` reaches the table as the key's ARN).
+        from moto.cloudformation.parsing import clean_json
+
+        return clean_json(props_of(resource), rm)
     for lid in adds:
         event(stack, lid, new[lid]["Type"], "CREATE_IN_PROGRESS")
         created = rm[lid]
         if isinstance(created, Table):
-            tables.finish_table_create(created, props_of(new[lid]))
+            tables.finish_table_create(created, resolved(new[lid]))
         event(stack, lid, new[lid]["Type"], "CREATE_COMPLETE", physical_id=physical_id_of(created))
     for lid in modifies:
         event(stack, lid, new[lid]["Type"], "UPDATE_IN_PROGRESS", physical_id=physical_id_of(live_resource(stack, lid)))
         if lid in plans and not plans[lid].replacement:
             table = tables_of(stack)[live_resource(stack, lid).name]
-            tables.apply_table_update(table, props_of(new[lid]), plans[lid])
+            tables.apply_table_update(table, resolved(new[lid]), plans[lid])
         elif lid in plans:  # replaced under a new name: the old one goes in the cleanup
             replaced.append((lid, rm._parsed_resources.pop(lid), old[lid]))
             created = rm[lid]
-            tables.finish_table_create(created, props_of(new[lid]))
+            tables.finish_table_create(created, resolved(new[lid]))
         else:
             changed = parse_and_update_resource(lid, new[lid], rm, account_id=stack.account_id,
                                                 region_name=stack.region_name)

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import cloudformation as cfn
 from . import dynamodb as ddb
-from . import iam, imports, stacks
+from . import iam, imports, settings, stacks
 from .state import DOUBLE
 
 _installed = False
@@ -61,6 +61,34 @@ def install() -> None:
     _switch(DynamoDBBackend, "update_table", ddb.update_table)
     _switch(DynamoDBBackend, "update_time_to_live", ddb.update_time_to_live)
     _switch(DynamoDBBackend, "delete_table", ddb.delete_table)
+
+    # What moto's DynamoDB API drops or lacks (tests/double/settings.py, with the AWS sources)
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    def records_settings(original: Any) -> Any:
+        def handler(self: Any) -> Any:
+            original(self)
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            settings.apply_request(table, self.body)
+            return DynamoResult(table.describe())
+        return handler
+
+    _switch(DynamoHandler, "create_table", records_settings)
+    _switch(DynamoHandler, "update_table", records_settings)
+
+    def contributor_insights(name: str, action: Any) -> Any:
+        def handler(self: Any) -> Any:
+            if not DOUBLE.active:  # moto has no such action
+                raise NotImplementedError(f"The {name} action has not been implemented")
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            return ActionResult(action(table, self.body))
+        return handler
+
+    DynamoHandler.describe_contributor_insights = contributor_insights(
+        "DescribeContributorInsights", lambda table, body: settings.describe_contributor_insights(table, body.get("IndexName")))
+    DynamoHandler.update_contributor_insights = contributor_insights(
+        "UpdateContributorInsights", lambda table, body: settings.update_contributor_insights(
+            table, body.get("IndexName"), body.get("ContributorInsightsAction"), body.get("ContributorInsightsMode")))
 
     # CloudFormation: change sets describe their changes as CloudFormation does; moto wraps each
     # change in {"Type": "Resource", "ResourceChange": change} when it answers.

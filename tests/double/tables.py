@@ -15,6 +15,7 @@ from moto.cloudformation.models import Stack
 from moto.dynamodb.models.table import Table
 
 from . import dynamodb as ddb
+from . import settings
 from .stacks import (
     TABLE,
     ResourceFailure,
@@ -161,6 +162,7 @@ def apply_table_update(table: Table, new: dict, plan: TablePlan) -> None:
     table.tags = copy.deepcopy(new.get("Tags") or [])
     _apply_sse(table, new.get("SSESpecification"))
     table.strict_table_class = new.get("TableClass", "STANDARD")
+    settings.apply_template(table, new)
     if _ttl_changes(plan, table):
         ddb.apply_ttl(table, *plan.ttl)
 
@@ -195,6 +197,7 @@ def finish_table_create(table: Table, props: dict) -> None:
     _apply_pitr(table, props.get("PointInTimeRecoverySpecification"))
     _apply_sse(table, props.get("SSESpecification"))
     table.strict_table_class = props.get("TableClass", "STANDARD")
+    settings.apply_template(table, props)
 
 
 def _apply_sse(table: Table, spec: dict | None) -> None:
