@@ -105,3 +105,15 @@ def test_a_customer_key_made_in_the_same_stack_is_reported_by_its_arn(strict_aws
     # (moto's DescribeKey fails on a key made by CloudFormation: its policy is kept as a map; the ARN's form is KMS's.)
     assert (table["SSEDescription"]["Status"], table["SSEDescription"]["KMSMasterKeyArn"]) == (
         "ENABLED", f"arn:aws:kms:us-east-1:{account}:key/{key_id}")
+
+
+def test_the_short_form_condition_inside_not_and_or_is_a_condition(strict_aws):
+    """`!Not [!Condition IsProd]` is false in prod, and a table under `!Or [!Condition IsProd, …]` exists."""
+    cfn = strict_aws.client("cloudformation")
+    body = (FIXTURES / "templates" / "conditional_throughput.yaml").read_text()
+    cfn.create_stack(StackName="sessions", TemplateBody=body,
+                     Parameters=[{"ParameterKey": "Environment", "ParameterValue": "prod"}])
+    cfn.get_waiter("stack_create_complete").wait(StackName="sessions", WaiterConfig={"Delay": 0.2})
+    ddb = strict_aws.client("dynamodb")
+    assert sorted(ddb.list_tables()["TableNames"]) == ["audit", "sessions-prod"]
+    assert ddb.describe_table(TableName="sessions-prod")["Table"]["DeletionProtectionEnabled"] is True

@@ -58,7 +58,7 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None) 
         creating = kind == "CREATE"
         stack_event(stack, "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", "User Initiated")
         try:
-            plans = _check(stack, new_template, old_resources, adds, modifies, removes)
+            plans = _check(stack, new_template, old_resources, adds, modifies, removes, parameters)
         except ResourceFailure as failure:
             _roll_back(stack, failure, creating, action="CREATE" if failure.logical_id in adds else "UPDATE")
             if creating:
@@ -73,7 +73,7 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None) 
 
 
 def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: list[str],
-           removes: list[str]) -> dict[str, tables.TablePlan]:
+           removes: list[str], parameters: dict | None = None) -> dict[str, tables.TablePlan]:
     new = resources_of(template)
     for lid in adds + modifies + removes:
         if lid in DOUBLE.failures:
@@ -83,7 +83,7 @@ def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: l
     tables.check_concurrent_creates(new, adds, DOUBLE.creating_with_indexes_limit)
     for lid in adds:
         if new[lid].get("Type") == TABLE:
-            tables.check_table_create(stack, lid, new[lid])
+            tables.check_table_create(stack, lid, new[lid], template, parameters)
         if new[lid].get("Type") == MANAGED_POLICY:
             iam.check_policy(stack, lid, new[lid], template)
     for lid in modifies:

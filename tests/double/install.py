@@ -90,6 +90,22 @@ def install() -> None:
         "UpdateContributorInsights", lambda table, body: settings.update_contributor_insights(
             table, body.get("IndexName"), body.get("ContributorInsightsAction"), body.get("ContributorInsightsMode")))
 
+    # CloudFormation's YAML short form `!Condition Name` is {"Condition": "Name"} (inside Fn::And, Fn::Or,
+    # Fn::Not: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-conditions.html);
+    # moto reads it as {"Fn::Condition": …}, so `!Not [!Condition IsProd]` is true in prod and a resource
+    # under `!Or [!Condition …]` silently disappears.
+    import moto.cloudformation.models as cfn_models
+    import moto.cloudformation.responses as cfn_responses
+
+    moto_tag = cfn_models.yaml_tag_constructor
+
+    def yaml_tag(loader: Any, tag: Any, node: Any) -> Any:
+        if DOUBLE.active and tag == "!Condition":
+            return {"Condition": node.value}
+        return moto_tag(loader, tag, node)
+
+    cfn_models.yaml_tag_constructor = cfn_responses.yaml_tag_constructor = yaml_tag
+
     # CloudFormation: change sets describe their changes as CloudFormation does; moto wraps each
     # change in {"Type": "Resource", "ResourceChange": change} when it answers.
     _switch(ChangeSet, "diff", lambda original: lambda self: [

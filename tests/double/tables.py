@@ -22,6 +22,7 @@ from .stacks import (
     live_resource,
     owner_of_table,
     props_of,
+    resources_of,
     service_error,
     tables_of,
     true,
@@ -178,8 +179,30 @@ def _apply_pitr(table: Table, spec: dict | None) -> None:
         else {"PointInTimeRecoveryStatus": "DISABLED"})
 
 
-def check_table_create(stack: Stack, lid: str, resource: dict) -> None:
+def table_name(stack: Stack, resource: dict, template: dict, parameters: dict | None) -> str | None:
+    """The TableName CloudFormation gives the table: `!Sub "orders-${Stage}"` and the like resolved over the
+    stack's parameters, pseudo parameters, mappings and conditions (moto's resolver, on a scratch map so
+    that nothing is created). None when it names another resource (it is not known before creation)."""
     name = props_of(resource).get("TableName")
+    if name is None or isinstance(name, str):
+        return name
+    if _references(name) & set(resources_of(template)):
+        return None
+    from moto.cloudformation.parsing import ResourceMap, clean_json
+
+    scratch = ResourceMap(stack.stack_id, stack.name, dict(parameters or stack.parameters or {}), {},
+                          region_name=stack.region_name, account_id=stack.account_id, template=template,
+                          cross_stack_resources=None)
+    scratch.load_mapping()
+    scratch.load_parameters()
+    scratch.load_conditions()
+    resolved = clean_json(name, scratch)
+    return resolved if isinstance(resolved, str) else None
+
+
+def check_table_create(stack: Stack, lid: str, resource: dict, template: dict | None = None,
+                       parameters: dict | None = None) -> None:
+    name = table_name(stack, resource, template or {"Resources": {lid: resource}}, parameters)
     if not name or name not in tables_of(stack):
         return
     owner = owner_of_table(stack, name)

@@ -1,0 +1,121 @@
+"""A source stack read for `import --from-stack` and `deploy --adopt --from-stack`: template, parameters, tables.
+
+The template is read by cfn_source.py with what the stack says about itself: DescribeStacks (its
+parameters' values — `ResolvedValue` for SSM parameters — its id, which names the partition, region
+and account) and ListStackResources (the physical id of each resource). Each table's shape is then
+read from the live table (DescribeTable and friends): the template serves only for logical ids,
+policies, references and the property check of table_properties.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .cfn_source import SourceTable, SourceTemplate, StackContext, read_source
+from .errors import Blocked, JobworkError
+from .table_properties import CREATION_ONLY, PROPERTIES, refusals
+
+
+@dataclass(frozen=True)
+class StackSource:
+    stack: str
+    source: SourceTemplate
+    physical_ids: dict[str, str]      # logical id → physical id, every resource of the stack
+
+    def tables(self) -> list[tuple[SourceTable, str]]:
+        """(table, physical name) for each table the stack holds, by logical id."""
+        return [(t, self.physical_ids[lid]) for lid, t in sorted(self.source.tables.items())
+                if lid in self.physical_ids]
+
+
+def template_text(cfn: Any, stack: str) -> str:
+    """The stack's original template as text (botocore decodes a JSON body; a YAML one stays text)."""
+    body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+    return body if isinstance(body, str) else json.dumps(body, indent=2)
+
+
+def read_stack_source(cfn: Any, stack: str) -> StackSource:
+    """The stack's template resolved with its own parameters and physical ids (nothing is changed)."""
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    # arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID
+    parts = described["StackId"].split(":")
+    partition, region, account = (parts[1], parts[3], parts[4]) if len(parts) > 5 else ("aws", "us-east-1", "")
+    parameters = {p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
+                  for p in described.get("Parameters") or []}
+    physical: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for summary in page["StackResourceSummaries"]:
+            if summary.get("PhysicalResourceId"):
+                physical[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
+    context = StackContext(stack, region=region, account=account, partition=partition,
+                           url_suffix="amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
+                           stack_id=described["StackId"], parameters=parameters, physical_ids=physical)
+    source = read_source(template_text(cfn, stack), f"{stack}.template", context)
+    return StackSource(stack, source, physical)
+
+
+def refuse_unmodelled(stack: str, tables: list[SourceTable]) -> None:
+    """Blocked (exit 3, nothing changed) when a table carries a property the schema cannot keep."""
+    lines = []
+    for table in tables:
+        for refusal in refusals(table.properties):
+            lines.append(f"{table.logical_id}: {refusal.path}: {refusal.property.reason}; "
+                         f"{refusal.property.way_forward}")
+    if lines:
+        raise Blocked(f"stack {stack} has table properties jobwork-infra cannot manage yet; adopting would drop "
+                      "them, so nothing was changed:\n  " + "\n  ".join(lines),
+                      "each line says the way forward; docs/schema.md lists every property of "
+                      "AWS::DynamoDB::Table and what the tool does with it")
+
+
+def notes_for(stack: str, table: SourceTable) -> list[str]:
+    """What import writes as comments: the policies that put the data at risk, references, creation-only."""
+    notes = []
+    if table.deletion_policy in ("Delete", "Snapshot"):
+        notes.append(f"stack {stack} deletes this table with its data if the table leaves the stack or the stack is "
+                     f"deleted (DeletionPolicy {table.deletion_policy}): adopt it before changing that stack "
+                     "(docs/adopt.md)")
+    if table.referred_by:
+        notes.append(f"referred to in stack {stack} by {', '.join(table.referred_by)}: those references go before "
+                     "the table can leave that stack")
+    for name in table.properties:
+        row = PROPERTIES.get(name)
+        if row is not None and row.status == CREATION_ONLY:
+            notes.append(f"{name}: {row.reason}")
+    return notes
+
+
+def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], tenancy_attribute: str) -> list:
+    """`import --from-stack`: the stack's tables (all, or those named by physical name or logical id), each
+    read from the live table, with the template's notes; Blocked before anything is printed when a table
+    carries a property the schema cannot keep."""
+    from .deploy.inspect import read_live_table, unexpressed
+    from .deploy.shapes import table_from_live
+    from .importer import Imported
+    from .load import did_you_mean
+
+    source = read_stack_source(cfn, stack)
+    held = source.tables()
+    if not held:
+        raise JobworkError(f"stack {stack} has no DynamoDB tables", "check the stack name")
+    wanted = []
+    for name in names or [t.logical_id for t, _ in held]:
+        found = next(((t, p) for t, p in held if name in (t.logical_id, p)), None)
+        if found is None:
+            listed = ", ".join(f"{p} ({t.logical_id})" for t, p in held)
+            raise JobworkError(f"stack {stack} has no table {name!r} (its tables: {listed})",
+                               did_you_mean(name, [*(p for _, p in held), *(t.logical_id for t, _ in held)]))
+        wanted.append(found)
+    refuse_unmodelled(stack, [t for t, _ in wanted])
+    out = []
+    for table, physical in wanted:
+        live = read_live_table(dynamodb, physical, aws=True)
+        if live is None:
+            raise JobworkError(f"stack {stack} lists table {physical} ({table.logical_id}) but DynamoDB has no "
+                               "such table", "it was deleted outside CloudFormation; check the stack's drift")
+        model = table_from_live(live, key=physical, tenancy_attribute=tenancy_attribute)
+        out.append(Imported(model, f"stack {stack}, resource {table.logical_id}",
+                            (*notes_for(stack, table), *unexpressed(live))))
+    return out
