@@ -76,7 +76,7 @@ def install() -> None:
     _switch(DynamoHandler, "create_table", records_settings)
     _switch(DynamoHandler, "update_table", records_settings)
 
-    def contributor_insights(name: str, action: Any) -> Any:
+    def added_action(name: str, action: Any) -> Any:
         def handler(self: Any) -> Any:
             if not DOUBLE.active:  # moto has no such action
                 raise NotImplementedError(f"The {name} action has not been implemented")
@@ -84,9 +84,15 @@ def install() -> None:
             return ActionResult(action(table, self.body))
         return handler
 
-    DynamoHandler.describe_contributor_insights = contributor_insights(
+    DynamoHandler.describe_contributor_insights = added_action(
         "DescribeContributorInsights", lambda table, body: settings.describe_contributor_insights(table, body.get("IndexName")))
-    DynamoHandler.update_contributor_insights = contributor_insights(
+    DynamoHandler.describe_kinesis_streaming_destination = added_action(
+        "DescribeKinesisStreamingDestination", lambda table, body: settings.describe_kinesis(table))
+    DynamoHandler.enable_kinesis_streaming_destination = added_action(
+        "EnableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, True))
+    DynamoHandler.disable_kinesis_streaming_destination = added_action(
+        "DisableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, False))
+    DynamoHandler.update_contributor_insights = added_action(
         "UpdateContributorInsights", lambda table, body: settings.update_contributor_insights(
             table, body.get("IndexName"), body.get("ContributorInsightsAction"), body.get("ContributorInsightsMode")))
 

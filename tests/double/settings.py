@@ -20,6 +20,10 @@ AWS sources, one per fact:
   (.../API_TableClassSummary.html).
 - SSEDescription.KMSMasterKeyArn: "The KMS key ARN used for the KMS encryption", whatever form of
   key (id, ARN, alias) the request named (.../API_SSEDescription.html).
+- Kinesis streaming destinations: DescribeKinesisStreamingDestination lists them (an empty
+  KinesisDataStreamDestinations when none); EnableKinesisStreamingDestination answers ENABLING,
+  DisableKinesisStreamingDestination DISABLING; a template's KinesisStreamSpecification enables one
+  (.../API_DescribeKinesisStreamingDestination.html, .../API_EnableKinesisStreamingDestination.html).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ TABLE = None  # the key of the table's own insights in `insights`
 def settings(table: Table) -> dict:
     """The double's settings of one table (kept on moto's object, so a moto reset forgets them)."""
     if not hasattr(table, "strict_settings"):
-        table.strict_settings = {"insights": {}, "on_demand": {}, "class_changed": None}
+        table.strict_settings = {"insights": {}, "on_demand": {}, "class_changed": None, "kinesis": {}}
     return table.strict_settings
 
 
@@ -92,6 +96,32 @@ def update_contributor_insights(table: Table, index: str | None, action: str, mo
 
 
 # ---------------------------------------------------------------------------------------------
+# Kinesis streaming destinations
+
+def set_kinesis(table: Table, spec: dict | None) -> None:
+    kinesis = settings(table)["kinesis"]
+    kinesis.clear()
+    if spec and spec.get("StreamArn"):
+        kinesis[spec["StreamArn"]] = spec.get("ApproximateCreationDateTimePrecision", "MILLISECOND")
+
+
+def describe_kinesis(table: Table) -> dict:
+    return {"TableName": table.name, "KinesisDataStreamDestinations": [
+        {"StreamArn": arn, "DestinationStatus": "ACTIVE", "ApproximateCreationDateTimePrecision": precision}
+        for arn, precision in settings(table)["kinesis"].items()]}
+
+
+def change_kinesis(table: Table, body: dict, enable: bool) -> dict:
+    arn = body.get("StreamArn")
+    if enable:
+        settings(table)["kinesis"][arn] = (body.get("EnableKinesisStreamingConfiguration") or {}).get(
+            "ApproximateCreationDateTimePrecision", "MILLISECOND")
+    else:
+        settings(table)["kinesis"].pop(arn, None)
+    return {"TableName": table.name, "StreamArn": arn, "DestinationStatus": "ENABLING" if enable else "DISABLING"}
+
+
+# ---------------------------------------------------------------------------------------------
 # On-demand maximum throughput, table class
 
 def set_on_demand(table: Table, index: str | None, spec: dict | None) -> None:
@@ -129,6 +159,7 @@ def apply_template(table: Table, props: dict) -> None:
         insights = spec.get("ContributorInsightsSpecification") or {}
         set_insights(table, index, true(insights.get("Enabled")), insights.get("Mode"))
         set_on_demand(table, index, spec.get("OnDemandThroughput"))
+    set_kinesis(table, props.get("KinesisStreamSpecification"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""Settings a live table has that the schema cannot keep yet are found and named (live_settings.py), on the strict double."""
+
+from __future__ import annotations
+
+from jobwork_infra.live_settings import read_live_settings
+
+
+def _create(ddb, name: str, **extra) -> dict:
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "kind", "AttributeType": "S"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "by_kind",
+                                              "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "KEYS_ONLY"}}], **extra)
+    return ddb.describe_table(TableName=name)["Table"]
+
+
+def test_a_plain_table_has_nothing_to_refuse(strict_aws):
+    ddb = strict_aws.client("dynamodb")
+    found = read_live_settings(ddb, _create(ddb, "plain"), pitr_period=35)
+    assert (found.refusals, found.not_reported) == ([], [])
+
+
+def test_each_setting_the_schema_cannot_keep_is_named(strict_aws):
+    ddb = strict_aws.client("dynamodb")
+    table = _create(ddb, "busy", OnDemandThroughput={"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": -1})
+    ddb.update_contributor_insights(TableName="busy", IndexName="by_kind", ContributorInsightsAction="ENABLE")
+    ddb.enable_kinesis_streaming_destination(TableName="busy", StreamArn="arn:aws:kinesis:us-east-1:123456789012:stream/s")
+    ddb.put_resource_policy(ResourceArn=table["TableArn"], Policy='{"Version": "2012-10-17", "Statement": []}')
+    found = read_live_settings(ddb, ddb.describe_table(TableName="busy")["Table"], pitr_period=7)
+    assert [r.path for r in found.refusals] == [
+        "GlobalSecondaryIndexes[by_kind].ContributorInsightsSpecification", "OnDemandThroughput",
+        "KinesisStreamSpecification", "ResourcePolicy", "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
+    assert all(r.property.reason and r.property.way_forward for r in found.refusals)
+
+
+def test_an_on_demand_maximum_of_minus_one_is_no_maximum(strict_aws):
+    ddb = strict_aws.client("dynamodb")
+    table = _create(ddb, "free", OnDemandThroughput={"MaxReadRequestUnits": -1, "MaxWriteRequestUnits": -1})
+    assert read_live_settings(ddb, table).refusals == []
+
+
+def test_an_engine_without_those_calls_says_so(moto_endpoint):
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    found = read_live_settings(ddb, _create(ddb, "plain-moto"))
+    assert found.refusals == []
+    assert found.not_reported == ["contributor insights", "Kinesis streaming destinations"]
