@@ -23,6 +23,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from .errors import JobworkError, Severity
 from .model import (
     BUILT_IN_TAGS,
+    MANAGED_BY,
+    TOOL_TAGS,
     Capacity,
     Encryption,
     Projection,
@@ -163,6 +165,15 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
     return entry
 
 
+def _built_in_tags_replaced(item: Imported, schema: SchemaFile, env: str, key: str) -> list[str]:
+    """A live tag under one of the tool's own keys with another value: the first deploy replaces it. Said
+    here, since the schema cannot keep it (rule N109 reserves those keys)."""
+    ours = dict(zip(TOOL_TAGS, (schema.app, env, key, MANAGED_BY), strict=True))  # as model.py sets them
+    return [f"tag {k}={v!r} becomes {k}={ours[k]!r} on the first deploy: jobwork-infra sets the tags "
+            f"{', '.join(BUILT_IN_TAGS)} itself (copy the value under another tag key to keep it)"
+            for k, v in item.table.tags.items() if k in ours and v != ours[k]]
+
+
 def build_entries(items: Sequence[Imported], schema: SchemaFile, env: str) -> CommentedMap:
     """YAML key → table node, each preceded by where it came from and what the language cannot say."""
     tables = CommentedMap()
@@ -172,7 +183,7 @@ def build_entries(items: Sequence[Imported], schema: SchemaFile, env: str) -> Co
             raise JobworkError(f"two imported tables would both be called {key!r} in the schema",
                                "import them one at a time and rename the first before importing the second")
         tables[key] = table_entry(item, schema, env, key, needs_name)
-        comment = [f"imported from {item.source}", *item.notes]
+        comment = [f"imported from {item.source}", *item.notes, *_built_in_tags_replaced(item, schema, env, key)]
         tables.yaml_set_comment_before_after_key(key, before="\n".join(comment), indent=2)
     return tables
 

@@ -204,6 +204,8 @@ tables:
   # imported from live table legacy-events
   # warm throughput 30000 reads/s, 10000 writes/s (set by AWS; not in the schema language)
   # encrypted with the KMS key arn:aws:kms:eu-west-1:123456789012:key/0b1f: read as aws_managed; if it is a customer managed key, write encryption: {kms_key_arn: arn:aws:kms:eu-west-1:123456789012:key/0b1f}
+  # tag app='legacy' becomes app='jobwork' on the first deploy: jobwork-infra sets the tags app, env, table, managed-by itself (copy the value under another tag key to keep it)
+  # tag managed-by='hand' becomes managed-by='jobwork-infra' on the first deploy: jobwork-infra sets the tags app, env, table, managed-by itself (copy the value under another tag key to keep it)
   legacy_events:
     table_name: legacy-events
     sort_key: event_id

@@ -92,3 +92,19 @@ def test_import_write_of_tables_aws_accepts_passes_validate_strict(strict_aws, t
     assert all("(acknowledged: imported" in d.message for d in project.diagnostics
                if d.severity is Severity.NOTE and d.path[1] in ("music", "members"))
 
+
+
+def test_a_live_tag_under_one_of_the_tools_keys_is_named_before_it_is_replaced(project_schema):
+    from jobwork_infra.deploy.shapes import LiveTable, table_from_live
+    from jobwork_infra.importer import Imported, build_entries, render_tables
+
+    description = {"TableName": "ledger", "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+                   "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                   "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}
+    live = LiveTable("ledger", description, pitr=False, tags={"env": "production", "Env": "x", "team": "ops"},
+                     absent_is_default=True)
+    table = table_from_live(live, key="ledger", tenancy_attribute="tenant_id")
+    text = render_tables(build_entries([Imported(table, "live table ledger")],
+                                       check_project(project_schema).schema, "dev"))
+    assert "  # tag env='production' becomes env='dev' on the first deploy" in text
+    assert "Env: x" in text and "team: ops" in text        # tags differing only in case are kept apart

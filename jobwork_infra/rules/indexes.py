@@ -15,13 +15,19 @@ MAX_LSIS = 5
 MAX_PROJECTED = 100
 
 
-@rule("I101", f"a table has at most {MAX_GSIS} global indexes", "indexes")
+@rule("I101", f"a table has at most {MAX_GSIS} global indexes (a warning: AWS's default quota, which an account "
+      "can have raised)", "indexes", severity=Severity.WARNING,
+      note=f"{MAX_GSIS} is DynamoDB's default quota of global indexes per table, adjustable through Service Quotas "
+           "(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html): a deploy beyond it "
+           "fails unless the quota was raised, and a live table beyond it had it raised. Acknowledge I101 on the "
+           "table when it was.")
 def gsi_limit(ctx: Context) -> Iterator[Finding]:
     for table_key, table in ctx.tables():
         if len(table.global_indexes) > MAX_GSIS:
             yield Finding(("tables", table_key, "global_indexes"),
-                          f"{len(table.global_indexes)} global indexes; DynamoDB allows {MAX_GSIS} per table",
-                          "remove indexes, or serve some access patterns with an overloaded index", at="key")
+                          f"{len(table.global_indexes)} global indexes; DynamoDB's default quota is {MAX_GSIS} per "
+                          "table", "remove indexes, or serve some access patterns with an overloaded index; if the "
+                          "account's quota was raised, acknowledge I101 on the table", at="key")
 
 
 @rule("I102", f"a table has at most {MAX_LSIS} local indexes", "indexes")
