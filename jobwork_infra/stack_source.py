@@ -15,6 +15,7 @@ from typing import Any
 
 from .cfn_source import SourceTable, SourceTemplate, StackContext, read_source
 from .errors import Blocked, JobworkError
+from .model import Encryption
 from .table_properties import CREATION_ONLY, PROPERTIES, refusals
 
 
@@ -87,6 +88,26 @@ def notes_for(stack: str, table: SourceTable) -> list[str]:
     return notes
 
 
+_AWS_MANAGED_KEY = "alias/aws/dynamodb"
+
+
+def _customer_key(table: SourceTable, description: dict) -> str | None:
+    """The live table's key ARN when the source template names a key of its own (a customer managed key).
+
+    DescribeTable reports the key's ARN but not whose key it is; the template that asked for it does:
+    a KMSMasterKeyId other than alias/aws/dynamodb is the team's key. Unresolvable: not decided here
+    (import keeps its note with the ARN).
+    """
+    arn = (description.get("SSEDescription") or {}).get("KMSMasterKeyArn")
+    spec = table.properties.get("SSESpecification")
+    if not arn or not isinstance(spec, dict):
+        return None
+    asked = spec.get("KMSMasterKeyId")
+    if not isinstance(asked, str) or asked in (_AWS_MANAGED_KEY, f"arn:aws:kms:::{_AWS_MANAGED_KEY}"):
+        return None
+    return arn if ":key/" in arn else None
+
+
 def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], tenancy_attribute: str) -> list:
     """`import --from-stack`: the stack's tables (all, or those named by physical name or logical id), each
     read from the live table, with the template's notes; Blocked before anything is printed when a table
@@ -116,6 +137,11 @@ def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], t
             raise JobworkError(f"stack {stack} lists table {physical} ({table.logical_id}) but DynamoDB has no "
                                "such table", "it was deleted outside CloudFormation; check the stack's drift")
         model = table_from_live(live, key=physical, tenancy_attribute=tenancy_attribute)
-        out.append(Imported(model, f"stack {stack}, resource {table.logical_id}",
-                            (*notes_for(stack, table), *unexpressed(live))))
+        notes = [*notes_for(stack, table), *unexpressed(live)]
+        customer = _customer_key(table, live.description)
+        if customer is not None:
+            model = model.model_copy(update={"encryption": Encryption(type="customer_managed",
+                                                                      kms_key_arn=customer)})
+            notes = [n for n in notes if not n.startswith("encrypted with the KMS key")]
+        out.append(Imported(model, f"stack {stack}, resource {table.logical_id}", tuple(notes)))
     return out

@@ -95,7 +95,10 @@ def test_a_customer_key_is_imported_as_the_live_tables_key(strict_aws, project_s
     [item] = imported(strict_aws, "payments", "payments")
     assert item.table.stream == "new_and_old_images" and item.table.ttl == "purge_at"
     assert item.table.tags == {"Team": "Payments", "team": "payments"}
-    assert any("encrypted with the KMS key arn:aws:kms:" in n for n in item.notes)
+    # DescribeTable gives the key's ARN; the template that asked for a key of its own says it is the team's.
+    assert item.table.encryption.type == "customer_managed"
+    assert item.table.encryption.kms_key_arn.startswith("arn:aws:kms:us-east-1:") and ":key/" in item.table.encryption.kms_key_arn
+    assert not any("encrypted with the KMS key" in n for n in item.notes)
 
 
 def test_a_property_the_schema_cannot_keep_refuses_the_import_naming_it(strict_aws):
