@@ -154,6 +154,14 @@ def _template(text: str) -> str:
      UNRESOLVABLE, 4, "condition 'Missing' is not defined under Conditions"),
     ("Resources:\n  T:\n    Type: AWS::Serverless::SimpleTable\n",
      UNSUPPORTED, 4, "T is a SAM AWS::Serverless::SimpleTable"),
+    ("Conditions:\n  A: !Not [!Condition A]\nResources:\n  T:\n    Type: AWS::DynamoDB::Table\n",
+     UNRESOLVABLE, 3, "condition A refers to itself"),
+    ("Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: !Select [3, [Retain]]\n",
+     UNRESOLVABLE, 5, "Fn::Select: no item 3"),
+    (("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  T:\n    Type: AWS::DynamoDB::Table\n"
+     "    DeletionPolicy: !Ref Q\n"), UNRESOLVABLE, 7, "Ref Q: the stack lists no physical id for resource Q"),
+    ("Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Keep\n",
+     UNRESOLVABLE, 5, "T's DeletionPolicy resolves to 'Keep', which is not a policy"),
     ("Resources:\n  T: [\n", UNREADABLE, 4, "the template cannot be read: did not find expected node content"),
     ("Resources:\n  T: {Type: A}\n  T: {Type: B}\n", UNREADABLE, 3, "the template cannot be read: Duplicate found"),
 ])
