@@ -99,3 +99,15 @@ def read_live_settings(client: Any, description: dict, pitr_period: int | None =
         _refuse(found, "PointInTimeRecoverySpecification.RecoveryPeriodInDays",
                 "PointInTimeRecoverySpecification.RecoveryPeriodInDays")
     return found
+
+
+def key_is_customers(kms: Any, arn: str) -> bool | None:
+    """Whether a table's KMS key is a customer managed key (KMS DescribeKey's KeyManager: CUSTOMER or AWS);
+    None when KMS will not say (no kms:DescribeKey permission, an emulator without KMS).
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_KeyMetadata.html"""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return kms.describe_key(KeyId=arn)["KeyMetadata"].get("KeyManager") == "CUSTOMER"
+    except (ClientError, BotoCoreError):
+        return None

@@ -48,3 +48,12 @@ def test_an_engine_without_those_calls_says_so(moto_endpoint):
     found = read_live_settings(ddb, _create(ddb, "plain-moto"))
     assert found.refusals == []
     assert found.not_reported == ["contributor insights", "Kinesis streaming destinations"]
+
+
+def test_a_customer_key_is_told_from_the_aws_managed_one(strict_aws):
+    from jobwork_infra.live_settings import key_is_customers
+
+    kms = strict_aws.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    assert key_is_customers(kms, key["Arn"]) is True
+    assert key_is_customers(kms, "arn:aws:kms:us-east-1:123456789012:key/does-not-exist") is None
