@@ -204,7 +204,7 @@ RESOURCE_ATTRIBUTES = [
 
 @dataclass(frozen=True)
 class Refusal:
-    path: str              # with indexes named: "GlobalSecondaryIndexes[by_kind].OnDemandThroughput"
+    path: str              # with indexes named: "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"
     property: Property
 
 
@@ -220,7 +220,8 @@ def _visit(value: Any, path: str, shown: str) -> Iterator[tuple[str, str, Any]]:
         yield path + "[]", shown, value
         for n, item in enumerate(value):
             name = item.get("IndexName") if isinstance(item, dict) else None
-            label = f"{shown}[{name if isinstance(name, str) else n}]"
+            # Parentheses, not brackets: the console reads [name] as markup.
+            label = f"{shown}({name if isinstance(name, str) else n})"
             if isinstance(item, dict):
                 yield from _walk(item, path + "[]", label)
         return
@@ -229,11 +230,12 @@ def _visit(value: Any, path: str, shown: str) -> Iterator[tuple[str, str, Any]]:
         yield from _walk(value, path, shown)
 
 
-def refusals(properties: dict) -> list[Refusal]:
+def refusals(properties: dict, unresolved: Callable[[Any], bool] = lambda value: False) -> list[Refusal]:
     """The properties of a resolved AWS::DynamoDB::Table that the schema cannot keep, in template order.
 
     A property the registry does not know (AWS added it after this list) is refused too: unknown is
-    never silently dropped.
+    never silently dropped. `unresolved` tells a value the template reader could not resolve: one
+    under a refused property may matter, so it is refused.
     """
     out: list[Refusal] = []
     for path, shown, value in _walk(properties, "", ""):
@@ -244,19 +246,18 @@ def refusals(properties: dict) -> list[Refusal]:
             row = Property(path, REFUSED, reason="a property this version of jobwork-infra does not know",
                            way_forward="upgrade jobwork-infra, or leave the table where it is")
             out.append(Refusal(shown, row))
-        elif row.status == REFUSED and row.matters is not None and (row.matters(value) or _unresolved(value)):
+        elif row.status == REFUSED and row.matters is not None and (row.matters(value)
+                                                                    or _contains(value, unresolved)):
             out.append(Refusal(shown, row))  # a value the template does not let us read may matter: refused
     return out
 
 
-def _unresolved(value: Any) -> bool:
-    from .cfn_source import Unresolved
-
+def _contains(value: Any, test: Callable[[Any], bool]) -> bool:
     if isinstance(value, dict):
-        return any(_unresolved(v) for v in value.values())
+        return any(_contains(v, test) for v in value.values())
     if isinstance(value, list):
-        return any(_unresolved(v) for v in value)
-    return isinstance(value, Unresolved)
+        return any(_contains(v, test) for v in value)
+    return test(value)
 
 
 def _cell(text: str) -> str:

@@ -14,9 +14,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from jobwork_infra.cfn_source import StackContext, read_source
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.cloudformation.source import StackContext, decode_template, read_source
 from jobwork_infra.model import BUILT_IN_TAGS
 from jobwork_infra.table_properties import CREATION_ONLY, PROPERTIES
 
@@ -35,13 +34,8 @@ tables: {}
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 def run(strict_aws, *args: str):
@@ -65,7 +59,7 @@ def count(strict_aws, table: str) -> int:
 
 def stack_template(strict_aws, stack: str) -> dict:
     body = strict_aws.client("cloudformation").get_template(StackName=stack)["TemplateBody"]
-    return body if isinstance(body, dict) else json.loads(body)
+    return body if isinstance(body, dict) else json.loads(json.dumps(decode_template(body, stack)))
 
 
 TOOL_TAGS = set(BUILT_IN_TAGS)
@@ -73,7 +67,11 @@ TOOL_TAGS = set(BUILT_IN_TAGS)
 CASES = {
     "aws_docs_indexes.json": {},
     "cdk_lsi_table_sort_key.json": {},
+    "conditional_throughput.yaml": {"Environment": "prod"},
+    "customer_kms_key.yaml": {},
 }
+ORDERS = {"Stage": "prod", "BillingParam": "PAY_PER_REQUEST", "TableClassParam": "STANDARD_INFREQUENT_ACCESS",
+          "EnablePitr": "true", "SortKeyType": "N"}
 
 
 @pytest.mark.slow
@@ -156,3 +154,63 @@ def essentials(p: dict) -> dict:
         "kms": (p.get("SSESpecification") or {}).get("KMSMasterKeyId"),
         "tags": sorted((t["Key"], t["Value"]) for t in p.get("Tags") or [] if t["Key"] not in TOOL_TAGS),
     }
+
+
+@pytest.mark.slow
+def test_short_form_tags_adopted_once_the_other_team_drops_its_reference(strict_aws, tmp_path):
+    """Refused while the source stack's policy refers to the table (nothing changed), adopted after."""
+    text = (TEMPLATES / "short_form_tags.yaml").read_text()
+    cfn = strict_aws.client("cloudformation")
+    cfn.create_stack(StackName="orders", TemplateBody=text,
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in ORDERS.items()])
+    put_items(strict_aws, "orders-prod", 3)
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(SCHEMA)
+    imported = run(strict_aws, "import", "--env", "dev", "--schema", str(schema), "--from-stack", "orders", "--write")
+    assert imported.exit_code == 0, imported.output
+    assert "referred to in stack orders by Resources.OrdersReadPolicy, Outputs.OrdersTableName" in schema.read_text()
+    refused = run(strict_aws, "deploy", "--env", "dev", "--schema", str(schema), "--yes", "--adopt",
+                  "--from-stack", "orders")
+    assert refused.exit_code == 3 and "OrdersReadPolicy" in refused.output, refused.output
+    assert stack_template(strict_aws, "orders")["Resources"]["OrdersTable"]["DeletionPolicy"] == {
+        "Fn::If": ["IsProd", "Retain", "Delete"]}                              # nothing was changed
+    start, end = text.index("  OrdersReadPolicy:"), text.index("  Queue:")
+    cfn.update_stack(StackName="orders", TemplateBody=text[:start] + text[end:],
+                     Parameters=[{"ParameterKey": k, "UsePreviousValue": True} for k in ORDERS])
+    adopted = run(strict_aws, "deploy", "--env", "dev", "--schema", str(schema), "--yes", "--adopt",
+                  "--from-stack", "orders")
+    assert adopted.exit_code == 0, adopted.output
+    again = run(strict_aws, "deploy", "--env", "dev", "--schema", str(schema), "--yes")
+    assert again.exit_code == 0 and "No changes" in again.output, again.output
+    assert run(strict_aws, "drift", "--env", "dev", "--schema", str(schema)).exit_code == 0
+    assert count(strict_aws, "orders-prod") == 3
+    [ours] = [r["Properties"] for r in stack_template(strict_aws, "adopt-dev")["Resources"].values()
+              if r["Type"] == "AWS::DynamoDB::Table"]
+    assert (ours["TableClass"], ours["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+            ours["BillingMode"]) == ("STANDARD_INFREQUENT_ACCESS", True, "PAY_PER_REQUEST")
+    assert {"AttributeName": "order_id", "AttributeType": "N"} in ours["AttributeDefinitions"]
+
+
+@pytest.mark.slow
+def test_a_table_with_settings_the_schema_cannot_keep_is_refused_before_any_change(strict_aws, tmp_path):
+    """Contributor insights and on-demand maximums (table and GSI): named at import, refused by adopt (R021)."""
+    cfn = strict_aws.client("cloudformation")
+    cfn.create_stack(StackName="events-src", TemplateBody=(TEMPLATES / "insights_and_throughput.yaml").read_text())
+    put_items(strict_aws, "events", 2)
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(SCHEMA)
+    imported = run(strict_aws, "import", "--env", "dev", "--schema", str(schema), "--from-stack", "events-src",
+                   "--write")
+    assert imported.exit_code == 0, imported.output
+    assert "# not kept by the schema yet: ContributorInsightsSpecification:" in schema.read_text()
+    refused = run(strict_aws, "deploy", "--env", "dev", "--schema", str(schema), "--yes", "--adopt",
+                  "--from-stack", "events-src")
+    assert refused.exit_code == 3, refused.output
+    said = " ".join(refused.output.split())     # the console wraps long lines
+    for named in ("R021", "events: ContributorInsightsSpecification:", "events: OnDemandThroughput:",
+                  "events: GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification:", "nothing was changed"):
+        assert named in said, said
+    resources = stack_template(strict_aws, "events-src")["Resources"]
+    assert resources["EventsTable"]["DeletionPolicy"] == "Retain" and "adopt-dev" not in [
+        s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert count(strict_aws, "events") == 2

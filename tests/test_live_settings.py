@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobwork_infra.live_settings import read_live_settings
+from jobwork_infra.deploy.live_settings import read_live_settings
 
 
 def _create(ddb, name: str, **extra) -> dict:
@@ -30,7 +30,7 @@ def test_each_setting_the_schema_cannot_keep_is_named(strict_aws):
     ddb.put_resource_policy(ResourceArn=table["TableArn"], Policy='{"Version": "2012-10-17", "Statement": []}')
     found = read_live_settings(ddb, ddb.describe_table(TableName="busy")["Table"], pitr_period=7)
     assert [r.path for r in found.refusals] == [
-        "GlobalSecondaryIndexes[by_kind].ContributorInsightsSpecification", "OnDemandThroughput",
+        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification", "OnDemandThroughput",
         "KinesisStreamSpecification", "ResourcePolicy", "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
     assert all(r.property.reason and r.property.way_forward for r in found.refusals)
 
@@ -51,7 +51,7 @@ def test_an_engine_without_those_calls_says_so(moto_endpoint):
 
 
 def test_a_customer_key_is_told_from_the_aws_managed_one(strict_aws):
-    from jobwork_infra.live_settings import key_is_customers
+    from jobwork_infra.deploy.live_settings import key_is_customers
 
     kms = strict_aws.client("kms")
     key = kms.create_key()["KeyMetadata"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobwork_infra.cfn_source import StackContext, read_source
+from jobwork_infra.deploy.cloudformation.source import StackContext, read_source
 from jobwork_infra.table_properties import (
     CREATION_ONLY,
     END,
@@ -91,8 +91,8 @@ def _refused(name: str, context: StackContext) -> list[str]:
 def test_contributor_insights_and_on_demand_and_warm_throughput_are_refused_by_name():
     assert _refused("insights_and_throughput.yaml", StackContext("events")) == [
         "ContributorInsightsSpecification", "OnDemandThroughput", "WarmThroughput",
-        "GlobalSecondaryIndexes[by_kind].ContributorInsightsSpecification",
-        "GlobalSecondaryIndexes[by_kind].OnDemandThroughput"]
+        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
+        "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
 
 
 @pytest.mark.parametrize(("name", "context"), [
@@ -125,9 +125,10 @@ def test_a_property_unknown_to_this_version_is_refused_not_dropped():
 
 
 def test_an_unresolved_value_of_a_refused_property_is_refused():
-    from jobwork_infra.cfn_source import Unresolved
+    from jobwork_infra.deploy.cloudformation.source import Unresolved
     from jobwork_infra.errors import Location
 
     unknown = Unresolved("F102", Location("t.yaml", 3, 4), "Fn::ImportValue")
-    assert [r.path for r in refusals({"ContributorInsightsSpecification": {"Enabled": unknown}})] == [
+    spec = {"ContributorInsightsSpecification": {"Enabled": unknown}}
+    assert [r.path for r in refusals(spec, unresolved=lambda v: isinstance(v, Unresolved))] == [
         "ContributorInsightsSpecification"]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .table_properties import PROPERTIES, Refusal
+from ..table_properties import PROPERTIES, Refusal
 
 _ABSENT = ("ResourceNotFoundException", "PolicyNotFoundException")
 # DynamoDB Local answers UnknownOperationException; an emulator without the action, a bare 500.
@@ -77,13 +77,13 @@ def read_live_settings(client: Any, description: dict, pitr_period: int | None =
                 _refuse(found, "ContributorInsightsSpecification", "ContributorInsightsSpecification")
             else:
                 _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
-                        f"GlobalSecondaryIndexes[{index}].ContributorInsightsSpecification")
+                        f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
     if _limited(description.get("OnDemandThroughput")):
         _refuse(found, "OnDemandThroughput", "OnDemandThroughput")
     for index in description.get("GlobalSecondaryIndexes") or []:
         if _limited(index.get("OnDemandThroughput")):
             _refuse(found, "GlobalSecondaryIndexes[].OnDemandThroughput",
-                    f"GlobalSecondaryIndexes[{index['IndexName']}].OnDemandThroughput")
+                    f"GlobalSecondaryIndexes({index['IndexName']}).OnDemandThroughput")
     kinesis = _call(lambda: client.describe_kinesis_streaming_destination(TableName=name),
                     "Kinesis streaming destinations", found)
     if kinesis and any(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")

@@ -1,6 +1,6 @@
 """A source stack read for `import --from-stack` and `deploy --adopt --from-stack`: template, parameters, tables.
 
-The template is read by cfn_source.py with what the stack says about itself: DescribeStacks (its
+The template is read by source.py with what the stack says about itself: DescribeStacks (its
 parameters' values — `ResolvedValue` for SSM parameters — its id, which names the partition, region
 and account) and ListStackResources (the physical id of each resource). Each table's shape is then
 read from the live table (DescribeTable and friends): the template serves only for logical ids,
@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .cfn_source import SourceTable, SourceTemplate, StackContext, read_source
-from .errors import Blocked, JobworkError
-from .model import Encryption
-from .table_properties import CREATION_ONLY, PROPERTIES, refusals
+from ...errors import JobworkError
+from ...model import Encryption
+from ...table_properties import CREATION_ONLY, PROPERTIES, refusals
+from .source import SourceTable, SourceTemplate, StackContext, Unresolved, read_source
 
 
 @dataclass(frozen=True)
@@ -57,18 +57,10 @@ def read_stack_source(cfn: Any, stack: str) -> StackSource:
     return StackSource(stack, source, physical)
 
 
-def refuse_unmodelled(stack: str, tables: list[SourceTable]) -> None:
-    """Blocked (exit 3, nothing changed) when a table carries a property the schema cannot keep."""
-    lines = []
-    for table in tables:
-        for refusal in refusals(table.properties):
-            lines.append(f"{table.logical_id}: {refusal.path}: {refusal.property.reason}; "
-                         f"{refusal.property.way_forward}")
-    if lines:
-        raise Blocked(f"stack {stack} has table properties jobwork-infra cannot manage yet; adopting would drop "
-                      "them, so nothing was changed:\n  " + "\n  ".join(lines),
-                      "each line says the way forward; docs/schema.md lists every property of "
-                      "AWS::DynamoDB::Table and what the tool does with it")
+def unkept_note(path: str, reason: str, way_forward: str) -> str:
+    """The comment import writes for a property the schema cannot keep; adopt refuses the table (R021)."""
+    return (f"not kept by the schema yet: {path}: {reason}; {way_forward}. `deploy --adopt` refuses this table "
+            "until then (docs/schema.md)")
 
 
 def notes_for(stack: str, table: SourceTable) -> list[str]:
@@ -110,12 +102,13 @@ def _customer_key(table: SourceTable, description: dict) -> str | None:
 
 def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], tenancy_attribute: str) -> list:
     """`import --from-stack`: the stack's tables (all, or those named by physical name or logical id), each
-    read from the live table, with the template's notes; Blocked before anything is printed when a table
-    carries a property the schema cannot keep."""
-    from .deploy.inspect import read_live_table, unexpressed
-    from .deploy.shapes import table_from_live
-    from .importer import Imported
-    from .load import did_you_mean
+    read from the live table, with the template's notes; a property the schema cannot keep (from the
+    template or the live table) is a note too, and `deploy --adopt` refuses that table (R021)."""
+    from ...importer import Imported
+    from ...load import did_you_mean
+    from ..dynamodb import read_live_table, unexpressed
+    from ..live_settings import read_live_settings
+    from ..shapes import table_from_live
 
     source = read_stack_source(cfn, stack)
     held = source.tables()
@@ -129,7 +122,6 @@ def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], t
             raise JobworkError(f"stack {stack} has no table {name!r} (its tables: {listed})",
                                did_you_mean(name, [*(p for _, p in held), *(t.logical_id for t, _ in held)]))
         wanted.append(found)
-    refuse_unmodelled(stack, [t for t, _ in wanted])
     out = []
     for table, physical in wanted:
         live = read_live_table(dynamodb, physical, aws=True)
@@ -137,7 +129,11 @@ def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], t
             raise JobworkError(f"stack {stack} lists table {physical} ({table.logical_id}) but DynamoDB has no "
                                "such table", "it was deleted outside CloudFormation; check the stack's drift")
         model = table_from_live(live, key=physical, tenancy_attribute=tenancy_attribute)
-        notes = [*notes_for(stack, table), *unexpressed(live)]
+        unkept = {r.path: r.property for r in refusals(table.properties,
+                                                         unresolved=lambda v: isinstance(v, Unresolved))}
+        unkept.update({r.path: r.property for r in read_live_settings(dynamodb, live.description).refusals})
+        notes = [*notes_for(stack, table), *unexpressed(live),
+                 *(unkept_note(path, p.reason, p.way_forward) for path, p in unkept.items())]
         customer = _customer_key(table, live.description)
         if customer is not None:
             model = model.model_copy(update={"encryption": Encryption(type="customer_managed",

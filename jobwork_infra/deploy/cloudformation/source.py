@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import JobworkError, Location
+from ...errors import JobworkError, Location
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 # Pseudo parameters: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html

@@ -1,4 +1,4 @@
-"""The source-stack template reader (cfn_source.py) on the corpus in tests/fixtures/templates: pure, no server."""
+"""The source-stack template reader (deploy/cloudformation/source.py) on the corpus in tests/fixtures/templates: pure, no server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobwork_infra.cfn_source import (
+from jobwork_infra.deploy.cloudformation.source import (
     UNREADABLE,
     UNRESOLVABLE,
     UNSUPPORTED,
