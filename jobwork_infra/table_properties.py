@@ -25,7 +25,7 @@ CREATION_ONLY = "creation only"   # acts only when CloudFormation creates the ta
 # What the way forward is for a setting the schema cannot hold yet.
 _TURN_OFF = ("turn it off in the app that deploys the source stack and deploy that, then adopt; or leave the "
              "table where it is")
-_NOT_YET = "the schema language has no {what} yet (the table-option registry of issue 20 adds it)"
+_NOT_YET = "the schema language has no {what} yet"
 
 
 @dataclass(frozen=True)
