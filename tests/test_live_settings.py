@@ -72,3 +72,18 @@ def test_import_by_name_writes_what_the_schema_cannot_keep_as_a_comment(strict_a
     assert result.exit_code == 0, result.output
     for path in ("ContributorInsightsSpecification", "OnDemandThroughput"):
         assert f"# not kept by the schema yet: {path}: the schema language has no" in result.output
+
+
+def test_import_by_name_writes_a_customer_key_as_customer_managed(strict_aws, project_schema):
+    from typer.testing import CliRunner
+
+    from jobwork_infra.cli import app
+
+    key = strict_aws.client("kms").create_key()["KeyMetadata"]
+    ddb = strict_aws.client("dynamodb")
+    _create(ddb, "payments", SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]})
+    result = CliRunner().invoke(app, ["import", "--env", "dev", "--endpoint-url", strict_aws.endpoint,
+                                      "--schema", str(project_schema), "payments"])
+    assert result.exit_code == 0, result.output
+    assert f"    encryption: {{kms_key_arn: {key['Arn']}}}\n" in result.output
+    assert "read as aws_managed" not in result.output

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import JobworkError
 from ..importer import Imported
 from ..load import did_you_mean
-from ..model import ResolvedSchema
+from ..model import Encryption, ResolvedSchema
 from ..project import Project
 from . import DeployRequest
 from .aws import aws_session
@@ -20,7 +20,7 @@ from .cloudformation.source_stack import imported_from_stack, unkept_note
 from .cloudformation.target import environment_targets
 from .dynamodb import EnvironmentState, Sources, list_table_names, read_live_table, unexpressed
 from .events import Emit
-from .live_settings import read_live_settings
+from .live_settings import key_is_customers, read_live_settings
 from .local import engine as engines
 from .local.client import client_for
 from .local.live import read_local_environment
@@ -57,7 +57,8 @@ def open_sources(*, local: bool, endpoint_url: str | None, profile: str | None, 
     session = aws_session(profile=profile, region=region or env_region, endpoint_url=endpoint_url, env=env)
     return Sources(session.client("dynamodb", endpoint_url=endpoint_url),
                    session.client("cloudformation", endpoint_url=endpoint_url),
-                   endpoint_url or f"AWS ({session.region_name})", False)
+                   endpoint_url or f"AWS ({session.region_name})", False,
+                   kms=session.client("kms", endpoint_url=endpoint_url))
 
 
 def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, from_stack: str | None) -> list:
@@ -81,8 +82,14 @@ def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, fr
                                hint or "list them with `aws dynamodb list-tables`")
         table = table_from_live(live, key=name, tenancy_attribute=head.tenancy_attribute)
         settings = read_live_settings(sources.dynamodb, live.description)
-        unkept = [unkept_note(r.path, r.property.reason, r.property.way_forward) for r in settings.refusals]
-        out.append(Imported(table, f"live table {name}", (*unexpressed(live), *unkept)))
+        notes = [*unexpressed(live),
+                 *(unkept_note(r.path, r.property.reason, r.property.way_forward) for r in settings.refusals)]
+        key = (live.description.get("SSEDescription") or {}).get("KMSMasterKeyArn")
+        if key and sources.kms is not None and key_is_customers(sources.kms, key):
+            # DescribeTable does not say whose key it is; KMS does (KeyManager CUSTOMER).
+            table = table.model_copy(update={"encryption": Encryption(type="customer_managed", kms_key_arn=key)})
+            notes = [n for n in notes if not n.startswith("encrypted with the KMS key")]
+        out.append(Imported(table, f"live table {name}", tuple(notes)))
     return out
 
 
