@@ -279,41 +279,16 @@ class _Resolver:
             return Unresolved(refused.code, refused.location, refused.reason, refused.hint)
 
     def function(self, fn: str, args: Any, node: Any, at: Location) -> Any:
-        if fn == "Ref":
-            return self.ref(args, node, at)
-        if fn == "Fn::If":
-            if not (isinstance(args, list) and len(args) == 3):
-                raise self.refuse(UNRESOLVABLE, node, at, "Fn::If takes [condition, value if true, value if false]")
-            return self.value(args[1] if self.condition(args[0], node, at) else args[2], at)
-        if fn == "Fn::Sub":
-            return self.sub(args, node, at)
-        if fn == "Fn::GetAtt":
-            return self.getatt(args, node, at)
-        if fn == "Fn::Join":
-            if not (isinstance(args, list) and len(args) == 2):
-                raise self.refuse(UNRESOLVABLE, node, at, "Fn::Join takes [delimiter, [values]]")
-            delimiter, values = self.value(args[0], at), self.value(args[1], at)
-            if not isinstance(values, list):
-                raise self.refuse(UNRESOLVABLE, node, at, "Fn::Join's second argument is not a list")
-            return str(delimiter).join(_text(v) for v in values)
-        if fn == "Fn::Select":
-            if not (isinstance(args, list) and len(args) == 2):
-                raise self.refuse(UNRESOLVABLE, node, at, "Fn::Select takes [index, [values]]")
-            index, values = self.value(args[0], at), self.value(args[1], at)
-            try:
-                return values[int(index)]
-            except (ValueError, TypeError, IndexError):
-                raise self.refuse(UNRESOLVABLE, node, at, f"Fn::Select: no item {index!r} in {values!r}") from None
-        if fn == "Fn::Split":
-            if not (isinstance(args, list) and len(args) == 2):
-                raise self.refuse(UNRESOLVABLE, node, at, "Fn::Split takes [delimiter, string]")
-            return _text(self.value(args[1], at)).split(str(self.value(args[0], at)))
-        if fn == "Fn::FindInMap":
-            return self.find_in_map(args, node, at)
-        if fn == "Fn::Base64":
-            return base64.b64encode(_text(self.value(args, at)).encode()).decode()
-        if fn in ("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"):
-            return self.truth(node, at)
+        handler = {
+            "Ref": lambda: self.ref(args, node, at), "Fn::If": lambda: self.if_(args, node, at),
+            "Fn::Sub": lambda: self.sub(args, node, at), "Fn::GetAtt": lambda: self.getatt(args, node, at),
+            "Fn::Join": lambda: self.join(args, node, at), "Fn::Select": lambda: self.select(args, node, at),
+            "Fn::Split": lambda: self.split(args, node, at), "Fn::FindInMap": lambda: self.find_in_map(args, node, at),
+            "Fn::Base64": lambda: base64.b64encode(_text(self.value(args, at)).encode()).decode(),
+            **dict.fromkeys(("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"), lambda: self.truth(node, at)),
+        }.get(fn)
+        if handler is not None:
+            return handler()
         if fn == "Fn::ImportValue":
             raise self.refuse(UNRESOLVABLE, node, at, "Fn::ImportValue: the value is another stack's export",
                               "name the tables instead of --from-stack, or read the export with "
@@ -323,6 +298,33 @@ class _Resolver:
                               "name the tables instead of --from-stack")
         raise self.refuse(UNRESOLVABLE, node, at, f"{fn} cannot be resolved without AWS",
                           "name the tables instead of --from-stack")
+
+    def _pair(self, args: Any, node: Any, at: Location, shape: str) -> tuple[Any, Any]:
+        if not (isinstance(args, list) and len(args) == 2):
+            raise self.refuse(UNRESOLVABLE, node, at, shape)
+        return self.value(args[0], at), self.value(args[1], at)
+
+    def if_(self, args: Any, node: Any, at: Location) -> Any:
+        if not (isinstance(args, list) and len(args) == 3):
+            raise self.refuse(UNRESOLVABLE, node, at, "Fn::If takes [condition, value if true, value if false]")
+        return self.value(args[1] if self.condition(args[0], node, at) else args[2], at)
+
+    def join(self, args: Any, node: Any, at: Location) -> str:
+        delimiter, values = self._pair(args, node, at, "Fn::Join takes [delimiter, [values]]")
+        if not isinstance(values, list):
+            raise self.refuse(UNRESOLVABLE, node, at, "Fn::Join's second argument is not a list")
+        return str(delimiter).join(_text(v) for v in values)
+
+    def select(self, args: Any, node: Any, at: Location) -> Any:
+        index, values = self._pair(args, node, at, "Fn::Select takes [index, [values]]")
+        try:
+            return values[int(index)]
+        except (ValueError, TypeError, IndexError, KeyError):
+            raise self.refuse(UNRESOLVABLE, node, at, f"Fn::Select: no item {index!r} in {values!r}") from None
+
+    def split(self, args: Any, node: Any, at: Location) -> list[str]:
+        delimiter, text = self._pair(args, node, at, "Fn::Split takes [delimiter, string]")
+        return _text(text).split(str(delimiter))
 
     def sub(self, args: Any, node: Any, at: Location) -> str:
         if isinstance(args, list) and len(args) == 2 and isinstance(args[1], dict):
@@ -455,6 +457,51 @@ def _references(node: Any, resolver: _Resolver, at: Location) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 # The reader
 
+def _refuse_unexpanded(resolver: _Resolver, resources: dict, exists: Any, top: Location) -> None:
+    """Resources this reader cannot see through: made by Fn::ForEach, or a SAM SimpleTable."""
+    for lid, spec in resources.items():
+        if str(lid).startswith("Fn::ForEach"):
+            raise resolver.refuse(UNSUPPORTED, spec, top, "Fn::ForEach (AWS::LanguageExtensions) makes resources "
+                                  "this reader does not expand", "name the tables instead of --from-stack")
+        if isinstance(spec, dict) and spec.get("Type") == "AWS::Serverless::SimpleTable" and exists(lid, spec):
+            raise resolver.refuse(UNSUPPORTED, spec, top, f"{lid} is a SAM AWS::Serverless::SimpleTable",
+                                  "write it as an AWS::DynamoDB::Table in that app (SAM makes one of the same "
+                                  "logical id) and deploy it, or name the table instead of --from-stack")
+
+
+def _referrers(resolver: _Resolver, template: dict, present: dict, file: str, top: Location) -> dict[str, list[str]]:
+    """Logical id → the resources and outputs that refer to it ("Resources.X", "Outputs.Y")."""
+    referrers: dict[str, list[str]] = {}
+    for lid, spec in present.items():
+        at = _location(file, spec, top)
+        depends = spec.get("DependsOn")
+        targets = _references({k: v for k, v in spec.items() if k != "DependsOn"}, resolver, at)
+        targets |= {depends} if isinstance(depends, str) else set(depends or [])
+        for target in targets:
+            referrers.setdefault(target, []).append(f"Resources.{lid}")
+    for name, output in (template.get("Outputs") or {}).items():
+        if isinstance(output, dict) and output.get("Condition") and not resolver.condition(
+                output["Condition"], output, _location(file, output, top)):
+            continue
+        for target in _references(output, resolver, _location(file, output, top)):
+            referrers.setdefault(target, []).append(f"Outputs.{name}")
+    return referrers
+
+
+def _table(resolver: _Resolver, lid: str, spec: dict, referred_by: list[str], at: Location) -> SourceTable:
+    policies = {}
+    for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+        value = resolver.value(spec.get(attribute, "Delete"), at)
+        if value not in ("Delete", "Retain", "RetainExceptOnCreate", "Snapshot"):
+            raise resolver.refuse(UNRESOLVABLE, spec.get(attribute), at,
+                                  f"{lid}'s {attribute} resolves to {value!r}, which is not a policy")
+        policies[attribute] = value
+    properties = resolver.lenient(spec.get("Properties") or {}, at)
+    return SourceTable(lid, policies["DeletionPolicy"], policies["UpdateReplacePolicy"],
+                       properties if isinstance(properties, dict) else {},
+                       tuple(r for r in referred_by if r != f"Resources.{lid}"), at)
+
+
 def read_source(text_or_template: str | dict, file: str, context: StackContext) -> SourceTemplate:
     """The template's tables with their policies and referrers; refused, located, where it must resolve."""
     template = (decode_template(text_or_template, file) if isinstance(text_or_template, str)
@@ -471,45 +518,9 @@ def read_source(text_or_template: str | dict, file: str, context: StackContext) 
         condition = spec.get("Condition") if isinstance(spec, dict) else None
         return condition is None or resolver.condition(condition, spec, _location(file, spec, top))
 
-    for lid, spec in resources.items():
-        if str(lid).startswith("Fn::ForEach"):
-            raise resolver.refuse(UNSUPPORTED, spec, top, "Fn::ForEach (AWS::LanguageExtensions) makes resources "
-                                  "this reader does not expand", "name the tables instead of --from-stack")
-        if isinstance(spec, dict) and spec.get("Type") == "AWS::Serverless::SimpleTable" and exists(lid, spec):
-            raise resolver.refuse(UNSUPPORTED, spec, top, f"{lid} is a SAM AWS::Serverless::SimpleTable",
-                                  "write it as an AWS::DynamoDB::Table in that app (SAM makes one of the same "
-                                  "logical id) and deploy it, or name the table instead of --from-stack")
-
+    _refuse_unexpanded(resolver, resources, exists, top)
     present = {lid: spec for lid, spec in resources.items() if isinstance(spec, dict) and exists(lid, spec)}
-    referrers: dict[str, list[str]] = {}
-    for lid, spec in present.items():
-        at = _location(file, spec, top)
-        depends = spec.get("DependsOn")
-        targets = _references({k: v for k, v in spec.items() if k != "DependsOn"}, resolver, at)
-        targets |= {depends} if isinstance(depends, str) else set(depends or [])
-        for target in targets:
-            referrers.setdefault(target, []).append(f"Resources.{lid}")
-    for name, output in (template.get("Outputs") or {}).items():
-        if isinstance(output, dict) and output.get("Condition") and not resolver.condition(
-                output["Condition"], output, _location(file, output, top)):
-            continue
-        for target in _references(output, resolver, _location(file, output, top)):
-            referrers.setdefault(target, []).append(f"Outputs.{name}")
-
-    tables: dict[str, SourceTable] = {}
-    for lid, spec in present.items():
-        if spec.get("Type") != TABLE_TYPE:
-            continue
-        at = _location(file, spec, top)
-        policies = {}
-        for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
-            value = resolver.value(spec.get(attribute, "Delete"), at)
-            if value not in ("Delete", "Retain", "RetainExceptOnCreate", "Snapshot"):
-                raise resolver.refuse(UNRESOLVABLE, spec.get(attribute), at,
-                                      f"{lid}'s {attribute} resolves to {value!r}, which is not a policy")
-            policies[attribute] = value
-        properties = resolver.lenient(spec.get("Properties") or {}, at)
-        tables[lid] = SourceTable(lid, policies["DeletionPolicy"], policies["UpdateReplacePolicy"],
-                                  properties if isinstance(properties, dict) else {},
-                                  tuple(r for r in referrers.get(lid, []) if r != f"Resources.{lid}"), at)
+    referrers = _referrers(resolver, template, present, file, top)
+    tables = {lid: _table(resolver, lid, spec, referrers.get(lid, []), _location(file, spec, top))
+              for lid, spec in present.items() if spec.get("Type") == TABLE_TYPE}
     return SourceTemplate(file, template, dict(resolver.conditions), tables)
