@@ -53,7 +53,7 @@ def test_check_says_when_the_schema_changed(tmp_path):
     out = tmp_path / "jobwork_data"
     codegen("--out", str(out), "--schema", str(PROJECT))
     changed = tmp_path / "tables.yaml"
-    changed.write_text(PROJECT.read_text().replace("      email: string\n", "      email: string\n      phone: string\n"))
+    changed.write_text(PROJECT.read_text().replace("      name: string\n", "      name: string\n      phone: string\n"))
     result = codegen("--out", str(out), "--schema", str(changed), "--check")
     assert result.exit_code == 1
     assert f"{out} is stale:" in result.output
@@ -152,9 +152,10 @@ def test_tenant_bound_methods_take_no_tenant_and_cross_tenant_ones_take_their_ke
     _, files = generate(check_project(PROJECT).schema, "tables.yaml", "pkg")
     data = files["data.py"]
     assert "    def list_users_of_a_tenant(self, *, limit: int | None = None," in data
-    assert "    def get_a_user(self, *, user_id: UUID | None = None, user_id_begins_with: str | None = None," in data
-    assert "    def find_user_at_login(self, cognito_sub: str, *, limit: int | None = None," in data
-    assert "Page[UsersByCognitoSubItem]" in data
+    # Exact lookups (issue 19): the whole primary key, and an index on a globally unique value.
+    assert "    def get_a_user(self, user_id: UUID, *, consistent: bool = False) -> UsersItem | None:" in data
+    assert "    def find_user_at_login(self, cognito_sub: str) -> UsersByCognitoSubItem | None:" in data
+    assert "Page[UsersByCognitoSubItem]" not in data
     assert '"dev": {\n        "tenant": "jobwork-dev-tenant",\n        "users": "jobwork-dev-users",' in data
 
 
