@@ -241,10 +241,13 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
             if enum_alias(table, name):
                 literals[enum_alias(table, name)] = literal(attribute)
         item_name = pascal(table.key) + "Item"
+        fields = _fields(table, list(dict.fromkeys([*_key_names(table), *table.attributes])),
+                         set(_key_names(table)), tenancy if table.tenant_scoped else "")
+        if table.version and "version" not in table.attributes:
+            fields += (ItemField(name="version", stored="version", annotation="int", required=False,
+                                 doc="The optimistic version: pass back the one read to replace the item."),)
         items.append(ItemModel(
-            name=item_name, doc=_doc(table.description, f"An item of the table {table.key!r}."),
-            fields=_fields(table, list(dict.fromkeys([*_key_names(table), *table.attributes])),
-                           set(_key_names(table)), tenancy if table.tenant_scoped else "")))
+            name=item_name, doc=_doc(table.description, f"An item of the table {table.key!r}."), fields=fields))
         if table.tenant_scoped:
             tenant_types.add(table.attributes[tenancy].type if tenancy in table.attributes else "string")
         targets = _targets(table)
@@ -262,7 +265,6 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
             if not served:
                 continue  # rule A001 reports it; a valid schema has none
             method = _unique(snake(pattern.name), taken)
-            sort_part = _key_part(table, sort.name, sort.type) if len(pattern.key) == 2 and sort else None
             model = _index_model(table, item_name, index, partition.name, sort.name if sort else None, items, made)
             tenant_bound = table.tenant_scoped and scoped and partition.name == tenancy
             exact = None
@@ -272,6 +274,9 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
                   and (table.attributes.get(partition.name) and table.attributes[partition.name].unique == "global"
                        or not table.tenant_scoped and partition.name in table.unique_attributes())):
                 exact = "one"   # a unique value: at most one item across the table
+            # A range: [partition] narrows optionally by the sort key, [partition, sort] of an index too.
+            sort_part = _key_part(table, sort.name, sort.type) if sort and exact is None else (
+                _key_part(table, sort.name, sort.type) if sort and len(pattern.key) == 2 else None)
             query = Query(method=method, pattern=pattern.name,
                           doc=_doc(pattern.description, pattern.name[:1].upper() + pattern.name[1:] + "."),
                           scope=f"{table.key}.{method}", index=pattern.index, model=model,
