@@ -29,8 +29,8 @@ def codes(tmp_path, tables: str, tenancy: str = "") -> set[str]:
     ("jobs:\n  sort_key: job_id\n  attributes:\n    job_id: string\n    tenant-id: string\n", "N111"),
     ("jobs:\n  sort_key: job_id\n  attributes:\n    job_id: string\n    shift-code: string\n    shift_code: string\n",
      "N110"),
-    ("a:\n  sort_key: x\n  attributes:\n    x: string\n    y: string\n  local_indexes:\n    bbb: {sort_key: y}\n"
-     "a_bbb: {}\n", "N112"),
+    (("a:\n  sort_key: x\n  attributes:\n    x: string\n    y: string\n  local_indexes:\n    bbb: {sort_key: y}\n"
+     "a_bbb: {}\n"), "N112"),
     *[(f"jobs:\n  sort_key: {name}\n  attributes:\n    {name}: string\n", "N113")
       for name in ("self", "cursor", "limit", "consistent", "sort_condition", "class")],
 ])
