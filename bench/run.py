@@ -18,7 +18,8 @@ same machine mostly do not, so the ratio column is the one to compare across mac
 - `deploy --local` of 100 new tables against the same CreateTable calls made with boto3 and waited
   for (goal <= 1.5x), and its no-op redeploy against describing the 100 tables (goal <= 3x);
 - codegen of 1000 tables against validate of the same schema (goal <= 2x), and the generated data
-  layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x).
+  layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x);
+- a put with one unique attribute against boto3 doing the same transaction by hand (goal <= 1.3x).
 
     .venv/bin/python bench/run.py [--quick] [--engine dynamodb-local|moto] [--skip synth,redeploy,codegen]
 """
@@ -39,10 +40,11 @@ from bench import local_deploy as local_deploy_bench
 from bench import redeploy as redeploy_bench
 from bench import synth as synth_bench
 from bench import synth_scale as synth_scale_bench
+from bench import unique as unique_bench
 from bench import validate as validate_bench
 
 SIZES = (2, 100, 1000)
-PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen")
+PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen", "unique")
 
 
 def ms(seconds: float) -> str:
@@ -178,6 +180,14 @@ def main() -> int:
                         f"without I/O {calls['overhead'][f'generated {name}'] * 1e6:.0f} µs vs "
                         f"{calls['overhead'][f'boto3 {name}'] * 1e6:.0f} µs")
             rows.append((what, f"{ratio:.2f}x", absolute))
+
+    if "unique" not in skip:
+        progress("put with one unique attribute: generated vs the same transaction by hand, DynamoDB Local …")
+        u = unique_bench.measure(100 if q else 300)
+        ratio = u["generated"] / u["boto3"]
+        verdict = "ok" if ratio <= unique_bench.GOAL else "OVER"
+        rows.append((f"generated put, one unique attribute / boto3 by hand (goal <= {unique_bench.GOAL}x: {verdict})",
+                     f"{ratio:.2f}x", f"{ms(u['generated'])} vs {ms(u['boto3'])} per call (median)"))
 
     width = max(len(what) for what, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")
