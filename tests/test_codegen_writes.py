@@ -147,3 +147,30 @@ def test_local_client_reads_the_endpoint_of_the_running_engine(layer, dynamodb_l
     monkeypatch.setenv("JOBWORK_ROOT", str(tmp_path))
     with pytest.raises(RuntimeError, match="jobwork-infra local start"):
         gen.local_client()
+
+
+LOCAL_MARK = "<!-- tests/test_codegen_writes.py runs this block against DynamoDB Local (local client) -->\n```python\n"
+
+
+def test_the_local_client_snippet_in_the_docs_runs(dynamodb_local, tmp_path):
+    """docs/codegen.md's local_client() block, as written, in a process of its own: no region, no credentials."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.codegen_support import ROOT
+
+    work = tmp_path / "app"
+    work.mkdir()
+    on_dynamodb_local(ROOT / "schema" / "tables.yaml", dynamodb_local, work, "doc")
+    generated = next(p for p in work.iterdir() if p.name.startswith("gen_"))
+    generated.rename(work / "jobwork_data")
+    block = (ROOT / "docs" / "codegen.md").read_text().split(LOCAL_MARK)[1].split("```")[0]
+    (work / "example.py").write_text(block)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(PYTHONPATH=str(work), JOBWORK_ROOT=str(dynamodb_local.root), AWS_CONFIG_FILE=os.devnull,
+               AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    done = subprocess.run([sys.executable, str(work / "example.py")], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "[]"
