@@ -306,11 +306,11 @@ def _write_lines(repo: Repository, tenancy: str) -> list[str]:
             "",
             "        Conditional: if_= attributes must hold these values (ConditionFailed otherwise, nothing",
             "        written), and an item that does not exist is not created. Unique values are claimed and",
-            "        released in the same transaction (UniqueViolation)."
-            + (f" expected_version= refuses a stale write; {repo.version} is incremented." if repo.version else ""),
+            "        released in the same transaction (UniqueViolation).",
+            *([f"        expected_version= refuses a stale write; {repo.version} is incremented."] if repo.version else []),
             '        """',
-            f"        self._update({key}, sets=set or {{}}, removes=remove, expected=if_ or {{}}{version_arg},",
-            "                     transaction=transaction)"]
+            f"        self._update({key}, sets=set or {{}}, removes=remove, expected=if_ or {{}},",
+            f"                     {version_arg.lstrip(', ') + ', ' if version_arg else ''}transaction=transaction)"]
     delete_extra = (f", if_: {changes} = None" if changes else "") + version_param
     lines += [
         "",
