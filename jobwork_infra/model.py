@@ -107,7 +107,7 @@ class Attribute(_Model):
     # across tenants (a login subject). The generated data layer keeps a guard item per value in the
     # guard table (GUARD_TABLE) and writes it in the same transaction as the item (docs/codegen.md).
     unique: Annotated[Literal["tenant", "global"] | None, BeforeValidator(_unique_shorthand,
-                      json_schema_input_type=bool | Literal["tenant", "global"])] = Field(
+                      json_schema_input_type=bool | Literal["tenant", "global"] | None)] = Field(
         default=None, description="tenant (or true): no two items of one tenant hold the same value; global: no "
         "two items at all (only on a table or index marked as crossing tenants). Enforced by the generated "
         "data layer with guard items.")

@@ -253,6 +253,23 @@ def _guard_text(value: Any) -> str:
     return f"{kind}:{text}"
 
 
+def guard_key(table: str, attribute: str, value: Any, *, scope: str, tenant: str | None,
+              tenancy_attribute: str) -> dict[str, Any]:
+    """Where the guard of one unique value lives: under the tenant's partition, or a global one.
+
+    The deploy's backfill (jobwork_infra/deploy/unique_guards.py) writes the same keys.
+    """
+    text = _guard_text(value)
+    if scope == "tenant" and tenant is not None:
+        return serialize_item({tenancy_attribute: tenant, "guard": f"{table}#{attribute}#{text}"})
+    return serialize_item({tenancy_attribute: f"{GLOBAL_GUARD_PREFIX}{table}#{attribute}#{text}", "guard": "#"})
+
+
+def guard_owner(key: Mapping[str, Any]) -> str:
+    """The item a guard belongs to: its key in wire format, as canonical JSON."""
+    return json.dumps({k: _serializer.serialize(to_storage(v)) for k, v in key.items()}, sort_keys=True)
+
+
 @dataclass
 class _Write:
     """The actions of one write as TransactWriteItems takes them, and what a cancelled action means."""
@@ -326,16 +343,11 @@ class Repository:
         return {name: values[name] for name in self.KEY}
 
     def _guard_key(self, attribute: str, value: Any) -> dict[str, Any]:
-        """Where the guard of one unique value lives: under the tenant's partition, or a global one."""
-        text = _guard_text(value)
-        if self.UNIQUE[attribute] == "tenant" and self._tenant is not None:
-            return serialize_item({self._tenancy_attribute: self._tenant,
-                                   "guard": f"{self.TABLE_KEY}#{attribute}#{text}"})
-        partition = f"{GLOBAL_GUARD_PREFIX}{self.TABLE_KEY}#{attribute}#{text}"
-        return serialize_item({self._tenancy_attribute: partition, "guard": "#"})
+        return guard_key(self.TABLE_KEY, attribute, value, scope=self.UNIQUE[attribute], tenant=self._tenant,
+                         tenancy_attribute=self._tenancy_attribute)
 
     def _owner(self, key: Mapping[str, Any]) -> str:
-        return json.dumps({k: _serializer.serialize(to_storage(v)) for k, v in key.items()}, sort_keys=True)
+        return guard_owner(key)
 
     def _old_values(self, key: Mapping[str, Any], operation: str) -> dict[str, Any] | None:
         """The stored unique and version attributes of the item (strongly consistent), None when absent."""

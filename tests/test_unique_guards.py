@@ -1,0 +1,69 @@
+"""The deploy step of `unique` on a table with data (issue 19): duplicates refuse it, else guards are written.
+
+On DynamoDB Local: items stored before the attribute became unique (written with the plain API, as
+an older application would have), then the step's functions as the deploy runs them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from jobwork_infra.deploy import unique_guards
+from jobwork_infra.errors import Blocked
+from jobwork_infra.project import check_project
+from tests.codegen_support import FIXTURES, generate_package, import_package, schema_for_app
+from tests.datalayer_support import create_tables, scan_all
+
+pytestmark = [pytest.mark.slow, pytest.mark.local]
+
+A = "11111111-1111-4111-8111-111111111111"
+B = "22222222-2222-4222-8222-222222222222"
+
+
+@pytest.fixture
+def stored(dynamodb_local, tmp_path):
+    """writes.yaml deployed under a unique app name, with jobs and badges written before any guard."""
+    app_name = f"ug{uuid.uuid4().hex[:10]}"
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(schema_for_app(FIXTURES / "writes.yaml", app_name))
+    client = dynamodb_local.client()
+    create_tables(client, schema)
+    for tenant, job, code in ((A, "J-1", "C-1"), (A, "J-2", "C-1"), (A, "J-3", "C-3"), (B, "J-1", "C-1")):
+        client.put_item(TableName=f"{app_name}-dev-jobs", Item={
+            "tenant_id": {"S": tenant}, "job_id": {"S": job}, "code": {"S": code}})
+    client.put_item(TableName=f"{app_name}-dev-badges", Item={"badge_id": {"S": "b1"}, "serial": {"S": "S-1"}})
+    return client, check_project(schema).resolve("dev"), schema, app_name
+
+
+def test_values_held_twice_refuse_the_step_and_nothing_is_written(stored):
+    client, resolved, _, app_name = stored
+    steps = unique_guards.pending(client, resolved)
+    assert {s.describe() for s in steps} == {"jobs.code (unique: tenant)", "badges.serial (unique: global)"}
+    found = unique_guards.duplicates(client, resolved, steps)
+    assert [(d.step.attribute, d.value, d.tenant, len(d.keys)) for d in found] == [("code", "C-1", A, 2)]
+    with pytest.raises(Blocked) as refused:
+        unique_guards.refuse_duplicates(found)
+    assert "jobs.code = 'C-1' in tenant 11111111-1111-4111-8111-111111111111: held by 2 items" in refused.value.message
+    assert "job_id=J-1" in refused.value.message and "job_id=J-2" in refused.value.message
+    assert scan_all(client, f"{app_name}-dev-unique_guards") == []   # C-1 in tenant B is no duplicate
+
+
+def test_without_duplicates_the_guards_are_written_once_and_the_layer_enforces_them(stored, tmp_path):
+    client, resolved, schema, app_name = stored
+    client.delete_item(TableName=f"{app_name}-dev-jobs", Key={"tenant_id": {"S": A}, "job_id": {"S": "J-2"}})
+    steps = unique_guards.pending(client, resolved)
+    assert unique_guards.duplicates(client, resolved, steps) == []
+    assert unique_guards.write_guards(client, resolved, steps) == 4      # 3 codes and 1 serial
+    assert unique_guards.pending(client, resolved) == []                  # the markers say it is done
+    assert unique_guards.write_guards(client, resolved, steps) == 4      # resumable: same owners, no clash
+    package = f"gen_{app_name}"
+    generate_package(schema, tmp_path, package)
+    gen = import_package(tmp_path, package)
+    a = gen.TenantData(A, client=client, env="dev")
+    with pytest.raises(gen.UniqueViolation):
+        a.jobs.put(gen.JobsItem(job_id="J-9", code="C-1"))               # stored before `unique`: now guarded
+    a.jobs.put(gen.JobsItem(job_id="J-9", code="C-9"))
+    with pytest.raises(gen.UniqueViolation):
+        gen.CrossTenantData(client=client, env="dev").badges.put(gen.BadgesItem(badge_id="b2", serial="S-1"))
