@@ -262,7 +262,8 @@ def guard_key(table: str, attribute: str, value: Any, *, scope: str, tenant: str
     text = _guard_text(value)
     if scope == "tenant" and tenant is not None:
         return serialize_item({tenancy_attribute: tenant, "guard": f"{table}#{attribute}#{text}"})
-    return serialize_item({tenancy_attribute: f"{GLOBAL_GUARD_PREFIX}{table}#{attribute}#{text}", "guard": "#"})
+    partition = f"{GLOBAL_GUARD_PREFIX}{table}#{attribute}#{text}"
+    return serialize_item({tenancy_attribute: partition, "guard": "#"})
 
 
 def guard_owner(key: Mapping[str, Any]) -> str:
@@ -551,8 +552,14 @@ class Repository:
             if write is None:
                 return
             if len(write.actions) == 1:
-                self._single(write.actions[0], operation)
-                return
+                try:
+                    self._single(write.actions[0], operation)
+                    return
+                except ConditionFailed:
+                    if not write.retry or attempt == _ATTEMPTS - 1:
+                        raise
+                    _backoff(attempt)   # what the plan read changed under it: read again
+                    continue
             try:
                 self._client.transact_write_items(TransactItems=write.actions)  # type: ignore[arg-type]
                 return
