@@ -33,18 +33,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import codegen as codegen_bench
-from bench import deploy_double as deploy_double_bench
-from bench import diff as diff_bench
-from bench import local_deploy as local_deploy_bench
-from bench import redeploy as redeploy_bench
-from bench import synth as synth_bench
-from bench import synth_scale as synth_scale_bench
-from bench import unique as unique_bench
-from bench import validate as validate_bench
+import importlib
 
 SIZES = (2, 100, 1000)
 PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen", "unique")
+
+
+def bench(name: str):
+    """A bench module, imported only when its part runs: one broken bench does not stop the others'
+    parts from being asked for (tests/test_bench.py imports and runs every one)."""
+    return importlib.import_module(f"bench.{name}")
 
 
 def ms(seconds: float) -> str:
@@ -70,6 +68,7 @@ def main() -> int:
     started = time.perf_counter()
 
     if "validate" not in skip:
+        validate_bench = bench("validate")
         progress("validate …")
         times = {n: validate_bench.measure(n, validate_bench.default_runs(n, q)) for n in SIZES}
         for n in SIZES:
@@ -96,6 +95,7 @@ def main() -> int:
                      f"{startup['typer_floor'] / libraries:.2f}x", ms(startup["typer_floor"])))
 
     if "diff" not in skip:
+        diff_bench = bench("diff")
         progress("diff …")
         results = {n: diff_bench.measure(n, q) for n in SIZES}
         for n in SIZES:
@@ -108,6 +108,7 @@ def main() -> int:
                          f"{r['all_envs'] / results[2]['all_envs']:.1f}x", ms(r["all_envs"])))
 
     if "synth" not in skip:
+        synth_bench = bench("synth")
         progress("synth (fresh processes, CDK on Node) …")
         runs = 3 if q else 9  # the goal sits within noise of a busy 2-core machine
         synth = synth_bench.measure(runs, seed_runs=1)
@@ -121,6 +122,7 @@ def main() -> int:
                      f"{tool / seed:.2f}x", f"{tool:.2f} s vs {seed:.2f} s (1 run)"))
 
     if "synth-scale" not in skip:
+        synth_scale_bench = bench("synth_scale")
         progress("synth of 1,000 tables in 4 stacks (fresh processes) …")
         runs = 1 if q else 3
         scale = synth_scale_bench.measure(runs)
@@ -132,6 +134,7 @@ def main() -> int:
                      f"{tool_cpu / hand_cpu:.2f}x")))
 
     if "redeploy" not in skip:
+        redeploy_bench = bench("redeploy")
         progress(f"no-op redeploy ({args.engine} in a temporary root) …")
         r = redeploy_bench.measure(args.engine, 3 if q else 5)
         rows.append((f"no-op redeploy --local ({args.engine}) / validate command",
@@ -139,6 +142,7 @@ def main() -> int:
                      f"{ms(r['command'])} vs {ms(r['validate_command'])}; in process {ms(r['in_process'])}"))
 
     if "deploy-double" not in skip:
+        deploy_double_bench = bench("deploy_double")
         progress("deploy to the strict AWS double at 2, 100 and 1,000 tables (about 2 minutes) …")
         d = deploy_double_bench.measure(SIZES)
         for n in SIZES:
@@ -152,6 +156,7 @@ def main() -> int:
                          f"{ms(d[n]['noop'])} vs {ms(d[n]['validate'])} (in process)"))
 
     if "local-deploy" not in skip:
+        local_deploy_bench = bench("local_deploy")
         progress(f"deploy --local of 100 tables vs boto3 ({args.engine} in a temporary root) …")
         r = local_deploy_bench.measure(args.engine, 100)
         for what, tool, direct, goal in (
@@ -164,6 +169,7 @@ def main() -> int:
                          f"{tool:.2f} s vs {direct:.2f} s (in process)"))
 
     if "codegen" not in skip:
+        codegen_bench = bench("codegen")
         progress("codegen (1000 tables; generated calls vs boto3 on DynamoDB Local in a temporary root) …")
         g = codegen_bench.measure_generate(1000, 2 if q else 3)
         ratio = g["codegen"] / g["validate"]
@@ -183,13 +189,14 @@ def main() -> int:
 
     if "unique" not in skip:
         progress("put with one unique attribute: generated vs the same transaction by hand, DynamoDB Local …")
+        unique_bench = bench("unique")
         u = unique_bench.measure(100 if q else 300)
         ratio = u["generated"] / u["boto3"]
         verdict = "ok" if ratio <= unique_bench.GOAL else "OVER"
         rows.append((f"generated put, one unique attribute / boto3 by hand (goal <= {unique_bench.GOAL}x: {verdict})",
                      f"{ratio:.2f}x", f"{ms(u['generated'])} vs {ms(u['boto3'])} per call (median)"))
 
-    width = max(len(what) for what, _, _ in rows)
+    width = max((len(what) for what, _, _ in rows), default=len("benchmark"))
     print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")
     print(f"{'-' * width}  {'-' * 8}  {'-' * 23}")
     for what, ratio, absolute in rows:
