@@ -67,3 +67,49 @@ def test_without_duplicates_the_guards_are_written_once_and_the_layer_enforces_t
     a.jobs.put(gen.JobsItem(job_id="J-9", code="C-9"))
     with pytest.raises(gen.UniqueViolation):
         gen.CrossTenantData(client=client, env="dev").badges.put(gen.BadgesItem(badge_id="b2", serial="S-1"))
+
+
+def test_deploy_refuses_duplicates_of_a_new_unique_attribute_then_writes_the_guards(dynamodb_local, tmp_path,
+                                                                                      monkeypatch):
+    """`deploy --local`: unique added to a table with data is a step of the deploy (docs/deploy.md)."""
+    from typer.testing import CliRunner
+
+    from jobwork_infra.cli import app
+
+    monkeypatch.setenv("JOBWORK_ROOT", str(dynamodb_local.root))
+    app_name = f"ud{uuid.uuid4().hex[:10]}"
+    unique = schema_for_app(FIXTURES / "writes.yaml", app_name)
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(unique.replace("{type: string, unique: tenant}", "string").replace(
+        "{type: string, unique: global}", "string"))
+
+    def deploy(*extra: str):
+        return CliRunner().invoke(app, ["deploy", "--env", "dev", "--local", "--schema", str(schema), "--yes", *extra])
+
+    assert deploy().exit_code == 0
+    client = dynamodb_local.client()
+    jobs = f"{app_name}-dev-jobs"
+    for job, code in (("J-1", "C-1"), ("J-2", "C-1"), ("J-3", "C-3")):
+        client.put_item(TableName=jobs, Item={"tenant_id": {"S": A}, "job_id": {"S": job}, "code": {"S": code}})
+
+    schema.write_text(unique)
+    refused = deploy()
+    assert refused.exit_code == 3, refused.output
+    assert "values declared unique are held by more than one item; nothing was written" in refused.output
+    assert "jobs.code = 'C-1' in tenant 11111111-1111-4111-8111-111111111111: held by 2 items" in refused.output
+    assert f"{app_name}-dev-unique_guards" not in client.list_tables(ExclusiveStartTableName=app_name)["TableNames"]
+
+    client.delete_item(TableName=jobs, Key={"tenant_id": {"S": A}, "job_id": {"S": "J-2"}})
+    planned = deploy("--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "jobs.code (unique: tenant)" in planned.output and "2 stored values" in planned.output
+    done = deploy()
+    assert done.exit_code == 0, done.output
+    assert "wrote 2 guard items for the stored values of jobs.code (unique: tenant)" in done.output
+    again = deploy()
+    assert again.exit_code == 0 and "guard item" not in again.output   # the markers say it is done
+    package = f"gen_{app_name}"
+    generate_package(schema, tmp_path, package)
+    gen = import_package(tmp_path, package)
+    with pytest.raises(gen.UniqueViolation):
+        gen.TenantData(A, client=client, env="dev").jobs.put(gen.JobsItem(job_id="J-9", code="C-3"))

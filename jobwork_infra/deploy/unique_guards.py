@@ -139,11 +139,12 @@ def duplicates(client: Any, resolved: ResolvedSchema, steps: list[GuardStep]) ->
     return out
 
 
-def refuse_duplicates(found: list[Duplicate]) -> None:
+def refuse_duplicates(found: list[Duplicate], *, before_changes: bool = True) -> None:
     if found:
         shown = "\n  ".join(d.describe() for d in found[:20])
         more = f"\n  … and {len(found) - 20} more" if len(found) > 20 else ""
-        raise Blocked(f"values declared unique are held by more than one item; nothing was written:\n  {shown}{more}",
+        when = "nothing was written" if before_changes else "the tables are deployed, their guards are not"
+        raise Blocked(f"values declared unique are held by more than one item; {when}:\n  {shown}{more}",
                       "make each value unique (change or delete the extra items), then deploy again")
 
 
@@ -175,8 +176,34 @@ def write_guards(client: Any, resolved: ResolvedSchema, steps: list[GuardStep]) 
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
                 clashes.append(Duplicate(step, value, tenant, (keys[0], {"guard held by": "another item"})))
-    refuse_duplicates(clashes)
+    refuse_duplicates(clashes, before_changes=False)
     for step in steps:
         client.put_item(TableName=guards, Item={**_marker_key(resolved, step), **serialize_item(
             {"marker": f"the stored values of {step.describe()} are guarded"})})
     return written
+
+
+@dataclass(frozen=True)
+class GuardPlan:
+    """What a deploy does for the unique attributes: the pending steps and how many values they guard."""
+
+    steps: tuple[GuardStep, ...]
+    values: int
+
+    def describe(self) -> str:
+        what = ", ".join(s.describe() for s in self.steps)
+        return (f"unique values: {what} have no guard items for the values stored before; after the "
+                f"changes, the deploy writes them ({self.values} stored value{'s' if self.values != 1 else ''}, "
+                "one write capacity unit each)")
+
+
+def plan_guards(client: Any, resolved: ResolvedSchema) -> GuardPlan | None:
+    """The guard step of a deploy, read only: None when every unique attribute is guarded; refused
+    (Blocked, exit 3) when a value is held twice, before the deploy writes anything."""
+    steps = pending(client, resolved)
+    if not steps:
+        return None
+    scanned = _scan(client, resolved, steps)
+    refuse_duplicates([Duplicate(step, value, tenant, tuple(keys)) for step, values in scanned.items()
+                       for value, tenant, keys in values.values() if len(keys) > 1])
+    return GuardPlan(tuple(steps), sum(len(values) for values in scanned.values()))
