@@ -113,3 +113,36 @@ def test_deploy_refuses_duplicates_of_a_new_unique_attribute_then_writes_the_gua
     gen = import_package(tmp_path, package)
     with pytest.raises(gen.UniqueViolation):
         gen.TenantData(A, client=client, env="dev").jobs.put(gen.JobsItem(job_id="J-9", code="C-3"))
+
+
+def test_the_cloudformation_deploy_takes_the_same_step_on_the_strict_double(strict_aws, fast_polls, tmp_path):
+    """The project's schema (cognito_sub unique across tenants) over users stored before it said so."""
+    from typer.testing import CliRunner
+
+    from jobwork_infra.cli import app
+    from tests.codegen_support import ROOT
+
+    unique = (ROOT / "schema" / "tables.yaml").read_text()
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(unique.replace(", unique: global}", "}").replace("{type: string, unique: tenant}", "string"))
+
+    def deploy():
+        return CliRunner().invoke(app, ["deploy", "--env", "dev", "--endpoint-url", strict_aws.endpoint,
+                                        "--schema", str(schema), "--yes"])
+
+    assert deploy().exit_code == 0
+    client = strict_aws.client("dynamodb")
+    for tenant, user, sub in ((A, "u-1", "sub-victim"), (B, "u-2", "sub-victim"), (B, "u-3", "sub-3")):
+        client.put_item(TableName="jobwork-dev-users", Item={
+            "tenant_id": {"S": tenant}, "user_id": {"S": user}, "cognito_sub": {"S": sub}})
+    schema.write_text(unique)
+    refused = deploy()
+    assert refused.exit_code == 3, refused.output
+    assert "users.cognito_sub = 'sub-victim': held by 2 items" in refused.output   # across tenants: global
+    assert "jobwork-dev-unique_guards" not in client.list_tables()["TableNames"]
+    client.delete_item(TableName="jobwork-dev-users", Key={"tenant_id": {"S": A}, "user_id": {"S": "u-1"}})
+    done = deploy()
+    assert done.exit_code == 0, done.output
+    assert "wrote 2 guard items for the stored values of users.cognito_sub (unique: global)" in done.output
+    guards = {(g["tenant_id"]["S"], g["guard"]["S"]) for g in scan_all(client, "jobwork-dev-unique_guards")}
+    assert {("#global#users#cognito_sub#S:sub-victim", "#"), ("#global#users#cognito_sub#S:sub-3", "#")} <= guards
