@@ -8,7 +8,7 @@ calls with the client and TypeSerializer; the generated side is `TenantData(...)
 Both run on DynamoDB Local, started with `jobwork-infra local start` in a temporary root (and
 stopped), alternating call by call; the figure is the median per call (goal: <= 1.3x).
 
-    .venv/bin/python bench/unique.py [--quick]
+    .venv/bin/python bench/unique.py [--quick] [--calls N]
 """
 
 from __future__ import annotations
@@ -164,8 +164,9 @@ def measure(calls: int = 300) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls")
+    parser.add_argument("--calls", type=int, default=None, help="calls per side (default 300, --quick 100)")
     args = parser.parse_args()
-    result = measure(100 if args.quick else 300)
+    result = measure(args.calls or (100 if args.quick else 300))
     ratio = result["generated"] / result["boto3"]
     print(f"put with one unique attribute: generated {result['generated'] * 1e3:.2f} ms, boto3 by hand "
           f"{result['boto3'] * 1e3:.2f} ms: {ratio:.2f}x (goal <= {GOAL}x: {'ok' if ratio <= GOAL else 'OVER'})")
