@@ -159,3 +159,14 @@ def test_eight_threads_racing_for_one_value_exactly_one_wins(backend, dynamodb_l
     holders = [i for i in scan_all(client, f"{app_name}-dev-users") if i.get("cognito_sub", {}).get("S") == "sub-contested"]
     assert len(holders) == 1
     assert guards(client, app_name) == expected_guards(client, app_name)
+
+
+def test_a_unique_lookup_that_finds_two_items_raises_integrity_error(dynamodb_local, tmp_path):
+    """Items written behind the layer's back (no guards) that break the rule: the lookup says so, never guesses."""
+    gen, client, app_name = on_dynamodb_local(PROJECT, dynamodb_local, tmp_path, "ie")
+    for tenant, user in ((VICTIM_TENANT, "u-1"), (ATTACKER_TENANT, "u-2")):
+        client.put_item(TableName=f"{app_name}-dev-users", Item={
+            "tenant_id": {"S": tenant}, "user_id": {"S": str(uuid.uuid5(uuid.NAMESPACE_OID, user))},
+            "cognito_sub": {"S": "sub-twice"}})
+    with pytest.raises(gen.IntegrityError, match="more than one item for the unique value 'sub-twice'"):
+        gen.CrossTenantData(client=client, env="dev").users.find_user_at_login("sub-twice")
