@@ -50,7 +50,9 @@ def expected_guards(client, app_name: str) -> set[tuple[str, str]]:
 
 
 def guards(client, app_name: str) -> set[tuple[str, str]]:
-    return {(g["tenant_id"]["S"], g["guard"]["S"]) for g in scan_all(client, f"{app_name}-dev-unique_guards")}
+    """The guard items (not the markers a deploy leaves: deploy/unique_guards.py)."""
+    return {(g["tenant_id"]["S"], g["guard"]["S"]) for g in scan_all(client, f"{app_name}-dev-unique_guards")
+            if not g["tenant_id"]["S"].startswith("#guarded#")}
 
 
 def test_the_login_hijack_is_refused_in_any_tenant(layer):
