@@ -193,7 +193,7 @@ def test_short_form_tags_adopted_once_the_other_team_drops_its_reference(strict_
 
 @pytest.mark.slow
 def test_a_table_with_settings_the_schema_cannot_keep_is_refused_before_any_change(strict_aws, tmp_path):
-    """Contributor insights and on-demand maximums (table and GSI): named at import, refused by adopt (R021)."""
+    """Contributor insights and on-demand maximums (table and GSI): named at import, refused by adopt (R023)."""
     cfn = strict_aws.client("cloudformation")
     cfn.create_stack(StackName="events-src", TemplateBody=(TEMPLATES / "insights_and_throughput.yaml").read_text())
     put_items(strict_aws, "events", 2)
@@ -207,7 +207,7 @@ def test_a_table_with_settings_the_schema_cannot_keep_is_refused_before_any_chan
                   "--from-stack", "events-src")
     assert refused.exit_code == 3, refused.output
     said = " ".join(refused.output.split())     # the console wraps long lines
-    for named in ("R021", "events: ContributorInsightsSpecification:", "events: OnDemandThroughput:",
+    for named in ("R023", "events: ContributorInsightsSpecification:", "events: OnDemandThroughput:",
                   "events: GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification:", "nothing was changed"):
         assert named in said, said
     resources = stack_template(strict_aws, "events-src")["Resources"]

@@ -38,7 +38,7 @@ class Candidate:
     previous: Any = None           # local/registry.Entry left for this name by a table since re-created
     stack: str | None = None       # CloudFormation: the stack that holds the table now (--from-stack)
     # What the table has that the schema cannot keep yet, one line each ("OnDemandThroughput: why; way
-    # forward"): adopting would leave it unmanaged, or the next update would turn it off (R021).
+    # forward"): adopting would leave it unmanaged, or the next update would turn it off (R023).
     unkept: tuple[str, ...] = ()
 
 
@@ -120,7 +120,7 @@ def gate_adoption(adoption: Adoption, head: ResolvedSchema, *, adopt: bool, sour
     unkept = [f"{c.live.name}: {line}" for c in adoption.candidates for line in c.unkept]
     if unkept:
         raise Refused(
-            "R021",
+            "R023",
             "cannot adopt without dropping what the schema cannot keep yet: " + " | ".join(unkept)
             + "; nothing was changed",
             "each names its way forward; docs/schema.md lists every property of AWS::DynamoDB::Table and what "

@@ -58,7 +58,7 @@ def read_stack_source(cfn: Any, stack: str) -> StackSource:
 
 
 def unkept_note(path: str, reason: str, way_forward: str) -> str:
-    """The comment import writes for a property the schema cannot keep; adopt refuses the table (R021)."""
+    """The comment import writes for a property the schema cannot keep; adopt refuses the table (R023)."""
     return (f"not kept by the schema yet: {path}: {reason}; {way_forward}. `deploy --adopt` refuses this table "
             "until then (docs/schema.md)")
 
@@ -103,7 +103,7 @@ def _customer_key(table: SourceTable, description: dict) -> str | None:
 def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], tenancy_attribute: str) -> list:
     """`import --from-stack`: the stack's tables (all, or those named by physical name or logical id), each
     read from the live table, with the template's notes; a property the schema cannot keep (from the
-    template or the live table) is a note too, and `deploy --adopt` refuses that table (R021)."""
+    template or the live table) is a note too, and `deploy --adopt` refuses that table (R023)."""
     from ...importer import Imported
     from ...load import did_you_mean
     from ..dynamodb import read_live_table, unexpressed
