@@ -34,6 +34,10 @@ class Capabilities:
     replaces_in_place: bool = False
     # The target enforces AWS's hour between TTL changes (the local engines do not).
     ttl_cool_down: bool = True
+    # `apply` returns only once every table it touched is settled (the local engine waits for each
+    # call it makes), so the flow does not wait for those tables again; CloudFormation reports a stack
+    # complete while a new index is still CREATING (settle.py), so the flow waits after its steps.
+    settled_by_apply: bool = False
     # The target runs a plan's migrate step (a generation bump, docs/migrate.md); without it, the gate
     # refuses the bump (R021) rather than let the table be replaced.
     migrates: bool = False
@@ -125,6 +129,10 @@ class Target(Protocol):
 
     def finish(self, state: DeployedState, changed: bool) -> int:
         """After a successful deploy (termination protection, outputs); returns the exit code."""
+        ...
+
+    def item_client(self) -> Any:
+        """A DynamoDB client for items of the deployed tables (the unique guards' scan and writes)."""
         ...
 
     def destroy(self, state: DeployedState) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...changes import Plan, Step
 from ...model import ResolvedSchema
@@ -26,7 +27,7 @@ from ..verify import verify_applied
 from . import engine as engines
 from .adopt import claim, find_adoption
 from .client import RunContext, client_for, engine_errors
-from .live import Live, read_live
+from .live import READERS, Live, read_live
 from .registry import Entry, read_registry, unregister
 from .steps import migrate_step, remove, run_step
 
@@ -73,7 +74,8 @@ class LocalTarget:
 
     # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses
     # retain). The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False, migrates=True)
+    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False, migrates=True,
+                                settled_by_apply=True)
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
@@ -170,7 +172,10 @@ class LocalTarget:
     def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
         with self._errors("verifying the tables"):
             # Only what the engine can show: DynamoDB Local supports TTL, moto too.
-            return verify_applied(self.ctx.client, plan, applied)
+            return verify_applied(self.ctx.client, plan, applied, readers=READERS)
+
+    def item_client(self) -> Any:
+        return self.ctx.client
 
     def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
         """Exact up to COUNT_BOUND items (Scan, Select=COUNT, page by page), "at least" beyond."""
