@@ -90,6 +90,7 @@ def _migrating_stack(schema: str, env: str, table: str, endpoint_url: str | None
     """(clients, stack name) when the CloudFormation stack that holds `table` records its migration in
     progress (deploy/cloudformation/migrate.py); None for a table no stack migrates (the local engine)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     from ..deploy import DeployRequest
     from ..deploy.cloudformation.migrate import migrating_record
@@ -105,8 +106,9 @@ def _migrating_stack(schema: str, env: str, table: str, endpoint_url: str | None
     name = head.stack_of(head.tables[table])
     try:
         template = Stack(clients.cloudformation, name).template()
-    except (ClientError, BotoCoreError):
-        return None  # no such stack here (or no CloudFormation at this endpoint): not a stack's migration
+    except (ClientError, BotoCoreError, ResponseParserError):
+        # No such stack here, or no CloudFormation at this endpoint (DynamoDB Local): not a stack's migration.
+        return None
     return (clients, name) if table in migrating_record(template) else None
 
 
