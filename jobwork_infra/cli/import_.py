@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +34,7 @@ def import_command(
     """
     from ..deploy.cloudformation import aws_errors
     from ..deploy.inspect import open_sources, read_for_import
+    from ..fsio import atomic_write
     from ..importer import build_entries, check_imported, merge_tables, render_tables
 
     if local and endpoint_url:
@@ -53,7 +53,7 @@ def import_command(
     file = project.document.file
     merged = merge_tables(project.document.text, entries, file)
     check_project(file, text=merged).require_valid()
-    Path(file).write_text(merged, encoding="utf-8")
+    atomic_write(file, merged)  # replaced whole or left as it was (a full disk, `ulimit -f`)
     stdout.print(f"Wrote {len(entries)} table(s) to {file}: {', '.join(entries)}")
     stderr.print("next: review them (non-key attributes and access patterns are yours to add), "
                  f"then `jobwork-infra diff` and `jobwork-infra deploy --env {env} --dry-run`")
