@@ -177,3 +177,18 @@ def test_an_output_link_elsewhere_is_refused_and_its_target_kept(tmp_path, monke
     assert result.exit_code == 2
     assert "out.json is a symbolic link" in " ".join(result.output.split())
     assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o400, 0o555])
+def test_atomic_write_refuses_a_read_only_file_even_as_root(tmp_path, mode):
+    """A rename needs only the folder's permission, so root (and the owner of the folder) could replace a
+    read-only file: its mode bits are the user's word that it stays."""
+    from jobwork_infra.fsio import UnsafeWriteError, atomic_write
+
+    target = tmp_path / "tables.yaml"
+    target.write_text("version: 1\n")
+    target.chmod(mode)
+    with pytest.raises(UnsafeWriteError, match="is read-only"):
+        atomic_write(target, "replaced\n")
+    assert target.read_text() == "version: 1\n"
+    assert only(tmp_path) == ["tables.yaml"]
