@@ -48,7 +48,7 @@ def problems(text: str, root: Path) -> list[str]:
             source = sources[path]
             if source is None:
                 out.append(f"line {number}: {path} does not exist")
-            elif not re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\(", source, re.M):
+            elif not re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\(", source, re.MULTILINE):
                 out.append(f"line {number}: {path} has no test {name}")
     return out
 
