@@ -222,7 +222,7 @@ def test_plan_env_saves_the_plan_for_the_merge_job_and_starts_nothing(repo, tmp_
     report = tmp_path / "runner" / "jobwork-infra"
     assert {"plan.json", "plan.txt"} <= {p.name for p in report.iterdir()}
     saved = json.loads((report / "plan.json").read_text())
-    assert (saved["format"], saved["env"], saved["target"]) == ("jobwork-infra-plan/1", "dev", "local")
+    assert (saved["format"], saved["env"], saved["target"]) == ("jobwork-infra-plan/2", "dev", "local")
     assert "a dry run does not start one" in " ".join((report / "plan.txt").read_text().split())
     assert "<summary>staged plan</summary>" in (report / "comment.md").read_text()
     assert not (root / ".jobwork" / "engine.json").exists()
