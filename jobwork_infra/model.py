@@ -14,7 +14,7 @@ import string
 from collections import deque
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer
 from pydantic_core import PydanticCustomError
 
 from .errors import Diagnostic, Severity
@@ -78,6 +78,14 @@ def _encryption_shorthand(value: Any) -> Any:
     return value
 
 
+def _unique_shorthand(value: Any) -> Any:
+    if value is True:
+        return "tenant"
+    if value is False:
+        return None
+    return value
+
+
 def _schema_version(value: Any) -> Any:
     # Exactly the integer 1: lax validation would take `true` and `1.0` as 1 (True == 1 == 1.0).
     if type(value) is not int or value != 1:
@@ -95,6 +103,14 @@ class Attribute(_Model):
     description: str | None = Field(default=None, description="What the attribute holds (for docs and readers).")
     enum: list[str | int] | None = Field(default=None, min_length=1,
                                          description="The values it may take (documentation and codegen).")
+    # `true` is `tenant`: a value unique among the items of one tenant (an email); `global`: unique
+    # across tenants (a login subject). The generated data layer keeps a guard item per value in the
+    # guard table (GUARD_TABLE) and writes it in the same transaction as the item (docs/codegen.md).
+    unique: Annotated[Literal["tenant", "global"] | None, BeforeValidator(_unique_shorthand,
+                      json_schema_input_type=bool | Literal["tenant", "global"] | None)] = Field(
+        default=None, description="tenant (or true): no two items of one tenant hold the same value; global: no "
+        "two items at all (only on a table or index marked as crossing tenants). Enforced by the generated "
+        "data layer with guard items.")
 
 
 class Projection(_Model):
@@ -233,8 +249,17 @@ class Table(TableOptions):
                             "number); expired items are deleted.")
     table_name: Name | None = Field(default=None, description="An explicit physical name, e.g. to adopt an "
                                    "existing table (default: from naming.table).")
+    # Strict: lax validation would take `true` as 1 and "2" as 2 (docs/migrate.md).
+    generation: int = Field(default=1, ge=1, strict=True, description="The table's generation (default 1). "
+                            "Bumping it makes a new physical table ({name}-gN, or {generation} in naming) "
+                            "that deploy fills from generation N-1: the way to change a key, a key type or a "
+                            "local index of a table that holds data. Generations only go up.")
     access_patterns: list[AccessPattern] = Field(default=[], description="The queries the application makes; "
                                                  "each must be served without a Scan.")
+    version: bool = Field(default=False, description="Optimistic locking in the generated data layer: a number "
+                          "attribute `version` that every write increments and a stale write is refused on.")
+    tenant_access: Literal["read", "write"] = Field(default="write", description="What a tenant principal may do "
+                                                    "to the table's items: read, or write (default).")
     acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
@@ -243,13 +268,16 @@ class Tenancy(_Model):
 
     attribute: Name = Field(default="tenant_id", description="The partition key of every tenant-scoped table (a "
                            "string); IAM limits each tenant to items whose key is its own id.")
+    assumed_by: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+                                   description="The role ARN (your application's) allowed to assume the tenant "
+                                   "roles with a tenant session tag; compile then emits the roles.")
 
 
 class Naming(_Model):
     """How physical names are made."""
 
     table: str = Field(default="{app}-{env}-{table}", description="The physical table name; placeholders {app}, "
-                       "{env}, {table}.")
+                       "{env}, {table}, {generation} (without it, generation N > 1 appends -gN).")
 
 
 class SchemaFile(_Model):
@@ -328,6 +356,7 @@ _PATTERN_MEANING = {
     "account": "a 12-digit AWS account id (quote it in YAML)",
     "stack": "1–64 letters, digits or hyphens, a letter first (it ends the stack name {app}-{env}-NAME)",
     "kms_key_arn": "a KMS key or alias ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+    "assumed_by": "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
 }
 
 
@@ -470,6 +499,23 @@ class ResolvedTable(_Model):
     access_patterns: tuple[AccessPattern, ...]
     # `stack: NAME`: the table lives in {app}-{env}-NAME; None: the main stack {app}-{env}.
     stack: str | None = None
+    # A new physical table per generation (docs/migrate.md). Left out of the dump at 1, so tables
+    # that never migrated keep the schema hash (and the deployed-template metadata) they had.
+    generation: int = 1
+
+    @model_serializer(mode="wrap")
+    def _omit_first_generation(self, handler: Any) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("generation") == 1:
+            del dumped["generation"]
+        return dumped
+
+    version: bool = False
+    tenant_access: Literal["read", "write"] = "write"
+
+    def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
+        """Attribute name → its scope, for every attribute declared `unique`."""
+        return {name: a.unique for name, a in self.attributes.items() if a.unique is not None}
 
     def global_index(self, name: str) -> ResolvedGlobalIndex | None:
         return next((i for i in self.global_indexes if i.name == name), None)
@@ -483,6 +529,8 @@ class ResolvedSchema(_Model):
     stack_name: str
     tenancy_attribute: str
     tables: dict[str, ResolvedTable]
+    # The role that may assume the tenant roles (tenancy.assumed_by); None: compile emits no role.
+    tenant_role_assumed_by: str | None = None
 
     @property
     def stacks(self) -> dict[str, dict[str, ResolvedTable]]:
@@ -567,12 +615,19 @@ class _SafeFormat(string.Formatter):
 
 
 def physical_name(schema: SchemaFile, env: str, table_key: str, table: Table) -> str:
+    """The table's physical name in `env`; generation N > 1 is a table of its own (docs/migrate.md):
+    `{generation}` in the naming pattern places N, otherwise `-gN` is appended."""
+    generation = table.generation
     if table.table_name:
-        return table.table_name
+        return table.table_name + (f"-g{generation}" if generation > 1 else "")
     try:
-        return _SafeFormat().format(schema.naming.table, app=schema.app, env=env, table=table_key)
+        name = _SafeFormat().format(schema.naming.table, app=schema.app, env=env, table=table_key,
+                                    generation=generation)
     except (ValueError, IndexError):
         return schema.naming.table  # malformed braces; rule N002 reports it
+    if generation > 1 and "{generation}" not in schema.naming.table:
+        name += f"-g{generation}"
+    return name
 
 
 def stack_name(schema: SchemaFile, env: str) -> str:
@@ -644,7 +699,30 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         tags=dict(sorted(tags.items())),
         access_patterns=tuple(table.access_patterns),
         stack=option("stack"),
+        generation=table.generation,
+        version=table.version,
+        tenant_access=table.tenant_access,
     )
+
+
+# The table the compiler adds when any attribute is `unique`: one guard item per unique value,
+# apart from the tables it guards so that it never shows in their queries, counts or scans. Its
+# partition key is the tenancy attribute, so a tenant-scoped guard lives in its tenant's partition
+# (TenantDataAccess covers it); a global guard's partition starts with GLOBAL_GUARD_PREFIX, which no
+# tenant id can (docs/codegen.md, "Unique values").
+GUARD_TABLE = "unique_guards"
+GUARD_SORT_KEY = "guard"
+GLOBAL_GUARD_PREFIX = "#global#"
+
+
+def guard_table(schema: SchemaFile) -> Table | None:
+    """The guard table's definition, or None when no attribute of the schema is unique."""
+    if not any(a.unique for t in schema.tables.values() for a in t.attributes.values()):
+        return None
+    return Table(description="Guard items of the unique attributes (added by jobwork-infra; one item per value).",
+                 sort_key=GUARD_SORT_KEY,
+                 attributes={schema.tenancy.attribute: Attribute(type="string"),
+                             GUARD_SORT_KEY: Attribute(type="string")})
 
 
 def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
@@ -657,5 +735,14 @@ def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
         account=environment.account,
         stack_name=stack_name(schema, env),
         tenancy_attribute=schema.tenancy.attribute,
-        tables={key: _resolve_table(schema, env, key, table) for key, table in schema.tables.items()},
+        tables=_resolve_tables(schema, env),
+        tenant_role_assumed_by=schema.tenancy.assumed_by,
     )
+
+
+def _resolve_tables(schema: SchemaFile, env: str) -> dict[str, ResolvedTable]:
+    tables = {key: _resolve_table(schema, env, key, table) for key, table in schema.tables.items()}
+    guards = guard_table(schema)
+    if guards is not None and GUARD_TABLE not in tables:  # a table of that name is refused by rule U003
+        tables[GUARD_TABLE] = _resolve_table(schema, env, GUARD_TABLE, guards)
+    return tables

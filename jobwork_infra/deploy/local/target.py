@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...changes import Plan, Step
 from ...model import ResolvedSchema
@@ -28,7 +29,7 @@ from .adopt import claim, find_adoption
 from .client import RunContext, client_for, engine_errors
 from .live import Live, read_live
 from .registry import Entry, bump_serial, read_registry, read_serial, unregister
-from .steps import remove, run_step
+from .steps import migrate_step, remove, run_step
 
 COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
 
@@ -73,7 +74,7 @@ class LocalTarget:
 
     # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses
     # retain). The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False)
+    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False, migrates=True)
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
@@ -164,13 +165,20 @@ class LocalTarget:
         with self._errors(doing):
             # Bumped before the step, so a step cut short still ends every plan made before it.
             state.serial = bump_serial(self.ctx, step.target.app, step.target.env, state.serial)
-            run_step(self.ctx, before, step, self.project.resolve(self.request.env))
+            head = self.project.resolve(self.request.env)
+            if step.kind == "migrate":
+                migrate_step(self.ctx, step, head, engines.project_root(), self.request.skip_unkeyed)
+            else:
+                run_step(self.ctx, before, step, head)
         return True
 
     def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
         with self._errors("verifying the tables"):
             # Only what the engine can show: DynamoDB Local supports TTL, moto too.
             return verify_applied(self.ctx.client, plan, applied)
+
+    def item_client(self) -> Any:
+        return self.ctx.client
 
     def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
         """Exact up to COUNT_BOUND items (Scan, Select=COUNT, page by page), "at least" beyond."""
