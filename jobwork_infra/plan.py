@@ -11,7 +11,7 @@ or synthesizes a target, never interprets a change.
 from __future__ import annotations
 
 from .changes import Change, Plan, Step
-from .diff import diff_schemas, gsi_operations, replaces_table
+from .diff import KINDS, diff_schemas, gsi_operations, replaces_table
 from .model import ResolvedSchema, ResolvedTable
 
 TTL_WAIT = "AWS needs at least 1 h between disabling TTL and enabling it again: wait before this step"
@@ -40,7 +40,8 @@ def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
     staged = _staged_tables(base, head)
     count = max([1] + [s.steps for s in staged.values()])
     if count == 1:
-        return Plan(base, head, changes, (Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, head),))
+        summary = f"apply {_n(len(changes), 'change')} in one update: {_named(changes)}"
+        return Plan(base, head, changes, (Step(1, summary, changes, head),))
 
     steps = []
     for number in range(1, count + 1):
@@ -120,7 +121,7 @@ def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _Staged
                         "gsi_updates_staged", "ttl_renamed"}
         others = [c for c in changes if not (c.table in staged and c.kind in staged_kinds)]
         if others:
-            parts.append(f"apply {_n(len(others), 'other change')}")
+            parts.append(_named(others))
     for key, table in staged.items():
         if number <= len(table.ops):
             op, index = table.ops[number - 1]
@@ -130,6 +131,27 @@ def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _Staged
         if table.ttl_renamed and number == 2:
             parts.append(f"{key}: enable TTL on {table.new.ttl} ({TTL_WAIT})")
     return "; ".join(parts)
+
+
+# How a change reads inside a step's summary: what the step does, not the verdict.
+_STEP_WORDS = {
+    "table_added": "create table", "table_removed": "delete table",
+    "table_removed_retained": "remove table from the stack (kept: retain)",
+    "gsi_added": "create index {index}", "gsi_removed": "delete index {index}",
+    "ttl_enabled": "enable TTL on {after}", "ttl_disabled": "disable TTL on {before}",
+}
+
+
+def _named(changes: tuple[Change, ...]) -> str:
+    """Every change by name, grouped by table: `users: create index by_email; jobs: create table`.
+    A step names all it applies (issue 23: "apply 4 other changes" hid a new index)."""
+    by_table: dict[str, list[str]] = {}
+    for c in changes:
+        words = _STEP_WORDS.get(c.kind)
+        text = (words.format(index=c.index, before=c.before, after=c.after) if words
+                else KINDS[c.kind].title + (f" ({c.index})" if c.index and c.index not in KINDS[c.kind].title else ""))
+        by_table.setdefault(c.table or "environment", []).append(text)
+    return "; ".join(f"{table}: {', '.join(texts)}" for table, texts in by_table.items())
 
 
 def _n(count: int, noun: str) -> str:

@@ -353,7 +353,7 @@ def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tm
         assert rerun.exit_code == 0, rerun.output
         assert rerun.output.startswith("  note: started DynamoDB Local at http://127.0.0.1:")
         assert "created index by_email" not in rerun.output  # done before the crash: not redone
-        assert "Step 1/1: apply 1 change in one update\n" in rerun.output
+        assert "Step 1/1: apply 1 change in one update: " in rerun.output
         client = local_deploy.client_for(engines.status(root).endpoint)
         assert count_items(client, f"{app_name}-dev-users") == 3
         assert set(gsis(describe(client, f"{app_name}-dev-users"))) == {"by_cognito_sub", "by_email", "by_role"}

@@ -59,7 +59,7 @@ def saved_plan_round_trip(tmp_path: Path, app_name: str, target: list[str], tabl
     saved = json.loads(plan.read_text())
     assert saved["format"] == "jobwork-infra-plan/1"
     assert (saved["app"], saved["env"]) == (app_name, "dev")
-    assert [s["summary"] for s in saved["steps"]] == ["apply 1 change in one update"]
+    assert [s["summary"] for s in saved["steps"]] == ["apply 1 change in one update: orders: create table"]
     assert saved["steps"][0]["changes"][0]["code"] == "D401"
     assert list(saved["target_state"]["tables"]) == ["users", "orders"]
     assert len(saved["schema_hash"]) == len(saved["deployed"]) == 64

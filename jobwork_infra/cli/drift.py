@@ -45,6 +45,7 @@ def drift_command(
     from ..deploy.cloudformation import aws_errors
     from ..deploy.inspect import open_sources, read_local_environment, read_stack_environment
     from ..drift import find_drift
+    from ..followup import Invocation
     from ..model import Table, physical_name
     from ..report.drift import drift_github, drift_json, drift_markdown, render_drift_text
 
@@ -62,14 +63,16 @@ def drift_command(
     report = find_drift(head, state.reference, state.live, target="local" if sources.local else "cloudformation",
                         reference_label=state.reference_label, where=state.where, unmanaged=state.unmanaged,
                         unadopted=state.unadopted, not_reported=state.not_reported)
+    invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
+                            schema=schema)
     if output is Format.json:
         typer.echo(drift_json(report))
     elif output is Format.markdown:
-        typer.echo(drift_markdown(report), nl=False)
+        typer.echo(drift_markdown(report, invocation), nl=False)
     elif output is Format.github:
         typer.echo(drift_github(report))
     else:
-        render_drift_text(report, stdout)
+        render_drift_text(report, stdout, invocation)
     if fail_on is not FailOn.never:
         level = Severity.parse(fail_on.value)
         reached = [i for i in report.items if i.severity >= level]

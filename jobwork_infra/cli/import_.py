@@ -14,7 +14,8 @@ from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stderr, stdout
 @app.command("import")
 def import_command(
     tables: Annotated[list[str] | None, typer.Argument(
-        help="Physical table names; with --from-stack also logical ids (none: every table of the stack).",
+        help="Tables: keys of the schema (users) or physical names (jobwork-dev-users); with --from-stack "
+             "also logical ids (none: every table of the stack).",
         show_default=False)] = None,
     env: EnvOption = ...,
     schema: SchemaOption = SCHEMA_DEFAULT,
@@ -27,7 +28,8 @@ def import_command(
 ) -> None:
     """Print live tables as definitions in the schema language, ready to paste under `tables:`.
 
-    Options are written only where the table differs from the environment's defaults; what the
+    A table is named by its key in the schema (its physical name in the environment is read) or
+    by its physical name. Options are written only where the table differs from the environment's defaults; what the
     schema language cannot express is a comment. --write merges them into the schema file and
     refuses a table key the schema already has.
 
@@ -35,16 +37,20 @@ def import_command(
     """
     from ..deploy.cloudformation import aws_errors
     from ..deploy.inspect import open_sources, read_for_import
+    from ..followup import Invocation, command, schema_command
     from ..importer import build_entries, check_imported, merge_tables, render_tables
 
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     project = check_project(schema)
     head = project.resolve(env)
+    invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
+                            schema=schema)
+    names = list(tables or []) if from_stack else physical_names(list(tables or []), head)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
     with aws_errors(f"reading the tables at {sources.label}"):
-        items = read_for_import(sources, list(tables or []), head, from_stack)
+        items = read_for_import(sources, names, head, from_stack)
     entries = build_entries(items, project.schema, env)
     check_imported(project, entries)
     if not write:
@@ -56,4 +62,11 @@ def import_command(
     Path(file).write_text(merged, encoding="utf-8")
     stdout.print(f"Wrote {len(entries)} table(s) to {file}: {', '.join(entries)}")
     stderr.print("next: review them (non-key attributes and access patterns are yours to add), "
-                 f"then `jobwork-infra diff` and `jobwork-infra deploy --env {env} --dry-run`")
+                 f"then `{schema_command(invocation, 'diff')}` and `{command(invocation, 'deploy', '--dry-run')}`",
+                 markup=False)
+
+
+def physical_names(names: list[str], head) -> list[str]:
+    """Each name as the live table is called: a key of the schema becomes its physical name in the
+    environment (`users` → `jobwork-dev-users`); any other name is taken as a physical name."""
+    return [head.tables[name].physical_name if name in head.tables else name for name in names]
