@@ -129,7 +129,8 @@ def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _Staged
         if table.ttl_renamed and number == 1:
             parts.append(f"{key}: disable TTL on {table.old.ttl}")
         if table.ttl_renamed and number == 2:
-            parts.append(f"{key}: enable TTL on {table.new.ttl} ({TTL_WAIT})")
+            parts.append(f"{key}: enable TTL on {table.new.ttl} ({TTL_WAIT}; items carrying only "
+                         f"{table.old.ttl} do not expire)")
     return "; ".join(parts)
 
 
@@ -148,8 +149,9 @@ def _named(changes: tuple[Change, ...]) -> str:
     by_table: dict[str, list[str]] = {}
     for c in changes:
         words = _STEP_WORDS.get(c.kind)
+        # Otherwise the code and subject, as the change list above the plan names them: `D105 sort key`.
         text = (words.format(index=c.index, before=c.before, after=c.after) if words
-                else KINDS[c.kind].title + (f" ({c.index})" if c.index and c.index not in KINDS[c.kind].title else ""))
+                else f"{c.code} {c.subject or KINDS[c.kind].title}")
         by_table.setdefault(c.table or "environment", []).append(text)
     return "; ".join(f"{table}: {', '.join(texts)}" for table, texts in by_table.items())
 

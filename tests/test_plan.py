@@ -118,7 +118,7 @@ def test_ttl_rename_is_disable_then_enable_with_the_wait_said():
     assert [s.target.tables["t"].ttl for s in plan.steps] == [None, "t2"]
     assert plan.steps[0].summary == "t: disable TTL on t1"
     assert plan.steps[1].summary == ("t: enable TTL on t2 (AWS needs at least 1 h between disabling TTL "
-                                     "and enabling it again: wait before this step)")
+                                     "and enabling it again: wait before this step; items carrying only t1 do not expire)")
     assert not is_legal_step(base, head)
 
 
