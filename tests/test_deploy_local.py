@@ -367,6 +367,7 @@ def test_without_yes_and_without_a_terminal_it_asks_for_yes(local_engine, app_na
     result = deploy(schema)
     assert result.exit_code == 2, result.output
     assert "no terminal to confirm on" in result.output and "--yes" in result.output
+    assert "Invalid value" not in result.output  # --yes was never given (issue 23)
     assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
 
 

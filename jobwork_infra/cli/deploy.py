@@ -6,6 +6,7 @@ import sys
 from typing import NoReturn
 
 import typer
+from typer._click.exceptions import UsageError  # typer (>= 0.29) vendors click
 
 from ..deploy import DeployRequest
 from ..project import check_project
@@ -19,8 +20,8 @@ YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation
 
 def _confirm(question: str, action: str = "deploy") -> bool:
     if not sys.stdin.isatty():
-        raise typer.BadParameter(f"no terminal to confirm on: pass --yes to {action} non-interactively",
-                                 param_hint="--yes")
+        # A usage error (exit 2), but not "Invalid value for --yes": --yes was not given (issue 23).
+        raise UsageError(f"no terminal to confirm on: pass --yes to {action} non-interactively")
     return typer.confirm(question, default=False)
 
 
@@ -74,6 +75,26 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
     raise typer.Exit(flow.destroy(head, request, target, emit, lambda question: _confirm(question, action)))
 
 
+def _show_plan(path: str, env: str) -> None:
+    """`--show-plan FILE`: the saved plan, checked as `--plan` checks it, printed; no engine, no AWS."""
+    import json
+
+    from ..deploy.saved_plan import load_plan
+    from ..errors import JobworkError
+    from ..report.saved_plan import render_saved_plan
+
+    saved = load_plan(path)  # a clear error for a missing, damaged or foreign file
+    if saved.env != env:
+        raise JobworkError(f"{path} is a plan for environment {saved.env}, not {env}",
+                           f"show it with --env {saved.env}")
+    document = json.loads(open(path, encoding="utf-8").read())
+    try:
+        render_saved_plan(document, path, stdout)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JobworkError(f"{path}: a damaged jobwork-infra plan ({type(exc).__name__}: {exc})",
+                           "write a new plan with `deploy --dry-run --plan-out FILE`") from None
+
+
 TimeoutOption = typer.Option(None, "--timeout", help="Seconds to wait for tables and the stack to settle "
                                                      "(default: a day); running deploy again resumes.")
 
@@ -109,6 +130,9 @@ def deploy(
                                         "(retained first, then removed from it, then imported)."),
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Deploy even if live tables drifted from what "
                                                                    "was deployed (the deploy may undo it)."),
+    show_plan: str = typer.Option(None, "--show-plan", metavar="FILE",
+                                  help="Print a plan saved by --plan-out as the dry run printed it, and exit; "
+                                       "reads nothing but the file."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
@@ -122,6 +146,9 @@ def deploy(
 
     Example: jobwork-infra deploy --env dev --local
     """
+    if show_plan:
+        _show_plan(show_plan, env)
+        return
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
                        timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift)
     _run(schema, request, local, "deploy")
