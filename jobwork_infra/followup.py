@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .. import DEFAULT_SCHEMA
+from . import DEFAULT_SCHEMA
 
 PROGRAM = "jobwork-infra"
 

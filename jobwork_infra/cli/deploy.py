@@ -78,6 +78,7 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
 def _show_plan(path: str, env: str) -> None:
     """`--show-plan FILE`: the saved plan, checked as `--plan` checks it, printed; no engine, no AWS."""
     import json
+    from pathlib import Path
 
     from ..deploy.saved_plan import load_plan
     from ..errors import JobworkError
@@ -87,7 +88,7 @@ def _show_plan(path: str, env: str) -> None:
     if saved.env != env:
         raise JobworkError(f"{path} is a plan for environment {saved.env}, not {env}",
                            f"show it with --env {saved.env}")
-    document = json.loads(open(path, encoding="utf-8").read())
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
     try:
         render_saved_plan(document, path, stdout)
     except (KeyError, TypeError, ValueError) as exc:
