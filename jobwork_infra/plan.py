@@ -40,7 +40,7 @@ def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
     staged = _staged_tables(base, head)
     count = max([1] + [s.steps for s in staged.values()])
     if count == 1:
-        summary = f"apply {_n(len(changes), 'change')} in one update: {_named(changes)}"
+        summary = f"apply {_n(len(changes), 'change')} in one update: {_grouped(_named(changes))}"
         return Plan(base, head, changes, (Step(1, summary, changes, head),))
 
     steps = []
@@ -115,23 +115,21 @@ def _steps_of(change: Change, staged: dict[str, _StagedTable]) -> set[int]:
 
 
 def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _StagedTable]) -> str:
-    parts = []
+    parts: list[tuple[str, str]] = []  # (table, what the step does to it)
     if number == 1:
         staged_kinds = {"gsi_added", "gsi_removed", "gsi_renamed", "gsi_key_changed", "gsi_projection_changed",
                         "gsi_updates_staged", "ttl_renamed"}
-        others = [c for c in changes if not (c.table in staged and c.kind in staged_kinds)]
-        if others:
-            parts.append(_named(others))
+        parts += _named([c for c in changes if not (c.table in staged and c.kind in staged_kinds)])
     for key, table in staged.items():
         if number <= len(table.ops):
             op, index = table.ops[number - 1]
-            parts.append(f"{key}: {op} index {index}")
+            parts.append((key, f"{op} index {index}"))
         if table.ttl_renamed and number == 1:
-            parts.append(f"{key}: disable TTL on {table.old.ttl}")
+            parts.append((key, f"disable TTL on {table.old.ttl}"))
         if table.ttl_renamed and number == 2:
-            parts.append(f"{key}: enable TTL on {table.new.ttl} ({TTL_WAIT}; items carrying only "
-                         f"{table.old.ttl} do not expire)")
-    return "; ".join(parts)
+            parts.append((key, f"enable TTL on {table.new.ttl} ({TTL_WAIT}; items carrying only "
+                               f"{table.old.ttl} do not expire)"))
+    return _grouped(parts)
 
 
 # How a change reads inside a step's summary: what the step does, not the verdict.
@@ -143,16 +141,23 @@ _STEP_WORDS = {
 }
 
 
-def _named(changes: tuple[Change, ...]) -> str:
-    """Every change by name, grouped by table: `users: create index by_email; jobs: create table`.
-    A step names all it applies (issue 23: "apply 4 other changes" hid a new index)."""
-    by_table: dict[str, list[str]] = {}
+def _named(changes) -> list[tuple[str, str]]:
+    """Every change by name: (table, `create index by_email`), or its code and subject (`D105 sort key`)
+    as the change list above the plan names it. A step names all it applies (issue 23: "apply 4 other
+    changes" hid a new index)."""
+    out = []
     for c in changes:
         words = _STEP_WORDS.get(c.kind)
-        # Otherwise the code and subject, as the change list above the plan names them: `D105 sort key`.
-        text = (words.format(index=c.index, before=c.before, after=c.after) if words
-                else f"{c.code} {c.subject or KINDS[c.kind].title}")
-        by_table.setdefault(c.table or "environment", []).append(text)
+        out.append((c.table or "environment", words.format(index=c.index, before=c.before, after=c.after) if words
+                    else f"{c.code} {c.subject or KINDS[c.kind].title}"))
+    return out
+
+
+def _grouped(parts: list[tuple[str, str]]) -> str:
+    """`users: create index by_email, D406 description; jobs: create table` (tables in order of appearance)."""
+    by_table: dict[str, list[str]] = {}
+    for table, text in parts:
+        by_table.setdefault(table, []).append(text)
     return "; ".join(f"{table}: {', '.join(texts)}" for table, texts in by_table.items())
 
 

@@ -107,7 +107,7 @@ def test_several_new_gsis_are_one_per_step_with_other_changes_in_the_first():
     base, head = _pair({}, {"g1": G, "g2": G, "g3": G}, head_ttl="t1")
     plan = plan_changes(base, head)
     assert [s.summary for s in plan.steps] == [
-        "t: enable TTL on t1; t: create index g1", "t: create index g2", "t: create index g3"]
+        "t: enable TTL on t1, create index g1", "t: create index g2", "t: create index g3"]
     assert plan.steps[0].target.tables["t"].ttl == "t1"
     assert [len(s.target.tables["t"].global_indexes) for s in plan.steps] == [1, 2, 3]
 
