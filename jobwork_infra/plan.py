@@ -127,8 +127,8 @@ def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _Staged
         if table.ttl_renamed and number == 1:
             parts.append((key, f"disable TTL on {table.old.ttl}"))
         if table.ttl_renamed and number == 2:
-            parts.append((key, f"enable TTL on {table.new.ttl} ({TTL_WAIT}; items carrying only "
-                               f"{table.old.ttl} do not expire)"))
+            parts.append((key, (f"enable TTL on {table.new.ttl} ({TTL_WAIT}; items carrying only "
+                                f"{table.old.ttl} do not expire)")))
     return _grouped(parts)
 
 

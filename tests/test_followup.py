@@ -193,7 +193,7 @@ def test_the_help_example_of_import_runs(local_engine, app_name, tmp_path):
     assert example == "jobwork-infra import --env dev --local users tenant"
     result = run(*shlex.split(example)[1:], "--schema", str(schema))
     assert result.exit_code == 0, result.output
-    assert re.search(r"^  users:\n", result.output, re.M) and re.search(r"^  tenant:\n", result.output, re.M)
+    assert re.search(r"^  users:\n", result.output, re.MULTILINE) and re.search(r"^  tenant:\n", result.output, re.MULTILINE)
     # a physical name still works, and a name that is neither says so
     assert run("import", "--env", "dev", "--local", "--schema", str(schema), f"{app_name}-dev-users").exit_code == 0
     missing = run("import", "--env", "dev", "--local", "--schema", str(schema), "nope")

@@ -77,12 +77,12 @@ def test_a_new_table_shows_keys_indexes_ttl_and_protections_per_environment(tmp_
     assert lines[start + 1] == "  safe         D401  table [dev: shop-dev-orders | prod: shop-prod-orders] is created"
     assert [line.strip() for line in lines[start + 2:start + 7]] == [
         "keys: tenant_id (S) + order_id (S)",
-        "indexes: by_status: tenant_id (S) + status (S), projection all | by_time (local): tenant_id (S) + at (S), "
-        "projection all",
+        ("indexes: by_status: tenant_id (S) + status (S), projection all | by_time (local): tenant_id (S) + at (S), "
+         "projection all"),
         "ttl: expires_at",
         "billing: on_demand",
-        "protections: dev: removal_policy destroy, point-in-time recovery off, deletion protection off; "
-        "prod: removal_policy retain, point-in-time recovery on, deletion protection on",
+        ("protections: dev: removal_policy destroy, point-in-time recovery off, deletion protection off; "
+         "prod: removal_policy retain, point-in-time recovery on, deletion protection on"),
     ]
     markdown = diff(tmp_path, BASE, WITH_ORDERS, "--env", "prod", "-f", "markdown").stdout
     row = next(line for line in markdown.splitlines() if "`D401`" in line)
