@@ -68,6 +68,11 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
         target = LocalTarget(project, request, emit, action=action)
     else:
         from ..deploy.cloudformation import environment_targets
+        from ._guard import guard_account
+
+        # Who the credentials belong to, before any stack or table is read (issue 23).
+        guard_account(head, profile=request.profile, region=request.region, endpoint_url=request.endpoint_url,
+                      console=stdout)
 
         target = environment_targets(project, request, emit, action=action)  # one per stack
     if action == "deploy":

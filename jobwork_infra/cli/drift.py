@@ -53,6 +53,12 @@ def drift_command(
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     project = check_project(schema)
     head = project.resolve(env)
+    if not local:  # who the credentials belong to, before anything is read (issue 23)
+        from . import stderr
+        from ._guard import guard_account
+
+        guard_account(head, profile=profile, region=region, endpoint_url=endpoint_url,
+                      console=stdout if output is Format.text else stderr)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
     # The environment's name prefix: the naming pattern up to {table} (none when it starts there).

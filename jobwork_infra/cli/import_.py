@@ -47,6 +47,10 @@ def import_command(
     invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
                             schema=schema)
     names = list(tables or []) if from_stack else physical_names(list(tables or []), head)
+    if not local:  # who the credentials belong to, before anything is read (issue 23); stdout is YAML
+        from ._guard import guard_account
+
+        guard_account(head, profile=profile, region=region, endpoint_url=endpoint_url, console=stderr)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
     with aws_errors(f"reading the tables at {sources.label}"):
