@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .model import KeyAttribute, ResolvedSchema, ResolvedTable
+from .model import KeyAttribute, ResolvedTable
 from .outline import key_text
 
 _TYPES = {"S": "S", "N": "N", "B": "B"}
@@ -34,7 +34,8 @@ class TableStatus:
     ttl: str | None = None         # "expires_at (ENABLED)"
     billing: str | None = None
     protections: str | None = None
-    item_count: int | None = None  # DynamoDB's ItemCount: updated about every six hours
+    item_count: int | None = None  # DynamoDB's ItemCount (AWS updates it about every six hours) or a Scan count
+    item_count_exact: bool = False  # True: counted by a Scan (the local engine)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class StatusReport:
 
 
 def table_status(key: str, description: dict | None, *, ttl: dict | None, pitr: bool | None,
-                 removal_policy: str | None, schema_table: ResolvedTable | None = None) -> TableStatus:
+                 removal_policy: str | None, schema_table: ResolvedTable | None = None,
+                 exact_count: bool = False) -> TableStatus:
     """One table as DynamoDB describes it (None: not deployed)."""
     if description is None:
         name = schema_table.physical_name if schema_table else key
@@ -79,15 +81,10 @@ def table_status(key: str, description: dict | None, *, ttl: dict | None, pitr: 
              "deletion protection " + ("not reported" if protection is None else "on" if protection else "off")]
     return TableStatus(key, description["TableName"], description.get("TableStatus", "?"), key_text(partition, sort),
                        tuple(indexes), ttl_text, billing, ", ".join(p for p in parts if p),
-                       description.get("ItemCount"))
+                       description.get("ItemCount"), exact_count)
 
 
 def _keys(schema: list[dict], attributes: dict[str, str]) -> tuple[KeyAttribute, KeyAttribute | None]:
     by_type = {k["KeyType"]: k["AttributeName"] for k in schema}
     make = lambda name: KeyAttribute(name=name, type=_TYPES.get(attributes.get(name, "S"), "S"))
     return make(by_type["HASH"]), (make(by_type["RANGE"]) if "RANGE" in by_type else None)
-
-
-def schema_tables_of(head: ResolvedSchema) -> dict[str, dict[str, ResolvedTable]]:
-    """Stack name → the schema's tables in it (what status looks for)."""
-    return head.stacks
