@@ -15,6 +15,8 @@ from jobwork_infra.cli import app
 from jobwork_infra.deploy import cloudformation
 from tests.plugins.dynamodb_local import running_dynamodb_local
 
+from .conftest import after_caller
+
 
 @pytest.fixture(scope="module")
 def dynamodb_local(tmp_path_factory):
@@ -210,7 +212,7 @@ def test_drift_of_a_deployed_stack(strict_aws, tmp_path, fast_polls):
 
     clean = drift(schema, "--endpoint-url", strict_aws.endpoint)
     assert clean.exit_code == 0, clean.output
-    assert clean.output.startswith(f"Drift of stack shop-dev at {strict_aws.endpoint}: the live tables against the "
+    assert after_caller(clean.output).startswith(f"Drift of stack shop-dev at {strict_aws.endpoint}: the live tables against the "
                                    "deployed template\n")
     assert clean.output.endswith("No drift: the live tables match the deployed template.\n")
     # An AWS endpoint leaves out the default table class and encryption: read as the defaults, not unknown.

@@ -46,7 +46,6 @@ def import_command(
     head = project.resolve(env)
     invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
                             schema=schema)
-    names = list(tables or []) if from_stack else physical_names(list(tables or []), head)
     if not local:  # who the credentials belong to, before anything is read (issue 23); stdout is YAML
         from ._guard import guard_account
 
@@ -54,6 +53,11 @@ def import_command(
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
     with aws_errors(f"reading the tables at {sources.label}"):
+        names = list(tables or [])
+        if not from_stack and set(names) & set(head.tables):
+            from ..deploy.inspect import list_table_names
+
+            names = physical_names(names, head, set(list_table_names(sources.dynamodb)))
         items = read_for_import(sources, names, head, from_stack)
     entries = build_entries(items, project.schema, env)
     check_imported(project, entries)
@@ -70,7 +74,8 @@ def import_command(
                  markup=False)
 
 
-def physical_names(names: list[str], head) -> list[str]:
-    """Each name as the live table is called: a key of the schema becomes its physical name in the
-    environment (`users` → `jobwork-dev-users`); any other name is taken as a physical name."""
-    return [head.tables[name].physical_name if name in head.tables else name for name in names]
+def physical_names(names: list[str], head, live: set[str]) -> list[str]:
+    """Each name as the live table is called: a table of that very name first (the seed's `users`), else a
+    key of the schema becomes its physical name in the environment (`users` → `jobwork-dev-users`)."""
+    return [head.tables[name].physical_name if name not in live and name in head.tables else name
+            for name in names]
