@@ -212,8 +212,8 @@ def test_drift_of_a_deployed_stack(strict_aws, tmp_path, fast_polls):
 
     clean = drift(schema, "--endpoint-url", strict_aws.endpoint)
     assert clean.exit_code == 0, clean.output
-    assert after_caller(clean.output).startswith(f"Drift of stack shop-dev at {strict_aws.endpoint}: the live tables against the "
-                                   "deployed template\n")
+    assert after_caller(clean.output).startswith(
+        f"Drift of stack shop-dev at {strict_aws.endpoint}: the live tables against the deployed template\n")
     assert clean.output.endswith("No drift: the live tables match the deployed template.\n")
     # An AWS endpoint leaves out the default table class and encryption: read as the defaults, not unknown.
     assert "not reported by this engine" not in clean.output
@@ -246,7 +246,7 @@ def test_drift_of_a_deployed_stack(strict_aws, tmp_path, fast_polls):
     allowed = run("deploy", "--env", "dev", "--endpoint-url", strict_aws.endpoint, "--schema", schema, "--yes",
                   "--allow-drift")
     assert allowed.exit_code == 0, allowed.output
-    assert allowed.output.startswith("No changes: stack shop-dev matches the schema")
+    assert after_caller(allowed.output).startswith("No changes: stack shop-dev matches the schema")
 
     # The other hand-made changes, each found: TTL, tags and billing.
     enable_ttl(client, "shop-dev-users")
