@@ -3,7 +3,7 @@
 `diff --plan` shows the steps deploy would stage if the base were deployed. A step that deploy's
 gate refuses is not "applicable": a sort-key change on prod reads `1. apply 3 changes in one
 update` and then deploy stops with exit 3 (issue 23). So the refusals are asked of the deploy gate
-itself (deploy/flow.py, deploy/gate.py: the same functions a deploy calls, on the plan alone,
+itself (deploy/gate.py: the same functions a deploy calls, on the plan alone,
 without reading anything), and each step that carries a refused change is marked.
 
 Only the refusals that follow from the plan are known here; those that depend on the live tables
@@ -30,8 +30,12 @@ class Refusal:
 def plan_refusals(plan: Plan, *, replaces_in_place: bool = False) -> list[Refusal]:
     """The deploy gate's refusals of `plan` (CloudFormation by default; `replaces_in_place=True`:
     the local engine, which can replace a table that is not retained)."""
-    from .deploy.flow import refuse_name_taken, refuse_protected
-    from .deploy.gate import refuse_destructive, refuse_replacement_in_place
+    from .deploy.gate import (
+        refuse_destructive,
+        refuse_name_taken,
+        refuse_protected,
+        refuse_replacement_in_place,
+    )
 
     destructive = tuple(dict.fromkeys(c.table for c in plan.changes if c.severity is Severity.DESTRUCTIVE))
     taken = tuple(dict.fromkeys(c.table for c in plan.changes if c.kind == "table_name_taken"))

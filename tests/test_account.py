@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from jobwork_infra.account import Caller, check_account
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation, inspect
+from jobwork_infra.deploy import factory
+from jobwork_infra.deploy.cloudformation import target as cloudformation
+from jobwork_infra.deploy.timing import TIMING
 from jobwork_infra.errors import Blocked
 
 MOTO_ACCOUNT = "123456789012"
@@ -54,7 +56,7 @@ def test_another_account_is_refused_without_a_stack_or_table_read(strict_aws, tm
         raise AssertionError("read after the account was refused")
 
     monkeypatch.setattr(cloudformation, "make_clients", never)
-    monkeypatch.setattr(inspect, "open_sources", never)
+    monkeypatch.setattr(factory, "open_sources", never)
     for command in (["deploy", "--yes"], ["deploy", "--dry-run"], ["deploy", "--adopt", "--yes"],
                     ["destroy", "--yes"], ["drift"], ["drift", "--format", "json"], ["import", "users"]):
         result = run(*command, "--env", "prod", "--schema", path, "--endpoint-url", strict_aws.endpoint)
@@ -68,8 +70,8 @@ def test_another_account_is_refused_without_a_stack_or_table_read(strict_aws, tm
 
 @pytest.mark.slow
 def test_the_right_account_deploys_and_says_where(strict_aws, tmp_path, monkeypatch):
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
+    monkeypatch.setattr(TIMING, "stack_poll", 0)
+    monkeypatch.setattr(TIMING, "change_set_poll", 0)
     path = schema(tmp_path, MOTO_ACCOUNT)
     result = run("deploy", "--env", "prod", "--schema", path, "--endpoint-url", strict_aws.endpoint, "--yes")
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.timing import TIMING
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +80,8 @@ def test_status_on_the_local_engine_shows_every_table_as_deployed(local_engine, 
 
 
 def test_status_on_the_strict_double_reads_each_stack(strict_aws, app_name, tmp_path, monkeypatch):
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
+    monkeypatch.setattr(TIMING, "stack_poll", 0)
+    monkeypatch.setattr(TIMING, "change_set_poll", 0)
     schema = tmp_path / "tables.yaml"
     schema.write_text(schema_text(app_name))
     common = ["--env", "dev", "--schema", str(schema), "--endpoint-url", strict_aws.endpoint]

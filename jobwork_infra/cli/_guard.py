@@ -11,7 +11,7 @@ from ..model import ResolvedSchema
 def guard_account(head: ResolvedSchema, *, profile: str | None, region: str | None, endpoint_url: str | None,
                   console: Console) -> Caller:
     """Resolve the caller and region, print them, refuse another account (Blocked, exit 3)."""
-    from ..deploy.cloudformation import aws_session
+    from ..deploy.aws import aws_session
 
     session = aws_session(profile=profile, region=region or head.region, endpoint_url=endpoint_url, env=head.env)
     caller = resolve_caller(session, endpoint_url)

@@ -35,8 +35,8 @@ def import_command(
 
     Example: jobwork-infra import --env dev --local users tenant
     """
-    from ..deploy.cloudformation import aws_errors
-    from ..deploy.inspect import open_sources, read_for_import
+    from ..deploy.aws import aws_errors
+    from ..deploy.factory import open_sources, read_for_import
     from ..followup import Invocation, command, schema_command
     from ..importer import build_entries, check_imported, merge_tables, render_tables
 
@@ -55,7 +55,7 @@ def import_command(
     with aws_errors(f"reading the tables at {sources.label}"):
         names = list(tables or [])
         if not from_stack and set(names) & set(head.tables):
-            from ..deploy.inspect import list_table_names
+            from ..deploy.dynamodb import list_table_names
 
             names = physical_names(names, head, set(list_table_names(sources.dynamodb)))
         items = read_for_import(sources, names, head, from_stack)

@@ -31,8 +31,8 @@ def status_command(
 
     Example: jobwork-infra status --env dev --local
     """
-    from ..deploy.cloudformation import aws_errors
-    from ..deploy.inspect import open_sources
+    from ..deploy.aws import aws_errors
+    from ..deploy.factory import open_sources
     from ..deploy.read_status import read_status
     from ..report.status import render_status_text, status_json
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..model import ResolvedSchema
 from ..status import StackStatus, StatusReport, TableStatus, table_status
-from .inspect import Sources, read_live_table, stack_tables
+from .cloudformation.read import stack_tables
+from .dynamodb import Sources, read_live_table
 
 _POLICY = {"Retain": "retain", "RetainExceptOnCreate": "retain", "Delete": "destroy", "Snapshot": "retain"}
 
@@ -33,7 +34,7 @@ def _table(client: Any, key: str, name: str, removal_policy: str | None, *, aws:
 
 
 def _local(sources: Sources, head: ResolvedSchema) -> StatusReport:
-    from .registry import read_registry
+    from .local.registry import read_registry
 
     registry = read_registry(sources.dynamodb)
     ours = {n: e for n, e in registry.items() if (e.app, e.env) == (head.app, head.env)}
