@@ -26,6 +26,12 @@ class Refusal:
     tables: tuple[str, ...]   # the table keys whose changes are refused
     lifted_by: str | None     # the flag that lifts it ("--allow-destructive"); None: refused even so
 
+    @property
+    def text(self) -> str:
+        """How a refused step reads: who refuses, whether a flag lifts it, and the gate's own words."""
+        lifted = f"unless {self.lifted_by}" if self.lifted_by else "even with --allow-destructive"
+        return f"deploy refuses it ({lifted}): {self.message}"
+
 
 def plan_refusals(plan: Plan, *, replaces_in_place: bool = False) -> list[Refusal]:
     """The deploy gate's refusals of `plan` (CloudFormation by default; `replaces_in_place=True`:

@@ -83,12 +83,6 @@ def render_plan_text(plan: Plan, console: Console) -> None:
         console.print(f"  {step.number}. {escape(step.summary)}")
 
 
-def refusal_text(refusal) -> str:
-    """How a refused step reads: who refuses, whether a flag lifts it, and the gate's own words."""
-    lifted = (f"unless {refusal.lifted_by}" if refusal.lifted_by else "even with --allow-destructive")
-    return f"deploy refuses it ({lifted}): {refusal.message}"
-
-
 def render_plans_text(plans: Sequence[Plan], base: str, console: Console, refusals: dict | None = None) -> None:
     """`diff --plan`: each environment's steps if `base` were deployed, refused steps marked.
 
@@ -103,7 +97,7 @@ def render_plans_text(plans: Sequence[Plan], base: str, console: Console, refusa
             mark = "  [refused by deploy]" if step.number in marked else ""
             console.print(f"  {step.number}. {step.summary}{mark}", markup=False)
         for refusal in mine:
-            console.print(f"  {refusal_text(refusal)}", markup=False)
+            console.print(f"  {refusal.text}", markup=False)
             if refusal.hint:
                 console.print(f"    hint: {refusal.hint}", markup=False)
 

@@ -27,7 +27,6 @@ def plans_markdown(plans: Sequence[Plan], base: str, refusals: dict | None = Non
     """The staged steps of each environment's plan, as `diff --plan --format markdown` appends them;
     a step deploy would refuse is marked, with the gate's reason (`refusals`: env → Refusal list)."""
     from ..review import refused_steps
-    from .changes import refusal_text
 
     lines: list[str] = []
     for plan in plans:
@@ -39,6 +38,6 @@ def plans_markdown(plans: Sequence[Plan], base: str, refusals: dict | None = Non
         lines += [f"{step.number}. {escape_text(step.summary)}" + (" — **refused by deploy**" if step.number in marked
                                                                     else "") for step in plan.steps]
         for refusal in mine:
-            lines += ["", f"> ⛔ {escape_text(refusal_text(refusal))}"
+            lines += ["", f"> ⛔ {escape_text(refusal.text)}"
                       + (f"<br>hint: {escape_text(refusal.hint)}" if refusal.hint else "")]
     return "\n".join(lines) + "\n"
