@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Blocked, JobworkError
+from .errors import JobworkError
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,11 @@ def resolve_caller(session: Any, endpoint_url: str | None = None) -> Caller:
 
 def check_account(env: str, expected: str | None, caller: Caller) -> None:
     """Blocked when the environment names an account and the credentials belong to another."""
+    from .deploy.gate import Refused
+
     if expected is not None and caller.account != expected:
-        raise Blocked(
+        raise Refused(
+            "R021",
             f"environment {env} is account {expected}, but the credentials belong to account {caller.account} "
             f"({caller.arn}); nothing was read or changed",
             f"use credentials of account {expected} (--profile, or AWS_PROFILE), or fix environments.{env}.account "

@@ -34,9 +34,9 @@ class Invocation:
     @classmethod
     def of(cls, request, *, local: bool = False, schema: str | None = None) -> Invocation:
         """From a DeployRequest (or anything with env, endpoint_url, profile and region)."""
-        return cls(env=request.env, local=local, endpoint_url=getattr(request, "endpoint_url", None),
-                   profile=getattr(request, "profile", None), region=getattr(request, "region", None),
-                   schema=schema)
+        return cls(env=request.env, local=local or getattr(request, "local", False),
+                   endpoint_url=getattr(request, "endpoint_url", None), profile=getattr(request, "profile", None),
+                   region=getattr(request, "region", None), schema=schema or getattr(request, "schema", None))
 
     @property
     def label(self) -> str:

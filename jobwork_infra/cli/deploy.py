@@ -27,7 +27,7 @@ def _confirm(question: str, action: str = "deploy") -> bool:
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
              timeout=None, wait=False, plan_out=None, plan_file=None, adopt=False, from_stack=None,
-             allow_drift=False):
+             allow_drift=False, schema=None, backfill_ttl=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
@@ -46,7 +46,8 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
                          template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
-                         plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift)
+                         plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift,
+                         local=local, schema=schema, backfill_ttl=backfill_ttl)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -60,9 +61,12 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
     emit = DeployReport(stdout)
     saved = None
     if request.plan_file:
-        from ..deploy.saved_plan import load_plan
+        from dataclasses import replace
 
-        saved = load_plan(request.plan_file)  # before any engine starts or AWS is called
+        from ..deploy.saved_plan import load_plan
+        from ..followup import Invocation
+
+        saved = replace(load_plan(request.plan_file), rerun=Invocation.of(request))  # before any engine or AWS
         saved.check_schema(head, "local" if local else "cloudformation")
     if not local:  # who the credentials belong to, before any stack or table is read (issue 23)
         from ._guard import guard_account
@@ -131,6 +135,9 @@ def deploy(
                                         "(retained first, then removed from it, then imported)."),
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Deploy even if live tables drifted from what "
                                                                    "was deployed (the deploy may undo it)."),
+    backfill_ttl: bool = typer.Option(False, "--backfill-ttl",
+                                      help="With a TTL rename: write the new TTL attribute on the existing items "
+                                           "from the old one (refused: needs the migration's scan machinery)."),
     show_plan: str = typer.Option(None, "--show-plan", metavar="FILE",
                                   help="Print a plan saved by --plan-out as the dry run printed it, and exit; "
                                        "reads nothing but the file."),
@@ -151,7 +158,7 @@ def deploy(
         _show_plan(show_plan, env)
         return
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift)
+                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, schema, backfill_ttl)
     _run(schema, request, local, "deploy")
 
 
@@ -172,5 +179,6 @@ def destroy(
 
     Example: jobwork-infra destroy --env dev --yes
     """
-    request = _request(env, False, yes, allow_destructive, endpoint_url, profile, region, None, local, timeout)
+    request = _request(env, False, yes, allow_destructive, endpoint_url, profile, region, None, local, timeout,
+                       schema=schema)
     _run(schema, request, local, "destroy")

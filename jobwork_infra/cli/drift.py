@@ -61,6 +61,9 @@ def drift_command(
                       console=stdout if output is Format.text else stderr)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
+    invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
+                            schema=schema)
+    sources.rerun = invocation
     # The environment's name prefix: the naming pattern up to {table} (none when it starts there).
     prefix = physical_name(project.schema, env, "\0", Table()).partition("\0")[0] or None
     with aws_errors(f"reading environment {env} at {sources.label}"):
@@ -68,8 +71,6 @@ def drift_command(
     report = find_drift(head, state.reference, state.live, target="local" if sources.local else "cloudformation",
                         reference_label=state.reference_label, where=state.where, unmanaged=state.unmanaged,
                         unadopted=state.unadopted, not_reported=state.not_reported)
-    invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
-                            schema=schema)
     if output is Format.json:
         typer.echo(drift_json(report))
     elif output is Format.markdown:

@@ -52,6 +52,7 @@ def import_command(
         guard_account(head, profile=profile, region=region, endpoint_url=endpoint_url, console=stderr)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
+    sources.rerun = invocation
     with aws_errors(f"reading the tables at {sources.label}"):
         names = list(tables or [])
         if not from_stack and set(names) & set(head.tables):

@@ -34,6 +34,7 @@ def status_command(
     from ..deploy.aws import aws_errors
     from ..deploy.factory import open_sources
     from ..deploy.read_status import read_status
+    from ..followup import Invocation
     from ..report.status import render_status_text, status_json
 
     if local and endpoint_url:
@@ -46,6 +47,8 @@ def status_command(
                       console=stdout if output is Format.text else stderr)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
+    sources.rerun = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
+                               schema=schema)
     with aws_errors(f"reading environment {env} at {sources.label}"):
         report = read_status(sources, head)
     if output is Format.json:

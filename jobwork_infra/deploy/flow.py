@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from ..changes import Change, Plan, Step
 from ..diff import diff_schemas, make_change
 from ..errors import Blocked, JobworkError
+from ..followup import Invocation, command
 from ..model import ResolvedSchema
 from ..plan import plan_changes
 from . import DeployRequest
@@ -55,6 +56,7 @@ from .target import (
     per_stack,
     stack_targets,
 )
+from .ttl_rename import refuse_backfill, stop_expiring_note, ttl_renames
 
 
 @dataclass
@@ -174,10 +176,20 @@ def plan_all(d: Deploy) -> None:
         d.emit(Planned(run.plan, run.state.where))
         if run.state.adopting:
             run.target.announce(run.state, run.head)
+        _ttl_renames(d, run)
         risky = at_risk(run.plan)
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             d.emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
+
+
+def _ttl_renames(d: Deploy, run: StackRun) -> None:
+    """A TTL rename: what becomes of the items that carry only the old attribute; --backfill-ttl refused."""
+    renames = ttl_renames(run.plan)
+    if renames and d.request.backfill_ttl:
+        refuse_backfill(renames)
+    for rename in renames:
+        d.emit(Note(stop_expiring_note(rename, None), warning=True))
 
 
 def _nothing_to_apply(d: Deploy) -> int:
@@ -287,8 +299,8 @@ def _save(request: DeployRequest, plan: Plan | None, head: ResolvedSchema, state
     if request.plan_out:
         write_plan(request.plan_out, plan, head, state.where, deployed_fingerprint(state),
                    target.capabilities.lock_scope, request.allow_destructive)
-        emit(Note(f"plan saved to {request.plan_out}; apply exactly this plan with "
-                  f"`jobwork-infra deploy --env {head.env} --plan {request.plan_out}`"))
+        apply = command(Invocation.of(request), "deploy", "--plan", request.plan_out)
+        emit(Note(f"plan saved to {request.plan_out}; apply exactly this plan with `{apply}`"))
 
 
 def recheck(state: DeployedState, plan: Plan, head: ResolvedSchema, target: Target) -> tuple[DeployedState, Plan]:

@@ -69,6 +69,10 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "jobwork-infra saved plans"),
     Refusal("R020", "plan-differs", "applying a saved plan this version would plan differently",
             "jobwork-infra saved plans"),
+    Refusal("R021", "wrong-account", "reading or changing an environment with credentials of another account "
+            "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
+    Refusal("R022", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
+            "verified", f"{_DDB}/developerguide/TTL.html"),
 )}
 
 

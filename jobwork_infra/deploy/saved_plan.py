@@ -24,6 +24,7 @@ from pathlib import Path
 from .. import __version__
 from ..changes import Plan
 from ..errors import JobworkError
+from ..followup import Invocation, command
 from ..model import ResolvedSchema
 from .gate import Refused
 
@@ -42,6 +43,11 @@ class SavedPlan:
     deployed: str
     allow_destructive: bool
     steps: tuple[tuple[str, str], ...]  # (summary, target schema hash) per step
+    rerun: Invocation | None = None     # the command applying it: its hints repeat its target and schema
+
+    def _rewrite(self) -> str:
+        """The command that writes a new plan, on the same target as the one applying this one."""
+        return command(self.rerun or Invocation(env=self.env), "deploy", "--dry-run", "--plan-out", self.path)
 
     def check_schema(self, head: ResolvedSchema, target: str) -> None:
         """Before anything is read: the same target, environment and schema."""
@@ -56,7 +62,7 @@ class SavedPlan:
                 "R018",
                 f"the schema changed since {self.path} was written (schema {head.schema_hash[:12]}, "
                 f"the plan was computed from {self.schema_hash[:12]}); nothing was changed",
-                f"write a new plan: jobwork-infra deploy --env {head.env} --dry-run --plan-out {self.path}")
+                f"write a new plan: {self._rewrite()}")
 
     def check_deployed(self, fingerprint: str) -> None:
         """After reading what is deployed: the same as when the plan was written."""
@@ -66,8 +72,7 @@ class SavedPlan:
                 f"what is deployed to {self.where} changed since {self.path} was written (the plan was "
                 "applied already, or another deploy ran since): the plan no longer starts from what is "
                 "deployed; nothing was changed",
-                f"write a new plan and review it: jobwork-infra deploy --env {self.env} --dry-run "
-                f"--plan-out {self.path}")
+                f"write a new plan and review it: {self._rewrite()}")
 
     def check_plan(self, plan: Plan) -> None:
         """The plan computed now is step for step the saved one (it is, when both checks above passed:
@@ -78,8 +83,7 @@ class SavedPlan:
                 "R020",
                 f"this jobwork-infra plans the change differently from the one that wrote {self.path} "
                 f"({len(now)} step(s) now, {len(self.steps)} saved); nothing was changed",
-                f"write the plan with the jobwork-infra that applies it: jobwork-infra deploy --env {self.env} "
-                f"--dry-run --plan-out {self.path}")
+                f"write the plan with the jobwork-infra that applies it: {self._rewrite()}")
 
 
 def write_plan(path: str, plan: Plan | None, head: ResolvedSchema, where: str, deployed: str, target: str,
@@ -97,8 +101,10 @@ def write_plan(path: str, plan: Plan | None, head: ResolvedSchema, where: str, d
         "deployed": deployed,
         "allow_destructive": allow_destructive,
         "steps": [{"number": s.number, "summary": s.summary, "target_hash": s.target.schema_hash,
-                   "changes": [{"code": c.code, "table": c.table, "severity": c.severity.label,
-                                "statement": c.statement} for c in s.changes]}
+                   # enough of each change for `deploy --show-plan` to print it as the dry run did
+                   "changes": [{"code": c.code, "kind": c.kind, "table": c.table, "severity": c.severity.label,
+                                "subject": c.subject, "statement": c.statement, "advice": c.advice,
+                                "index": c.index, "after": c.after} for c in s.changes]}
                   for s in steps],
         "target_state": head.model_dump(mode="json"),
     }

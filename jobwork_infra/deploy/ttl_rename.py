@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..changes import Plan
-from ..errors import Blocked
+from .gate import Refused
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def stop_expiring_note(rename: TtlRename, count: int | None) -> str:
 def refuse_backfill(renames: list[TtlRename]) -> None:
     """--backfill-ttl: refused, clearly, until the migration's scan machinery exists to run it."""
     names = ", ".join(f"{r.physical_name} ({r.old} → {r.new})" for r in renames) or "no table of this plan"
-    raise Blocked(
+    raise Refused(
+        "R022",
         f"--backfill-ttl: writing the new TTL attribute on the existing items of {names} needs the parallel "
         "Scan with checkpoints of the migration work (jobwork_infra/migrate/), which this version does not have; "
         "nothing was changed",
