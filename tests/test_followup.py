@@ -198,3 +198,49 @@ def test_the_help_example_of_import_runs(local_engine, app_name, tmp_path):
     assert run("import", "--env", "dev", "--local", "--schema", str(schema), f"{app_name}-dev-users").exit_code == 0
     missing = run("import", "--env", "dev", "--local", "--schema", str(schema), "nope")
     assert missing.exit_code == 1 and "no table named 'nope'" in missing.output
+
+
+@pytest.mark.slow
+def test_the_saved_plan_and_stale_plan_hints_run_as_printed(local_engine, app_name, tmp_path):
+    """Issue 23: the saved-plan hint dropped --local, so run exactly it applied to CloudFormation (exit 3)."""
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(schema_text(app_name, TABLES))
+    target = Invocation(env="dev", local=True, schema=str(schema))
+    common = ["--env", "dev", "--local", "--schema", str(schema)]
+    plan = tmp_path / "plan dev.json"
+    dry = run("deploy", *common, "--dry-run", "--plan-out", str(plan))
+    assert dry.exit_code == 0, dry.output
+    [apply] = hints_in(dry.output)
+    assert_same_target(apply, target)
+    applied = run(*shlex.split(apply)[1:])  # exactly as printed
+    assert applied.exit_code == 0, applied.output
+
+    again = run(*shlex.split(apply)[1:])  # applied once: stale, with a hint that writes a new one
+    assert again.exit_code == 3, again.output
+    assert "write a new plan and review it: `jobwork-infra deploy " in again.output
+    [rewrite] = hints_in(again.output)
+    assert_same_target(rewrite, target)
+    assert parse(rewrite)[1]["plan_out"] == str(plan)
+
+
+@pytest.mark.slow
+def test_import_of_a_missing_table_suggests_listing_the_same_engine(local_engine, app_name, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(schema_text(app_name, TABLES))
+    result = run("import", "--env", "dev", "--local", "--schema", str(schema), "zzzz-nothing-like-it")
+    assert result.exit_code == 1
+    listing = " ".join(result.output.split()).split("list them with `")[1].split("`")[0]
+    words = shlex.split(listing)
+    assert words[:3] == ["AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "aws"]
+    assert words[3:5] == ["dynamodb", "list-tables"]
+    assert words[words.index("--endpoint-url") + 1] == local_engine.endpoint  # never the real account
+
+
+@pytest.mark.slow
+def test_drift_of_an_undeployed_stack_suggests_a_deploy_to_the_same_endpoint(strict_aws, tmp_path):
+    schema = tmp_path / "tables.yaml"
+    schema.write_text(schema_text("shop", TABLES))
+    result = run("drift", "--env", "dev", "--schema", str(schema), "--endpoint-url", strict_aws.endpoint)
+    assert result.exit_code == 1, result.output
+    [deploy] = hints_in(result.output)
+    assert_same_target(deploy, Invocation(env="dev", endpoint_url=strict_aws.endpoint, schema=str(schema)))

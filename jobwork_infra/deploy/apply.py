@@ -99,8 +99,8 @@ def _ready(step: Step, plan: Plan, progress: _Progress, state: DeployedState, ta
         if tables and step.number > 1 and not target.capabilities.ttl_cool_down:
             # The plan's step says "wait before this step": on AWS. Said, so a local run does not teach
             # that a TTL rename is immediate (issue 23).
-            emit(Note(f"{', '.join(tables)}: the local engine has no TTL hour: this step runs now; on AWS it "
-                      "waits until 1 h after the previous TTL change"))
+            emit(Note(f"{', '.join(tables)}: the local engine has no TTL hour: step {step.number} runs now; on AWS "
+                      "it waits until 1 h after the previous TTL change"))
         return True
     emit(Deferred(step.number, len(plan.steps), ready, tables, request.wait))
     if not request.wait:

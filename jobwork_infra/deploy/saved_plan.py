@@ -47,7 +47,7 @@ class SavedPlan:
 
     def _rewrite(self) -> str:
         """The command that writes a new plan, on the same target as the one applying this one."""
-        return command(self.rerun or Invocation(env=self.env), "deploy", "--dry-run", "--plan-out", self.path)
+        return f"`{command(self.rerun or Invocation(env=self.env), 'deploy', '--dry-run', '--plan-out', self.path)}`"
 
     def check_schema(self, head: ResolvedSchema, target: str) -> None:
         """Before anything is read: the same target, environment and schema."""

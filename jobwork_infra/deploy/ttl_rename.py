@@ -5,16 +5,14 @@ DynamoDB's TTL deletes an item only by the attribute TTL is enabled on ("TTL ...
 attribute name", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html): moving
 TTL to `purge_at` leaves every item that has only `expires_at` for good.
 
-Here: which tables of a plan rename their TTL, how many items carry only the old attribute where
-counting is cheap (the local engine: a Scan COUNT), and the backfill, refused until the scan
-machinery of the migration work (jobwork_infra/migrate/) exists to run it in place, resumably and
-verified.
+Here: which tables of a plan rename their TTL, what the deploy says about their items, and the
+backfill, refused until the scan machinery of the migration work (jobwork_infra/migrate/) exists to
+run it in place, resumably and verified.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..changes import Plan
 from .gate import Refused
@@ -36,16 +34,6 @@ def ttl_renames(plan: Plan) -> list[TtlRename]:
             table = plan.head.tables[change.table]
             out.append(TtlRename(change.table, table.physical_name, str(change.before), str(change.after)))
     return out
-
-
-def count_old_only(client: Any, rename: TtlRename) -> int:
-    """Items that carry the old TTL attribute and not the new one (a Scan COUNT with a filter)."""
-    paginator = client.get_paginator("scan")
-    pages = paginator.paginate(
-        TableName=rename.physical_name, Select="COUNT",
-        FilterExpression="attribute_exists(#old) AND attribute_not_exists(#new)",
-        ExpressionAttributeNames={"#old": rename.old, "#new": rename.new})
-    return sum(page["Count"] for page in pages)
 
 
 def stop_expiring_note(rename: TtlRename, count: int | None) -> str:
