@@ -163,8 +163,10 @@ def test_key_change_of_a_named_table_is_refused_even_when_destructive_changes_ar
     assert result.exit_code == 3, result.output
     assert "error: cannot replace shop-dev-users under the same name" in result.output
     # The way forward is one that works on CloudFormation: a new name, never "destroy, then deploy".
+    # the command runs as printed: the same endpoint and schema (issue 23)
     assert ("give the new table another name (table_name: shop-dev-users-v2 on table users) and run "
-            "`jobwork-infra deploy --env dev --allow-destructive`") in " ".join(result.output.split())
+            f"`jobwork-infra deploy --env dev --endpoint-url {endpoint} --schema {path} --allow-destructive`") \
+        in " ".join(result.output.split())
     assert "destroy --env" not in result.output
     assert cfn.get_template(StackName="shop-dev")["TemplateBody"] == before
 

@@ -466,7 +466,8 @@ def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_depl
     assert "destroy --env" not in hint
     if path == "rename":
         assert (f"give the new table another name (table_name: {name}-v2 on table users) and run "
-                f"`jobwork-infra deploy --env dev --local --allow-destructive`: the old table stays with its data "
+                f"`jobwork-infra deploy --env dev --local --schema {schema} --allow-destructive`: the old table stays "
+                "with its data "
                 "(retained), unmanaged") in hint
         renamed = new_key.replace("  users:\n", f"  users:\n    table_name: {name}-v2\n")
         write(schema, schema_text(app_name, renamed, policy="retain"))
@@ -476,8 +477,8 @@ def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_depl
         assert count_items(client, name) == 3  # the old table and its data stay
     else:
         assert ("to start over empty under the same name: put the old key back, set removal_policy: destroy on "
-                "table users, run `jobwork-infra deploy --env dev --local`, then change the key again and run "
-                "`jobwork-infra deploy --env dev --local --allow-destructive`") in hint
+                f"table users, run `jobwork-infra deploy --env dev --local --schema {schema}`, then change the key "
+                f"again and run `jobwork-infra deploy --env dev --local --schema {schema} --allow-destructive`") in hint
         write(schema, schema_text(app_name, USERS, policy="destroy"))
         assert deploy(str(schema), "--yes").exit_code == 0
         write(schema, schema_text(app_name, new_key, policy="destroy"))

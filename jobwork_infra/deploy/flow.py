@@ -151,7 +151,7 @@ def read_all(d: Deploy) -> None:
             # A rerun after --timeout resumes here: what the last run started settles first.
             names = state.unsettled if state.unsettled is not None else names_of(state.base)
             stack_target.wait_settled(names, d.deadline)
-            refuse_drift(stack_target.drift(view, state), d.request.allow_drift)
+            refuse_drift(stack_target.drift(view, state), d.request.allow_drift, Invocation.of(d.request))
         d.runs.append(StackRun(view, stack_target, state))
     if per_stack(d.target):
         refuse_moves(d.head, d.runs)
@@ -209,7 +209,7 @@ def gate_all(d: Deploy) -> None:
         run.target.announce(run.state, run.head)
     for run in d.pending:
         gate_plan(run.plan, run.target.capabilities, d.request.allow_destructive,
-                  lambda run=run: run.target.check_live(run.state, run.plan))
+                  lambda run=run: run.target.check_live(run.state, run.plan), Invocation.of(d.request))
         if d.saved is not None:
             d.saved.check_plan(run.plan)
         _save(d.request, run.plan, run.head, run.state, run.target, d.emit)
