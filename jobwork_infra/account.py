@@ -33,7 +33,13 @@ class Caller:
 
 def resolve_caller(session: Any, endpoint_url: str | None = None) -> Caller:
     """Who the session's credentials belong to, and the region it uses (STS GetCallerIdentity)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+    )
 
     try:
         identity = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()
@@ -42,7 +48,9 @@ def resolve_caller(session: Any, endpoint_url: str | None = None) -> Caller:
         raise JobworkError(f"cannot tell which AWS account the credentials belong to: {error.get('Code')}: "
                            f"{error.get('Message')}", "check the profile (--profile) and its credentials "
                            "(`aws sts get-caller-identity`); nothing was read or changed") from None
-    except BotoCoreError as exc:
+    # Only what says the caller cannot be told; anything else (a malformed --region) reaches the CLI's
+    # error boundary, which explains it.
+    except (NoCredentialsError, PartialCredentialsError, EndpointConnectionError, ConnectTimeoutError) as exc:
         raise JobworkError(f"cannot tell which AWS account the credentials belong to: {exc}",
                            "check the profile (--profile) and its credentials (`aws sts get-caller-identity`); "
                            "nothing was read or changed") from None
