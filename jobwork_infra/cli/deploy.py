@@ -27,7 +27,7 @@ def _confirm(question: str, action: str = "deploy") -> bool:
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
              timeout=None, wait=False, plan_out=None, plan_file=None, adopt=False, from_stack=None,
-             allow_drift=False, schema=None, backfill_ttl=False):
+             allow_drift=False, skip_unkeyed=False, schema=None, backfill_ttl=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
@@ -47,7 +47,7 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
                          endpoint_url=endpoint_url, profile=profile, region=region,
                          template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
                          plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift,
-                         local=local, schema=schema, backfill_ttl=backfill_ttl)
+                         skip_unkeyed=skip_unkeyed, local=local, schema=schema, backfill_ttl=backfill_ttl)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -135,9 +135,12 @@ def deploy(
                                         "(retained first, then removed from it, then imported)."),
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Deploy even if live tables drifted from what "
                                                                    "was deployed (the deploy may undo it)."),
+    skip_unkeyed: bool = typer.Option(False, "--skip-unkeyed", help="A migration (a generation bump) leaves items "
+                                      "without the new key in the old generation, listed in a JSON Lines file, "
+                                      "instead of refusing (exit 3)."),
     backfill_ttl: bool = typer.Option(False, "--backfill-ttl",
                                       help="With a TTL rename: write the new TTL attribute on the existing items "
-                                           "from the old one (refused: needs the migration's scan machinery)."),
+                                           "from the old one (refused for now: R024)."),
     show_plan: str = typer.Option(None, "--show-plan", metavar="FILE",
                                   help="Print a plan saved by --plan-out as the dry run printed it, and exit; "
                                        "reads nothing but the file."),
@@ -151,6 +154,7 @@ def deploy(
     deployed is read again and the deploy stops (exit 3) if the plan changed meanwhile.
     Tables that already exist under the schema's names but are not managed are refused (exit 3)
     unless --adopt; drift made by hand is refused (exit 3) unless --allow-drift.
+    A generation bump is copied into the new table, caught up and verified (docs/migrate.md).
 
     Example: jobwork-infra deploy --env dev --local
     """
@@ -158,7 +162,8 @@ def deploy(
         _show_plan(show_plan, env)
         return
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, schema, backfill_ttl)
+                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, skip_unkeyed, schema,
+                       backfill_ttl)
     _run(schema, request, local, "deploy")
 
 

@@ -6,7 +6,7 @@ attribute name", https://docs.aws.amazon.com/amazondynamodb/latest/developerguid
 TTL to `purge_at` leaves every item that has only `expires_at` for good.
 
 Here: which tables of a plan rename their TTL, what the deploy says about their items, and the
-backfill, refused until the scan machinery of the migration work (jobwork_infra/migrate/) exists to
+backfill, refused until the scan machinery of the migration work (jobwork_infra/migrate/) is wired to
 run it in place, resumably and verified.
 """
 
@@ -47,12 +47,12 @@ def stop_expiring_note(rename: TtlRename, count: int | None) -> str:
 
 
 def refuse_backfill(renames: list[TtlRename]) -> None:
-    """--backfill-ttl: refused, clearly, until the migration's scan machinery exists to run it."""
+    """--backfill-ttl: refused, clearly, until the migration's scan machinery is wired to run it."""
     names = ", ".join(f"{r.physical_name} ({r.old} → {r.new})" for r in renames) or "no table of this plan"
     raise Refused(
-        "R022",
+        "R024",
         f"--backfill-ttl: writing the new TTL attribute on the existing items of {names} needs the parallel "
-        "Scan with checkpoints of the migration work (jobwork_infra/migrate/), which this version does not have; "
-        "nothing was changed",
+        "Scan with checkpoints of the migration work (jobwork_infra/migrate/), which is not wired to a TTL backfill "
+        "yet; nothing was changed",
         "deploy without --backfill-ttl and write the new attribute from your code (an UpdateItem per item, "
         "SET new = old where attribute_not_exists(new)), or keep the old attribute as the TTL attribute")
