@@ -63,7 +63,7 @@ def check_account(env: str, expected: str | None, caller: Caller) -> None:
 
     if expected is not None and caller.account != expected:
         raise Refused(
-            "R023",
+            "R024",
             f"environment {env} is account {expected}, but the credentials belong to account {caller.account} "
             f"({caller.arn}); nothing was read or changed",
             f"use credentials of account {expected} (--profile, or AWS_PROFILE), or fix environments.{env}.account "

@@ -45,7 +45,7 @@ def test_a_ttl_rename_says_what_stops_expiring_and_that_the_local_engine_has_no_
 
     refused = deploy(schema, "--yes", "--backfill-ttl")
     assert refused.exit_code == 3, refused.output
-    assert "R024" in refused.output and "--backfill-ttl: writing the new TTL attribute" in refused.output
+    assert "R025" in refused.output and "--backfill-ttl: writing the new TTL attribute" in refused.output
     assert "nothing was changed" in refused.output
     ttl = local_engine.client().describe_time_to_live(TableName=f"{app_name}-dev-jobs")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")  # untouched

@@ -140,7 +140,7 @@ def deploy(
                                       "instead of refusing (exit 3)."),
     backfill_ttl: bool = typer.Option(False, "--backfill-ttl",
                                       help="With a TTL rename: write the new TTL attribute on the existing items "
-                                           "from the old one (refused for now: R024)."),
+                                           "from the old one (refused for now: R025)."),
     show_plan: str = typer.Option(None, "--show-plan", metavar="FILE",
                                   help="Print a plan saved by --plan-out as the dry run printed it, and exit; "
                                        "reads nothing but the file."),

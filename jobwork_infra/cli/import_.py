@@ -38,7 +38,7 @@ def import_command(
     from ..deploy.aws import aws_errors
     from ..deploy.factory import open_sources, read_for_import
     from ..followup import Invocation, command, schema_command
-    from ..importer import build_entries, check_imported, merge_tables, render_tables
+    from ..importer import acknowledge_imported, build_entries, check_imported, merge_tables, render_tables
 
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
@@ -61,6 +61,7 @@ def import_command(
             names = physical_names(names, head, set(list_table_names(sources.dynamodb)))
         items = read_for_import(sources, names, head, from_stack)
     entries = build_entries(items, project.schema, env)
+    acknowledged = acknowledge_imported(project, entries)
     check_imported(project, entries)
     if not write:
         typer.echo(render_tables(entries), nl=False)
@@ -70,6 +71,9 @@ def import_command(
     check_project(file, text=merged).require_valid()
     Path(file).write_text(merged, encoding="utf-8")
     stdout.print(f"Wrote {len(entries)} table(s) to {file}: {', '.join(entries)}")
+    if acknowledged:
+        stderr.print(f"acknowledged as they are live (`validate` shows each as a note with its reason): "
+                     f"{', '.join(acknowledged)}")
     stderr.print("next: review them (non-key attributes and access patterns are yours to add), "
                  f"then `{schema_command(invocation, 'diff')}` and `{command(invocation, 'deploy', '--dry-run')}`",
                  markup=False)

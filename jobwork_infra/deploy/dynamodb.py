@@ -145,6 +145,7 @@ class Sources:
     cloudformation: Any | None     # None on the local engine
     label: str
     local: bool
+    kms: Any | None = None         # tells a customer managed key from AWS's (import); None on the local engine
     # The command reading through them: the follow-up commands it prints repeat its target (followup.py).
     rerun: Invocation | None = None
 

@@ -50,7 +50,7 @@ def refuse_backfill(renames: list[TtlRename]) -> None:
     """--backfill-ttl: refused, clearly, until the migration's scan machinery is wired to run it."""
     names = ", ".join(f"{r.physical_name} ({r.old} → {r.new})" for r in renames) or "no table of this plan"
     raise Refused(
-        "R024",
+        "R025",
         f"--backfill-ttl: writing the new TTL attribute on the existing items of {names} needs the parallel "
         "Scan with checkpoints of the migration work (jobwork_infra/migrate/), which is not wired to a TTL backfill "
         "yet; nothing was changed",
