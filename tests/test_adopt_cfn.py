@@ -23,6 +23,8 @@ from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation import adopt as cloudformation_adopt
 from jobwork_infra.deploy.cloudformation.template import PLACEHOLDER
 
+from .conftest import after_caller
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "JobworkSeedStack"
 ITEMS = {"tenant": 2, "users": 3}
@@ -121,7 +123,7 @@ def test_the_seed_stack_is_taken_over_keeping_every_item(strict_aws, seed):
 
     again = deploy(strict_aws, seed, "--adopt", "--from-stack", SEED)
     assert again.exit_code == 0, again.output
-    assert again.output.startswith("No changes: stack jobwork-dev matches the schema"), again.output
+    assert after_caller(again.output).startswith("No changes: stack jobwork-dev matches the schema"), again.output
 
     # The seed's stack may now be deleted: the tables are no longer its own.
     cfn = strict_aws.client("cloudformation")

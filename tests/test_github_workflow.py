@@ -156,7 +156,9 @@ def test_the_action_runs_validate_and_diff_and_fails_at_the_fail_on_level(repo, 
     assert "> This change reaches `--fail-on destructive`" in comment
     assert "**4 changes: 1 destructive, 1 multi-step, 1 online, 1 safe**" in comment
     assert (f"#### Plan for `shop-dev`: 2 steps (if `{base}` is what is deployed)\n\n"
-            "1. apply 3 other changes; users: delete index by_email\n2. users: create index by_email\n") in comment
+            "1. users: D306 stream, D406 description, delete index by_email; orders: D105 sort key — **refused by "
+            "deploy**\n2. users: create index by_email\n") in comment
+    assert "> ⛔ deploy refuses it (even with --allow-destructive): cannot replace shop-dev-orders" in comment
     assert "<summary>validate: schema/tables.yaml: valid (2 tables, 1 index; 0 errors, 1 warning)</summary>" in comment
     assert sorted(p.name for p in report.iterdir()) == ["comment.md", "diff.json", "diff.md", "validate.txt"]
 

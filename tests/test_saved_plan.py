@@ -60,7 +60,7 @@ def saved_plan_round_trip(tmp_path: Path, app_name: str, target: list[str], tabl
     assert saved["format"] == "jobwork-infra-plan/2"
     assert (saved["app"], saved["env"]) == (app_name, "dev")
     [stack] = saved["stacks"]
-    assert [s["summary"] for s in stack["steps"]] == ["apply 1 change in one update"]
+    assert [s["summary"] for s in stack["steps"]] == ["apply 1 change in one update: orders: create table"]
     assert stack["steps"][0]["changes"][0]["code"] == "D401"
     assert list(stack["target_state"]["tables"]) == ["users", "orders"]
     assert len(saved["schema_hash"]) == len(stack["deployed"]) == 64

@@ -52,6 +52,8 @@ def validate(
     schema: SchemaOption = SCHEMA_DEFAULT,
     format: Annotated[Format, typer.Option("--format", "-f", help="How to print findings.")] = Format.text,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Leave out acknowledged findings (notes); the summary still counts them.")] = False,
 ) -> None:
     """Check the schema: YAML, shape and every rule; print located findings.
 
@@ -65,8 +67,11 @@ def validate(
     checked, project = _check(schema)
     diagnostics, tables, indexes = checked.diagnostics, checked.tables, checked.indexes
     line, passed = text_report.summary(schema, diagnostics, tables, indexes, strict)
+    # --quiet: an acknowledged finding was read and accepted once; it need not take three lines on every
+    # run (text and GitHub annotations; JSON and SARIF keep every finding).
+    shown = [d for d in diagnostics if not (quiet and d.acknowledged is not None)]
     if format is Format.text:
-        text_report.render_diagnostics(diagnostics, text_report.source_of(schema), stdout)
+        text_report.render_diagnostics(shown, text_report.source_of(schema), stdout)
         stdout.print(line, markup=False)
     else:
         if format is Format.json:
@@ -86,8 +91,8 @@ def validate(
         elif format is Format.github:
             from ..report.github import render
 
-            if diagnostics:
-                typer.echo(render(diagnostics))
+            if shown:
+                typer.echo(render(shown))
         else:
             from ..report.sarif import render
 

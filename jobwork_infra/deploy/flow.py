@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from ..changes import Change, Plan, Step
 from ..diff import diff_schemas, make_change
 from ..errors import Blocked, JobworkError
+from ..followup import Invocation, command
 from ..model import GUARD_TABLE, ResolvedSchema
 from ..plan import plan_changes, with_item_counts
 from . import DeployRequest, unique_guards
@@ -55,6 +56,7 @@ from .target import (
     per_stack,
     stack_targets,
 )
+from .ttl_rename import refuse_backfill, stop_expiring_note, ttl_renames
 
 
 @dataclass
@@ -152,7 +154,7 @@ def read_all(d: Deploy) -> None:
             # A rerun after --timeout resumes here: what the last run started settles first.
             names = state.unsettled if state.unsettled is not None else names_of(state.base)
             stack_target.wait_settled(names, d.deadline)
-            refuse_drift(stack_target.drift(view, state), d.request.allow_drift)
+            refuse_drift(stack_target.drift(view, state), d.request.allow_drift, Invocation.of(d.request))
         d.runs.append(StackRun(view, stack_target, state))
     if per_stack(d.target):
         refuse_moves(d.head, d.runs)
@@ -180,10 +182,20 @@ def plan_all(d: Deploy) -> None:
         d.emit(Planned(run.plan, run.state.where))
         if run.state.adopting:
             run.target.announce(run.state, run.head)
+        _ttl_renames(d, run)
         risky = at_risk(run.plan)
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             d.emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
+
+
+def _ttl_renames(d: Deploy, run: StackRun) -> None:
+    """A TTL rename: what becomes of the items that carry only the old attribute; --backfill-ttl refused."""
+    renames = ttl_renames(run.plan)
+    if renames and d.request.backfill_ttl:
+        refuse_backfill(renames)
+    for rename in renames:
+        d.emit(Note(stop_expiring_note(rename, None), warning=True))
 
 
 def _guard_target(d: Deploy) -> Target | None:
@@ -230,7 +242,7 @@ def gate_all(d: Deploy) -> None:
         run.target.announce(run.state, run.head)
     for run in d.pending:
         gate_plan(run.plan, run.target.capabilities, d.request.allow_destructive,
-                  lambda run=run: run.target.check_live(run.state, run.plan))
+                  lambda run=run: run.target.check_live(run.state, run.plan), Invocation.of(d.request))
     _save(d)
 
 
@@ -320,9 +332,9 @@ def _save(d: Deploy) -> None:
     for run in d.runs:
         d.plan_file.add(run.head, run.plan, run.state)
     d.plan_file.write()
-    destructive = " --allow-destructive" if d.request.allow_destructive else ""
-    d.emit(Note(f"plan saved to {d.request.plan_out}; apply exactly this plan with "
-                f"`jobwork-infra deploy --env {d.head.env} --plan {d.request.plan_out}{destructive}`"))
+    destructive = ("--allow-destructive",) if d.request.allow_destructive else ()
+    apply = command(Invocation.of(d.request), "deploy", "--plan", d.request.plan_out, *destructive)
+    d.emit(Note(f"plan saved to {d.request.plan_out}; apply exactly this plan with `{apply}`"))
 
 
 def recheck(state: DeployedState, plan: Plan, head: ResolvedSchema, target: Target) -> tuple[DeployedState, Plan]:

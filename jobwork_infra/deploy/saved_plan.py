@@ -36,6 +36,7 @@ from typing import Any
 from .. import __version__
 from ..changes import Plan
 from ..errors import JobworkError
+from ..followup import Invocation, command
 from ..fsio import atomic_write
 from ..model import ResolvedSchema
 from .gate import Refused
@@ -48,8 +49,10 @@ MAX_BYTES = 20 * 1024 * 1024  # a plan of 500 tables is a few MB; anything far l
 def steps_record(plan: Plan | None) -> list[dict[str, Any]]:
     """A plan's steps as the file records them (and as applying compares them)."""
     return [{"number": s.number, "summary": s.summary, "target_hash": s.target.schema_hash,
-             "changes": [{"code": c.code, "table": c.table, "severity": c.severity.label,
-                          "statement": c.statement} for c in s.changes]}
+             # enough of each change for `deploy --show-plan` to print it as the dry run did
+             "changes": [{"code": c.code, "kind": c.kind, "table": c.table, "severity": c.severity.label,
+                          "subject": c.subject, "statement": c.statement, "advice": c.advice,
+                          "index": c.index, "after": c.after} for c in s.changes]}
             for s in (plan.steps if plan is not None else ())]
 
 
@@ -76,9 +79,14 @@ class SavedPlan:
     schema_hash: str
     allow_destructive: bool          # recorded for the reviewer; never grants anything
     stacks: dict[str, StackRecord] = field(default_factory=dict)
+    rerun: Invocation | None = None  # the command applying it: its hints repeat its target and schema
 
     def _new_plan_hint(self) -> str:
-        return f"write a new plan and review it: jobwork-infra deploy --env {self.env} --dry-run --plan-out {self.path}"
+        return f"write a new plan and review it: {self._rewrite()}"
+
+    def _rewrite(self) -> str:
+        """The command that writes a new plan, on the same target as the one applying this one."""
+        return f"`{command(self.rerun or Invocation(env=self.env), 'deploy', '--dry-run', '--plan-out', self.path)}`"
 
     def check_schema(self, head: ResolvedSchema, target: str) -> None:
         """Before anything is read: the same target, environment and schema."""
@@ -93,7 +101,7 @@ class SavedPlan:
                 "R018",
                 f"the schema changed since {self.path} was written (schema {head.schema_hash[:12]}, "
                 f"the plan was computed from {self.schema_hash[:12]}); nothing was changed",
-                f"write a new plan: jobwork-infra deploy --env {head.env} --dry-run --plan-out {self.path}")
+                f"write a new plan: {self._rewrite()}")
 
     def check_stacks(self, names: list[str]) -> None:
         """The plan covers exactly the stacks deployed now, no more, no fewer."""
