@@ -22,7 +22,7 @@ from ..changes import Plan, Step
 from ..errors import JobworkError
 from ..model import ResolvedSchema
 from . import DeployRequest
-from .events import Deferred, Deployed, Emit, StepStarted, Verified
+from .events import Deferred, Deployed, Emit, Note, StepStarted, Verified
 from .gate import protected_tables
 from .settle import touched_tables
 from .target import DeployedState, Target
@@ -96,6 +96,11 @@ def _ready(step: Step, plan: Plan, progress: _Progress, state: DeployedState, ta
     """Whether `step` runs now: after sleeping through the TTL hour with --wait; False: stop here."""
     ready, tables = cool_down(step, progress.applied, state, target.capabilities.ttl_cool_down)
     if ready is None:
+        if tables and step.number > 1 and not target.capabilities.ttl_cool_down:
+            # The plan's step says "wait before this step": on AWS. Said, so a local run does not teach
+            # that a TTL rename is immediate (issue 23).
+            emit(Note(f"{', '.join(tables)}: the local engine has no TTL hour: step {step.number} runs now; on AWS "
+                      "it waits until 1 h after the previous TTL change"))
         return True
     emit(Deferred(step.number, len(plan.steps), ready, tables, request.wait))
     if not request.wait:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import JobworkError
+from ...followup import Invocation, command
 from ...model import Attribute, ResolvedSchema, ResolvedTable
 from ..aws import TABLE_TYPE
 from ..dynamodb import EnvironmentState, Sources, not_reported, read_live_table, unmanaged_tables
@@ -170,8 +171,8 @@ def read_stack_environment(sources: Sources, head: ResolvedSchema, prefix: str |
     except ClientError as exc:
         if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
             raise JobworkError(f"stack {head.stack_name} is not deployed at {sources.label}: nothing to compare",
-                               f"deploy it first (`jobwork-infra deploy --env {head.env}`), or check --env "
-                               "and the region") from None
+                               f"deploy it first (`{command(sources.rerun or Invocation(env=head.env), 'deploy')}`), "
+                               "or check --env and the region") from None
         raise
     deployed = schema_from_template(stack_template(sources.cloudformation, head.stack_name), head)
     live: dict[str, ResolvedTable] = {}

@@ -28,7 +28,7 @@ from . import engine as engines
 from .adopt import claim, find_adoption
 from .client import RunContext, client_for, engine_errors
 from .live import READERS, Live, read_live
-from .registry import Entry, read_registry, unregister
+from .registry import Entry, bump_serial, read_registry, read_serial, unregister
 from .steps import migrate_step, remove, run_step
 
 COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
@@ -133,8 +133,10 @@ class LocalTarget:
         unsettled = [name for name, d in live.descriptions.items()
                      if d.get("TableStatus") != "ACTIVE"
                      or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
+        with self._errors("reading the deploy serial"):
+            serial = read_serial(self.ctx.client, head.app, head.env)
         return DeployedState(base, where, exists=base is not None, unsettled=unsettled, predecessors=predecessors,
-                             adopting=tuple(reading.adoption.names), private=reading)
+                             adopting=tuple(reading.adoption.names), serial=serial, private=reading)
 
     def announce(self, state: DeployedState, head: ResolvedSchema) -> None:
         announce(state.private.adoption, head, self.emit)
@@ -162,6 +164,8 @@ class LocalTarget:
     def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
         doing = f"applying step {step.number} ({step.summary})"
         with self._errors(doing):
+            # Bumped before the step, so a step cut short still ends every plan made before it.
+            state.serial = bump_serial(self.ctx, step.target.app, step.target.env, state.serial)
             head = self.project.resolve(self.request.env)
             if step.kind == "migrate":
                 migrate_step(self.ctx, step, head, engines.project_root(), self.request.skip_unkeyed)
