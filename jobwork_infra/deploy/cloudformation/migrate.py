@@ -195,6 +195,10 @@ def retire(clients: Any, stack_name: str, table: str, *, allow_destructive: bool
     runner = ChangeSets(clients.cloudformation, emit, timeout, clients.s3, None)
 
     def update(body: dict, what: str) -> None:
+        from .template import SERIAL_RECORD, serial_of
+
+        latest = stack.template()
+        body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})[SERIAL_RECORD] = serial_of(latest) + 1
         def rejected(reason: str) -> JobworkError:
             return JobworkError(f"CloudFormation rejected the change set for stack {stack_name}: {reason}",
                                 "rerun `migrate finish`")

@@ -367,7 +367,8 @@ class CloudFormationTarget:
         head_template = self._template(step.target, state.ttl_changed, reading.current)
         stamp = f"{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}"
         staged = staged_template(reading.current, head_template, step.migrations, step.target)
-        self._run_update(step, before, staged, f"jobwork-infra-{stamp}-create", "create the new generation(s)")
+        self._run_update(step, before, staged, f"jobwork-infra-{stamp}-create", "create the new generation(s)",
+                         reading.current)
         reading.current = staged
         with aws_errors("copying the items into the new generation"):
             endpoint = f" --endpoint-url {self.request.endpoint_url}" if self.request.endpoint_url else ""
@@ -376,15 +377,20 @@ class CloudFormationTarget:
                            retry=f"jobwork-infra deploy --env {self.request.env}{endpoint}", emit=self.emit)
         record = record_template(head_template, reading.current, step.migrations, step.target)
         self._run_update(step, before, record, f"jobwork-infra-{stamp}-record", "make the new generation(s) the "
-                         "table(s) of record, replicated from the old one(s)")
+                         "table(s) of record, replicated from the old one(s)", reading.current)
         reading.current = record
         return True
 
-    def _run_update(self, step: Step, before: ResolvedSchema | None, body: dict, name: str, summary: str) -> None:
+    def _run_update(self, step: Step, before: ResolvedSchema | None, body: dict, name: str, summary: str,
+                    current: dict) -> None:
+        # From the stack itself: an empty change set earlier in this deploy (a rerun) applied no serial.
+        with aws_errors(f"reading the template of stack {self.stack.name}"):
+            serial = serial_of(self.stack.template())
+        body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})[SERIAL_RECORD] = serial + 1
         run = self._change_sets().run(self.stack.name, body, "UPDATE", summary, name=name,
                                       upload_key=hashlib.sha256(canonical(body).encode()).hexdigest(),
                                       rejected=self._rejected,
-                                      guard=lambda changes, n: self._guard(changes, n, step, before))
+                                      guard=lambda changes, n: self._guard(changes, n, step, before, serial))
         if run.outcome == "failed":
             raise run.failure(f"update of stack {self.stack.name}")
 
