@@ -166,9 +166,10 @@ def variants(node: ast.AST, parent: ast.AST, grand: ast.AST | None, aliases: dic
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         yield "drop-not", 0, lambda n, p: _replace(p, n, n.operand)
     elif isinstance(node, (ast.Raise, ast.Return)) or (
-            isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
-        yield f"drop-{type(node).__name__.lower() if not isinstance(node, ast.Expr) else 'call'}", 0, \
-            lambda n, p: _replace(p, n, ast.Pass())
+            isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Yield))):
+        # A rule's `yield Finding(...)` is its verdict, as `raise` is a refusal's.
+        what = type(node.value if isinstance(node, ast.Expr) else node).__name__.lower()
+        yield f"drop-{what}", 0, lambda n, p: _replace(p, n, ast.Pass())
     elif isinstance(node, ast.Constant) and type(node.value) is int:
         def shift(n, p):
             n.value += 1
@@ -345,7 +346,7 @@ def _install(name: str, code) -> None:
             return None
 
         def exec_module(self, module):
-            exec(code, module.__dict__)
+            exec(code, module.__dict__)  # noqa: S102  (the mutant, compiled from our own source)
 
     sys.meta_path.insert(0, MutantFinder())
 
