@@ -69,8 +69,21 @@ MODULES: dict[str, Target] = {
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
 }
 
-# (module key, function, original, mutated) → why the mutant cannot change behaviour.
-EQUIVALENT: dict[tuple[str, str, str, str], str] = {}
+# (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
+# in docs/guarantees.md ("Equivalent mutants").
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    ("diff", "_with_stacks.stack", "return None", "pass"):
+        "the last statement of the function: falling off its end returns None too",
+    ("diff", "_diff_global_indexes", "staged and len(ops) >= 2 and (len(structural) >= 2)",
+     "staged and len(structural) >= 2"):
+        "every structural index change is at least one create or delete, so two of them are at least "
+        "two operations: len(structural) >= 2 implies len(ops) >= 2",
+    ("diff", "_with_stacks.stack", "base is not None and change.table in base.tables", "change.table in base.tables"):
+        "with base None every change is a table_added of a head table, which returned on the line above",
+    ("diff", "diff_schemas", "base is not None and base.stack_of(base_tables[key]) != head.stack_of(table)",
+     "base.stack_of(base_tables[key]) != head.stack_of(table)"):
+        "inside `elif base_tables[key] != table`: base_tables is {} when base is None, so base is set here",
+}
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",
                "--hypothesis-seed=0", "--no-header", "-W", "ignore"]
@@ -301,16 +314,54 @@ def _describe(tree: ast.Module, mutated: ast.Module, node: ast.AST, parents: dic
     return before_text, after_text
 
 
-def mutated_code(target: Target, mutant: Mutant):
+def mutated_tree(target: Target, mutant: Mutant) -> tuple[ast.Module, int]:
+    """The mutant's module, and the index of the top-level statement the mutation is in."""
     tree = ast.parse((ROOT / target.path).read_text())
     nodes = list(ast.walk(tree))
     node = nodes[mutant.node]
     parents, aliases = _parents(tree), _severity_aliases(tree)
+    top = node
+    while parents.get(id(top)) is not tree:
+        top = parents[id(top)]
     for operator, variant, apply in variants(node, parents[id(node)], parents.get(id(parents[id(node)])), aliases):
         if (operator, variant) == (mutant.operator, mutant.variant):
-            mutated = _apply(tree, mutant.node, apply)
-            return compile(mutated, str(ROOT / target.path), "exec")
+            return _apply(tree, mutant.node, apply), tree.body.index(top)
     raise LookupError(f"mutant {mutant.number} not found")
+
+
+def mutated_code(target: Target, mutant: Mutant):
+    return compile(mutated_tree(target, mutant)[0], str(ROOT / target.path), "exec")
+
+
+def _rebind(module, tree: ast.Module, start: int) -> None:
+    """A module-level mutant in the live module: re-run its assignments from the mutated one on.
+
+    Later assignments may be built from the mutated one (KINDS from the severity aliases). A dict,
+    set or list keeps its identity and takes the mutant's contents, so modules and tests that
+    imported it by name see the mutant too.
+    """
+    namespace = module.__dict__
+    for statement in tree.body[start:]:
+        if not isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            continue
+        before = dict(namespace)
+        exec(compile(ast.Module([statement], []), module.__file__, "exec"), namespace)  # noqa: S102
+        for name, value in list(namespace.items()):
+            old = before.get(name)
+            if old is value or type(old) is not type(value) or not isinstance(old, (dict, set, list)):
+                continue
+            if isinstance(old, list):
+                old[:] = value
+            else:
+                old.clear()
+                old.update(value)
+            namespace[name] = old
+
+
+def rebinds(target: Target, mutant: Mutant) -> bool:
+    """A module-level mutant inside an assignment (else: a decorator's argument, run at import only)."""
+    tree, start = mutated_tree(target, mutant)
+    return isinstance(tree.body[start], (ast.Assign, ast.AnnAssign))
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -433,10 +484,14 @@ class Session:
         module = sys.modules[module_name(self.target.path)]
 
         def verdict(mutant: Mutant, chosen: list) -> bool:
-            code = mutated_code(self.target, mutant)
+            tree, start = mutated_tree(self.target, mutant)
+            code = compile(tree, str(ROOT / self.target.path), "exec")
 
             def work() -> int:
-                _swap(module, mutant.function, code)
+                if mutant.function == "<module>":
+                    _rebind(module, tree, start)
+                else:
+                    _swap(module, mutant.function, code)
                 for item in chosen:
                     if any(r.failed for r in runtestprotocol(item, nextitem=None, log=False)):
                         return 1
@@ -449,7 +504,7 @@ class Session:
             return exit_code != 0
 
         for mutant in self.mutants:
-            if mutant.status == "equivalent" or mutant.function == "<module>":
+            if mutant.status == "equivalent" or (mutant.function == "<module>" and not rebinds(self.target, mutant)):
                 continue
             reach = {t for line in range(mutant.line, mutant.end_line + 1) for t in lines.get(line, ())}
             # Quickest first: the first failure ends the child, and most kills come from example tests.
@@ -459,7 +514,8 @@ class Session:
             if not killed:
                 killed = verdict(mutant, rest)  # a survivor against the whole list
             if mutant.status == "pending":
-                mutant.status = "killed" if killed else ("survived" if reaching else "no-tests")
+                reached = reaching or mutant.function == "<module>"  # run at import, before any test
+                mutant.status = "killed" if killed else ("survived" if reached else "no-tests")
             self.mark(mutant)
         return True
 

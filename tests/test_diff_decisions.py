@@ -223,3 +223,61 @@ def test_an_environment_missing_from_the_base_makes_its_tables_new_over_all_envi
     changes = diff_environments(base, schema(), None)
     assert verdicts(changes) == [("D401", "", S), ("D401", "", S)]
     assert "prod" in changes[0].statement
+
+
+# -- more survivors of the first measurement ---------------------------------------------------
+
+def test_a_provisioned_table_with_unchanged_capacity_has_no_capacity_change():
+    def edit(d):
+        orders(d).update(PROVISIONED, point_in_time_recovery=True)
+    changes = diff_environments(schema(lambda d: orders(d).update(PROVISIONED)), schema(edit), "dev")
+    assert verdicts(changes) == [("D402", "point-in-time recovery", S)]
+
+
+def test_an_index_rebuilt_beside_a_new_index_is_staged():
+    def key(d):
+        users(d)["global_indexes"]["by_email"]["partition_key"] = "name"
+        users(d)["global_indexes"]["by_created"] = {"partition_key": "created_at", "tenant_scoped": False}
+
+    def projection(d):
+        users(d)["global_indexes"]["by_email"]["projection"] = "all"
+        users(d)["global_indexes"]["by_created"] = {"partition_key": "created_at", "tenant_scoped": False}
+    assert [c.code for c in diff(key)] == ["D201", "D205", "D301"]
+    assert [c.code for c in diff(projection)] == ["D202", "D205", "D301"]
+
+
+def test_a_change_made_without_an_environment_never_says_none():
+    from jobwork_infra.diff import make_change
+
+    change = make_change("stack_changed", "orders", "stack", before="shop-dev", after="shop-dev-sales",
+                         name="shop-dev-orders")
+    assert "--env  --adopt" in change.advice and "None" not in change.advice
+
+
+def test_a_local_index_change_says_what_happens_to_the_old_table_per_removal_policy():
+    lsi = lambda d: orders(d).update(local_indexes={"by_status": {"sort_key": "status"}})
+    dev = diff_environments(schema(), schema(lsi), "dev")
+    prod = diff_environments(schema(), schema(lsi), "prod")
+    assert dev[0].statement.endswith("; deploy refuses it; re-creating the table (destroy, then deploy) loses its data")
+    assert prod[0].statement.endswith("; deploy refuses it: the retained table keeps the name the new one needs")
+
+
+def test_two_environments_with_the_worst_verdict_and_different_words_are_not_said_to_be_one():
+    def three(d):
+        d["environments"]["qa"] = {"removal_policy": "destroy"}
+    changes = diff_environments(schema(three), schema(lambda d: (three(d), d["tables"].pop("orders"))), None)
+    assert verdicts(changes) == [("D101", "", D)]
+    assert changes[0].statement == ("table [dev: shop-dev-orders | qa: shop-qa-orders] is deleted with its data "
+                                    "(removal_policy: destroy)")
+
+
+def test_nothing_deployed_over_every_environment_adds_every_table():
+    changes = diff_environments(None, schema(), None)
+    assert [(c.code, c.table) for c in changes] == [("D401", "users"), ("D401", "orders")]
+
+
+def test_removed_tables_come_after_the_head_in_the_base_order_over_every_environment():
+    def replaced(d):
+        d["tables"] = {"zebra": {"attributes": {}}}
+    changes = diff(replaced, env=None)
+    assert [(c.code, c.table) for c in changes] == [("D401", "zebra"), ("D101", "users"), ("D101", "orders")]
