@@ -51,6 +51,8 @@ class Target:
     module_level: bool = True
 
 
+DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flow.py", "tests/test_saved_plan_checks.py")
+
 # The safety logic: what decides what may be applied. Test files are the fast ones that reach it.
 MODULES: dict[str, Target] = {
     "diff": Target(
@@ -67,6 +69,12 @@ MODULES: dict[str, Target] = {
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
     "rules.tenancy": Target("jobwork_infra/rules/tenancy.py",
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
+    "gate": Target("jobwork_infra/deploy/gate.py", DEPLOY_TESTS),
+    # The refusals that still live in the flow, and the flow's calls of them.
+    "flow.refusals": Target("jobwork_infra/deploy/flow.py", DEPLOY_TESTS, functions=(
+        "gate", "refuse_name_taken", "refuse_renamed", "refuse_protected", "refuse_emptied_stacks", "refuse_moves",
+        "refuse_drift", "recheck", "approve_all", "deleted_tables", "at_risk", "protected_tables")),
+    "saved_plan": Target("jobwork_infra/deploy/saved_plan.py", ("tests/test_saved_plan_checks.py",)),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
@@ -124,17 +132,30 @@ def _parents(tree: ast.AST) -> dict[int, ast.AST]:
 
 
 def _functions(tree: ast.AST) -> dict[int, str]:
-    """Node id → the qualified name of the function it is in ("" at module level)."""
+    """Node id → the qualified name of the function it runs in ("" at module level).
+
+    A function's decorators and defaults run where it is defined, not in it: they belong to the
+    enclosing scope (a rule's `@rule(..., severity=...)` is module-level code).
+    """
     owner: dict[int, str] = {}
 
     def visit(node: ast.AST, name: str) -> None:
+        owner[id(node)] = name
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = f"{name}.{node.name}" if name else node.name
+            outside = [*node.decorator_list, *getattr(node, "bases", []), *getattr(node, "keywords", [])]
+            if not isinstance(node, ast.ClassDef):
+                outside += [*node.args.defaults, *[d for d in node.args.kw_defaults if d is not None]]
+            for child in outside:
+                visit(child, name)
+            for child in ast.iter_child_nodes(node):
+                if not any(child is o for o in outside):
+                    visit(child, inner)
+            return
         for child in ast.iter_child_nodes(node):
-            inner = name
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                inner = f"{name}.{child.name}" if name else child.name
-            owner[id(child)] = inner if not isinstance(child, ast.ClassDef) else name
-            visit(child, inner)
-    visit(tree, "")
+            visit(child, name)
+    for child in ast.iter_child_nodes(tree):
+        visit(child, "")
     return owner
 
 
@@ -233,6 +254,11 @@ def mutants_of(target: Target, key: str) -> tuple[str, list[Mutant]]:
     source = (ROOT / target.path).read_text()
     tree = ast.parse(source)
     parents, owners, aliases = _parents(tree), _functions(tree), _severity_aliases(tree)
+    # Each mutant is tried on a copy of its top-level statement only (a module copy per mutant is slow).
+    local: dict[int, tuple[int, int]] = {}  # node → (its top-level statement, its place in that one's walk)
+    for top, statement in enumerate(tree.body):
+        for place, node in enumerate(ast.walk(ast.Module(body=[statement], type_ignores=[]))):
+            local[id(node)] = (top, place)
     out: list[Mutant] = []
     for position, node in enumerate(ast.walk(tree)):
         if position == 0 or not hasattr(node, "lineno"):
@@ -245,14 +271,15 @@ def mutants_of(target: Target, key: str) -> tuple[str, list[Mutant]]:
         if _in_fstring(node, parents):
             continue  # message text: the golden files pin it, it decides nothing
         parent = parents[id(node)]
+        top, place = local[id(node)]
         for operator, variant, apply in variants(node, parent, parents.get(id(parent)), aliases):
-            mutated_tree = _apply(tree, position, apply)
-            if mutated_tree is None:
+            mutated = _apply_to_statement(tree.body[top], place, apply)
+            if mutated is None:
                 continue
             if operator == "drop-element" and isinstance(node, ast.Constant):
                 original, changed = ast.unparse(node), f"(dropped from the {type(parent).__name__.lower()})"
             else:
-                original, changed = _describe(tree, mutated_tree, node, parents)
+                original, changed = _describe(tree.body[top], mutated, node, parents)
             if original == changed:
                 continue
             name = function or "<module>"
@@ -263,6 +290,19 @@ def mutants_of(target: Target, key: str) -> tuple[str, list[Mutant]]:
                 mutant.status, mutant.equivalent_reason = "equivalent", reason
             out.append(mutant)
     return source, out
+
+
+def _apply_to_statement(statement: ast.stmt, place: int, apply) -> ast.Module | None:
+    """The mutant of one top-level statement, alone in a module; None when it does not compile."""
+    mutated = ast.Module(body=[copy.deepcopy(statement)], type_ignores=[])
+    node = next(n for i, n in enumerate(ast.walk(mutated)) if i == place)
+    apply(node, _parents(mutated)[id(node)])
+    ast.fix_missing_locations(mutated)
+    try:
+        compile(mutated, "<mutant>", "exec")
+    except (SyntaxError, ValueError, TypeError):
+        return None
+    return mutated
 
 
 def _module_level_decision(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
@@ -296,17 +336,18 @@ def _apply(tree: ast.Module, position: int, apply) -> ast.Module | None:
     return mutated
 
 
-def _describe(tree: ast.Module, mutated: ast.Module, node: ast.AST, parents: dict[int, ast.AST]) -> tuple[str, str]:
+def _describe(statement: ast.stmt, mutated: ast.Module, node: ast.AST,
+              parents: dict[int, ast.AST]) -> tuple[str, str]:
     """The largest expression around the mutated node that reads on one line (or its statement).
 
     ast.walk is breadth-first and a mutation changes only the subtree under that expression, so the
-    expression keeps its position in the walk of the mutant.
+    expression keeps its place in the walk of the mutated statement.
     """
     shown = node
     while (not isinstance(shown, ast.stmt) and isinstance(parents.get(id(shown)), ast.expr)
            and len(ast.unparse(parents[id(shown)])) <= 120):
         shown = parents[id(shown)]
-    index = next(i for i, n in enumerate(ast.walk(tree)) if n is shown)
+    index = next(i for i, n in enumerate(ast.walk(ast.Module(body=[statement], type_ignores=[]))) if n is shown)
     after = next(n for i, n in enumerate(ast.walk(mutated)) if i == index)
     before_text, after_text = ast.unparse(shown), ast.unparse(after)
     if isinstance(shown, ast.stmt):  # an if/for/while: its header; a dropped statement: `pass`

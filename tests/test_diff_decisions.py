@@ -281,3 +281,11 @@ def test_removed_tables_come_after_the_head_in_the_base_order_over_every_environ
         d["tables"] = {"zebra": {"attributes": {}}}
     changes = diff(replaced, env=None)
     assert [(c.code, c.table) for c in changes] == [("D401", "zebra"), ("D101", "users"), ("D101", "orders")]
+
+
+def test_an_index_with_unchanged_capacity_on_a_changed_table_has_no_capacity_change():
+    def edit(d):
+        _provisioned_with_index(5)(d)
+        orders(d)["point_in_time_recovery"] = True
+    changes = diff_environments(schema(_provisioned_with_index(5)), schema(edit), "dev")
+    assert verdicts(changes) == [("D402", "point-in-time recovery", S)]
