@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all setup test test-fast demo golden bench mutate lint clean prereqs
+.PHONY: all setup test test-fast demo golden bench mutate lint clean prereqs complexity
 
 all: test
 
@@ -53,6 +53,9 @@ demo: setup
 
 golden: setup
 	$(BIN)/python -m tests.regenerate_golden
+
+complexity: setup
+	$(BIN)/python scripts/complexity.py
 
 bench: setup
 	$(BIN)/python bench/run.py

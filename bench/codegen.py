@@ -30,10 +30,12 @@ from rich.console import Console
 
 from bench.generate import make_schema, median_seconds
 from jobwork_infra.codegen import generate, write
-from jobwork_infra.deploy import DeployRequest
-from jobwork_infra.deploy import engine as engines
-from jobwork_infra.deploy.local import client_for, deploy_local
+from jobwork_infra.deploy import DeployRequest, flow
+from jobwork_infra.deploy.factory import make_targets
+from jobwork_infra.deploy.local import engine as engines
+from jobwork_infra.deploy.local.client import client_for
 from jobwork_infra.project import check_project
+from jobwork_infra.report.deploy import DeployReport
 
 SCHEMA = ROOT / "schema" / "tables.yaml"
 GOAL_GENERATE = 2.0
@@ -145,8 +147,10 @@ def measure_calls(calls: int = 300) -> dict[str, dict[str, float]]:
         try:
             state = engines.start("dynamodb-local", None, root)
             project = check_project(SCHEMA).require_valid()
-            assert deploy_local(project, DeployRequest(env="dev", yes=True), Console(file=io.StringIO()),
-                                _never) == 0
+            request = DeployRequest(env="dev", yes=True)
+            report = DeployReport(Console(file=io.StringIO()))
+            head = project.resolve("dev")
+            assert flow.deploy(head, request, make_targets(project, request, report, local=True), report, _never) == 0
             _, files = generate(project.schema, SCHEMA.name, "bench_jobwork_data")
             write(files, Path(root) / "bench_jobwork_data")
             sys.path.insert(0, root)

@@ -1,7 +1,7 @@
 """Deploys to the strict AWS double (tests/double), in process: 2, 100 and 1,000 tables.
 
 What is measured, each the deploy flow as `jobwork-infra deploy --env dev --endpoint-url URL --yes`
-runs it (one target per stack, `cloudformation.environment_targets`), in this process:
+runs it (one target per stack, `cloudformation/target.environment_targets`), in this process:
 
 - a first deploy of `make_schema(n, tables_per_stack=250)` (1,000 tables: four stacks), with the
   double's polls at 0 s (the waiters' 2–5 s delays would measure sleeping, not the tool);
@@ -63,7 +63,7 @@ def deploy(schema: Path, endpoint: str) -> tuple[int, str]:
     from rich.console import Console
 
     from jobwork_infra.deploy import DeployRequest, flow
-    from jobwork_infra.deploy.cloudformation import environment_targets
+    from jobwork_infra.deploy.cloudformation.target import environment_targets
     from jobwork_infra.project import check_project
     from jobwork_infra.report.deploy import DeployReport
 
@@ -80,16 +80,15 @@ def measure(sizes=SIZES) -> dict[int, dict[str, float]]:
     import os
 
     from bench.generate import make_schema
-    from jobwork_infra.deploy import cloudformation, settle
+    from jobwork_infra.deploy.timing import TIMING
     from jobwork_infra.project import check_project
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["JOBWORK_NO_CACHE"] = "1"  # validate and deploy both do the checks, as on a changed schema
-    cloudformation.STACK_POLL_SECONDS = 0
-    cloudformation.CHANGE_SET_POLL_SECONDS = 0
-    settle.FIRST_POLL_SECONDS = 0.05
+    TIMING.stack_poll = TIMING.change_set_poll = 0
+    TIMING.first_poll = 0.05
     endpoint = start_double()
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="jobwork-bench-") as tmp:

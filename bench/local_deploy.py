@@ -31,7 +31,7 @@ GOAL_NOOP = 3.0
 
 def _deploy(project, request, console) -> int:
     from jobwork_infra.deploy import flow
-    from jobwork_infra.deploy.local import LocalTarget
+    from jobwork_infra.deploy.local.target import LocalTarget
     from jobwork_infra.report.deploy import DeployReport
 
     emit = DeployReport(console)
@@ -44,8 +44,8 @@ def measure(engine: str | None = None, tables: int = 100) -> dict[str, float]:
 
     from bench.generate import make_schema
     from jobwork_infra.deploy import DeployRequest
-    from jobwork_infra.deploy import engine as engines
-    from jobwork_infra.deploy.local_client import client_for
+    from jobwork_infra.deploy.local import engine as engines
+    from jobwork_infra.deploy.local.client import client_for
     from jobwork_infra.project import check_project
 
     previous_root = os.environ.get("JOBWORK_ROOT")

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console
 
 from jobwork_infra.deploy import DeployRequest, flow
-from jobwork_infra.deploy import engine as engines
-from jobwork_infra.deploy.local import LocalTarget
+from jobwork_infra.deploy.local import engine as engines
+from jobwork_infra.deploy.local.target import LocalTarget
 from jobwork_infra.project import check_project
 from jobwork_infra.report.deploy import DeployReport
 

@@ -32,17 +32,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import codegen as codegen_bench
-from bench import deploy_double as deploy_double_bench
-from bench import diff as diff_bench
-from bench import local_deploy as local_deploy_bench
-from bench import redeploy as redeploy_bench
-from bench import synth as synth_bench
-from bench import synth_scale as synth_scale_bench
-from bench import validate as validate_bench
+import importlib
 
 SIZES = (2, 100, 1000)
 PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen")
+
+
+def bench(name: str):
+    """A bench module, imported only when its part runs: one broken bench does not stop the others'
+    parts from being asked for (tests/test_bench.py imports and runs every one)."""
+    return importlib.import_module(f"bench.{name}")
 
 
 def ms(seconds: float) -> str:
@@ -68,6 +67,7 @@ def main() -> int:
     started = time.perf_counter()
 
     if "validate" not in skip:
+        validate_bench = bench("validate")
         progress("validate …")
         times = {n: validate_bench.measure(n, validate_bench.default_runs(n, q)) for n in SIZES}
         for n in SIZES:
@@ -94,6 +94,7 @@ def main() -> int:
                      f"{startup['typer_floor'] / libraries:.2f}x", ms(startup["typer_floor"])))
 
     if "diff" not in skip:
+        diff_bench = bench("diff")
         progress("diff …")
         results = {n: diff_bench.measure(n, q) for n in SIZES}
         for n in SIZES:
@@ -106,6 +107,7 @@ def main() -> int:
                          f"{r['all_envs'] / results[2]['all_envs']:.1f}x", ms(r["all_envs"])))
 
     if "synth" not in skip:
+        synth_bench = bench("synth")
         progress("synth (fresh processes, CDK on Node) …")
         runs = 3 if q else 9  # the goal sits within noise of a busy 2-core machine
         synth = synth_bench.measure(runs, seed_runs=1)
@@ -119,6 +121,7 @@ def main() -> int:
                      f"{tool / seed:.2f}x", f"{tool:.2f} s vs {seed:.2f} s (1 run)"))
 
     if "synth-scale" not in skip:
+        synth_scale_bench = bench("synth_scale")
         progress("synth of 1,000 tables in 4 stacks (fresh processes) …")
         runs = 1 if q else 3
         scale = synth_scale_bench.measure(runs)
@@ -130,6 +133,7 @@ def main() -> int:
                      f"{tool_cpu / hand_cpu:.2f}x")))
 
     if "redeploy" not in skip:
+        redeploy_bench = bench("redeploy")
         progress(f"no-op redeploy ({args.engine} in a temporary root) …")
         r = redeploy_bench.measure(args.engine, 3 if q else 5)
         rows.append((f"no-op redeploy --local ({args.engine}) / validate command",
@@ -137,6 +141,7 @@ def main() -> int:
                      f"{ms(r['command'])} vs {ms(r['validate_command'])}; in process {ms(r['in_process'])}"))
 
     if "deploy-double" not in skip:
+        deploy_double_bench = bench("deploy_double")
         progress("deploy to the strict AWS double at 2, 100 and 1,000 tables (about 2 minutes) …")
         d = deploy_double_bench.measure(SIZES)
         for n in SIZES:
@@ -150,6 +155,7 @@ def main() -> int:
                          f"{ms(d[n]['noop'])} vs {ms(d[n]['validate'])} (in process)"))
 
     if "local-deploy" not in skip:
+        local_deploy_bench = bench("local_deploy")
         progress(f"deploy --local of 100 tables vs boto3 ({args.engine} in a temporary root) …")
         r = local_deploy_bench.measure(args.engine, 100)
         for what, tool, direct, goal in (
@@ -162,6 +168,7 @@ def main() -> int:
                          f"{tool:.2f} s vs {direct:.2f} s (in process)"))
 
     if "codegen" not in skip:
+        codegen_bench = bench("codegen")
         progress("codegen (1000 tables; generated calls vs boto3 on DynamoDB Local in a temporary root) …")
         g = codegen_bench.measure_generate(1000, 2 if q else 3)
         ratio = g["codegen"] / g["validate"]
@@ -179,7 +186,7 @@ def main() -> int:
                         f"{calls['overhead'][f'boto3 {name}'] * 1e6:.0f} µs")
             rows.append((what, f"{ratio:.2f}x", absolute))
 
-    width = max(len(what) for what, _, _ in rows)
+    width = max((len(what) for what, _, _ in rows), default=len("benchmark"))
     print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")
     print(f"{'-' * width}  {'-' * 8}  {'-' * 23}")
     for what, ratio, absolute in rows:

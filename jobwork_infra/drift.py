@@ -12,7 +12,7 @@ a `Change` of diff.py (diff_schemas(reference, live): the same kinds, codes and 
   drifted property the schema does not touch stays drifted, and one the schema changes to what it
   already is live fails (AWS refuses to create what exists).
 
-Imports neither boto3 nor aws_cdk: the reading is deploy/inspect.py's.
+Imports neither boto3 nor aws_cdk: the reading is deploy/dynamodb.py's (and deploy/factory.py's).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ live table (keys, indexes, TTL, stream, billing, PITR, deletion protection, tags
 language cannot say is a YAML comment on the table. `merge_tables` inserts the definitions into
 the schema file with ruamel.yaml's round trip, which keeps the file's comments, order and quoting.
 
-Imports neither boto3 nor aws_cdk: the reading is deploy/inspect.py's.
+Imports neither boto3 nor aws_cdk: the reading is deploy/dynamodb.py's (and deploy/factory.py's).
 """
 
 from __future__ import annotations

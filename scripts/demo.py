@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console
 from rich.table import Table
 
-from jobwork_infra.deploy import engine as engines
-from jobwork_infra.deploy.local import client_for
+from jobwork_infra.deploy.local import engine as engines
+from jobwork_infra.deploy.local.client import client_for
 from jobwork_infra.project import check_project
 
 # Not a terminal (CI logs, make output captured): wide enough that table names are not cut.

@@ -20,7 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation, cloudformation_adopt
+from jobwork_infra.deploy.cloudformation import adopt as cloudformation_adopt
+from jobwork_infra.deploy.cloudformation.template import PLACEHOLDER
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "JobworkSeedStack"
@@ -39,13 +40,8 @@ def seed_template(tmp_path_factory) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 @pytest.fixture
@@ -110,7 +106,7 @@ def test_the_seed_stack_is_taken_over_keeping_every_item(strict_aws, seed):
     assert items(strict_aws) == ITEMS
     assert held(strict_aws, SEED) == {}
     seed_resources = template(strict_aws, SEED)["Resources"]
-    assert list(seed_resources) == [cloudformation_adopt.PLACEHOLDER]
+    assert list(seed_resources) == [PLACEHOLDER]
     assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable"}
     users = strict_aws.wait_indexes_active("users")
     assert [i["IndexName"] for i in users["GlobalSecondaryIndexes"]] == ["by_cognito_sub"]

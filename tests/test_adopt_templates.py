@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobwork_infra.deploy.cloudformation_adopt import (
+from jobwork_infra.deploy.cloudformation.template import (
     PLACEHOLDER,
     import_template,
     removed_template,

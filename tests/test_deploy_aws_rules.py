@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation, flow, settle
+from jobwork_infra.deploy.timing import TIMING
 
 from .conftest import ROOT
 
@@ -56,10 +56,10 @@ def text(indexes: str = "", users: str = "", audit: str = AUDIT) -> str:
 
 @pytest.fixture(autouse=True)
 def on_the_doubles_clock(monkeypatch, strict_aws):
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.1)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+    monkeypatch.setattr(TIMING, "stack_poll", 0)
+    monkeypatch.setattr(TIMING, "change_set_poll", 0)
+    monkeypatch.setattr(TIMING, "first_poll", 0.1)
+    monkeypatch.setattr(TIMING, "now", strict_aws.clock.now)
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_wait_sleeps_through_the_cool_down(aws, schema, monkeypatch):
     aws.clock.advance(3600)
     schema(text(users="    ttl: gone_at"))
     slept = []
-    monkeypatch.setattr(flow, "sleep", lambda seconds: (slept.append(seconds), aws.clock.advance(seconds)))
+    monkeypatch.setattr(TIMING, "sleep", lambda seconds: (slept.append(seconds), aws.clock.advance(seconds)))
 
     result = deploy(path, aws, "--yes", "--wait")
 

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
-from jobwork_infra.deploy.cloudformation import schema_from_template
+from jobwork_infra.deploy.cloudformation import target as cloudformation
+from jobwork_infra.deploy.cloudformation.read import schema_from_template
 from jobwork_infra.plan import is_legal_step
 from jobwork_infra.project import check_project
 
@@ -58,13 +58,8 @@ TWO_INDEXES = """\
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 @pytest.fixture

@@ -24,9 +24,11 @@ from botocore.stub import ANY, Stubber
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
 from jobwork_infra.deploy.adopt import Adoption
-from jobwork_infra.deploy.cloudformation import Clients, schema_from_template
+from jobwork_infra.deploy.cloudformation import target as cloudformation
+from jobwork_infra.deploy.cloudformation.read import schema_from_template
+from jobwork_infra.deploy.cloudformation.target import Clients
+from jobwork_infra.deploy.timing import TIMING
 from jobwork_infra.project import check_project
 
 SCHEMA = """\
@@ -85,7 +87,7 @@ def fake_template(resolved, padding: int = 0) -> dict:
 
 @pytest.fixture(autouse=True)
 def no_cdk_no_sleep(monkeypatch):
-    monkeypatch.setattr(cloudformation, "_synth", fake_template)
+    monkeypatch.setattr(cloudformation, "synth", fake_template)
     # Which stacks the environment has (ListStacks) is read on the double (test_deploy_stacks.py).
     monkeypatch.setattr(cloudformation, "environment_stacks", lambda clients, head: list(head.stacks))
     # Only CloudFormation's answers are stubbed here: the live tables (waiting until they settle,
@@ -97,8 +99,8 @@ def no_cdk_no_sleep(monkeypatch):
     # The live tables are not stubbed: no drift and nothing to adopt (test_adopt_cfn.py, test_drift.py).
     monkeypatch.setattr(target, "drift", lambda self, head, state: None)
     monkeypatch.setattr(cloudformation, "find_stack_adoption", lambda *args: Adoption())
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
+    monkeypatch.setattr(TIMING, "stack_poll", 0)
+    monkeypatch.setattr(TIMING, "change_set_poll", 0)
 
 
 @pytest.fixture
@@ -298,7 +300,7 @@ def test_create_in_a_retained_environment_adds_termination_protection_and_prints
 
 
 def test_a_big_template_goes_through_the_template_bucket(aws, schema, monkeypatch):
-    monkeypatch.setattr(cloudformation, "_synth", lambda r: fake_template(r, padding=60_000))
+    monkeypatch.setattr(cloudformation, "synth", lambda r: fake_template(r, padding=60_000))
     aws.fail("describe_stacks", "ValidationError", "Stack with id shop-dev does not exist")
     aws.expect("put_object", {}, {"Bucket": "my-templates", "Key": ANY, "Body": ANY,
                                   "ContentType": "application/json"}, s3=True)
@@ -327,7 +329,7 @@ def test_a_big_template_goes_through_the_template_bucket(aws, schema, monkeypatc
 
 
 def test_a_big_template_without_a_bucket_says_what_is_needed(aws, schema, monkeypatch):
-    monkeypatch.setattr(cloudformation, "_synth", lambda r: fake_template(r, padding=60_000))
+    monkeypatch.setattr(cloudformation, "synth", lambda r: fake_template(r, padding=60_000))
     aws.fail("describe_stacks", "ValidationError", "Stack with id shop-dev does not exist")
 
     result = deploy(schema(), "--yes")

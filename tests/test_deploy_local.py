@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import engine as engines
-from jobwork_infra.deploy import local as local_deploy
+from jobwork_infra.deploy.local import engine as engines
+from jobwork_infra.deploy.local import target as local_deploy
+from jobwork_infra.deploy.timing import TIMING
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +24,8 @@ ALL = pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto", "dynamo
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
-    from jobwork_infra.deploy import settle
-
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.1)
-    monkeypatch.setattr(settle, "MAX_POLL_SECONDS", 0.5)
+    monkeypatch.setattr(TIMING, "first_poll", 0.1)
+    monkeypatch.setattr(TIMING, "max_poll", 0.5)
 
 TENANT = """
   tenant:

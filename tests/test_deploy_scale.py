@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from bench.generate import make_schema
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +30,8 @@ SIXTY = "version: 1\napp: big\nenvironments:\n  dev:\n    removal_policy: destro
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 def deploy(path: Path, endpoint: str, *extra: str):

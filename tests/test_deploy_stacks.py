@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.cloudformation.template import deployed_tables
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK and deploys to the double
 
@@ -48,13 +48,8 @@ tables:
 
 
 @pytest.fixture(autouse=True)
-def fast_polls(monkeypatch, strict_aws):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+def _fast(strict_aws, fast_polls):
+    """Every test here deploys through the strict double, polling at once (tests/plugins/timing.py)."""
 
 
 def write(tmp_path: Path, orders_stack: str = "    stack: orders") -> Path:
@@ -92,7 +87,7 @@ def test_every_stack_is_deployed_in_order_with_one_summary_and_a_redeploy_change
                                  + ":\n  shop-dev: 1 step\n  shop-dev-archive: 1 step\n  shop-dev-orders: 1 step")
     assert stack_names(strict_aws) == ["shop-dev", "shop-dev-archive", "shop-dev-orders"]
     cfn = strict_aws.client("cloudformation")
-    held = {name: sorted(cloudformation.deployed_tables(cfn.get_template(StackName=name)["TemplateBody"]))
+    held = {name: sorted(deployed_tables(cfn.get_template(StackName=name)["TemplateBody"]))
             for name in stack_names(strict_aws)}
     assert held == {"shop-dev": ["UsersTable"], "shop-dev-archive": ["AuditTable"],
                     "shop-dev-orders": ["OrdersTable"]}

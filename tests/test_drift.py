@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
 from tests.plugins.dynamodb_local import running_dynamodb_local
 
 
@@ -195,12 +194,6 @@ def test_unmanaged_tables_with_the_prefix_and_taken_names_are_listed(local_engin
 
 # ---------------------------------------------------------------------------------------------
 # CloudFormation: the deployed template is the reference (the strict AWS double)
-
-@pytest.fixture
-def fast_polls(monkeypatch):
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-
 
 def test_drift_of_a_deployed_stack(strict_aws, tmp_path, fast_polls):
     schema = write_schema(tmp_path, "shop")

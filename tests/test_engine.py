@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import engine as engines
+from jobwork_infra.deploy.local import engine as engines
 from jobwork_infra.errors import JobworkError
 
 
@@ -78,7 +78,7 @@ def test_dynamodb_local_runs_without_telemetry_keeps_data_and_stops_clean(root):
     assert f"-dbPath {root / '.jobwork' / 'local'}" in line
     assert os.getpgid(state.pid) == state.pid  # its own group: it outlives the CLI, and stop ends the group
 
-    from jobwork_infra.deploy.local import client_for
+    from jobwork_infra.deploy.local.client import client_for
 
     client = client_for(state.endpoint)
     client.create_table(TableName="kept-across-restarts", BillingMode="PAY_PER_REQUEST",

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobwork_infra.deploy import DeployRequest, events, flow
-from jobwork_infra.deploy.flow import DeployedState
+from jobwork_infra.deploy import destroy as destroying
+from jobwork_infra.deploy.apply import ttl_changes
+from jobwork_infra.deploy.target import Capabilities, DeployedState
+from jobwork_infra.deploy.timing import TIMING
 from jobwork_infra.errors import Blocked, JobworkError
 from jobwork_infra.model import SchemaFile, resolve
 
@@ -25,15 +28,14 @@ def schema(**users) -> SchemaFile:
 class Recorder:
     """A target that applies by remembering: what the flow asked, in order."""
 
-    replaces_in_place = False
-    lock_scope = "recorder"
+    capabilities = Capabilities(lock_scope="recorder", replaces_in_place=False)
 
     def __init__(self, base, ttl_changed=None, problems=(), verify_problems=()):
         self.base, self.ttl_changed = base, dict(ttl_changed or {})
         self.problems, self.verify_problems = list(problems), list(verify_problems)
         self.calls: list = []
 
-    def read(self, head):
+    def read(self, head, *, destroying=False):
         return DeployedState(self.base, "stack flow-dev", dict(self.ttl_changed), exists=self.base is not None)
 
     def wait_settled(self, names, deadline):
@@ -45,7 +47,7 @@ class Recorder:
     def drift(self, head, state):
         return None
 
-    def announce(self, head):
+    def announce(self, state, head):
         self.calls.append(("announce",))
 
     def adopt(self, state):
@@ -62,7 +64,7 @@ class Recorder:
     def count_items(self, names):
         return {name: (7, "") for name in names}
 
-    def finish(self, changed):
+    def finish(self, state, changed):
         return 0
 
     def destroy(self, state):
@@ -80,8 +82,8 @@ class Recorder:
 def fixed_clock(monkeypatch, tmp_path):
     monkeypatch.setenv("JOBWORK_ROOT", str(tmp_path))  # the deploy lock's .jobwork/locks/
     clock = {"now": T0}
-    monkeypatch.setattr(flow, "now", lambda: clock["now"])
-    monkeypatch.setattr(flow, "sleep", lambda seconds: clock.update(now=clock["now"] + timedelta(seconds=seconds)))
+    monkeypatch.setattr(TIMING, "now", lambda: clock["now"])
+    monkeypatch.setattr(TIMING, "sleep", lambda seconds: clock.update(now=clock["now"] + timedelta(seconds=seconds)))
     return clock
 
 
@@ -145,8 +147,8 @@ def test_wait_sleeps_through_the_cool_down_and_completes(fixed_clock):
 def test_a_table_created_with_ttl_is_recorded_so_the_hour_runs_from_it():
     head = resolve(schema(ttl="a"), "dev")
     state = DeployedState(None, "x")
-    assert flow.ttl_changes(None, head) == ["users"]
-    assert flow.ttl_changes(head, head) == []
+    assert ttl_changes(None, head) == ["users"]
+    assert ttl_changes(head, head) == []
     assert state.ttl_changed == {}
 
 
@@ -195,9 +197,9 @@ def test_destroy_refuses_a_protected_table_and_unprotects_it_when_allowed():
     head = resolve(schema(), "dev")
     seen: list = []
     with pytest.raises(Blocked):
-        flow.destroy(head, DeployRequest(env="dev", yes=True), Recorder(base), seen.append, lambda q: True)
+        destroying.destroy(head, DeployRequest(env="dev", yes=True), Recorder(base), seen.append, lambda q: True)
     target = Recorder(base)
-    assert flow.destroy(head, DeployRequest(env="dev", yes=True, allow_destructive=True), target, seen.append,
+    assert destroying.destroy(head, DeployRequest(env="dev", yes=True, allow_destructive=True), target, seen.append,
                         lambda q: True) == 0
     assert target.applied == [(1, "turn deletion protection off on flow-dev-users")]
     assert target.calls[-1] == ("destroy",)
@@ -218,8 +220,10 @@ def test_a_target_without_the_hour_runs_a_ttl_rename_through():
     base, head = resolve(schema(ttl="a"), "dev"), resolve(schema(ttl="b"), "dev")
 
     class Local(Recorder):
-        def read(self, head):
-            return DeployedState(self.base, "local", exists=True, ttl_cool_down=False)
+        capabilities = Capabilities(lock_scope="recorder", ttl_cool_down=False)
+
+        def read(self, head, *, destroying=False):
+            return DeployedState(self.base, "local", exists=True)
 
     code, target, seen = deploy(base, head, Local(base))
     assert code == 0 and [n for n, _ in target.applied] == [1, 2]
@@ -235,7 +239,7 @@ class MovesAtThePrompt(Recorder):
         super().__init__(base)
         self.later, self.reads = later, 0
 
-    def read(self, head):
+    def read(self, head, *, destroying=False):
         self.reads += 1
         if self.reads > 1:
             self.base = self.later

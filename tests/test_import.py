@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy.inspect import LiveTable, table_from_live, unexpressed
+from jobwork_infra.deploy.dynamodb import unexpressed
+from jobwork_infra.deploy.shapes import LiveTable, table_from_live
 from jobwork_infra.importer import Imported, build_entries, merge_tables, render_tables, table_key
 from jobwork_infra.model import resolve
 from jobwork_infra.project import check_project

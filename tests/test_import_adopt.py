@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy.registry import REGISTRY
+from jobwork_infra.deploy.local.registry import REGISTRY
 from tests.plugins.dynamodb_local import running_dynamodb_local
 
 from .test_import import SEED_TABLES, SEED_YAML, create_seed_tables

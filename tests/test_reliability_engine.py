@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import engine as engines
+from jobwork_infra.deploy.local import engine as engines
 
 CLI = [sys.executable, "-c", "from jobwork_infra.cli import main; main()"]
 

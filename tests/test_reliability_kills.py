@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from jobwork_infra.deploy import engine as engines
-from jobwork_infra.deploy.local_client import client_for
+from jobwork_infra.deploy.local import engine as engines
+from jobwork_infra.deploy.local.client import client_for
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-c", "from jobwork_infra.cli import main; main()"]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import jobwork_infra.cli.deploy as deploy_cli
 from jobwork_infra.cli import app
-from jobwork_infra.deploy.registry import REGISTRY, read_registry
+from jobwork_infra.deploy.local.registry import REGISTRY, read_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 CLI = [sys.executable, "-c", "from jobwork_infra.cli import main; main()"]
@@ -122,7 +122,7 @@ def test_a_table_created_by_someone_else_later_still_is_left_alone(local_engine,
     """Past the re-check the window is small but open: the conditional claim and create_table's own
     ResourceInUseException close it, and the claim is released."""
     from jobwork_infra.deploy import flow
-    from jobwork_infra.deploy import local as local_deploy
+    from jobwork_infra.deploy.local import steps as local_steps
 
     schema = tmp_path / "tables.yaml"
     schema.write_text(shared_names_schema(app_name))
@@ -139,13 +139,13 @@ def test_a_table_created_by_someone_else_later_still_is_left_alone(local_engine,
         monkeypatch.setattr(flow, "recheck", recheck_then_race)
         expected = f"error: table {table} appeared on the local engine after this deploy planned it"
     else:
-        real_claim = local_deploy.claim_all_for_create
+        real_claim = local_steps.claim_all_for_create
 
         def claim_then_race(ctx, entries):
             real_claim(ctx, entries)
             create_foreign_table(client, table)
 
-        monkeypatch.setattr(local_deploy, "claim_all_for_create", claim_then_race)
+        monkeypatch.setattr(local_steps, "claim_all_for_create", claim_then_race)
         expected = f"error: table {table} appeared on the local engine while this deploy was creating it"
     monkeypatch.setattr(deploy_cli, "_confirm", lambda question: True)
     result = CliRunner().invoke(app, ["deploy", "--env", "dev", "--local", "--schema", str(schema)])
@@ -188,9 +188,9 @@ def test_the_registry_name_is_the_reserved_prefix():
 
 @pytest.mark.parametrize("local_engine", ["dynamodb-local", "moto"], indirect=True)
 def test_claims_are_written_100_to_a_transaction_and_a_refused_one_releases_the_whole_batch(local_engine, app_name):
-    from jobwork_infra.deploy import engine as engines
-    from jobwork_infra.deploy.local_client import RunContext
-    from jobwork_infra.deploy.registry import Entry, claim_all_for_create, record_created
+    from jobwork_infra.deploy.local import engine as engines
+    from jobwork_infra.deploy.local.client import RunContext
+    from jobwork_infra.deploy.local.registry import Entry, claim_all_for_create, record_created
     from jobwork_infra.errors import JobworkError
 
     client = local_engine.client()

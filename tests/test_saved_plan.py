@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from jobwork_infra.deploy import cloudformation
+from jobwork_infra.deploy.timing import TIMING
 
 pytestmark = pytest.mark.slow
 
@@ -90,12 +90,10 @@ def test_a_saved_plan_applies_once_on_the_local_engine(local_engine, app_name, t
 
 
 def test_a_saved_plan_applies_once_on_cloudformation(strict_aws, tmp_path, monkeypatch):
-    from jobwork_infra.deploy import flow, settle
-
-    monkeypatch.setattr(cloudformation, "STACK_POLL_SECONDS", 0)
-    monkeypatch.setattr(cloudformation, "CHANGE_SET_POLL_SECONDS", 0)
-    monkeypatch.setattr(settle, "FIRST_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(flow, "now", strict_aws.clock.now)
+    monkeypatch.setattr(TIMING, "stack_poll", 0)
+    monkeypatch.setattr(TIMING, "change_set_poll", 0)
+    monkeypatch.setattr(TIMING, "first_poll", 0.05)
+    monkeypatch.setattr(TIMING, "now", strict_aws.clock.now)
     ddb = strict_aws.client("dynamodb")
     saved_plan_round_trip(tmp_path, "shop", ["--endpoint-url", strict_aws.endpoint],
                           lambda: ddb.list_tables()["TableNames"])

@@ -64,10 +64,13 @@ EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, as
 SCHEMA_DEFAULT = DEFAULT_SCHEMA
 
 
-def print_error(message: str, hint: str | None = None) -> None:
+def print_error(message: str, hint: str | None = None, refusal=None) -> None:
     stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     if hint:
         stderr.print(f"  [dim]hint:[/] {hint}", markup=True)
+    if refusal is not None:  # deploy/gate.py REFUSALS: the code, and the rule behind it
+        stderr.print(f"  [dim]refusal:[/] {refusal.code} {refusal.name} ({refusal.source})", markup=True,
+                     highlight=False)
 
 
 def _flags_without_a_value_label(command, ctx: typer.Context) -> None:
@@ -130,7 +133,7 @@ class _Group(TyperGroup):
         except Blocked as exc:
             if ctx.params.get("debug"):
                 raise
-            print_error(exc.message, exc.hint)
+            print_error(exc.message, exc.hint, getattr(exc, "refusal", None))
             ctx.exit(EXIT_BLOCKED)
         except JobworkError as exc:
             if ctx.params.get("debug"):

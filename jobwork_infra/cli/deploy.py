@@ -49,7 +49,9 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
+    from ..deploy import destroy as destroying
     from ..deploy import flow
+    from ..deploy.factory import make_targets
     from ..report.deploy import DeployReport
 
     project = check_project(schema)
@@ -61,17 +63,10 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
 
         saved = load_plan(request.plan_file)  # before any engine starts or AWS is called
         saved.check_schema(head, "local" if local else "cloudformation")
-    if local:
-        from ..deploy.local import LocalTarget
-
-        target = LocalTarget(project, request, emit, action=action)
-    else:
-        from ..deploy.cloudformation import environment_targets
-
-        target = environment_targets(project, request, emit, action=action)  # one per stack
+    target = make_targets(project, request, emit, local=local)  # CloudFormation: one per stack
     if action == "deploy":
         raise typer.Exit(flow.deploy(head, request, target, emit, _confirm, saved))
-    raise typer.Exit(flow.destroy(head, request, target, emit, lambda question: _confirm(question, action)))
+    raise typer.Exit(destroying.destroy(head, request, target, emit, lambda question: _confirm(question, action)))
 
 
 TimeoutOption = typer.Option(None, "--timeout", help="Seconds to wait for tables and the stack to settle "

@@ -42,8 +42,8 @@ def drift_command(
 
     Example: jobwork-infra drift --env prod --format markdown
     """
-    from ..deploy.cloudformation import aws_errors
-    from ..deploy.inspect import open_sources, read_local_environment, read_stack_environment
+    from ..deploy.aws import aws_errors
+    from ..deploy.factory import open_sources, read_environment
     from ..drift import find_drift
     from ..model import Table, physical_name
     from ..report.drift import drift_github, drift_json, drift_markdown, render_drift_text
@@ -57,8 +57,7 @@ def drift_command(
     # The environment's name prefix: the naming pattern up to {table} (none when it starts there).
     prefix = physical_name(project.schema, env, "\0", Table()).partition("\0")[0] or None
     with aws_errors(f"reading environment {env} at {sources.label}"):
-        read = read_local_environment if sources.local else read_stack_environment
-        state = read(sources, head, prefix)
+        state = read_environment(sources, head, prefix)
     report = find_drift(head, state.reference, state.live, target="local" if sources.local else "cloudformation",
                         reference_label=state.reference_label, where=state.where, unmanaged=state.unmanaged,
                         unadopted=state.unadopted, not_reported=state.not_reported)

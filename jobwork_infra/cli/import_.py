@@ -33,8 +33,8 @@ def import_command(
 
     Example: jobwork-infra import --env dev --local users tenant
     """
-    from ..deploy.cloudformation import aws_errors
-    from ..deploy.inspect import open_sources, read_for_import
+    from ..deploy.aws import aws_errors
+    from ..deploy.factory import open_sources, read_for_import
     from ..importer import build_entries, check_imported, merge_tables, render_tables
 
     if local and endpoint_url:

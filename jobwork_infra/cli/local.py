@@ -46,7 +46,7 @@ def start(engine: Engine | None = EngineOption, port: int = PortOption) -> None:
 
     Example: jobwork-infra local start --engine moto
     """
-    from ..deploy import engine as engines
+    from ..deploy.local import engine as engines
 
     state, started = engines.start_or_reuse(engine.value if engine else None, port)
     verb = "Started" if started else "Already running"
@@ -60,7 +60,7 @@ def stop() -> None:
 
     Example: jobwork-infra local stop
     """
-    from ..deploy import engine as engines
+    from ..deploy.local import engine as engines
 
     state = engines.stop()
     if state is None:
@@ -75,7 +75,7 @@ def status() -> None:
 
     Example: jobwork-infra local status
     """
-    from ..deploy import engine as engines
+    from ..deploy.local import engine as engines
 
     state = engines.status()
     if state is None:

@@ -1,7 +1,8 @@
-"""Deploy a plan: one flow (flow.py) over two targets, CloudFormation (cloudformation.py) and the local
-engine (local.py, engine.py). Progress is emitted as events (events.py) that report/deploy.py renders.
-
-The local target is layered local.py → live.py → registry.py → local_client.py."""
+"""Deploy a plan: one flow (flow.py) over a contract (target.py), with two targets behind it,
+CloudFormation (cloudformation/) and the local engine (local/); the CLI gets them from factory.py.
+Every refusal is in gate.py, applying in apply.py, destroy in destroy.py, AWS plumbing in aws.py.
+Progress is emitted as events (events.py) that report/deploy.py renders. docs/architecture.md maps
+the rooms and which way the imports run."""
 
 from __future__ import annotations
 

@@ -12,31 +12,22 @@ global indexes, TTL, …). Adopting again finds nothing to adopt: the rerun is a
 A table that the registry gives to another app or environment is never a candidate.
 
 Where it hooks in (the deploy flow, flow.py, calls the targets; the targets call this module): in
-`read`, `find_adoption` (local engine) or `cloudformation_adopt.find_stack_adoption` before the live
+`read`, `local/adopt.find_adoption` or `cloudformation/adopt.find_stack_adoption` before the live
 tables are read, `gate_adoption` at once, the candidates left out of the ordinary reading and added
 to the plan's base (`Adoption.base`, from `shapes.table_from_live`); `announce` with the plan; in
-`adopt`, after the deploy is approved and before its first step, `claim` (the registry) or the
+`adopt`, after the deploy is approved and before its first step, `local/adopt.claim` (the registry) or the
 IMPORT change set (CloudFormation).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import Blocked
 from ..model import ResolvedSchema, ResolvedTable
-from .events import Adopting, Applied, Emit
-from .inspect import read_live_table
-from .local_client import RunContext
-from .registry import (
-    Entry,
-    claim_for_adoption,
-    created_ms,
-    describe_or_none,
-    foreign_table_error,
-    read_registry,
-)
-from .shapes import LiveTable, table_from_live
+from .events import Adopting, Emit
+from .gate import Refused
+from .shapes import LiveTable
 
 
 @dataclass(frozen=True)
@@ -44,7 +35,7 @@ class Candidate:
     key: str                       # the schema's YAML key
     live: LiveTable
     table: ResolvedTable           # the live table in the model (what the plan starts from)
-    previous: Entry | None = None  # a registry entry left for this name by a table since re-created
+    previous: Any = None           # local/registry.Entry left for this name by a table since re-created
     stack: str | None = None       # CloudFormation: the stack that holds the table now (--from-stack)
 
 
@@ -69,31 +60,6 @@ class Adoption:
         tables.update({c.key: c.table for c in self.candidates})
         order = [k for k in head.tables if k in tables] + [k for k in tables if k not in head.tables]
         return head.model_copy(update={"tables": {k: tables[k] for k in order}})
-
-
-def find_adoption(client, head: ResolvedSchema) -> Adoption:
-    """The schema's tables that exist live and are not this environment's (nor another's)."""
-    registry = read_registry(client)
-    adoption = Adoption()
-    for key, table in head.tables.items():
-        entry = registry.get(table.physical_name)
-        if entry is not None and (entry.app, entry.env) == (head.app, head.env):
-            # Registered here: the live reading checks its creation time (a no-op redeploy pays no
-            # extra call). A table re-created behind the registry's back is refused there.
-            continue
-        description = describe_or_none(client, table.physical_name)
-        if description is None:
-            continue
-        current = entry is not None and entry.created in (0, created_ms(description))
-        if current and (entry.app, entry.env) == (head.app, head.env):
-            continue  # ours already
-        if current:
-            raise foreign_table_error(table.physical_name, entry, head)  # another environment's: never taken
-        live = read_live_table(client, table.physical_name)
-        model = table_from_live(live, key=key, tenancy_attribute=head.tenancy_attribute, known=table,
-                                removal_policy=table.removal_policy)
-        adoption.candidates.append(Candidate(key, live, model, entry))
-    return adoption
 
 
 def fixed_differences(live: ResolvedTable, schema: ResolvedTable) -> list[str]:
@@ -129,7 +95,8 @@ def gate_adoption(adoption: Adoption, head: ResolvedSchema, *, adopt: bool, sour
     names = ", ".join(adoption.names)
     if not adopt:
         one = len(adoption.candidates) == 1
-        raise Blocked(
+        raise Refused(
+            "R012",
             f"table{'' if one else 's'} {names} already exist{'s' if one else ''} under the schema's names but "
             f"{'is' if one else 'are'} not managed by environment {head.env}",
             "rerun with --adopt to bring them under management (their keys and local indexes are compared "
@@ -140,7 +107,8 @@ def gate_adoption(adoption: Adoption, head: ResolvedSchema, *, adopt: bool, sour
         if differences:
             refused.append(f"{c.live.name}: " + "; ".join(differences))
     if refused:
-        raise Blocked(
+        raise Refused(
+            "R013",
             "cannot adopt " + " | ".join(refused) + ": DynamoDB cannot change a table's keys or local indexes",
             f"write the live table's keys and local indexes into the schema (`jobwork-infra import --env "
             f"{head.env} {source + ' ' if source else ''}{' '.join(c.live.name for c in adoption.candidates)}` "
@@ -154,12 +122,3 @@ def announce(adoption: Adoption, head: ResolvedSchema, emit: Emit) -> None:
         items = c.live.description.get("ItemCount")
         emit(Adopting(c.live.name, c.key, items if isinstance(items, int) else None,
                       head.tables[c.key].removal_policy == "destroy", head.env, c.stack))
-
-
-def claim(ctx: RunContext, adoption: Adoption, head: ResolvedSchema) -> None:
-    """Register each adopted table for this environment, one atomic conditional write each."""
-    for c in adoption.candidates:
-        entry = Entry(c.live.name, head.app, head.env, c.key, created_ms(c.live.description),
-                      head.tables[c.key].removal_policy, ctx.source)
-        claim_for_adoption(ctx, entry, c.previous)
-        ctx.emit(Applied(f"adopted table {c.live.name}"))

@@ -1,12 +1,162 @@
-"""The safety gate every deploy passes, local or CloudFormation, before it changes anything."""
+"""Every refusal of deploy and destroy, as data: a code, what it guards, the AWS rule behind it and
+the way forward (Blocked, exit 3). docs/refusals.md is generated from `REFUSALS` (`refusals_markdown`).
+
+The gate is policy only: it reads plans, states and what a target declared (`Capabilities`), and
+never calls AWS. Shaped after cfn-lint's rules (an id, a short description, a source URL each).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..changes import Plan, Severity
-from ..diff import replaces_table
+from ..diff import make_change, replaces_table
+from ..drift import DriftReport
 from ..errors import Blocked
+from ..model import ResolvedSchema
+from .target import Capabilities, StackRun
+
+_DDB = "https://docs.aws.amazon.com/amazondynamodb/latest"
+_CFN = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    name: str
+    guards: str      # what the refusal keeps from happening, one line
+    source: str      # the AWS rule (a URL) or the jobwork-infra issue behind it
+
+
+REFUSALS: dict[str, Refusal] = {r.code: r for r in (
+    Refusal("R001", "name-taken", "creating a table under a physical name another table holds",
+            f"{_DDB}/APIReference/API_CreateTable.html (ResourceInUseException)"),
+    Refusal("R002", "environment-renamed", "empty tables created beside the ones of the old app or environment name",
+            "jobwork-infra issue 14, item 8 (docs/deploy.md)"),
+    Refusal("R003", "live-state", "a plan that live tables contradict (a table gone, a stray index, a name held "
+            "outside the stack)", f"{_CFN}/aws-resource-dynamodb-table.html"),
+    Refusal("R004", "deletion-protected", "an update that fails half-way on a table with deletion protection",
+            f"{_DDB}/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection"),
+    Refusal("R005", "destructive", "deleting or replacing a table, and its data, without --allow-destructive",
+            f"{_DDB}/APIReference/API_DeleteTable.html"),
+    Refusal("R006", "replacement-in-place", "replacing a table under the same name (key or local index change)",
+            f"{_CFN}/aws-resource-dynamodb-table.html#cfn-dynamodb-table-tablename"),
+    Refusal("R007", "stack-emptied", "emptying a deployed stack (a template needs a resource; only destroy "
+            "deletes a stack)", f"{_CFN}/resources-section-structure.html"),
+    Refusal("R008", "table-moved", "a table whose `stack:` changed being deleted or orphaned by one stack while "
+            "the other creates it", f"{_CFN}/resource-import-existing-stack.html"),
+    Refusal("R009", "drift", "deploying over changes made outside jobwork-infra without --allow-drift",
+            f"{_CFN}/using-cfn-stack-drift.html"),
+    Refusal("R010", "changed-at-prompt", "applying a plan other than the one confirmed (what is deployed changed "
+            "while the prompt waited)", "jobwork-infra issue 14, item 1"),
+    Refusal("R011", "destroy-protected", "a destroy that fails on a table with deletion protection",
+            f"{_DDB}/APIReference/API_DeleteTable.html"),
+    Refusal("R012", "adopt-needed", "taking over tables nothing manages without --adopt",
+            f"{_DDB}/APIReference/API_CreateTable.html (ResourceInUseException)"),
+    Refusal("R013", "adopt-fixed-parts", "adopting a table whose keys or local indexes differ from the schema",
+            f"{_DDB}/APIReference/API_UpdateTable.html (the key schema cannot change)"),
+    Refusal("R014", "unexpected-replacement", "a change set that replaces or removes a table the plan keeps",
+            f"{_CFN}/using-cfn-updating-stacks-changesets.html"),
+    Refusal("R015", "adopt-referenced", "taking a table out of a stack whose other resources refer to it",
+            f"{_CFN}/resource-import-existing-stack.html"),
+    Refusal("R016", "adopt-other-stack", "importing a table another stack holds",
+            f"{_CFN}/resource-import-existing-stack.html"),
+    Refusal("R017", "plan-other-environment", "applying a saved plan to another environment, app or target",
+            "jobwork-infra saved plans (docs/deploy.md)"),
+    Refusal("R018", "plan-schema-changed", "applying a saved plan to a schema edited since", "jobwork-infra saved plans"),
+    Refusal("R019", "plan-deployed-changed", "applying a saved plan after what is deployed changed",
+            "jobwork-infra saved plans"),
+    Refusal("R020", "plan-differs", "applying a saved plan this version would plan differently",
+            "jobwork-infra saved plans"),
+)}
+
+
+class Refused(Blocked):
+    """A refusal with its registry entry (`REFUSALS`); the CLI shows the code with the hint."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None):
+        super().__init__(message, hint)
+        self.refusal = REFUSALS[code]
+
+    @property
+    def code(self) -> str:
+        return self.refusal.code
+
+
+def refusals_markdown() -> str:
+    """docs/refusals.md: the registry as a table."""
+    lines = ["# Refusals", "",
+             "Every way `deploy` and `destroy` refuse (exit 3, nothing changed), from `jobwork_infra/deploy/gate.py`.",
+             "Generated: do not edit by hand (`python -m jobwork_infra.deploy.gate > docs/refusals.md`).", "",
+             "| code | name | keeps from happening | source |", "|---|---|---|---|"]
+    lines += [f"| {r.code} | {r.name} | {r.guards} | {r.source} |" for r in REFUSALS.values()]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan of one stack
+
+def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
+              live_problems: Callable[[], list[tuple[str, str]]]) -> None:
+    """Every refusal of a plan, before anything is applied, in this order; `live_problems` asks the target."""
+    refuse_name_taken(plan)
+    refuse_renamed(plan, allow_destructive)
+    problems = live_problems()
+    if problems:
+        raise Refused("R003", "; ".join(p for p, _ in problems) + "; nothing was changed",
+                      "; ".join(dict.fromkeys(fix for _, fix in problems)))
+    refuse_protected(plan, allow_destructive)
+    refuse_destructive(plan, allow_destructive)
+    refuse_replacement_in_place(plan, retained_only=capabilities.replaces_in_place)
+
+
+def refuse_name_taken(plan: Plan) -> None:
+    taken = [c for c in plan.changes if c.kind == "table_name_taken"]
+    if taken:
+        raise Refused("R001", "; ".join(c.statement for c in taken) + "; nothing was changed",
+                      "; ".join(c.advice for c in taken if c.advice))
+
+
+def refuse_renamed(plan: Plan, allow_destructive: bool) -> None:
+    renamed = [c for c in plan.changes if c.kind == "environment_renamed"]
+    if renamed and not allow_destructive:
+        raise Refused("R002", "; ".join(c.statement for c in renamed) + "; nothing was changed", renamed[0].advice)
+
+
+def deleted_tables(plan: Plan) -> list[str]:
+    """Keys of the deployed tables the plan deletes (removed under destroy, or replaced)."""
+    if plan.base is None:
+        return []
+    out = []
+    for key, old in plan.base.tables.items():
+        new = plan.head.tables.get(key)
+        if old.removal_policy == "destroy" and (new is None or replaces_table(old, new)):
+            out.append(key)
+    return out
+
+
+def at_risk(plan: Plan) -> list[tuple[str, str]]:
+    """(physical name, "deleted" | "replaced") of each deployed table the plan deletes with its data."""
+    base = plan.base.tables if plan.base is not None else {}
+    return [(base[key].physical_name, "deleted" if key not in plan.head.tables else "replaced")
+            for key in deleted_tables(plan)]
+
+
+def protected_tables(plan: Plan) -> list[str]:
+    return [k for k in deleted_tables(plan) if plan.base is not None and plan.base.tables[k].deletion_protection]
+
+
+def refuse_protected(plan: Plan, allow_destructive: bool) -> None:
+    protected = protected_tables(plan)
+    if protected and not allow_destructive:
+        names = ", ".join(plan.base.tables[k].physical_name for k in protected)
+        raise Refused(
+            "R004",
+            f"the plan deletes {names}, which has deletion protection on: DynamoDB refuses to delete it, "
+            "and the whole update would fail; nothing was changed",
+            "keep the table (removal_policy: retain keeps its data when it leaves the schema), or rerun with "
+            "--allow-destructive: deletion protection is then turned off in a step of its own first")
 
 
 def refuse_destructive(plan: Plan, allow_destructive: bool) -> None:
@@ -14,7 +164,8 @@ def refuse_destructive(plan: Plan, allow_destructive: bool) -> None:
     destructive = [c for c in plan.changes if c.severity is Severity.DESTRUCTIVE]
     if destructive and not allow_destructive:
         tables = sorted({c.table for c in destructive})
-        raise Blocked(
+        raise Refused(
+            "R005",
             f"refusing {len(destructive)} destructive change(s) to {', '.join(tables)}: "
             "the data in these tables would be lost",
             "change the schema so the table keeps its keys and name, or rerun with --allow-destructive "
@@ -37,28 +188,98 @@ def refuse_replacement_in_place(plan: Plan, *, retained_only: bool) -> None:
              and old.physical_name == new.physical_name and replaces_table(old, new)
              and (not retained_only or old.removal_policy == "retain")]
     if stuck:
-        names = ", ".join(sorted(name for _, name in stuck))
-        key, name = min(stuck)
-        env = plan.head.env
-        why = ("the old table is retained (removal_policy: retain)" if retained_only
-               else "CloudFormation cannot replace a named table in place")
-        # Not "destroy, then deploy": destroy keeps retained tables, and the next deploy would then
-        # refuse the name they hold (issue 13). Each path below ends in a deploy that succeeds.
-        local = " --local" if retained_only else ""
-        fate = ("stays with its data (retained), unmanaged, for you to copy the items from and then delete"
-                if plan.base.tables[key].removal_policy == "retain"
-                else "is deleted with its data (removal_policy: destroy): copy the items out first if you need them")
-        rename = (f"give the new table another name (table_name: {name}-v2 on table {key}) and run "
-                  f"`jobwork-infra deploy --env {env}{local} --allow-destructive`: the old table {fate}")
-        empty = (f"; to start over empty under the same name: put the old key back, set removal_policy: destroy "
-                 f"on table {key}, run `jobwork-infra deploy --env {env}{local}`, then change the key again and run "
-                 f"`jobwork-infra deploy --env {env}{local} --allow-destructive`" if retained_only else "")
-        raise Blocked(
-            f"cannot replace {names} under the same name: a key or local index change needs "
-            f"a new table, and {why}",
-            rename + empty,
-        )
+        raise Refused("R006", *_replacement_advice(plan, stuck, retained_only))
 
+
+def _replacement_advice(plan: Plan, stuck: list[tuple[str, str]], retained_only: bool) -> tuple[str, str]:
+    names = ", ".join(sorted(name for _, name in stuck))
+    key, name = min(stuck)
+    env = plan.head.env
+    why = ("the old table is retained (removal_policy: retain)" if retained_only
+           else "CloudFormation cannot replace a named table in place")
+    # Not "destroy, then deploy": destroy keeps retained tables, and the next deploy would then
+    # refuse the name they hold (issue 13). Each path below ends in a deploy that succeeds.
+    local = " --local" if retained_only else ""
+    fate = ("stays with its data (retained), unmanaged, for you to copy the items from and then delete"
+            if plan.base.tables[key].removal_policy == "retain"
+            else "is deleted with its data (removal_policy: destroy): copy the items out first if you need them")
+    rename = (f"give the new table another name (table_name: {name}-v2 on table {key}) and run "
+              f"`jobwork-infra deploy --env {env}{local} --allow-destructive`: the old table {fate}")
+    empty = (f"; to start over empty under the same name: put the old key back, set removal_policy: destroy "
+             f"on table {key}, run `jobwork-infra deploy --env {env}{local}`, then change the key again and run "
+             f"`jobwork-infra deploy --env {env}{local} --allow-destructive`" if retained_only else "")
+    message = f"cannot replace {names} under the same name: a key or local index change needs a new table, and {why}"
+    return message, rename + empty
+
+
+def refuse_drift(report: DriftReport | None, allow_drift: bool) -> None:
+    """Drift is never undone (or tripped over) silently: exit 3 listing it, unless --allow-drift."""
+    if report is None or not report.items or allow_drift:
+        return
+    found = "; ".join(f"{i.change.table}: {i.drift} (deploy: {i.next_deploy})" for i in report.items)
+    raise Refused(
+        "R009",
+        f"{len(report.items)} change(s) made to {report.where} outside jobwork-infra: {found}; nothing was changed",
+        f"undo them by hand, or write them into the schema, then deploy; `jobwork-infra drift --env {report.env}` "
+        "lists them; --allow-drift deploys anyway, doing what each says")
+
+
+# ---------------------------------------------------------------------------------------------
+# The stacks of an environment
+
+def refuse_emptied_stacks(runs: list[StackRun]) -> None:
+    """A deployed stack that no table of the schema names any more is left alone (Blocked, exit 3).
+
+    A template without resources is not valid, so the only update that empties a stack is deleting
+    it, and that is `destroy`'s decision, not a side effect of a deploy.
+    """
+    for run in runs:
+        if not run.head.tables and run.state.base is not None and run.state.base.tables:
+            names = ", ".join(t.physical_name for t in run.state.base.tables.values())
+            raise Refused(
+                "R007",
+                f"stack {run.head.stack_name} is deployed, but none of its tables ({names}) is in the schema "
+                "any more; nothing was changed",
+                "put the tables back in the schema, or delete the stack (aws cloudformation delete-stack "
+                f"--stack-name {run.head.stack_name}: tables with removal_policy retain are kept)")
+
+
+def refuse_moves(head: ResolvedSchema, runs: list[StackRun]) -> None:
+    """A table whose `stack:` changed is refused before anything is planned or applied (Blocked, exit 3).
+
+    Each stack's own plan would see the table removed from one stack and created in the other, and
+    CloudFormation would delete (destroy) or orphan (retain) it while the create of the name fails.
+    """
+    deployed: dict[str, str] = {}  # table key → the stack that holds it now
+    for run in runs:
+        for key in (run.state.base.tables if run.state.base is not None else {}):
+            deployed.setdefault(key, run.head.stack_name)
+    moves = [make_change("stack_changed", key, "stack", env=head.env, before=deployed[key],
+                         after=head.stack_of(table), name=table.physical_name)
+             for key, table in head.tables.items() if key in deployed and deployed[key] != head.stack_of(table)]
+    if moves:
+        raise Refused("R008", "; ".join(f"[{c.code}] {c.statement}" for c in moves) + "; nothing was changed",
+                      "; ".join(dict.fromkeys(c.advice for c in moves if c.advice)))
+
+
+def changed_at_prompt(what: str, hint: str | None = None) -> Refused:
+    """What is deployed moved while the user sat at the prompt (flow.recheck)."""
+    return Refused("R010", f"what is deployed changed while the plan waited for confirmation: {what}",
+                   hint or "nothing was applied; run deploy again: it plans from what is deployed now, and asks again")
+
+
+def refuse_destroying_protected(protected: list[str], allow_destructive: bool) -> None:
+    if protected and not allow_destructive:
+        raise Refused(
+            "R011",
+            f"{', '.join(protected)} has deletion protection on: DynamoDB refuses to delete it and the "
+            "destroy would fail; nothing was changed",
+            "rerun with --allow-destructive to turn deletion protection off first, or set removal_policy: "
+            "retain on the table to keep it")
+
+
+# ---------------------------------------------------------------------------------------------
+# The confirmation
 
 def approve(plan: Plan, *, yes: bool, confirm: Callable[[str], bool]) -> bool:
     """True when the deploy may go ahead: --yes, or the user said so at the prompt."""
@@ -66,3 +287,15 @@ def approve(plan: Plan, *, yes: bool, confirm: Callable[[str], bool]) -> bool:
         return True
     question = f"Apply {len(plan.steps)} step(s) to {plan.head.stack_name}?"
     return confirm(question)
+
+
+def approve_all(plans: list[Plan], *, yes: bool, confirm: Callable[[str], bool]) -> bool:
+    """One confirmation for every stack's plan."""
+    if len(plans) == 1 or yes:
+        return approve(plans[0], yes=yes, confirm=confirm)
+    steps = sum(len(p.steps) for p in plans)
+    return confirm(f"Apply {steps} step(s) to stacks {', '.join(p.head.stack_name for p in plans)}?")
+
+
+if __name__ == "__main__":
+    print(refusals_markdown(), end="")

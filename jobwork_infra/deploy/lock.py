@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import JobworkError
-from . import engine as engines
+from .local import engine as engines
 
 LOCK_DIR = "locks"
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..changes import Plan
-from ..errors import Blocked, JobworkError
+from ..errors import JobworkError
 from ..model import ResolvedSchema
+from .gate import Refused
 
 FORMAT = "jobwork-infra-plan/1"
 MAX_BYTES = 20 * 1024 * 1024  # a plan of 500 tables is a few MB; anything far larger is not one
@@ -45,12 +46,14 @@ class SavedPlan:
     def check_schema(self, head: ResolvedSchema, target: str) -> None:
         """Before anything is read: the same target, environment and schema."""
         if (target, head.app, head.env) != (self.target, self.app, self.env):
-            raise Blocked(
+            raise Refused(
+                "R017",
                 f"{self.path} is a plan for environment {self.env} of app {self.app} ({self.target}), "
                 f"not for environment {head.env} of app {head.app} ({target}); nothing was changed",
                 "apply it with the --env (and --local or not) it was written for, or write a new plan")
         if head.schema_hash != self.schema_hash:
-            raise Blocked(
+            raise Refused(
+                "R018",
                 f"the schema changed since {self.path} was written (schema {head.schema_hash[:12]}, "
                 f"the plan was computed from {self.schema_hash[:12]}); nothing was changed",
                 f"write a new plan: jobwork-infra deploy --env {head.env} --dry-run --plan-out {self.path}")
@@ -58,7 +61,8 @@ class SavedPlan:
     def check_deployed(self, fingerprint: str) -> None:
         """After reading what is deployed: the same as when the plan was written."""
         if fingerprint != self.deployed:
-            raise Blocked(
+            raise Refused(
+                "R019",
                 f"what is deployed to {self.where} changed since {self.path} was written (the plan was "
                 "applied already, or another deploy ran since): the plan no longer starts from what is "
                 "deployed; nothing was changed",
@@ -70,7 +74,8 @@ class SavedPlan:
         planning is deterministic; a different jobwork-infra version may plan differently)."""
         now = tuple((s.summary, s.target.schema_hash) for s in plan.steps)
         if now != self.steps:
-            raise Blocked(
+            raise Refused(
+                "R020",
                 f"this jobwork-infra plans the change differently from the one that wrote {self.path} "
                 f"({len(now)} step(s) now, {len(self.steps)} saved); nothing was changed",
                 f"write the plan with the jobwork-infra that applies it: jobwork-infra deploy --env {self.env} "

@@ -3,10 +3,10 @@
 describe_table and the properties of an AWS::DynamoDB::Table resource spell these the same way
 (KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, Projection, ProvisionedThroughput, Tags), so one
 set of readers rebuilds the model from either (encryption differs: a template asks, a description
-reports; both readers live here): local.py from the engine, cloudformation.py from the
-deployed template. What neither can tell (the order of an include list and of the indexes, whether
+reports; both readers live here): local/live.py and dynamodb.py from the engine, cloudformation/read.py
+from the deployed template. What neither can tell (the order of an include list and of the indexes, whether
 an index is tenant-scoped) is taken from the schema's own table, `known`, so it never shows as a
-change. The writers build local.py's requests; compile.py has CDK write the template.
+change. The writers build local/steps.py's requests; compile.py has CDK write the template.
 """
 
 from __future__ import annotations

@@ -102,10 +102,10 @@ def changes_json(changes: Sequence[Change]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, default=str)
 
 
-_MARKS = {Severity.DESTRUCTIVE: "🔴", Severity.MULTI_STEP: "🟣", Severity.ONLINE: "🟡", Severity.SAFE: "🟢"}
+MARKS = {Severity.DESTRUCTIVE: "🔴", Severity.MULTI_STEP: "🟣", Severity.ONLINE: "🟡", Severity.SAFE: "🟢"}
 
 
-def _cell(text: str) -> str:
+def markdown_cell(text: str) -> str:
     """Table cells: a pipe would end the cell and a newline the row; HTML and @mentions are escaped."""
     return escape_text(text).replace("|", "\\|").replace("\n", " ")
 
@@ -116,12 +116,12 @@ def changes_markdown(changes: Sequence[Change], title: str = "Schema diff") -> s
     if changes:
         lines += ["", "| severity | table | change | what happens |", "| --- | --- | --- | --- |"]
         for c in changes:
-            severity = f"{_MARKS[c.severity]} {c.severity.label}"
+            severity = f"{MARKS[c.severity]} {c.severity.label}"
             if c.severity is Severity.DESTRUCTIVE:
                 severity = f"**{severity}**"
             change = f"`{c.code}` {c.subject or c.kind.replace('_', ' ')}"
-            happens = _cell(c.statement) + (f"<br>**Advice:** {_cell(c.advice)}" if c.advice else "")
-            lines.append(f"| {severity} | {_cell(c.table) or '—'} | {_cell(change)} | {happens} |")
+            happens = markdown_cell(c.statement) + (f"<br>**Advice:** {markdown_cell(c.advice)}" if c.advice else "")
+            lines.append(f"| {severity} | {markdown_cell(c.table) or '—'} | {markdown_cell(change)} | {happens} |")
     return "\n".join(lines) + "\n"
 
 
@@ -158,8 +158,8 @@ def changes_reference() -> str:
                   "| code | change | what happens to the live table | advice |", "| --- | --- | --- | --- |"]
         for kind in KINDS.values():
             if kind.severity is severity:
-                lines.append(f"| {kind.code} | {_cell(kind.title)} (`{kind.kind}`) | {_cell(kind.statement)} "
-                             f"| {_cell(kind.advice or '')} |")
+                lines.append(f"| {kind.code} | {markdown_cell(kind.title)} (`{kind.kind}`) | {markdown_cell(kind.statement)} "
+                             f"| {markdown_cell(kind.advice or '')} |")
     lines += [
         "",
         "## Plans",

@@ -9,7 +9,8 @@ from rich.markup import escape
 
 from ..changes import Severity
 from ..drift import DriftReport
-from .changes import _MARKS, STYLES, _cell, change_record, summary
+from .changes import MARKS, STYLES, change_record, markdown_cell, summary
+from .github import escape_data, escape_property
 
 _WIDTH = max(len(s.label) for s in Severity)
 
@@ -76,8 +77,8 @@ def drift_markdown(report: DriftReport) -> str:
     if report.items:
         lines += ["", "| severity | table | what differs | next deploy |", "| --- | --- | --- | --- |"]
         for i in report.items:
-            lines.append(f"| {_MARKS[i.severity]} {i.severity.label} | {_cell(i.change.table)} | "
-                         f"`{i.change.code}` {_cell(i.drift)} | {_cell(i.next_deploy)} |")
+            lines.append(f"| {MARKS[i.severity]} {i.severity.label} | {markdown_cell(i.change.table)} | "
+                         f"`{i.change.code}` {markdown_cell(i.drift)} | {markdown_cell(i.next_deploy)} |")
     lines += ["", *(f"{line}" if not line.startswith("  ") else line.replace("  - ", "- ", 1)
                     for line in _lists(report))]
     return "\n".join(lines) + "\n"
@@ -85,11 +86,9 @@ def drift_markdown(report: DriftReport) -> str:
 
 def drift_github(report: DriftReport) -> str:
     """Workflow commands: one annotation per difference (no file: the drift is in AWS, not the YAML)."""
-    from .github import _escape_data, _escape_property
-
     level = {Severity.DESTRUCTIVE: "error", Severity.MULTI_STEP: "error", Severity.ONLINE: "warning",
              Severity.SAFE: "notice"}
-    lines = [f"::{level[i.severity]} title={_escape_property(f'drift {i.change.code} ({i.change.table})')}::"
-             f"{_escape_data(i.drift + chr(10) + 'next deploy: ' + i.next_deploy)}" for i in report.items]
+    lines = [f"::{level[i.severity]} title={escape_property(f'drift {i.change.code} ({i.change.table})')}::"
+             f"{escape_data(i.drift + chr(10) + 'next deploy: ' + i.next_deploy)}" for i in report.items]
     lines.append(_summary(report))
     return "\n".join(lines)

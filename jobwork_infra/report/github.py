@@ -26,21 +26,21 @@ _CHANGE_LEVEL = {
 }
 
 
-def _escape_data(value: str) -> str:
+def escape_data(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(value: str) -> str:
-    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+def escape_property(value: str) -> str:
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
 def _command(level: str, location: Location | None, message: str, title: str | None = None) -> str:
     props = []
     if location is not None:
-        props += [f"file={_escape_property(location.file)}", f"line={location.line}", f"col={location.col}"]
+        props += [f"file={escape_property(location.file)}", f"line={location.line}", f"col={location.col}"]
     if title:
-        props.append(f"title={_escape_property(title)}")
-    return f"::{level}{' ' + ','.join(props) if props else ''}::{_escape_data(message)}"
+        props.append(f"title={escape_property(title)}")
+    return f"::{level}{' ' + ','.join(props) if props else ''}::{escape_data(message)}"
 
 
 def render_line(d: Diagnostic) -> str:

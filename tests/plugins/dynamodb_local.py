@@ -1,4 +1,4 @@
-"""Local engines for the deploy tests, started once per session through jobwork_infra.deploy.engine.
+"""Local engines for the deploy tests, started once per session through jobwork_infra.deploy.local.engine.
 
 Each engine runs in its own temporary project root (its `.jobwork/` holds the state and the data);
 tests point the CLI at it with `$JOBWORK_ROOT` and keep apart by using a unique app name, so the
@@ -21,20 +21,20 @@ class LocalEngine:
 
     @property
     def endpoint(self) -> str:
-        from jobwork_infra.deploy import engine
+        from jobwork_infra.deploy.local import engine
 
         state = engine.status(self.root)
         assert state is not None, f"the {self.name} engine of this session is not running"
         return state.endpoint
 
     def client(self):
-        from jobwork_infra.deploy.local import client_for
+        from jobwork_infra.deploy.local.client import client_for
 
         return client_for(self.endpoint)
 
 
 def _session_engine(name: str, tmp_path_factory, **options) -> LocalEngine:
-    from jobwork_infra.deploy import engine
+    from jobwork_infra.deploy.local import engine
 
     root = tmp_path_factory.mktemp(f"engine-{name}")
     engine.start(name, None, root, **options)
@@ -43,7 +43,7 @@ def _session_engine(name: str, tmp_path_factory, **options) -> LocalEngine:
 
 def running_dynamodb_local(tmp_path_factory):
     """A DynamoDB Local (with -disableTelemetry) of its own, stopped when the generator is closed."""
-    from jobwork_infra.deploy import engine
+    from jobwork_infra.deploy.local import engine
 
     local = _session_engine("dynamodb-local", tmp_path_factory)
     yield local
@@ -67,7 +67,7 @@ def dynamodb_local(tmp_path_factory):
 def dynamodb_local_delayed(tmp_path_factory):
     """DynamoDB Local with -delayTransientStatuses: tables and indexes pass through CREATING,
     UPDATING and DELETING as on AWS, so the deploy's waits are exercised locally too."""
-    from jobwork_infra.deploy import engine
+    from jobwork_infra.deploy.local import engine
 
     local = _session_engine("dynamodb-local", tmp_path_factory, delay_transient_statuses=True)
     yield local
@@ -77,7 +77,7 @@ def dynamodb_local_delayed(tmp_path_factory):
 @pytest.fixture(scope="session")
 def moto_local(tmp_path_factory):
     """moto's server, started as `local start --engine moto` does, for the whole session."""
-    from jobwork_infra.deploy import engine
+    from jobwork_infra.deploy.local import engine
 
     local = _session_engine("moto", tmp_path_factory)
     yield local

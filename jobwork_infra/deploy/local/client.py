@@ -23,18 +23,16 @@ from botocore.exceptions import (
 )
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
-from ..errors import JobworkError
+from ...errors import JobworkError
+from ..aws import LOCAL_CREDENTIALS, LOCAL_REGION
+from ..events import Emit, Note
 from . import engine as engines
-from .events import Emit, Note
 
 # Local engines ignore credentials and (with -sharedDb) regions; fixed values keep real AWS
 # credentials out of the picture and give moto (which is per region) one predictable region.
-REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 WAIT_DELAY = 0.2
 WAIT_ATTEMPTS = 1500  # 5 minutes
 
-_UNSUPPORTED_CODES = {"UnknownOperationException", "UnrecognizedClientException", "NotImplementedError"}
 _LOST = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 # A table and every global index ACTIVE: boto3 has `table_exists` for the table, none for indexes.
@@ -55,19 +53,9 @@ _WAITERS = WaiterModel({"version": 2, "waiters": {"IndexesActive": {
 def client_for(endpoint: str):
     """A DynamoDB client for a local endpoint: short timeouts so a dead engine fails fast."""
     return boto3.client(
-        "dynamodb", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS,
+        "dynamodb", endpoint_url=endpoint, region_name=LOCAL_REGION, **LOCAL_CREDENTIALS,
         config=Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}),
     )
-
-
-def error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def is_unsupported(error: ClientError) -> bool:
-    message = error.response.get("Error", {}).get("Message", "")
-    return error_code(error) in _UNSUPPORTED_CODES or "not currently supported" in message \
-        or "Nothing to update" in message or "not supported" in message.lower()
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..model import (
+from ...model import (
     MANAGED_BY,
     Encryption,
     KeyAttribute,
@@ -20,9 +20,10 @@ from ..model import (
     ResolvedTable,
     logical_id,
 )
-from .inspect import live_table
-from .registry import Entry, describe_or_none, foreign_table_error, owned, read_registry
-from .shapes import table_from_live
+from ..aws import describe_table_or_none
+from ..dynamodb import EnvironmentState, Sources, live_table, not_reported, read_live_table, unmanaged_tables
+from ..shapes import table_from_live
+from .registry import REGISTRY, Entry, foreign_table_error, owned, read_registry
 
 # Each table costs four reads (DescribeTable, DescribeTimeToLive, DescribeContinuousBackups,
 # ListTagsOfResource), one round trip each; they run side by side on this many threads. boto3 clients
@@ -57,7 +58,7 @@ def read_live(client, head: ResolvedSchema, notes: Callable[[str], None] | None 
     result = Live(None, {})
     names = list(dict.fromkeys([*by_name, *ours]))
     with ThreadPoolExecutor(max_workers=READERS) as pool:
-        described = dict(zip(names, pool.map(lambda n: describe_or_none(client, n), names), strict=True))
+        described = dict(zip(names, pool.map(lambda n: describe_table_or_none(client, n), names), strict=True))
         _read_tables(client, head, registry, ours, by_name, described, live, result, pool)
     if live:
         order = [k for k in head.tables if k in live] + [k for k in live if k not in head.tables]
@@ -106,3 +107,35 @@ def _bare_table(entry: Entry, schema: ResolvedSchema) -> ResolvedTable:
         tags={"app": schema.app, "env": schema.env, "table": entry.table_key, "managed-by": MANAGED_BY},
         access_patterns=(),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# For `drift --local`
+
+def read_local_environment(sources: Sources, head: ResolvedSchema, prefix: str | None) -> EnvironmentState:
+    """The registry's tables of this environment, live. The registry records ownership, not a
+    template: the schema stands in for what was deployed, so an undeployed schema edit shows too."""
+    registry = read_registry(sources.dynamodb)
+    ours = {n: e for n, e in registry.items() if (e.app, e.env) == (head.app, head.env)}
+    reference: dict[str, ResolvedTable] = {}
+    live: dict[str, ResolvedTable] = {}
+    state = EnvironmentState(head, head, "the schema", f"environment {head.env} on {sources.label}")
+    for key, table in head.tables.items():
+        found = read_live_table(sources.dynamodb, table.physical_name)
+        entry = registry.get(table.physical_name)
+        if found is None:
+            if table.physical_name in ours:  # registered, so deployed once: deleted behind our back
+                reference[key] = table
+            continue
+        if not owned(entry, found.description, head.app, head.env):
+            state.unadopted.append(table.physical_name)
+            continue
+        reference[key] = table
+        live[key] = table_from_live(found, key=key, tenancy_attribute=head.tenancy_attribute, known=table,
+                                    removal_policy=entry.removal_policy)
+        state.not_reported += not_reported(found)
+    state.reference = head.model_copy(update={"tables": reference})
+    state.live = head.model_copy(update={"tables": live})
+    known = {t.physical_name for t in head.tables.values()} | set(ours)
+    state.unmanaged = unmanaged_tables(sources.dynamodb, prefix, known | {REGISTRY})
+    return state
