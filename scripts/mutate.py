@@ -70,10 +70,10 @@ MODULES: dict[str, Target] = {
     "rules.tenancy": Target("jobwork_infra/rules/tenancy.py",
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
     "gate": Target("jobwork_infra/deploy/gate.py", DEPLOY_TESTS),
-    # The refusals that still live in the flow, and the flow's calls of them.
+    # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
+    # --allow-destructive a saved plan carries.
     "flow.refusals": Target("jobwork_infra/deploy/flow.py", DEPLOY_TESTS, functions=(
-        "gate", "refuse_name_taken", "refuse_renamed", "refuse_protected", "refuse_emptied_stacks", "refuse_moves",
-        "refuse_drift", "recheck", "approve_all", "deleted_tables", "at_risk", "protected_tables")),
+        "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key")),
     "saved_plan": Target("jobwork_infra/deploy/saved_plan.py", ("tests/test_saved_plan_checks.py",)),
 }
 

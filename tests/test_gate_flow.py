@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobwork_infra.deploy import events, flow
-from jobwork_infra.deploy.flow import DeployedState, Predecessor
+from jobwork_infra.deploy import DeployRequest, events, flow
+from jobwork_infra.deploy.target import Capabilities, DeployedState, Predecessor
 from jobwork_infra.errors import Blocked
 from jobwork_infra.model import SchemaFile, resolve
 
@@ -29,7 +29,7 @@ def with_orders(**orders) -> SchemaFile:
 class Local(Recorder):
     """The local engine's contract: a destroy-policy table may be replaced under its own name."""
 
-    replaces_in_place = True
+    capabilities = Capabilities(lock_scope="recorder", replaces_in_place=True)
 
 
 def refused(base, head, target=None, **request) -> tuple[str, str, Recorder]:
@@ -118,7 +118,7 @@ def test_a_new_key_reusing_a_removed_tables_name_is_refused_even_when_allowed():
 class Renamed(Recorder):
     """Nothing deployed under this environment's names, but its tables under the old app name."""
 
-    def read(self, head):
+    def read(self, head, *, destroying=False):
         state = super().read(head)
         return DeployedState(None, state.where, predecessors=(Predecessor("old", "dev", (("users", "old-dev-users"),)),))
 
@@ -139,7 +139,7 @@ class Fingerprinted(Recorder):
 
     fingerprint = "template 1"
 
-    def read(self, head):
+    def read(self, head, *, destroying=False):
         state = super().read(head)
         state.fingerprint = self.fingerprint
         return state
@@ -153,10 +153,10 @@ def test_a_change_to_what_is_deployed_while_at_the_prompt_is_refused_even_when_t
         target.fingerprint = "template 2"  # another deploy updated the stack meanwhile
         return True
     with pytest.raises(Blocked, match="what is deployed changed while the plan waited for confirmation"):
-        flow.deploy(head, flow.DeployRequest(env="dev"), target, lambda e: None, answer)
+        flow.deploy(head, DeployRequest(env="dev"), target, lambda e: None, answer)
     assert target.applied == []
     same = Fingerprinted(USERS)
-    assert flow.deploy(head, flow.DeployRequest(env="dev"), same, lambda e: None, lambda q: True) == 0
+    assert flow.deploy(head, DeployRequest(env="dev"), same, lambda e: None, lambda q: True) == 0
     assert same.applied == [(1, "apply 1 change in one update")]
 
 
@@ -173,12 +173,12 @@ def test_with_several_stacks_yes_means_no_prompt_and_one_prompt_otherwise():
     head = head.model_copy(update={"tables": {**head.tables, "users": head.tables["users"].model_copy(
         update={"point_in_time_recovery": True})}})
     targets = _stacks(head, split)
-    code = flow.deploy(head, flow.DeployRequest(env="dev", yes=True), targets, lambda e: None,
+    code = flow.deploy(head, DeployRequest(env="dev", yes=True), targets, lambda e: None,
                        lambda q: pytest.fail(f"--yes asks nothing, asked {q!r}"))
     assert code == 0 and all(t.applied for t in targets.values())
     asked: list[str] = []
     targets = _stacks(head, split)
-    code = flow.deploy(head, flow.DeployRequest(env="dev"), targets, lambda e: None,
+    code = flow.deploy(head, DeployRequest(env="dev"), targets, lambda e: None,
                        lambda q: asked.append(q) or False)
     assert code == 1 and asked == ["Apply 2 step(s) to stacks flow-dev, flow-dev-sales?"]
     assert not any(t.applied for t in targets.values())
@@ -189,9 +189,9 @@ def test_a_deployed_stack_left_without_tables_is_refused():
     targets = _stacks(USERS, split)
     assert list(targets) == ["flow-dev", "flow-dev-sales"]
     with pytest.raises(Blocked, match="stack flow-dev-sales is deployed, but none of its tables .flow-dev-orders."):
-        flow.deploy(USERS, flow.DeployRequest(env="dev", yes=True, allow_destructive=True), targets,
+        flow.deploy(USERS, DeployRequest(env="dev", yes=True, allow_destructive=True), targets,
                     lambda e: None, lambda q: True)
     assert not any(t.applied for t in targets.values())
     # A stack with nothing deployed and no tables is no reason to refuse.
     fresh = _stacks(USERS, None) | {"flow-dev-sales": Recorder(None)}
-    assert flow.deploy(USERS, flow.DeployRequest(env="dev", yes=True), fresh, lambda e: None, lambda q: True) == 0
+    assert flow.deploy(USERS, DeployRequest(env="dev", yes=True), fresh, lambda e: None, lambda q: True) == 0

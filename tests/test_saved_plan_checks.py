@@ -15,6 +15,7 @@ import pytest
 
 from jobwork_infra.deploy import DeployRequest, flow
 from jobwork_infra.deploy.saved_plan import MAX_BYTES, load_plan, write_plan
+from jobwork_infra.deploy.target import deployed_fingerprint
 from jobwork_infra.errors import Blocked, JobworkError
 from jobwork_infra.model import resolve
 
@@ -36,7 +37,7 @@ def apply(path: str, base=BASE, head=HEAD, target=None):
     """Apply a saved plan as the CLI does: load, check the schema, then the flow with the plan."""
     target = target or Recorder(base)
     saved = load_plan(path)
-    saved.check_schema(head, target.lock_scope)
+    saved.check_schema(head, target.capabilities.lock_scope)
     code = flow.deploy(head, DeployRequest(env="dev", plan_file=path), target, lambda event: None,
                        lambda q: pytest.fail("a saved plan is the approval: no prompt"), saved)
     return code, target
@@ -161,4 +162,4 @@ def test_the_file_records_what_the_plan_was_computed_from(tmp_path):
                                                 "statement": document["steps"][0]["changes"][0]["statement"]}]
     saved = load_plan(save(tmp_path))
     assert saved.steps == (("apply 1 change in one update", HEAD.schema_hash),)
-    assert saved.deployed == flow.deployed_fingerprint(Recorder(BASE).read(HEAD))
+    assert saved.deployed == deployed_fingerprint(Recorder(BASE).read(HEAD))
