@@ -91,6 +91,11 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("diff", "diff_schemas", "base is not None and base.stack_of(base_tables[key]) != head.stack_of(table)",
      "base.stack_of(base_tables[key]) != head.stack_of(table)"):
         "inside `elif base_tables[key] != table`: base_tables is {} when base is None, so base is set here",
+    ("gate", "protected_tables", "plan.base is not None and plan.base.tables[k].deletion_protection",
+     "plan.base.tables[k].deletion_protection"):
+        "k comes from deleted_tables(plan), which is empty when plan.base is None",
+    ("saved_plan", "write_plan", "2", "3"):
+        "the JSON file's indentation: load_plan and every reader parse it the same",
 }
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",

@@ -7,13 +7,21 @@ the flag that allows it, and applied with it.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from jobwork_infra.deploy import DeployRequest, events, flow
+from jobwork_infra.deploy import destroy as destroying
+from jobwork_infra.deploy.gate import refusals_markdown
+from jobwork_infra.deploy.saved_plan import SavedPlan
 from jobwork_infra.deploy.target import Capabilities, DeployedState, Predecessor
-from jobwork_infra.errors import Blocked
+from jobwork_infra.diff import make_change
+from jobwork_infra.drift import DriftItem, DriftReport
+from jobwork_infra.errors import Blocked, JobworkError
 from jobwork_infra.model import SchemaFile, resolve
 
+from .conftest import ROOT
 from .test_flow import Recorder, deploy, fixed_clock, schema  # noqa: F401  (fixed_clock: the autouse fixture)
 
 USERS = resolve(schema(), "dev")
@@ -195,3 +203,164 @@ def test_a_deployed_stack_left_without_tables_is_refused():
     # A stack with nothing deployed and no tables is no reason to refuse.
     fresh = _stacks(USERS, None) | {"flow-dev-sales": Recorder(None)}
     assert flow.deploy(USERS, DeployRequest(env="dev", yes=True), fresh, lambda e: None, lambda q: True) == 0
+
+
+# -- second measurement: what still survived ---------------------------------------------------
+
+def _drift(items: int) -> DriftReport:
+    change = make_change("point_in_time_recovery_disabled", "users", "point-in-time recovery", env="dev")
+    return DriftReport("dev", "stack flow-dev", "the deployed template",
+                       tuple(DriftItem(change, "point-in-time recovery was turned off by hand", "turns it on")
+                             for _ in range(items)))
+
+
+class Drifted(Recorder):
+    def __init__(self, base, report):
+        super().__init__(base)
+        self.report = report
+
+    def drift(self, head, state):
+        return self.report
+
+
+def test_drift_is_refused_unless_allowed_and_an_empty_report_is_no_drift():
+    head = resolve(schema(global_indexes={"by_email": {"partition_key": "email"}}), "dev")
+    message, hint, _ = refused(USERS, head, Drifted(USERS, _drift(2)))
+    assert message.startswith("2 change(s) made to stack flow-dev outside jobwork-infra: users: point-in-time")
+    assert "--allow-drift" in hint
+    for target, request in ((Drifted(USERS, _drift(0)), {}), (Drifted(USERS, None), {}),
+                            (Drifted(USERS, _drift(1)), {"allow_drift": True})):
+        code, target, _ = deploy(USERS, head, target, **request)
+        assert code == 0 and target.applied
+
+
+def test_a_table_moved_between_stacks_is_refused_before_anything_is_planned():
+    split = resolve(with_orders(), "dev")
+    moved = resolve(with_orders(stack="sales"), "dev")
+    targets = _stacks(moved, split)
+    with pytest.raises(Blocked, match=r"^\[D206\] table flow-dev-orders moves from stack flow-dev to stack "
+                                      r"flow-dev-sales"):
+        flow.deploy(moved, DeployRequest(env="dev", yes=True, allow_destructive=True), targets,
+                    lambda e: None, lambda q: True)
+    assert not any(t.applied for t in targets.values())
+
+
+def test_destroying_unprotected_tables_needs_no_allow_destructive():
+    target = Recorder(USERS)
+    assert destroying.destroy(USERS, DeployRequest(env="dev", yes=True), target, lambda e: None, lambda q: True) == 0
+    assert target.calls[-1] == ("destroy",)
+
+
+def test_one_stack_is_asked_about_by_its_own_name_and_a_no_cancels():
+    head = resolve(schema(global_indexes={"by_email": {"partition_key": "email"}}), "dev")
+    asked, seen = [], []
+    target = Recorder(USERS)
+    code = flow.deploy(head, DeployRequest(env="dev"), target, seen.append, lambda q: asked.append(q) or False)
+    assert (code, asked, target.applied) == (1, ["Apply 1 step(s) to flow-dev?"], [])
+    assert isinstance(seen[-1], events.Cancelled)
+
+
+def test_a_deployed_stack_without_tables_and_a_schema_without_them_is_not_refused():
+    split = resolve(with_orders(stack="sales"), "dev")
+    empty = split.stack_view("flow-dev-sales").model_copy(update={"tables": {}})
+    targets = {"flow-dev": Recorder(USERS), "flow-dev-sales": Recorder(empty)}
+    head = resolve(schema(point_in_time_recovery=True), "dev")
+    assert flow.deploy(head, DeployRequest(env="dev", yes=True), targets, lambda e: None, lambda q: True) == 0
+    assert targets["flow-dev"].applied
+
+
+class Reads(Recorder):
+    """A target whose later reads find something else (another deploy ran while the prompt waited)."""
+
+    def __init__(self, base, later):
+        super().__init__(base)
+        self.later = later  # a state's base, or an exception to raise
+
+    def read(self, head, *, destroying=False):
+        state = super().read(head)
+        self.base = self.later if not isinstance(self.later, Exception) else self.base
+        if isinstance(self.later, Exception) and getattr(self, "read_once", False):
+            raise self.later
+        self.read_once = True
+        return state
+
+
+class SameFingerprint(Reads):
+    """CloudFormation's fingerprint is the template; tables can change under the same template."""
+
+    def read(self, head, *, destroying=False):
+        state = super().read(head)
+        state.fingerprint = "template 1"
+        return state
+
+
+HEAD_INDEXED = resolve(schema(global_indexes={"by_email": {"partition_key": "email"}}), "dev")
+
+
+def prompt_deploy(target) -> None:
+    flow.deploy(HEAD_INDEXED, DeployRequest(env="dev"), target, lambda e: None, lambda q: True)
+
+
+def test_a_plan_that_changed_at_the_prompt_is_refused_even_under_the_same_fingerprint():
+    other = resolve(schema(global_indexes={"by_a": {"partition_key": "a"}}), "dev")
+    for later in (other, HEAD_INDEXED):  # another plan now; nothing left to do now
+        target = SameFingerprint(USERS, later)
+        with pytest.raises(Blocked, match="what is deployed changed while the plan waited for confirmation"):
+            prompt_deploy(target)
+        assert target.applied == []
+
+
+def test_a_read_that_fails_after_the_prompt_is_refused_with_its_own_words():
+    for error, hint in ((Blocked("a table appeared", "adopt it"), "adopt it"),
+                        (JobworkError("the endpoint is gone", None), "nothing was applied; run deploy again")):
+        target = Reads(USERS, error)
+        with pytest.raises(Blocked) as refusal:
+            prompt_deploy(target)
+        assert refusal.value.message == ("what is deployed changed while the plan waited for confirmation: "
+                                         + error.message)
+        assert refusal.value.hint.startswith(hint)
+        assert target.applied == []
+
+
+class Timed(Recorder):
+    def wait_settled(self, names, deadline):
+        self.deadline = deadline - time.monotonic()
+
+
+def test_the_timeout_asked_for_is_the_deadline_waited_for():
+    target = Timed(USERS)
+    deploy(USERS, HEAD_INDEXED, target, timeout=5)
+    assert 0 < target.deadline <= 5
+
+
+def test_several_stacks_refuse_a_saved_plan_either_way(tmp_path):
+    split = resolve(with_orders(stack="sales"), "dev")
+    with pytest.raises(JobworkError, match="has 2 stacks; a saved plan covers an environment of one stack"):
+        flow.deploy(split, DeployRequest(env="dev", dry_run=True, plan_out=str(tmp_path / "p.json")),
+                    _stacks(split, split), lambda e: None, lambda q: True)
+    saved = SavedPlan(str(tmp_path / "p.json"), "recorder", "stack flow-dev", "flow", "dev", split.schema_hash, "",
+                      False, ())
+    with pytest.raises(JobworkError, match="has 2 stacks"):
+        flow.deploy(split, DeployRequest(env="dev"), _stacks(split, split), lambda e: None, lambda q: True, saved)
+
+
+class Refusing(Recorder):
+    def __init__(self, base, message):
+        super().__init__(base)
+        self.message = message
+
+    def read(self, head, *, destroying=False):
+        raise Blocked(self.message, "adopt it")
+
+
+def test_a_stack_whose_read_refuses_stops_the_deploy_after_the_move_check():
+    with pytest.raises(Blocked, match="^first$"):
+        deploy(None, USERS, Refusing(None, "first"))
+    split = resolve(with_orders(stack="sales"), "dev")
+    targets = {"flow-dev": Refusing(None, "first"), "flow-dev-sales": Refusing(None, "second")}
+    with pytest.raises(Blocked, match="^first$"):
+        flow.deploy(split, DeployRequest(env="dev", yes=True), targets, lambda e: None, lambda q: True)
+
+
+def test_the_refusals_doc_is_generated_from_the_registry():
+    assert (ROOT / "docs" / "refusals.md").read_text() == refusals_markdown()

@@ -163,3 +163,42 @@ def test_the_file_records_what_the_plan_was_computed_from(tmp_path):
     saved = load_plan(save(tmp_path))
     assert saved.steps == (("apply 1 change in one update", HEAD.schema_hash),)
     assert saved.deployed == deployed_fingerprint(Recorder(BASE).read(HEAD))
+
+
+def test_a_plan_that_cannot_be_read_is_a_clear_error(tmp_path, monkeypatch):
+    path = save(tmp_path)
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(JobworkError, match=f"cannot read the plan {path}: Permission denied"):
+        load_plan(path)
+
+
+def test_nothing_to_do_is_saved_as_a_plan_without_steps(tmp_path):
+    path = save(tmp_path, base=HEAD)
+    document = json.loads(Path(path).read_text())
+    assert document["steps"] == [] and document["schema_hash"] == HEAD.schema_hash
+    code, target = apply(path, base=HEAD)
+    assert code == 0 and target.applied == []
+
+
+class Templated(Recorder):
+    """CloudFormation's fingerprint is the deployed template: tables can change under the same one."""
+
+    def read(self, head, *, destroying=False):
+        state = super().read(head)
+        state.fingerprint = "template 1"
+        return state
+
+
+def test_a_plan_saved_without_allow_destructive_never_lends_it_to_a_plan_that_became_destructive(tmp_path):
+    path = str(tmp_path / "plan.json")
+    assert flow.deploy(HEAD, DeployRequest(env="dev", dry_run=True, plan_out=path), Templated(BASE),
+                       lambda e: None, lambda q: True) == 0
+    grown = BASE.model_copy(update={"tables": {**BASE.tables, "old": BASE.tables["users"].model_copy(
+        update={"key": "old", "physical_name": "flow-dev-old"})}})
+    target = Templated(grown)  # a table appeared under the same template: the plan now deletes it
+    with pytest.raises(Blocked, match="refusing 1 destructive change"):
+        apply(path, target=target)
+    assert target.applied == []
