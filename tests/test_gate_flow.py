@@ -303,7 +303,10 @@ def prompt_deploy(target) -> None:
 
 def test_a_plan_that_changed_at_the_prompt_is_refused_even_under_the_same_fingerprint():
     other = resolve(schema(global_indexes={"by_a": {"partition_key": "a"}}), "dev")
-    for later in (other, HEAD_INDEXED):  # another plan now; nothing left to do now
+    # The same steps from another base: one change in one update, to the same head.
+    same_steps = resolve(schema(global_indexes={"by_email": {"partition_key": "email"}},
+                                point_in_time_recovery=True), "dev")
+    for later in (other, HEAD_INDEXED, same_steps):  # another plan now; nothing left to do; same steps
         target = SameFingerprint(USERS, later)
         with pytest.raises(Blocked, match="what is deployed changed while the plan waited for confirmation"):
             prompt_deploy(target)
@@ -364,3 +367,23 @@ def test_a_stack_whose_read_refuses_stops_the_deploy_after_the_move_check():
 
 def test_the_refusals_doc_is_generated_from_the_registry():
     assert (ROOT / "docs" / "refusals.md").read_text() == refusals_markdown()
+
+
+class Adopting(Recorder):
+    """Tables that exist as the schema says but nothing manages: taken over, not created."""
+
+    def read(self, head, *, destroying=False):
+        state = super().read(head)
+        state.adopting = tuple(head.tables)
+        return state
+
+
+def test_a_stack_that_only_adopts_is_announced_and_adopted_with_the_other_stacks_plan():
+    split = resolve(with_orders(stack="sales"), "dev")
+    head = resolve(with_orders(stack="sales", point_in_time_recovery=True), "dev")
+    main, sales = Adopting(split.stack_view("flow-dev")), Recorder(split.stack_view("flow-dev-sales"))
+    code = flow.deploy(head, DeployRequest(env="dev", yes=True), {"flow-dev": main, "flow-dev-sales": sales},
+                       lambda e: None, lambda q: True)
+    assert code == 0
+    assert [c[0] for c in main.calls] == ["wait", "announce", "adopt"]
+    assert sales.applied == [(1, "apply 1 change in one update")]
