@@ -23,10 +23,13 @@ def listed(key: str) -> set[tuple[str, str, str]]:
 
 def test_the_refusal_calls_and_raises_of_the_gate_are_dropped_one_at_a_time():
     gate = listed("gate")
-    assert ("approve", "return True", "pass") in gate
+    for refusal in ("refuse_name_taken(plan)", "refuse_renamed(plan, allow_destructive)",
+                    "refuse_destructive(plan, allow_destructive)"):
+        assert ("gate_plan", refusal, "pass") in gate
+    assert ("approve_all", "len(plans) == 1 or yes", "len(plans) == 1") in gate
     raises = [m for m in gate if m[0] == "refuse_destructive" and m[2] == "pass"]
-    assert [m[1].split("(")[0] for m in raises] == ["raise Blocked"]
-    assert ("refuse_replacement_in_place", "plan.base.tables[key].removal_policy == 'retain'",
+    assert [m[1].split("(")[0] for m in raises] == ["raise Refused"]
+    assert ("_replacement_advice", "plan.base.tables[key].removal_policy == 'retain'",
             "plan.base.tables[key].removal_policy != 'retain'") in gate
 
 
