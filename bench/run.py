@@ -18,7 +18,9 @@ same machine mostly do not, so the ratio column is the one to compare across mac
 - `deploy --local` of 100 new tables against the same CreateTable calls made with boto3 and waited
   for (goal <= 1.5x), and its no-op redeploy against describing the 100 tables (goal <= 3x);
 - codegen of 1000 tables against validate of the same schema (goal <= 2x), and the generated data
-  layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x).
+  layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x);
+- the migration copy of 100,000 items against a plain boto3 parallel Scan + BatchWriteItem (goal
+  <= 1.3x), and the catch-up after a burst of 10,000 writes (bench/migrate.py).
 
     .venv/bin/python bench/run.py [--quick] [--engine dynamodb-local|moto] [--skip synth,redeploy,codegen]
 """
@@ -35,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import importlib
 
 SIZES = (2, 100, 1000)
-PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen")
+PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen",
+         "migrate")
 
 
 def bench(name: str):
@@ -185,6 +188,20 @@ def main() -> int:
                         f"without I/O {calls['overhead'][f'generated {name}'] * 1e6:.0f} µs vs "
                         f"{calls['overhead'][f'boto3 {name}'] * 1e6:.0f} µs")
             rows.append((what, f"{ratio:.2f}x", absolute))
+
+    if "migrate" not in skip:
+        items, burst = (10_000, 1_000) if q else (100_000, 10_000)
+        progress(f"migration copy of {items:,} items and catch-up of {burst:,} writes (DynamoDB Local) …")
+        migrate_bench = bench("migrate")
+        m = migrate_bench.measure(items, burst)
+        ratio = m["copy"] / m["plain"]
+        verdict = "ok" if ratio <= migrate_bench.GOAL_COPY else "OVER"
+        rows.append(((f"migration copy / plain boto3 scan + batch write, {items:,} items "
+                     f"(goal <= {migrate_bench.GOAL_COPY}x: {verdict})"), f"{ratio:.2f}x",
+                     f"{m['copy']:.1f} s ({items / m['copy']:,.0f} items/s) vs {m['plain']:.1f} s"))
+        rows.append((f"migration catch-up after {burst:,} writes / the burst itself",
+                     f"{m['lag'] / m['burst_seconds']:.2f}x",
+                     f"{m['lag']:.1f} s to apply ({m['records'] / m['lag']:,.0f} records/s) vs {m['burst_seconds']:.1f} s"))
 
     width = max((len(what) for what, _, _ in rows), default=len("benchmark"))
     print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from .model import ResolvedSchema
+from .model import KeyAttribute, ResolvedSchema
 
 
 class Severity(IntEnum):
@@ -51,13 +51,33 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Migration:
+    """A generation bump as the plan carries it: fill `target` from `source` under the new key
+    (copy, catch-up from the source's stream, verify; jobwork_infra/migrate/)."""
+
+    table: str                      # the YAML key
+    from_generation: int
+    to_generation: int
+    source: str                     # generation N-1's physical name
+    target: str                     # generation N's physical name
+    partition_key: KeyAttribute     # generation N's key, which every copied item must have
+    sort_key: KeyAttribute | None
+
+
+@dataclass(frozen=True)
 class Step:
-    """One legal update: at most one GSI created or deleted per table, deployable on its own."""
+    """One legal update: at most one GSI created or deleted per table, deployable on its own.
+
+    A step of kind "migrate" changes no table definition (its target is the one before it): it
+    copies the items of each of its `migrations` into the new generation created by an earlier step.
+    """
 
     number: int
     summary: str
     changes: tuple[Change, ...]
     target: ResolvedSchema     # the whole environment as it stands after this step
+    kind: str = "update"       # "update" | "migrate"
+    migrations: tuple[Migration, ...] = ()
 
 
 @dataclass(frozen=True)

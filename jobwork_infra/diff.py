@@ -60,26 +60,28 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D104", "partition_key_changed", D, "partition key name or type changed",
                "the partition key changes from {before} to {after}: DynamoDB cannot change a key, "
                "so the table is replaced and {old_state}",
-               "add a global index with the new key instead, or create a new table (new YAML key), "
-               "copy the data, then remove the old one"),
+               "bump `generation` on the table to keep the data (deploy copies every item into a new table "
+               "under the new key; docs/migrate.md), or add a global index with the new key instead"),
     ChangeKind("D105", "sort_key_changed", D, "sort key added, removed, or name or type changed",
                "the sort key changes from {before} to {after}: DynamoDB cannot change a key, "
                "so the table is replaced and {old_state}",
-               "add a global index with the new key instead, or create a new table (new YAML key), "
-               "copy the data, then remove the old one"),
+               "bump `generation` on the table to keep the data (deploy copies every item into a new table "
+               "under the new key; docs/migrate.md), or add a global index with the new key instead"),
     ChangeKind("D106", "lsi_added", D, "local index added",
                "local index {index} can only be created with the table: the update fails as a replacement of "
                "named table {name} (CloudFormation cannot replace a table that keeps its name); {lsi_state}",
-               "add a global index instead (created online), or create a new table and copy the data"),
+               "add a global index instead (created online), or bump `generation` on the table: deploy copies the "
+               "items into a new table that has the local index (docs/migrate.md)"),
     ChangeKind("D107", "lsi_removed", D, "local index removed",
                "local index {index} can only be removed with the table: the update fails as a replacement of "
                "named table {name} (CloudFormation cannot replace a table that keeps its name); {lsi_state}",
-               "keep the local index (unused indexes cost only their storage), "
-               "or create a new table and copy the data"),
+               "keep the local index (unused indexes cost only their storage), or bump `generation` on the "
+               "table: deploy copies the items into a new table without it (docs/migrate.md)"),
     ChangeKind("D108", "lsi_changed", D, "local index key or projection changed",
                "local index {index} changes ({before} → {after}): local indexes are fixed at creation, so the "
                "update fails as a replacement of named table {name}; {lsi_state}",
-               "add a global index with the new definition instead, or create a new table and copy the data"),
+               "add a global index with the new definition instead, or bump `generation` on the table: deploy "
+               "copies the items into a new table with the new definition (docs/migrate.md)"),
     # CloudFormation creates new resources before it deletes removed ones, and a retained table
     # keeps its name: either way the CREATE fails with "already exists" and the update rolls back.
     ChangeKind("D109", "table_name_taken", D, "added table reuses the physical name of a removed table",
@@ -124,6 +126,17 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "between stacks in one update; deploy refuses it until it is moved by adoption",
                "move it without losing data: `jobwork-infra deploy --env {env} --adopt --from-stack {before}` "
                "(retain, remove from {before}, import into {after}); or keep the old `stack:` for now"),
+    # A generation bump (docs/migrate.md): the one way to change what DynamoDB fixes at creation
+    # (keys, key types, local indexes) without losing the items. Nothing is deleted: the previous
+    # generation stays, replicated, until `migrate finish`.
+    ChangeKind("D207", "table_migrated", M, "generation bumped: a new table filled from the previous generation",
+               "table {key} moves from generation {before} ({old_name}) to generation {after} ({name}): {what}; "
+               "deploy creates {name}, copies {items} from {old_name} under its key {new_key}, replays the "
+               "writes made meanwhile from {old_name}'s stream, and verifies both item for item; "
+               "{old_name} stays, replicated, until `jobwork-infra migrate finish`",
+               "the application must move to {name} once deploy has verified the copy: regenerate the data "
+               "layer (`jobwork-infra codegen python` names {name}) and deploy it; items without {new_key} "
+               "are refused unless deploy runs with --skip-unkeyed"),
     # -- online: in place, with an effect to know -----------------------------------------------
     ChangeKind("D301", "gsi_added", O, "global index added",
                "index {index} is created and backfilled from the existing items; queryable once ACTIVE"),
@@ -234,6 +247,56 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # One environment
 
+def is_migration(before: ResolvedTable, after: ResolvedTable) -> bool:
+    """True when `after` is a later generation of `before`: a new table copied from the old one.
+
+    Under the same physical name it is the same table: a deployed table read back from a live engine
+    or a template does not always know its generation, and that must not start a migration again.
+    """
+    return after.generation > before.generation and after.physical_name != before.physical_name
+
+
+def generation_decreases(base: ResolvedSchema | None, head: ResolvedSchema) -> list[tuple[str, int, int]]:
+    """(table, deployed generation, schema generation) for each table whose generation went down.
+
+    A generation only goes up: the lower one's table was retired (or is still the source of a
+    migration), so going back is refused before any change is judged (rule G101).
+    """
+    if base is None:
+        return []
+    return [(key, base.tables[key].generation, table.generation) for key, table in head.tables.items()
+            if key in base.tables and table.generation < base.tables[key].generation]
+
+
+def migration_change(old: ResolvedTable, new: ResolvedTable, env: str | None, items: int | None = None,
+                     exactness: str = "") -> Change:
+    """The D207 change of a generation bump; `items` is the source's item count where it was read
+    (`exactness`: "" exact, "at least" for a bounded count)."""
+    return make_change("table_migrated", new.key, "generation", env=env, before=old.generation,
+                       after=new.generation, key=new.key, name=new.physical_name, old_name=old.physical_name,
+                       what=_migration_what(old, new), new_key=_key_text(new),
+                       items="an unknown number of items (deploy counts them)" if items is None
+                       else f"{exactness + ' ' if exactness else ''}{items} item{'' if items == 1 else 's'}")
+
+
+def _key_text(table: ResolvedTable) -> str:
+    return " + ".join(f"{k.name} ({k.type})" for k in (table.partition_key, table.sort_key) if k is not None)
+
+
+def _migration_what(old: ResolvedTable, new: ResolvedTable) -> str:
+    """What the new generation changes that needs a new table, in words."""
+    parts = []
+    if old.partition_key != new.partition_key:
+        parts.append(f"partition key {_show(old.partition_key)} → {_show(new.partition_key)}")
+    if old.sort_key != new.sort_key:
+        parts.append(f"sort key {_show(old.sort_key)} → {_show(new.sort_key)}")
+    old_lsi, new_lsi = _lsi_map(old), _lsi_map(new)
+    parts += [f"local index {n} added" for n in new_lsi if n not in old_lsi]
+    parts += [f"local index {n} removed" for n in old_lsi if n not in new_lsi]
+    parts += [f"local index {n} changed" for n in new_lsi if n in old_lsi and old_lsi[n] != new_lsi[n]]
+    return ", ".join(parts) if parts else "a rebuild with the same key and local indexes"
+
+
 def replaces_table(before: ResolvedTable, after: ResolvedTable) -> bool:
     """True when deploying `after` over `before` replaces the table (new empty table, data gone)."""
     return (before.physical_name != after.physical_name
@@ -331,15 +394,22 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     lsi_state = ("deploy refuses it; re-creating the table (destroy, then deploy) loses its data"
                  if old.removal_policy == "destroy" else _old_state(old.removal_policy))
 
-    if old.physical_name != new.physical_name:
+    migrating = is_migration(old, new)
+    if migrating:
+        # The new generation is created whole beside the old one and filled from it: the key and
+        # local index changes are what the migration does (said in D207), not a replacement.
+        out.append(migration_change(old, new, env))
+    elif old.physical_name != new.physical_name:
         add("physical_name_changed", "table name", before=old.physical_name, after=new.physical_name,
             fate=_fate(old.removal_policy))
-    if old.partition_key != new.partition_key:
+    if old.partition_key != new.partition_key and not migrating:
         add("partition_key_changed", "partition key", before=old.partition_key, after=new.partition_key,
             old_state=state)
-    if old.sort_key != new.sort_key:
+    if old.sort_key != new.sort_key and not migrating:
         add("sort_key_changed", "sort key", before=old.sort_key, after=new.sort_key, old_state=state)
     old_lsi, new_lsi = _lsi_map(old), _lsi_map(new)
+    if migrating:
+        old_lsi = new_lsi
     # Walk the dicts, never set operations on their keys: the order reaches the output.
     for name in (n for n in new_lsi if n not in old_lsi):
         add("lsi_added", f"local index {name}", index=name, name=new.physical_name, lsi_state=lsi_state)
@@ -359,7 +429,8 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
             add("ttl_enabled", "ttl", before=None, after=new.ttl)
         else:
             add("ttl_disabled", "ttl", before=old.ttl, after=None)
-    if old.stream != new.stream:
+    # A migration turns generation N-1's stream on for its catch-up; generation N has a stream of its own.
+    if old.stream != new.stream and not (migrating and old.stream == "new_and_old_images"):
         add("stream_changed", "stream", before=old.stream, after=new.stream, effect=_stream_effect(old, new))
     if old.billing != new.billing:
         add("billing_changed", "billing", before=old.billing, after=new.billing)

@@ -14,7 +14,7 @@ import string
 from collections import deque
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer
 from pydantic_core import PydanticCustomError
 
 from .errors import Diagnostic, Severity
@@ -233,6 +233,11 @@ class Table(TableOptions):
                             "number); expired items are deleted.")
     table_name: Name | None = Field(default=None, description="An explicit physical name, e.g. to adopt an "
                                    "existing table (default: from naming.table).")
+    # Strict: lax validation would take `true` as 1 and "2" as 2 (docs/migrate.md).
+    generation: int = Field(default=1, ge=1, strict=True, description="The table's generation (default 1). "
+                            "Bumping it makes a new physical table ({name}-gN, or {generation} in naming) "
+                            "that deploy fills from generation N-1: the way to change a key, a key type or a "
+                            "local index of a table that holds data. Generations only go up.")
     access_patterns: list[AccessPattern] = Field(default=[], description="The queries the application makes; "
                                                  "each must be served without a Scan.")
     acknowledge: Acknowledgements | None = _ACKNOWLEDGE
@@ -249,7 +254,7 @@ class Naming(_Model):
     """How physical names are made."""
 
     table: str = Field(default="{app}-{env}-{table}", description="The physical table name; placeholders {app}, "
-                       "{env}, {table}.")
+                       "{env}, {table}, {generation} (without it, generation N > 1 appends -gN).")
 
 
 class SchemaFile(_Model):
@@ -470,6 +475,16 @@ class ResolvedTable(_Model):
     access_patterns: tuple[AccessPattern, ...]
     # `stack: NAME`: the table lives in {app}-{env}-NAME; None: the main stack {app}-{env}.
     stack: str | None = None
+    # A new physical table per generation (docs/migrate.md). Left out of the dump at 1, so tables
+    # that never migrated keep the schema hash (and the deployed-template metadata) they had.
+    generation: int = 1
+
+    @model_serializer(mode="wrap")
+    def _omit_first_generation(self, handler: Any) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and dumped.get("generation") == 1:
+            del dumped["generation"]
+        return dumped
 
     def global_index(self, name: str) -> ResolvedGlobalIndex | None:
         return next((i for i in self.global_indexes if i.name == name), None)
@@ -567,12 +582,19 @@ class _SafeFormat(string.Formatter):
 
 
 def physical_name(schema: SchemaFile, env: str, table_key: str, table: Table) -> str:
+    """The table's physical name in `env`; generation N > 1 is a table of its own (docs/migrate.md):
+    `{generation}` in the naming pattern places N, otherwise `-gN` is appended."""
+    generation = table.generation
     if table.table_name:
-        return table.table_name
+        return table.table_name + (f"-g{generation}" if generation > 1 else "")
     try:
-        return _SafeFormat().format(schema.naming.table, app=schema.app, env=env, table=table_key)
+        name = _SafeFormat().format(schema.naming.table, app=schema.app, env=env, table=table_key,
+                                    generation=generation)
     except (ValueError, IndexError):
         return schema.naming.table  # malformed braces; rule N002 reports it
+    if generation > 1 and "{generation}" not in schema.naming.table:
+        name += f"-g{generation}"
+    return name
 
 
 def stack_name(schema: SchemaFile, env: str) -> str:
@@ -644,6 +666,7 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         tags=dict(sorted(tags.items())),
         access_patterns=tuple(table.access_patterns),
         stack=option("stack"),
+        generation=table.generation,
     )
 
 

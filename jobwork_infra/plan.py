@@ -10,8 +10,10 @@ or synthesizes a target, never interprets a change.
 
 from __future__ import annotations
 
-from .changes import Change, Plan, Step
-from .diff import diff_schemas, gsi_operations, replaces_table
+from dataclasses import replace
+
+from .changes import Change, Migration, Plan, Step
+from .diff import diff_schemas, gsi_operations, is_migration, migration_change, replaces_table
 from .model import ResolvedSchema, ResolvedTable
 
 TTL_WAIT = "AWS needs at least 1 h between disabling TTL and enabling it again: wait before this step"
@@ -39,16 +41,73 @@ def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
         return Plan(base, head, changes)
     staged = _staged_tables(base, head)
     count = max([1] + [s.steps for s in staged.values()])
+    migrating = _migrating(base, head)
+    before = _before_migrations(head, migrating)
     if count == 1:
-        return Plan(base, head, changes, (Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, head),))
+        first = Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, before)
+        return Plan(base, head, changes, (first, *_migrate_step(migrating, head, changes, 2)))
 
     steps = []
     for number in range(1, count + 1):
-        target = head.model_copy(update={"tables": {
-            key: staged[key].at(number) if key in staged else table for key, table in head.tables.items()}})
+        target = before.model_copy(update={"tables": {
+            key: staged[key].at(number) if key in staged else table for key, table in before.tables.items()}})
         mine = tuple(c for c in changes if number in _steps_of(c, staged))
         steps.append(Step(number, _summary(number, mine, staged), mine, target))
-    return Plan(base, head, changes, tuple(steps))
+    return Plan(base, head, changes, (*steps, *_migrate_step(migrating, head, changes, count + 1)))
+
+
+# The stream view a migration replays: a deleted item's new-key value is only in its old image.
+MIGRATION_STREAM = "new_and_old_images"
+
+
+def _migrating(base: ResolvedSchema | None, head: ResolvedSchema) -> dict[str, ResolvedTable]:
+    """Key → the deployed generation, for each table whose generation the head bumps."""
+    if base is None:
+        return {}
+    return {key: old for key, new in head.tables.items()
+            if (old := base.tables.get(key)) is not None and is_migration(old, new)}
+
+
+def _before_migrations(head: ResolvedSchema, migrating: dict[str, ResolvedTable]) -> ResolvedSchema:
+    """`head` with each migrating table still its deployed generation, its stream on for the copy:
+    what the update steps before the migrate step leave (generation N is created by that step)."""
+    if not migrating:
+        return head
+    return head.model_copy(update={"tables": {
+        key: migrating[key].model_copy(update={"stream": MIGRATION_STREAM}) if key in migrating else table
+        for key, table in head.tables.items()}})
+
+
+def _migrate_step(migrating: dict[str, ResolvedTable], head: ResolvedSchema, changes: tuple[Change, ...],
+                  number: int) -> tuple[Step, ...]:
+    """The step that creates and fills each new generation, after the other steps (none: no bump)."""
+    migrations = tuple(
+        Migration(key, old.generation, head.tables[key].generation, old.physical_name,
+                  head.tables[key].physical_name, head.tables[key].partition_key, head.tables[key].sort_key)
+        for key, old in migrating.items())
+    if not migrations:
+        return ()
+    mine = tuple(c for c in changes if c.kind == "table_migrated")
+    summary = "; ".join(f"{m.table}: create {m.target} (generation {m.to_generation}), copy {m.source} into "
+                        f"{m.target}, catch up from the stream, verify" for m in migrations)
+    return (Step(number, summary, mine, head, kind="migrate", migrations=migrations),)
+
+
+def with_item_counts(plan: Plan, counts: dict[str, tuple[int, str]]) -> Plan:
+    """The plan with each migration's change saying how many items its source holds (deploy read them)."""
+    if plan.base is None or not counts:
+        return plan
+
+    def counted(change: Change) -> Change:
+        if change.kind != "table_migrated":
+            return change
+        old, new = plan.base.tables[change.table], plan.head.tables[change.table]
+        if old.physical_name not in counts:
+            return change
+        return replace(migration_change(old, new, change.env, *counts[old.physical_name]), stack=change.stack)
+
+    steps = tuple(replace(step, changes=tuple(counted(c) for c in step.changes)) for step in plan.steps)
+    return replace(plan, changes=tuple(counted(c) for c in plan.changes), steps=steps)
 
 
 class _StagedTable:

@@ -55,8 +55,8 @@ the old one
 orders
   destructive  D105  sort key: the sort key changes from order_id (S) to order_id (N): DynamoDB cannot change a \
 key, so the table is replaced and its data is lost
-               advice: add a global index with the new key instead, or create a new table (new YAML key), copy \
-the data, then remove the old one
+               advice: bump `generation` on the table to keep the data (deploy copies every item into a new \
+table under the new key; docs/migrate.md), or add a global index with the new key instead
 
 4 changes: 1 destructive, 1 multi-step, 1 online, 1 safe
 
@@ -162,7 +162,7 @@ def test_markdown_output(files):
                         "item changes start being recorded for 24 h |")
     assert lines[9].startswith("| **🔴 destructive** | orders | `D105` sort key | the sort key changes from "
                                "order_id (S) to order_id (N)")
-    assert "<br>**Advice:** add a global index" in lines[9]
+    assert "<br>**Advice:** bump `generation` on the table" in lines[9]
     assert len(lines) == 10
 
 

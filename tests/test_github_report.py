@@ -42,8 +42,8 @@ def test_one_annotation_per_change_on_the_changed_line(files):
         "changes (metadata only)"),
         ("::error file=head.yaml,line=17,col=5,title=D105 destructive (orders)::D105 destructive: sort key: the sort "
         "key changes from order_id (S) to order_id (N): DynamoDB cannot change a key, so the table is replaced "
-        "and its data is lost%0Aadvice: add a global index with the new key instead, or create a new table (new "
-        "YAML key), copy the data, then remove the old one"),
+        "and its data is lost%0Aadvice: bump `generation` on the table to keep the data (deploy copies every item "
+        "into a new table under the new key; docs/migrate.md), or add a global index with the new key instead"),
     ]
     head = (files / "head.yaml").read_text().splitlines()
     assert head[15 - 1].strip().startswith("by_email:")

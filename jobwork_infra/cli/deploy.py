@@ -26,7 +26,7 @@ def _confirm(question: str, action: str = "deploy") -> bool:
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
              timeout=None, wait=False, plan_out=None, plan_file=None, adopt=False, from_stack=None,
-             allow_drift=False):
+             allow_drift=False, skip_unkeyed=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
@@ -45,7 +45,8 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
     return DeployRequest(env=env, dry_run=dry_run, yes=yes, allow_destructive=allow_destructive,
                          endpoint_url=endpoint_url, profile=profile, region=region,
                          template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
-                         plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift)
+                         plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift,
+                         skip_unkeyed=skip_unkeyed)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -104,6 +105,9 @@ def deploy(
                                         "(retained first, then removed from it, then imported)."),
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Deploy even if live tables drifted from what "
                                                                    "was deployed (the deploy may undo it)."),
+    skip_unkeyed: bool = typer.Option(False, "--skip-unkeyed", help="A migration (a generation bump) leaves items "
+                                      "without the new key in the old generation, listed in a JSON Lines file, "
+                                      "instead of refusing (exit 3)."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
@@ -114,11 +118,12 @@ def deploy(
     deployed is read again and the deploy stops (exit 3) if the plan changed meanwhile.
     Tables that already exist under the schema's names but are not managed are refused (exit 3)
     unless --adopt; drift made by hand is refused (exit 3) unless --allow-drift.
+    A generation bump is copied into the new table, caught up and verified (docs/migrate.md).
 
     Example: jobwork-infra deploy --env dev --local
     """
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift)
+                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, skip_unkeyed)
     _run(schema, request, local, "deploy")
 
 

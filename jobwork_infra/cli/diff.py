@@ -70,6 +70,12 @@ def diff_command(
         if previous.note:
             stderr.print(f"note: {previous.note}")
         previous.require_valid()
+        from ..errors import SchemaInvalid
+        from ..rules.generations import generations_went_down
+
+        went_down = generations_went_down(previous.schema, head.schema, head.document)
+        if went_down:
+            raise SchemaInvalid(went_down, {head.document.file: head.document.text})
     changes = diff_environments(previous.schema if previous else None, head.schema, env)
 
     plans = _plans(previous.schema if previous else None, head.schema, env) if plan and changes else []

@@ -28,3 +28,4 @@ class DeployRequest:
     adopt: bool = False            # take over tables under the schema's names that nothing manages (adopt.py)
     from_stack: str | None = None  # with adopt: the CloudFormation stack that holds them now
     allow_drift: bool = False      # deploy even when live tables drifted from what was deployed
+    skip_unkeyed: bool = False     # a migration leaves items without the new key behind (docs/migrate.md)

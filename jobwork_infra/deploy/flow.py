@@ -28,7 +28,7 @@ from ..changes import Change, Plan, Step
 from ..diff import diff_schemas, make_change
 from ..errors import Blocked, JobworkError
 from ..model import ResolvedSchema
-from ..plan import plan_changes
+from ..plan import plan_changes, with_item_counts
 from . import DeployRequest
 from .apply import apply_plan, cool_down, names_of
 from .destroy import DEFAULT_TIMEOUT, where_of
@@ -165,6 +165,9 @@ def plan_all(d: Deploy) -> None:
             d.emit(NoChanges(run.state.where, f"schema {run.head.schema_hash[:12]}"))
             continue
         run.plan = plan_deploy(run.state, run.head)
+        migrating = [m.source for step in (run.plan.steps if run.plan else ()) for m in step.migrations]
+        if migrating and run.target.capabilities.migrates:
+            run.plan = with_item_counts(run.plan, run.target.count_items(migrating))
         if run.plan is None:
             if run.state.adopting:
                 d.adopt_only.append(run)

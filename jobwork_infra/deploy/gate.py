@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..changes import Plan, Severity
-from ..diff import make_change, replaces_table
+from ..diff import is_migration, make_change, replaces_table
 from ..drift import DriftReport
 from ..errors import Blocked
 from ..model import ResolvedSchema
@@ -69,6 +69,12 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "jobwork-infra saved plans"),
     Refusal("R020", "plan-differs", "applying a saved plan this version would plan differently",
             "jobwork-infra saved plans"),
+    Refusal("R021", "migration-unsupported", "a generation bump on a target that cannot copy the items: "
+            "CloudFormation alone would replace the table (a new TableName requires replacement)",
+            f"{_CFN}/aws-resource-dynamodb-table.html#cfn-dynamodb-table-tablename"),
+    Refusal("R022", "migration-stream-view", "replacing the stream of a migration's source under its consumers "
+            "(the catch-up needs NEW_AND_OLD_IMAGES; another view type means a new stream ARN)",
+            f"{_DDB}/APIReference/API_StreamSpecification.html"),
 )}
 
 
@@ -109,6 +115,7 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
     refuse_protected(plan, allow_destructive)
     refuse_destructive(plan, allow_destructive)
     refuse_replacement_in_place(plan, retained_only=capabilities.replaces_in_place)
+    refuse_migration(plan, migrates=capabilities.migrates)
 
 
 def refuse_name_taken(plan: Plan) -> None:
@@ -131,7 +138,9 @@ def deleted_tables(plan: Plan) -> list[str]:
     out = []
     for key, old in plan.base.tables.items():
         new = plan.head.tables.get(key)
-        if old.removal_policy == "destroy" and (new is None or replaces_table(old, new)):
+        # A migration replaces nothing: generation N is created beside N-1, which stays (docs/migrate.md).
+        replaced = new is not None and replaces_table(old, new) and not is_migration(old, new)
+        if old.removal_policy == "destroy" and (new is None or replaced):
             out.append(key)
     return out
 
@@ -189,6 +198,33 @@ def refuse_replacement_in_place(plan: Plan, *, retained_only: bool) -> None:
              and (not retained_only or old.removal_policy == "retain")]
     if stuck:
         raise Refused("R006", *_replacement_advice(plan, stuck, retained_only))
+
+
+def refuse_migration(plan: Plan, *, migrates: bool) -> None:
+    """A generation bump the target cannot run (R021), or cannot run without replacing a stream (R022).
+
+    CloudFormation alone would replace the table under its logical id (a new TableName requires
+    replacement), deleting generation N-1 under removal_policy: destroy; the copy and the stream
+    consumer are not wired on that target yet (docs/migrate.md, "On AWS").
+    """
+    migrations = [m for step in plan.steps for m in step.migrations]
+    if not migrations:
+        return
+    names = ", ".join(f"{m.table} (generation {m.from_generation} → {m.to_generation})" for m in migrations)
+    if not migrates:
+        raise Refused("R021", f"this target cannot run a migration yet: {names}; CloudFormation alone would replace "
+                      "the table and lose its items; nothing was changed",
+                      "run the migration on the local engine (`deploy --local`) to try it; on AWS keep the "
+                      "generation for now (docs/migrate.md, \"On AWS\")")
+    streams = [(m, plan.base.tables[m.table].stream) for m in migrations if plan.base is not None
+               and plan.base.tables[m.table].stream not in (None, "new_and_old_images")]
+    if streams:
+        shown = ", ".join(f"{m.source} ({stream})" for m, stream in streams)
+        raise Refused("R022", f"a migration replays its source's stream with new_and_old_images, and {shown} has "
+                      "another view type: changing it replaces the stream (a new ARN) under the consumers that "
+                      "read it; nothing was changed",
+                      "set stream: new_and_old_images on the table at its current generation, deploy that and move "
+                      "the consumers to the new stream ARN, then bump the generation")
 
 
 def _replacement_advice(plan: Plan, stuck: list[tuple[str, str]], retained_only: bool) -> tuple[str, str]:

@@ -34,6 +34,9 @@ class Capabilities:
     replaces_in_place: bool = False
     # The target enforces AWS's hour between TTL changes (the local engines do not).
     ttl_cool_down: bool = True
+    # The target runs a plan's migrate step (a generation bump, docs/migrate.md); without it, the gate
+    # refuses the bump (R021) rather than let the table be replaced.
+    migrates: bool = False
 
 
 @dataclass(frozen=True)

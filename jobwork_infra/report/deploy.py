@@ -10,7 +10,9 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from ..deploy import events as ev
+from ..migrate import events as migration_events
 from .changes import render_plan_text
+from .migrate import MigrateReport
 
 
 def _n(count: int, noun: str) -> str:
@@ -25,6 +27,9 @@ class DeployReport:
 
     def __call__(self, event: ev.Event) -> None:
         c = self.console
+        if isinstance(event, migration_events.Event):  # the migrate step of a plan (docs/migrate.md)
+            MigrateReport(c)(event)
+            return
         match event:
             case ev.Planned(plan, where):
                 c.print(f"{escape(where)}: {_n(len(plan.steps), 'step')}")

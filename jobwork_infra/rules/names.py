@@ -13,7 +13,7 @@ from .registry import Finding, rule
 NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 NAME_CHARS = re.compile(r"[a-zA-Z0-9_.-]*")
 STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
-PLACEHOLDERS = ("app", "env", "table")
+PLACEHOLDERS = ("app", "env", "table", "generation")
 NAME_RULE = "3–255 characters of letters, digits, '_', '.' and '-'"
 
 
@@ -73,7 +73,7 @@ def index_names(ctx: Context) -> Iterator[Finding]:
                                   "rename the index", at="key")
 
 
-@rule("N103", "the naming pattern uses only the placeholders {app}, {env} and {table}", "names")
+@rule("N103", "the naming pattern uses only the placeholders {app}, {env}, {table} and {generation}", "names")
 def naming_placeholders(ctx: Context) -> Iterator[Finding]:
     pattern = ctx.schema.naming.table
     path = ("naming", "table")

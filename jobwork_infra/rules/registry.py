@@ -53,6 +53,7 @@ FAMILIES = {
     "access": "Access patterns (A0xx)",
     "budgets": "AWS limits per stack and table (B0xx)",
     "acknowledge": "Acknowledged findings (X0xx)",
+    "generations": "Generations, compared with the base or what is deployed (G1xx)",
 }
 
 REGISTRY: dict[str, Rule] = {}

@@ -42,6 +42,6 @@ def claim(ctx: RunContext, adoption: Adoption, head: ResolvedSchema) -> None:
     """Register each adopted table for this environment, one atomic conditional write each."""
     for c in adoption.candidates:
         entry = Entry(c.live.name, head.app, head.env, c.key, created_ms(c.live.description),
-                      head.tables[c.key].removal_policy, ctx.source)
+                      head.tables[c.key].removal_policy, ctx.source, generation=head.tables[c.key].generation)
         claim_for_adoption(ctx, entry, c.previous)
         ctx.emit(Applied(f"adopted table {c.live.name}"))

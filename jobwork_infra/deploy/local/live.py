@@ -80,12 +80,16 @@ def _read_tables(client, head: ResolvedSchema, registry: dict[str, Entry], ours:
             if name in by_name:
                 raise foreign_table_error(name, entry, head)
             continue  # re-created by someone else after we made it: not ours any more
+        if entry.role:
+            continue  # another generation of a migrating table (docs/migrate.md): not the table of record
         todo.append((description, entry, head.tables.get(entry.table_key)))
         result.entries[name] = entry
         result.descriptions[name] = description
     read = pool.map(lambda job: _to_resolved(client, job[0], job[1], job[2], head), todo)
     for (_, entry, head_table), resolved in zip(todo, read, strict=True):
         # A local engine has no stacks: `stack:` is only a label there, so it never reads as a change.
+        # Nor does DynamoDB store a generation: the registry does.
+        resolved = resolved.model_copy(update={"generation": entry.generation})
         live[entry.table_key] = resolved.model_copy(update={"stack": head_table.stack}) if head_table else resolved
 
 

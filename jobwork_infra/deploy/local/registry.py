@@ -38,6 +38,10 @@ class Entry:
     # The schema file (absolute path) that deployed it: a later deploy of the same file under another
     # app or environment name is a rename (flow.Predecessor), not a foreign project on the same engine.
     source: str = ""
+    # "" for the environment's table of a YAML key; in a migration (docs/migrate.md) "next" for
+    # generation N until it verified, then "previous" for generation N-1 until `migrate finish`.
+    role: str = ""
+    generation: int = 1   # the schema's generation of the table when it was created or adopted
 
 
 def created_ms(description: dict) -> int:
@@ -55,7 +59,8 @@ def read_registry(client) -> dict[str, Entry]:
     out = {}
     for item in items:
         entry = Entry(item["table_name"]["S"], item["app"]["S"], item["env"]["S"], item["table_key"]["S"],
-                      int(item["created"]["N"]), item["removal_policy"]["S"], (item.get("source") or {}).get("S", ""))
+                      int(item["created"]["N"]), item["removal_policy"]["S"], (item.get("source") or {}).get("S", ""),
+                      (item.get("role") or {}).get("S", ""), int((item.get("generation") or {}).get("N", "1")))
         out[entry.table_name] = entry
     return out
 
@@ -82,6 +87,8 @@ def _item(entry: Entry) -> dict:
         "table_key": {"S": entry.table_key}, "created": {"N": str(entry.created)},
         "removal_policy": {"S": entry.removal_policy}, "managed_by": {"S": MANAGED_BY},
         **({"source": {"S": entry.source}} if entry.source else {}),
+        **({"role": {"S": entry.role}} if entry.role else {}),
+        **({"generation": {"N": str(entry.generation)}} if entry.generation != 1 else {}),
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +32,7 @@ from .registry import (
     Entry,
     claim_all_for_create,
     created_ms,
+    read_registry,
     record_created,
     register,
     release_claim,
@@ -70,13 +72,14 @@ def _create(ctx: RunContext, table: ResolvedTable, head: ResolvedSchema) -> None
     _finish_create(ctx, table)
 
 
-def _create_all(ctx: RunContext, tables: list[ResolvedTable], head: ResolvedSchema) -> None:
+def _create_all(ctx: RunContext, tables: list[ResolvedTable], head: ResolvedSchema, role: str = "") -> None:
     """Claim the names, ask for every table, wait until all are ACTIVE, then record them as ours.
 
     The registry writes are batched (registry.py: one transaction per 100 claims, one per 100
     records) rather than two conditional writes per table, each a disk commit on DynamoDB Local.
     """
-    entries = [Entry(t.physical_name, head.app, head.env, t.key, 0, t.removal_policy, ctx.source) for t in tables]
+    entries = [Entry(t.physical_name, head.app, head.env, t.key, 0, t.removal_policy, ctx.source, role=role,
+                     generation=t.generation) for t in tables]
     # Claimed before they exist: if the engine dies in between, the next run still knows they are ours.
     claim_all_for_create(ctx, entries)
     created: list[dict] = []
@@ -312,9 +315,38 @@ def _reconcile(ctx: RunContext, cur: ResolvedTable | None, tgt: ResolvedTable | 
         if cur.removal_policy != tgt.removal_policy:
             entry = Entry(tgt.physical_name, head.app, head.env, tgt.key,
                           created_ms(ctx.client.describe_table(TableName=tgt.physical_name)["Table"]),
-                          tgt.removal_policy, ctx.source)
+                          tgt.removal_policy, ctx.source, generation=tgt.generation)
             register(ctx, entry)
             _say(ctx, f"{tgt.physical_name}: removal policy {tgt.removal_policy}")
+
+
+def migrate_step(ctx: RunContext, step: Step, head: ResolvedSchema, root: Path, skip_unkeyed: bool) -> None:
+    """The plan's migrate step: create each generation N (registered as "next", not yet the table of
+    record), fill it (jobwork_infra/migrate/), and once verified make it the table of record, keeping
+    generation N-1 as "previous" until `migrate finish`. Run again after a failure, it resumes."""
+    from ...migrate.aws import local_clients
+    from ...migrate.stage import run_migrations
+
+    registry = read_registry(ctx.client)
+    for migration in step.migrations:
+        held = registry.get(migration.target)
+        if describe_table_or_none(ctx.client, migration.target) is None:
+            _create_all(ctx, [head.tables[migration.table]], head, role="next")
+            _finish_create(ctx, head.tables[migration.table])  # says so, and sets the other options
+        elif held is None or (held.app, held.env, held.role) != (head.app, head.env, "next"):
+            raise JobworkError(f"table {migration.target} exists and is not generation {migration.to_generation} "
+                               f"of {head.app}/{head.env}'s {migration.table} being filled: not copying into it",
+                               "rename it, or delete it if it is expendable, then rerun the deploy")
+    _, streams = local_clients(ctx.engine.endpoint)
+    run_migrations(ctx.client, streams, step, head.env, root, skip_unkeyed=skip_unkeyed,
+                   retry=f"jobwork-infra deploy --env {head.env} --local", emit=ctx.emit)
+    registry = read_registry(ctx.client)
+    flips = []
+    for migration in step.migrations:
+        flips += [replace(registry[migration.target], role=""), replace(registry[migration.source], role="previous")]
+        _say(ctx, f"{migration.target} is the table of record of {migration.table}; {migration.source} stays, "
+                  f"replicated by `jobwork-infra migrate sync`, until `jobwork-infra migrate finish {migration.table}`")
+    record_created(ctx, flips)
 
 
 def run_step(ctx: RunContext, current: ResolvedSchema | None, step: Step, head: ResolvedSchema) -> None:

@@ -28,7 +28,7 @@ from .adopt import claim, find_adoption
 from .client import RunContext, client_for, engine_errors
 from .live import Live, read_live
 from .registry import Entry, read_registry, unregister
-from .steps import remove, run_step
+from .steps import migrate_step, remove, run_step
 
 COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
 
@@ -73,7 +73,7 @@ class LocalTarget:
 
     # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses
     # retain). The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False)
+    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False, migrates=True)
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
@@ -160,7 +160,11 @@ class LocalTarget:
     def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
         doing = f"applying step {step.number} ({step.summary})"
         with self._errors(doing):
-            run_step(self.ctx, before, step, self.project.resolve(self.request.env))
+            head = self.project.resolve(self.request.env)
+            if step.kind == "migrate":
+                migrate_step(self.ctx, step, head, engines.project_root(), self.request.skip_unkeyed)
+            else:
+                run_step(self.ctx, before, step, head)
         return True
 
     def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
