@@ -57,13 +57,16 @@ DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flo
 MODULES: dict[str, Target] = {
     "diff": Target(
         "jobwork_infra/diff.py",
-        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py"),
+        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py"),
         # The decision code; the sentence builders (_show, _merge_texts, _dict_detail …) are pinned by
         # the golden files and are not safety logic.
         functions=("replaces_table", "_lsi_map", "_shape", "diff_schemas", "_with_stacks", "_diff_table",
                    "_diff_global_indexes", "gsi_operations", "_same_index_definition", "_gsi_shape",
-                   "diff_environments", "merge_changes", "sort_changes", "worst", "make_change")),
-    "plan": Target("jobwork_infra/plan.py", ("tests/test_plan.py", "tests/test_plan_minimal.py")),
+                   "diff_environments", "merge_changes", "sort_changes", "worst", "make_change",
+                   "is_migration", "generation_decreases")),
+    "plan": Target("jobwork_infra/plan.py",
+                   ("tests/test_plan.py", "tests/test_plan_minimal.py", "tests/test_plan_migrations.py",
+                    "tests/test_migrate_schema.py")),
     "rules.keys": Target("jobwork_infra/rules/keys.py", ("tests/test_rules.py", "tests/test_rules_safety.py")),
     "rules.indexes": Target("jobwork_infra/rules/indexes.py",
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
@@ -91,6 +94,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("diff", "diff_schemas", "base is not None and base.stack_of(base_tables[key]) != head.stack_of(table)",
      "base.stack_of(base_tables[key]) != head.stack_of(table)"):
         "inside `elif base_tables[key] != table`: base_tables is {} when base is None, so base is set here",
+    ("plan", "_before_migrations", "return head", "pass"):
+        "with no migrating table the function falls through to a copy of head with every table as it is",
     ("gate", "protected_tables", "plan.base is not None and plan.base.tables[k].deletion_protection",
      "plan.base.tables[k].deletion_protection"):
         "k comes from deleted_tables(plan), which is empty when plan.base is None",
