@@ -21,6 +21,7 @@ same machine mostly do not, so the ratio column is the one to compare across mac
   layer's get/put/query against the same calls written with boto3 on DynamoDB Local (goal <= 1.3x);
 - the migration copy of 100,000 items against a plain boto3 parallel Scan + BatchWriteItem (goal
   <= 1.3x), and the catch-up after a burst of 10,000 writes (bench/migrate.py).
+- a put with one unique attribute against boto3 doing the same transaction by hand (goal <= 1.3x).
 
     .venv/bin/python bench/run.py [--quick] [--engine dynamodb-local|moto] [--skip synth,redeploy,codegen]
 """
@@ -38,7 +39,7 @@ import importlib
 
 SIZES = (2, 100, 1000)
 PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double", "local-deploy", "codegen",
-         "migrate")
+         "migrate", "unique")
 
 
 def bench(name: str):
@@ -202,6 +203,14 @@ def main() -> int:
         rows.append((f"migration catch-up after {burst:,} writes / the burst itself",
                      f"{m['lag'] / m['burst_seconds']:.2f}x",
                      f"{m['lag']:.1f} s to apply ({m['records'] / m['lag']:,.0f} records/s) vs {m['burst_seconds']:.1f} s"))
+    if "unique" not in skip:
+        progress("put with one unique attribute: generated vs the same transaction by hand, DynamoDB Local …")
+        unique_bench = bench("unique")
+        u = unique_bench.measure(100 if q else 300)
+        ratio = u["generated"] / u["boto3"]
+        verdict = "ok" if ratio <= unique_bench.GOAL else "OVER"
+        rows.append((f"generated put, one unique attribute / boto3 by hand (goal <= {unique_bench.GOAL}x: {verdict})",
+                     f"{ratio:.2f}x", f"{ms(u['generated'])} vs {ms(u['boto3'])} per call (median)"))
 
     width = max((len(what) for what, _, _ in rows), default=len("benchmark"))
     print(f"\n{'benchmark':<{width}}  {'ratio':>8}  absolute (this machine)")

@@ -75,6 +75,14 @@ TENANT_ACTIONS = (
 # Reading and writing items of a table encrypted with a customer managed key also needs the key,
 # and only through DynamoDB: kms:ViaService keeps the grant from being used on KMS directly.
 KMS_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+# What a tenant principal may do to a `tenant_access: read` table, and all a read-only principal may
+# do (ConditionCheckItem lets a transaction check an item it does not write).
+READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem")
+KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+# The read-only twin of each TenantDataAccess policy (same tables, read actions only); shorter than
+# POLICY_ID so that B005's name check of the read-write policy covers it.
+READ_POLICY_ID = "TenantDataRead"
+ROLE_IDS = ("TenantDataRole", "TenantDataReadRole")
 
 
 def partition_of(region: str) -> str:
@@ -92,6 +100,22 @@ def policy_id(number: int) -> str:
 
 def policy_name(stack: str, number: int) -> str:
     return f"{stack}-{policy_id(number)}"
+
+
+def read_policy_id(number: int) -> str:
+    return READ_POLICY_ID if number == 1 else f"{READ_POLICY_ID}{number}"
+
+
+def read_policy_name(stack: str, number: int) -> str:
+    return f"{stack}-{read_policy_id(number)}"
+
+
+def policy_description(stack: str, number: int, parts: int, tenancy_attribute: str, *, read_only: bool) -> str:
+    """What compile writes as the policy's description ("(part N)" only when there are several)."""
+    part = f" (part {number})" if parts > 1 else ""
+    what = "Read-only item access" if read_only else "Item access"
+    return (f"{what} to tenant-scoped tables of {stack}{part}, limited to the caller's own {tenancy_attribute} "
+            "(principal tag).")
 
 
 def tenant_resources(table: ResolvedTable) -> list[str]:
@@ -117,22 +141,29 @@ def table_key_arn(table: ResolvedTable) -> str | None:
     return None
 
 
-def policy_document(resources: list[str], key_arns: list[str], tenancy_attribute: str, region: str) -> dict:
-    """The document as IAM stores it (intrinsics resolved); compile writes the same with tokens."""
+def policy_document(resources: list[str], key_arns: list[str], tenancy_attribute: str, region: str,
+                    read_resources: list[str] | tuple[str, ...] = (), *, read_only: bool = False) -> dict:
+    """The document as IAM stores it (intrinsics resolved); compile writes the same with tokens.
+
+    `resources` get every item action, `read_resources` (tables with tenant_access: read) the read
+    actions only; `read_only` makes the read-only twin (read actions on both).
+    """
     def one_or_many(values: list[str]):
         return values[0] if len(values) == 1 else values  # as CDK renders a single resource
 
-    statements = [{
-        "Action": list(TENANT_ACTIONS),
-        "Condition": {"ForAllValues:StringEquals": {
-            "dynamodb:LeadingKeys": ["${aws:PrincipalTag/" + tenancy_attribute + "}"]}},
-        "Effect": "Allow",
-        "Resource": one_or_many(resources),
-        "Sid": "TenantItemsOnly",
-    }]
+    condition = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:PrincipalTag/" + tenancy_attribute + "}"]}}
+    if read_only:
+        resources, read_resources = [], [*resources, *read_resources]
+    statements = []
+    if resources:
+        statements.append({"Action": list(TENANT_ACTIONS), "Condition": condition, "Effect": "Allow",
+                           "Resource": one_or_many(resources), "Sid": "TenantItemsOnly"})
+    if read_resources:
+        statements.append({"Action": list(READ_ACTIONS), "Condition": condition, "Effect": "Allow",
+                           "Resource": one_or_many(list(read_resources)), "Sid": "TenantItemsReadOnly"})
     if key_arns:
         statements.append({
-            "Action": list(KMS_ACTIONS),
+            "Action": list(KMS_READ_ACTIONS if read_only else KMS_ACTIONS),
             "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
             "Effect": "Allow",
             "Resource": one_or_many(key_arns),
@@ -153,6 +184,7 @@ class TenantPolicy:
     name: str
     tables: list[str] = field(default_factory=list)
     characters: int = 0
+    read_characters: int = 0    # of its read-only twin (TenantDataRead)
 
 
 def pack_tenant_policies(stack: str, tables: dict[str, ResolvedTable], tenancy_attribute: str,
@@ -181,6 +213,10 @@ def pack_tenant_policies(stack: str, tables: dict[str, ResolvedTable], tenancy_a
     # skeleton is reserved in every policy of a stack that has any key. Sizes that do not depend
     # on the neighbours are what makes next-fit move tables only forward when one is added.
     capacity = MAX_POLICY_CHARS - (kms_base + 1 if any(table_key_arn(t) for t in tables.values()) else 0)
+    if any(t.tenant_access == "read" and tenant_resources(t) for t in tables.values()):
+        # the read statement's skeleton, reserved in every policy like the KMS one (forward moves only)
+        capacity -= iam_characters(policy_document([""], [], tenancy_attribute, region_name, ["", ""])) \
+            - iam_characters(policy_document([""], [], tenancy_attribute, region_name)) - 2 * len('""') - 1
     policies: list[TenantPolicy] = []
     used = 0
     for key, table in tables.items():
@@ -198,10 +234,23 @@ def pack_tenant_policies(stack: str, tables: dict[str, ResolvedTable], tenancy_a
         policies[-1].tables.append(key)
         used += cost
     for policy in policies:
-        resources = [prefix + tables[k].physical_name + s for k in policy.tables for s in tenant_resources(tables[k])]
+        resources, read = policy_resources(policy.tables, tables, lambda t: prefix + t.physical_name)
         key_arns = sorted({a for k in policy.tables if (a := table_key_arn(tables[k]))})
-        policy.characters = iam_characters(policy_document(resources, key_arns, tenancy_attribute, region_name))
+        policy.characters = iam_characters(policy_document(resources, key_arns, tenancy_attribute, region_name, read))
+        policy.read_characters = iam_characters(policy_document(resources, key_arns, tenancy_attribute, region_name,
+                                                                read, read_only=True))
     return policies
+
+
+def policy_resources(keys: list[str], tables: dict[str, ResolvedTable], arn) -> tuple[list, list]:
+    """(resources with every item action, resources with read actions only) of a policy's tables."""
+    write: list = []
+    read: list = []
+    for key in keys:
+        table = tables[key]
+        target = read if table.tenant_access == "read" else write
+        target += [arn(table) + suffix for suffix in tenant_resources(table)]
+    return write, read
 
 
 def index_lanes(tables: dict[str, ResolvedTable]) -> dict[str, str]:
@@ -215,9 +264,10 @@ def stream_output_id(table: ResolvedTable) -> str:
     return f"{table.logical_id}StreamArn"
 
 
-def fixed_output_ids(has_policies: bool) -> list[str]:
+def fixed_output_ids(has_policies: bool, has_roles: bool = False) -> list[str]:
     """Outputs every stack has, whatever its size (see docs/synth.md, "Outputs")."""
-    return ["TableArnPrefix"] + (["TenantDataAccessPolicyArns"] if has_policies else [])
+    return ["TableArnPrefix"] + (["TenantDataAccessPolicyArns", "TenantDataReadPolicyArns"] if has_policies else []) \
+        + ([f"{role}Arn" for role in ROLE_IDS] if has_policies and has_roles else [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,10 +372,10 @@ def table_resource(table: ResolvedTable, waits_for: str | None = None) -> dict:
 def _table_bytes(table: ResolvedTable, waits_for: str | None) -> int:
     size = len(json.dumps(table.logical_id)) + 2 + _compact(table_resource(table, waits_for))  # "Id":{…},
     # each tenant ARN in a policy: {"Fn::Join":["",[{"Fn::GetAtt":["Id","Arn"]},"/index/x"]]},
-    for suffix in tenant_resources(table):
+    for suffix in tenant_resources(table):  # twice: in the read-write policy and its read-only twin
         arn = _compact({"Fn::GetAtt": [table.logical_id, "Arn"]})
-        size += 1 + (arn if not suffix else _compact({"Fn::Join": ["", [{"Fn::GetAtt": [table.logical_id, "Arn"]},
-                                                                         suffix]]}))
+        size += 2 * (1 + (arn if not suffix else _compact({"Fn::Join": ["", [{"Fn::GetAtt": [table.logical_id, "Arn"]},
+                                                                              suffix]]})))
     if table.stream:
         size += 1 + _compact({stream_output_id(table): {
             "Description": f"The stream ARN of the {table.key} table.",
@@ -349,29 +399,55 @@ def _skeleton_bytes(resolved: ResolvedSchema, stack: str, tables: dict[str, Reso
     size = _compact(skeleton)
     for policy in policies:
         key_arns = sorted({a for k in policy.tables if (a := table_key_arn(tables[k]))})
-        document = policy_document([], key_arns, resolved.tenancy_attribute, "${AWS::Region}")
-        if key_arns:  # the region is a token: {"Fn::Sub":"dynamodb.${AWS::Region}.amazonaws.com"}
-            document["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"] = {
-                "Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
-        resource = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
-            "Description": f"Item access to tenant-scoped tables of {stack} (part {policy.number}), "
-                           f"limited to the caller's own {resolved.tenancy_attribute} (principal tag).",
-            "ManagedPolicyName": policy.name, "Path": "/", "PolicyDocument": document}}
-        if policy.number < len(policies):
-            resource["DependsOn"] = [policy_id(policy.number + 1)]
-        size += len(json.dumps(policy_id(policy.number))) + 2 + _compact(resource) + 2 * len('{"Ref":""},')
+        write, read = policy_resources(policy.tables, tables, lambda t: "")
+        for read_only in (False, True):
+            document = policy_document(["x"] * bool(write) if not read_only else [], key_arns,
+                                       resolved.tenancy_attribute, "${AWS::Region}",
+                                       ["x"] if read or read_only else [], read_only=read_only)
+            for statement in document["Statement"]:
+                if "Condition" in statement and "kms:ViaService" in statement["Condition"].get("StringEquals", {}):
+                    # the region is a token: {"Fn::Sub":"dynamodb.${AWS::Region}.amazonaws.com"}
+                    statement["Condition"]["StringEquals"]["kms:ViaService"] = {
+                        "Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
+                elif "Resource" in statement:
+                    statement["Resource"] = []   # the ARNs are counted per table (_table_bytes)
+            ids = read_policy_id if read_only else policy_id
+            resource = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+                "Description": policy_description(stack, policy.number, len(policies), resolved.tenancy_attribute,
+                                                  read_only=read_only),
+                "ManagedPolicyName": (read_policy_name if read_only else policy_name)(stack, policy.number),
+                "Path": "/", "PolicyDocument": document}}
+            if policy.number < len(policies):
+                resource["DependsOn"] = [ids(policy.number + 1)]
+            size += len(json.dumps(ids(policy.number))) + 2 + _compact(resource) + 2 * len('{"Ref":""},')
     if policies:
-        size += _compact({"TenantDataAccessPolicyArns": {
+        size += 2 * _compact({"TenantDataAccessPolicyArns": {
             "Description": "Attach every one of these managed policies to the roles that serve one tenant's requests.",
             "Value": {"Fn::Join": [",", []]}}})
+    if policies and resolved.tenant_role_assumed_by:
+        size += 2 * (_compact(_role_sketch(resolved, len(policies))) + 40) + 2 * _compact({"TenantDataRoleArn": {
+            "Description": "The role that serves one tenant's requests (assume it with the tenant's session tag).",
+            "Value": {"Fn::GetAtt": ["TenantDataRole", "Arn"]}}})
     return size
+
+
+def _role_sketch(resolved: ResolvedSchema, parts: int) -> dict:
+    """About what compile writes for one tenant role: its trust policy and its managed policies."""
+    return {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Statement": [{
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {"StringLike": {f"aws:RequestTag/{resolved.tenancy_attribute}": "?*"}},
+            "Effect": "Allow", "Principal": {"AWS": resolved.tenant_role_assumed_by}}], "Version": "2012-10-17"},
+        "Description": f"Serves one tenant's requests in {resolved.stack_name}: assumed with the session tag "
+                       f"{resolved.tenancy_attribute}=<tenant>.",
+        "ManagedPolicyArns": [{"Ref": "TenantDataAccess00"}] * parts}}
 
 
 def stack_usage(resolved: ResolvedSchema, stack: str, tables: dict[str, ResolvedTable]) -> StackUsage:
     policies = pack_tenant_policies(stack, tables, resolved.tenancy_attribute, resolved.region)
     policy_of = {key: p.number for p in policies for key in p.tables}
     waits = index_lanes(tables)
-    outputs_base = len(fixed_output_ids(bool(policies)))
+    outputs_base = len(fixed_output_ids(bool(policies), bool(resolved.tenant_role_assumed_by)))
     skeleton = _skeleton_bytes(resolved, stack, tables, policies)
     running: dict[str, list[tuple[str, int]]] = {"resources": [], "outputs": [], "template_bytes": []}
     resources = outputs = 0
@@ -380,7 +456,9 @@ def stack_usage(resolved: ResolvedSchema, stack: str, tables: dict[str, Resolved
     for key, table in tables.items():
         resources += 1
         if key in policy_of and policy_of[key] > opened:
-            resources += policy_of[key] - opened
+            # each policy and its read-only twin; the two tenant roles come with the first
+            resources += 2 * (policy_of[key] - opened) + (len(ROLE_IDS) if not opened and
+                                                          resolved.tenant_role_assumed_by else 0)
             opened = policy_of[key]
         outputs += 1 if table.stream else 0
         # the table's entry in the metadata manifest: "key":{"LogicalId":"…","TableName":"…"},

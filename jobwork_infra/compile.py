@@ -33,14 +33,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from .budgets import (
     KMS_ACTIONS,
+    KMS_READ_ACTIONS,
+    READ_ACTIONS,
+    ROLE_IDS,
     TENANT_ACTIONS,
     fixed_output_ids,
     index_lanes,
     pack_tenant_policies,
+    policy_description,
     policy_id,
+    policy_resources,
+    read_policy_id,
+    read_policy_name,
     stream_output_id,
     table_key_arn,
-    tenant_resources,
 )
 
 METADATA_KEY = "JobworkInfra"
@@ -165,10 +171,13 @@ def _build_stack(resolved: ResolvedSchema, name: str, tables: dict[str, Resolved
     # Tables with secondary indexes are created a few at a time (budgets.INDEX_CREATION_LANES).
     for key, waits_for in index_lanes(tables).items():
         constructs[key].node.add_dependency(constructs[waits_for])
-    policies = _tenant_policies(stack, resolved, name, tables, constructs)
-    _outputs(stack, tables, constructs, policies)
+    policies, read_policies = _tenant_policies(stack, resolved, name, tables, constructs)
+    roles = _tenant_roles(stack, resolved, name, policies, read_policies)
+    _outputs(stack, tables, constructs, policies, read_policies, roles)
     stack.tables = constructs
     stack.tenant_policies = policies
+    stack.tenant_read_policies = read_policies
+    stack.tenant_roles = roles
     return stack
 
 
@@ -250,21 +259,29 @@ def _projection(ddb, projection) -> dict[str, Any]:
     return {"projection_type": ddb.ProjectionType.ALL}
 
 
-def _outputs(stack: Stack, tables: dict[str, ResolvedTable], constructs: dict, policies: list) -> None:
+def _outputs(stack: Stack, tables: dict[str, ResolvedTable], constructs: dict, policies: list, read_policies: list,
+             roles: list) -> None:
     """A fixed set of outputs, plus one per table with a stream (a stream ARN cannot be derived).
 
     Names and ARNs follow from the schema (`naming`), so they are not outputs: the manifest in the
     template metadata lists them, and TableArnPrefix + name gives any table's ARN.
     """
     cdk, *_ = _cdk()
-    fixed = fixed_output_ids(bool(policies))
+    fixed = fixed_output_ids(bool(policies), bool(roles))
     values = {
         "TableArnPrefix": (cdk.Fn.sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"),
                            "Prefix of every table ARN of this stack: append the table name."),
         "TenantDataAccessPolicyArns": (
             cdk.Fn.join(",", [p.managed_policy_arn for p in policies]) if policies else None,
             "Attach every one of these managed policies to the roles that serve one tenant's requests."),
+        "TenantDataReadPolicyArns": (
+            cdk.Fn.join(",", [p.managed_policy_arn for p in read_policies]) if read_policies else None,
+            "Attach every one of these managed policies to the roles that only read one tenant's items."),
     }
+    for role_id, role in zip(ROLE_IDS, roles, strict=False):
+        values[f"{role_id}Arn"] = (role.role_arn, "The role that serves one tenant's requests (assume it with the "
+                                   "tenant's session tag)." if role_id == ROLE_IDS[0] else "The role that reads one "
+                                   "tenant's items (assume it with the tenant's session tag).")
     for output_id in fixed:
         value, description = values[output_id]
         cdk.CfnOutput(stack, output_id, value=value, description=description).override_logical_id(output_id)
@@ -276,9 +293,11 @@ def _outputs(stack: Stack, tables: dict[str, ResolvedTable], constructs: dict, p
 
 
 def _tenant_policies(stack: Stack, resolved: ResolvedSchema, name: str, tables: dict[str, ResolvedTable],
-                     constructs: dict) -> list:
+                     constructs: dict) -> tuple[list, list]:
     """The managed policies that confine a principal to its own tenant's items, packed by
-    `budgets.pack_tenant_policies` so that none passes IAM's 6,144 characters.
+    `budgets.pack_tenant_policies` so that none passes IAM's 6,144 characters: the read-write ones
+    (TenantDataAccess; read actions only on tables with `tenant_access: read`) and, for the same
+    tables, their read-only twins (TenantDataRead).
 
     No tenant-scoped table, no policy: IAM rejects a statement without resources, and an empty
     policy would only suggest an isolation that does not exist.
@@ -287,41 +306,67 @@ def _tenant_policies(stack: Stack, resolved: ResolvedSchema, name: str, tables: 
     # The principal's session tag carries its tenant; by convention the tag is named like the
     # tenancy attribute (tenant_id), so the condition reads the same as the key it guards.
     tenant_tag = "${aws:PrincipalTag/" + resolved.tenancy_attribute + "}"
-    policies = []
-    for packed in pack_tenant_policies(name, tables, resolved.tenancy_attribute, resolved.region):
-        resources: list[str] = []
-        key_arns: list[str] = []
-        for key in packed.tables:
-            arn = constructs[key].table_arn
-            resources += [arn + suffix for suffix in tenant_resources(tables[key])]
-            if key_arn := table_key_arn(tables[key]):
-                key_arns.append(key_arn)
-        statements = [iam.PolicyStatement(
-            sid="TenantItemsOnly",
-            actions=list(TENANT_ACTIONS),
-            resources=resources,
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant_tag]}},
-        )]
-        if key_arns:
-            statements.append(iam.PolicyStatement(
-                sid="TableEncryptionKeys", actions=list(KMS_ACTIONS), resources=sorted(set(key_arns)),
-                # The key serves DynamoDB's calls on the principal's behalf, and nothing else.
-                conditions={"StringEquals": {"kms:ViaService": cdk.Fn.sub("dynamodb.${AWS::Region}.amazonaws.com")}}))
-        logical = policy_id(packed.number)
-        policy = iam.ManagedPolicy(
-            stack, logical,
-            managed_policy_name=packed.name,
-            description=f"Item access to tenant-scoped tables of {name} (part {packed.number}), "
-                        f"limited to the caller's own {resolved.tenancy_attribute} (principal tag).",
-            statements=statements,
-        )
-        policy.node.default_child.override_logical_id(logical)
-        policies.append(policy)
+    condition = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant_tag]}}
+    packed_policies = pack_tenant_policies(name, tables, resolved.tenancy_attribute, resolved.region)
+    policies, read_policies = [], []
+    for packed in packed_policies:
+        write, read = policy_resources(packed.tables, tables, lambda t: constructs[t.key].table_arn)
+        key_arns = sorted({a for k in packed.tables if (a := table_key_arn(tables[k]))})
+        for read_only in (False, True):
+            statements = []
+            # The same statements, in the same order, as budgets.policy_document counts them.
+            if write and not read_only:
+                statements.append(iam.PolicyStatement(sid="TenantItemsOnly", actions=list(TENANT_ACTIONS),
+                                                      resources=write, conditions=condition))
+            if read or read_only:
+                statements.append(iam.PolicyStatement(sid="TenantItemsReadOnly", actions=list(READ_ACTIONS),
+                                                      resources=[*write, *read] if read_only else read,
+                                                      conditions=condition))
+            if key_arns:
+                statements.append(iam.PolicyStatement(
+                    sid="TableEncryptionKeys", actions=list(KMS_READ_ACTIONS if read_only else KMS_ACTIONS),
+                    resources=key_arns,
+                    # The key serves DynamoDB's calls on the principal's behalf, and nothing else.
+                    conditions={"StringEquals": {"kms:ViaService": cdk.Fn.sub("dynamodb.${AWS::Region}.amazonaws.com")}}))
+            logical = (read_policy_id if read_only else policy_id)(packed.number)
+            policy = iam.ManagedPolicy(
+                stack, logical,
+                managed_policy_name=read_policy_name(name, packed.number) if read_only else packed.name,
+                description=policy_description(name, packed.number, len(packed_policies), resolved.tenancy_attribute,
+                                               read_only=read_only),
+                statements=statements,
+            )
+            policy.node.default_child.override_logical_id(logical)
+            (read_policies if read_only else policies).append(policy)
     # Policy N waits for N+1: a table moving to a higher-numbered policy (the only way tables move
     # when one is added, see pack_tenant_policies) is granted there before it leaves the old one.
-    for lower, higher in itertools.pairwise(policies):
-        lower.node.add_dependency(higher)
-    return policies
+    for group in (policies, read_policies):
+        for lower, higher in itertools.pairwise(group):
+            lower.node.add_dependency(higher)
+    return policies, read_policies
+
+
+def _tenant_roles(stack: Stack, resolved: ResolvedSchema, name: str, policies: list, read_policies: list) -> list:
+    """With `tenancy.assumed_by`, the two roles a tenant session assumes: read-write and read-only.
+
+    Their trust policy lets only that principal assume them, with sts:TagSession and a non-empty tag
+    named like the tenancy attribute: the tag the policies' LeadingKeys condition reads
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required).
+    """
+    if not resolved.tenant_role_assumed_by or not policies:
+        return []
+    _, _, iam, _ = _cdk()
+    roles = []
+    for role_id, attached, what in ((ROLE_IDS[0], policies, "Serves one tenant's requests"),
+                                    (ROLE_IDS[1], read_policies, "Reads one tenant's items")):
+        principal = iam.ArnPrincipal(resolved.tenant_role_assumed_by).with_conditions(
+            {"StringLike": {f"aws:RequestTag/{resolved.tenancy_attribute}": "?*"}}).with_session_tags()
+        role = iam.Role(stack, role_id, assumed_by=principal, managed_policies=attached,
+                        description=f"{what} in {name}: assumed with the session tag "
+                                    f"{resolved.tenancy_attribute}=<tenant>.")
+        role.node.default_child.override_logical_id(role_id)
+        roles.append(role)
+    return roles
 
 
 def synth_assembly(resolved: ResolvedSchema, out_dir: str | Path) -> dict[str, Path]:

@@ -178,6 +178,14 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "environment {env} moves from {before} to {after}: a new stack with empty tables is created "
                "there; the old stack and its data stay where they are",
                "copy the data to the new location, then destroy the old stack"),
+    # Issue 19: guards for the values already stored, written by the deploy (docs/codegen.md).
+    ChangeKind("D315", "unique_added", O, "attribute declared unique",
+               "{attribute} becomes unique ({after}): deploy first scans {name} for values held twice and is "
+               "refused (exit 3, nothing written, the duplicates listed by key) when there are any; otherwise it "
+               "writes one guard item per stored value, one write capacity unit each",
+               "make the stored values unique before deploying (the deploy lists any it finds)"),
+    ChangeKind("D316", "tenant_access_changed", O, "tenant access of a table changed",
+               "tenant principals may now {after} the items of {name} (TenantDataAccess), instead of {before}"),
     # -- safe: nothing existing is touched, or metadata only -----------------------------------
     ChangeKind("D401", "table_added", S, "table added", "table {name} is created"),
     ChangeKind("D402", "point_in_time_recovery_changed", S, "point-in-time recovery turned on",
@@ -195,6 +203,11 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D409", "removal_policy_changed", S, "removal policy changed",
                "removal policy changes from {before} to {after}: it decides what a later removal does "
                "to the data"),
+    ChangeKind("D410", "unique_removed", S, "attribute no longer unique",
+               "{attribute} is no longer unique: the generated data layer stops checking it (its guard items "
+               "are left in place, unused)"),
+    ChangeKind("D411", "version_changed", S, "optimistic versions turned on or off",
+               "optimistic versions are turned {after} in the generated data layer (items are not rewritten)"),
 ]}
 
 ORDER = {kind: n for n, kind in enumerate(KINDS)}
@@ -455,6 +468,19 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
         add("tags_changed", "tags", before=old.tags, after=new.tags, detail=_dict_detail(old.tags, new.tags))
     if old.description != new.description:
         add("description_changed", "description", before=old.description, after=new.description)
+    old_unique, new_unique = old.unique_attributes(), new.unique_attributes()
+    for name, scope in new_unique.items():
+        if old_unique.get(name) != scope:
+            add("unique_added", f"attribute {name}", attribute=name, before=old_unique.get(name), after=scope,
+                name=new.physical_name)
+    for name in old_unique:
+        if name not in new_unique:
+            add("unique_removed", f"attribute {name}", attribute=name, before=old_unique[name], after=None)
+    if old.tenant_access != new.tenant_access and new.tenant_scoped:
+        add("tenant_access_changed", "tenant access", before=old.tenant_access, after=new.tenant_access,
+            name=new.physical_name)
+    if old.version != new.version:
+        add("version_changed", "version", before=old.version, after=new.version)
     attributes = _attribute_detail(old, new)
     if attributes:
         add("attributes_changed", "attributes", before=old.attributes, after=new.attributes, detail=attributes)
@@ -578,7 +604,9 @@ def _attribute_detail(old: ResolvedTable, new: ResolvedTable) -> str:
     parts = [f"+{k}{role(k)}" for k in new.attributes if k not in old.attributes]
     parts += [f"-{k}{role(k)}" for k in old.attributes if k not in new.attributes]
     for k in new.attributes:
-        if k in old.attributes and old.attributes[k] != new.attributes[k]:
+        # `unique` alone is its own change (unique_added / unique_removed)
+        if k in old.attributes and old.attributes[k].model_copy(update={"unique": None}) != \
+                new.attributes[k].model_copy(update={"unique": None}):
             if k in keys and old.attributes[k].type != new.attributes[k].type:
                 continue
             parts.append(f"~{k}{role(k)}")

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .errors import JobworkError
+from .errors import JobworkError, Severity
 from .model import (
     BUILT_IN_TAGS,
+    MANAGED_BY,
+    TOOL_TAGS,
     Capacity,
     Encryption,
     Projection,
@@ -163,6 +165,15 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
     return entry
 
 
+def _built_in_tags_replaced(item: Imported, schema: SchemaFile, env: str, key: str) -> list[str]:
+    """A live tag under one of the tool's own keys with another value: the first deploy replaces it. Said
+    here, since the schema cannot keep it (rule N109 reserves those keys)."""
+    ours = dict(zip(TOOL_TAGS, (schema.app, env, key, MANAGED_BY), strict=True))  # as model.py sets them
+    return [f"tag {k}={v!r} becomes {k}={ours[k]!r} on the first deploy: jobwork-infra sets the tags "
+            f"{', '.join(BUILT_IN_TAGS)} itself (copy the value under another tag key to keep it)"
+            for k, v in item.table.tags.items() if k in ours and v != ours[k]]
+
+
 def build_entries(items: Sequence[Imported], schema: SchemaFile, env: str) -> CommentedMap:
     """YAML key → table node, each preceded by where it came from and what the language cannot say."""
     tables = CommentedMap()
@@ -172,7 +183,7 @@ def build_entries(items: Sequence[Imported], schema: SchemaFile, env: str) -> Co
             raise JobworkError(f"two imported tables would both be called {key!r} in the schema",
                                "import them one at a time and rename the first before importing the second")
         tables[key] = table_entry(item, schema, env, key, needs_name)
-        comment = [f"imported from {item.source}", *item.notes]
+        comment = [f"imported from {item.source}", *item.notes, *_built_in_tags_replaced(item, schema, env, key)]
         tables.yaml_set_comment_before_after_key(key, before="\n".join(comment), indent=2)
     return tables
 
@@ -217,6 +228,51 @@ def merge_tables(text: str, entries: CommentedMap, file: str) -> str:
         if key in entries.ca.items:
             tables.ca.items[key] = entries.ca.items[key]
     return dump(document)
+
+
+# Why a warning on an imported table is acknowledged rather than left to fail `validate --strict`: the
+# table exists, AWS accepted it, and changing it would recreate an index or the table. Each reason says so.
+_IMPORTED_REASONS = {
+    "I104": "imported as it is live: AWS accepts a local index on the table's own sort key, and a local index "
+            "cannot change without recreating the table",
+    "I107": "imported as it is live: AWS accepts key attributes in an INCLUDE list, and changing the list "
+            "recreates the index",
+    "I108": "imported: DynamoDB does not record the types of non-key attributes; declare them under attributes "
+            "to have their spelling checked",
+    "T002": "imported as it is live: this index crosses tenants; review who may query it",
+}
+
+
+def _owner(path: tuple) -> tuple:
+    """The table or index (where `acknowledge:` goes) that a finding's path is about."""
+    if len(path) >= 4 and path[2] in ("global_indexes", "local_indexes"):
+        return tuple(path[:4])
+    return tuple(path[:2])
+
+
+def acknowledge_imported(project: Project, entries: CommentedMap) -> list[str]:
+    """Acknowledge, on the imported table or index it is about, each warning the imported tables raise.
+
+    What `import --write` writes then passes `validate --strict`; each acknowledged warning stays
+    visible as a note with its reason. Errors are left alone (check_imported refuses them). Returns
+    one line per acknowledgement ("users.by_email: T002").
+    """
+    document = _yaml().load(project.document.text)
+    document["tables"] = entries
+    checked = check_project(f"{project.document.file} (imported tables)", text=dump(document))
+    done = []
+    for d in checked.diagnostics:
+        if d.severity is not Severity.WARNING or len(d.path) < 2 or d.path[0] != "tables" or d.path[1] not in entries:
+            continue
+        owner = _owner(d.path)
+        node = entries[owner[1]]
+        if len(owner) == 4:
+            node = node[owner[2]][owner[3]]
+        acknowledged = node.setdefault("acknowledge", CommentedMap())
+        if d.code not in acknowledged:
+            acknowledged[d.code] = _IMPORTED_REASONS.get(d.code, f"imported as it is live: {d.message}")
+            done.append(f"{'.'.join(map(str, owner[1::2] if len(owner) == 4 else owner[1:]))}: {d.code}")
+    return done
 
 
 def check_imported(project: Project, entries: CommentedMap) -> Project:

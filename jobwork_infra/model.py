@@ -78,6 +78,14 @@ def _encryption_shorthand(value: Any) -> Any:
     return value
 
 
+def _unique_shorthand(value: Any) -> Any:
+    if value is True:
+        return "tenant"
+    if value is False:
+        return None
+    return value
+
+
 def _schema_version(value: Any) -> Any:
     # Exactly the integer 1: lax validation would take `true` and `1.0` as 1 (True == 1 == 1.0).
     if type(value) is not int or value != 1:
@@ -95,6 +103,14 @@ class Attribute(_Model):
     description: str | None = Field(default=None, description="What the attribute holds (for docs and readers).")
     enum: list[str | int] | None = Field(default=None, min_length=1,
                                          description="The values it may take (documentation and codegen).")
+    # `true` is `tenant`: a value unique among the items of one tenant (an email); `global`: unique
+    # across tenants (a login subject). The generated data layer keeps a guard item per value in the
+    # guard table (GUARD_TABLE) and writes it in the same transaction as the item (docs/codegen.md).
+    unique: Annotated[Literal["tenant", "global"] | None, BeforeValidator(_unique_shorthand,
+                      json_schema_input_type=bool | Literal["tenant", "global"] | None)] = Field(
+        default=None, description="tenant (or true): no two items of one tenant hold the same value; global: no "
+        "two items at all (only on a table or index marked as crossing tenants). Enforced by the generated "
+        "data layer with guard items.")
 
 
 class Projection(_Model):
@@ -240,6 +256,10 @@ class Table(TableOptions):
                             "local index of a table that holds data. Generations only go up.")
     access_patterns: list[AccessPattern] = Field(default=[], description="The queries the application makes; "
                                                  "each must be served without a Scan.")
+    version: bool = Field(default=False, description="Optimistic locking in the generated data layer: a number "
+                          "attribute `version` that every write increments and a stale write is refused on.")
+    tenant_access: Literal["read", "write"] = Field(default="write", description="What a tenant principal may do "
+                                                    "to the table's items: read, or write (default).")
     acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
@@ -248,6 +268,9 @@ class Tenancy(_Model):
 
     attribute: Name = Field(default="tenant_id", description="The partition key of every tenant-scoped table (a "
                            "string); IAM limits each tenant to items whose key is its own id.")
+    assumed_by: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+                                   description="The role ARN (your application's) allowed to assume the tenant "
+                                   "roles with a tenant session tag; compile then emits the roles.")
 
 
 class Naming(_Model):
@@ -333,6 +356,7 @@ _PATTERN_MEANING = {
     "account": "a 12-digit AWS account id (quote it in YAML)",
     "stack": "1–64 letters, digits or hyphens, a letter first (it ends the stack name {app}-{env}-NAME)",
     "kms_key_arn": "a KMS key or alias ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+    "assumed_by": "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
 }
 
 
@@ -486,6 +510,13 @@ class ResolvedTable(_Model):
             del dumped["generation"]
         return dumped
 
+    version: bool = False
+    tenant_access: Literal["read", "write"] = "write"
+
+    def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
+        """Attribute name → its scope, for every attribute declared `unique`."""
+        return {name: a.unique for name, a in self.attributes.items() if a.unique is not None}
+
     def global_index(self, name: str) -> ResolvedGlobalIndex | None:
         return next((i for i in self.global_indexes if i.name == name), None)
 
@@ -498,6 +529,8 @@ class ResolvedSchema(_Model):
     stack_name: str
     tenancy_attribute: str
     tables: dict[str, ResolvedTable]
+    # The role that may assume the tenant roles (tenancy.assumed_by); None: compile emits no role.
+    tenant_role_assumed_by: str | None = None
 
     @property
     def stacks(self) -> dict[str, dict[str, ResolvedTable]]:
@@ -667,7 +700,29 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         access_patterns=tuple(table.access_patterns),
         stack=option("stack"),
         generation=table.generation,
+        version=table.version,
+        tenant_access=table.tenant_access,
     )
+
+
+# The table the compiler adds when any attribute is `unique`: one guard item per unique value,
+# apart from the tables it guards so that it never shows in their queries, counts or scans. Its
+# partition key is the tenancy attribute, so a tenant-scoped guard lives in its tenant's partition
+# (TenantDataAccess covers it); a global guard's partition starts with GLOBAL_GUARD_PREFIX, which no
+# tenant id can (docs/codegen.md, "Unique values").
+GUARD_TABLE = "unique_guards"
+GUARD_SORT_KEY = "guard"
+GLOBAL_GUARD_PREFIX = "#global#"
+
+
+def guard_table(schema: SchemaFile) -> Table | None:
+    """The guard table's definition, or None when no attribute of the schema is unique."""
+    if not any(a.unique for t in schema.tables.values() for a in t.attributes.values()):
+        return None
+    return Table(description="Guard items of the unique attributes (added by jobwork-infra; one item per value).",
+                 sort_key=GUARD_SORT_KEY,
+                 attributes={schema.tenancy.attribute: Attribute(type="string"),
+                             GUARD_SORT_KEY: Attribute(type="string")})
 
 
 def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
@@ -680,5 +735,14 @@ def resolve(schema: SchemaFile, env: str) -> ResolvedSchema:
         account=environment.account,
         stack_name=stack_name(schema, env),
         tenancy_attribute=schema.tenancy.attribute,
-        tables={key: _resolve_table(schema, env, key, table) for key, table in schema.tables.items()},
+        tables=_resolve_tables(schema, env),
+        tenant_role_assumed_by=schema.tenancy.assumed_by,
     )
+
+
+def _resolve_tables(schema: SchemaFile, env: str) -> dict[str, ResolvedTable]:
+    tables = {key: _resolve_table(schema, env, key, table) for key, table in schema.tables.items()}
+    guards = guard_table(schema)
+    if guards is not None and GUARD_TABLE not in tables:  # a table of that name is refused by rule U003
+        tables[GUARD_TABLE] = _resolve_table(schema, env, GUARD_TABLE, guards)
+    return tables

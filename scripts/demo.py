@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,9 +97,13 @@ def sample_data(client, data) -> None:
     console.print(listing)
 
     # "find user at login": the cross-tenant index, before the tenant is known.
-    login = data.CrossTenantData(client=client, env=ENV).users.find_user_at_login("sub-vikram").items
-    console.print(f"CrossTenantData(…).users.find_user_at_login('sub-vikram') → tenant {login[0].tenant_id}, "
-                  f"user {login[0].user_id}")
+    # cognito_sub is `unique: global`, so the lookup is exact: the one user, or None.
+    login = data.CrossTenantData(client=client, env=ENV).users.find_user_at_login("sub-vikram")
+    if login is None:
+        console.print("[red]find_user_at_login('sub-vikram') found no user[/]")
+        sys.exit(1)
+    console.print(f"CrossTenantData(…).users.find_user_at_login('sub-vikram') → tenant {login.tenant_id}, "
+                  f"user {login.user_id}")
 
     # Isolation by construction: another tenant sees none of it, and cannot write into it.
     other = data.TenantData(OTHER_TENANT, client=client, env=ENV)
@@ -110,6 +115,19 @@ def sample_data(client, data) -> None:
         sys.exit(1)
     except data.TenantIsolationError as refused:
         console.print(f"TenantData({OTHER_TENANT[:8]}…).users.put(<a DD-DEMO user>) → refused: {refused}")
+    # The login hijack of issue 19: another tenant claims Vikram's cognito_sub. Refused before
+    # anything is written (the guard item and the user go in one transaction).
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        other.users.put(data.UsersItem(user_id=uuid.UUID(int=666, version=4), cognito_sub="sub-vikram",
+                                       name="Mallory", role="OWNER", created_at=now, updated_at=now))
+        console.print("[red]another tenant took the cognito_sub of a DD-DEMO user[/]")
+        sys.exit(1)
+    except data.UniqueViolation as refused:
+        console.print(f"TenantData({OTHER_TENANT[:8]}…).users.put(<cognito_sub='sub-vikram'>) → refused: {refused}")
+    if other.users.list_users_of_a_tenant().items:
+        console.print("[red]the refused user was written anyway[/]")
+        sys.exit(1)
     if len(found) != len(USERS) or seen:
         console.print(f"[red]expected {len(USERS)} users for DD-DEMO and none for the other tenant, "
                       f"read {len(found)} and {len(seen)}[/]")

@@ -107,7 +107,8 @@ def test_the_seed_stack_is_taken_over_keeping_every_item(strict_aws, seed):
     assert held(strict_aws, SEED) == {}
     seed_resources = template(strict_aws, SEED)["Resources"]
     assert list(seed_resources) == [PLACEHOLDER]
-    assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable"}
+    assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable",
+                                              "unique_guards": "UniqueGuardsTable"}  # created, not adopted
     users = strict_aws.wait_indexes_active("users")
     assert [i["IndexName"] for i in users["GlobalSecondaryIndexes"]] == ["by_cognito_sub"]
     found = strict_aws.client("dynamodb").query(
@@ -142,7 +143,8 @@ def test_a_failed_update_of_the_seed_stack_leaves_everything_and_a_rerun_complet
     rerun = deploy(strict_aws, seed, "--adopt", "--from-stack", SEED)
     assert rerun.exit_code == 0, rerun.output
     assert items(strict_aws) == ITEMS
-    assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable"}
+    assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable",
+                                              "unique_guards": "UniqueGuardsTable"}  # created, not adopted
 
 
 def test_a_failed_import_leaves_every_item_and_a_rerun_imports(strict_aws, seed, monkeypatch):
@@ -169,13 +171,15 @@ def test_a_failed_import_leaves_every_item_and_a_rerun_imports(strict_aws, seed,
     assert "retains tenant, users" not in rerun.output and "no longer manages" not in rerun.output
     assert "✓ adopted table users into stack jobwork-dev as UsersTable" in rerun.output
     assert items(strict_aws) == ITEMS
-    assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable"}
+    assert held(strict_aws, "jobwork-dev") == {"tenant": "TenantTable", "users": "UsersTable",
+                                              "unique_guards": "UniqueGuardsTable"}  # created, not adopted
     assert [i["IndexName"] for i in strict_aws.wait_indexes_active("users")["GlobalSecondaryIndexes"]] == [
         "by_cognito_sub"]
 
 
 def test_a_table_whose_keys_differ_is_refused_before_any_change(strict_aws, seed):
-    text = Path(seed).read_text().replace("    sort_key: user_id\n", "    sort_key: email\n")
+    text = Path(seed).read_text().replace("    sort_key: user_id\n", "    sort_key: email\n").replace(
+        "{type: string, unique: tenant}", "string")  # a key is unique already (U001)
     Path(seed).write_text(text.replace("key: [tenant_id, user_id]", "key: [tenant_id, email]"))
     result = deploy(strict_aws, seed, "--adopt", "--from-stack", SEED)
     assert result.exit_code == 3, result.output

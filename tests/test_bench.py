@@ -47,7 +47,8 @@ def run_bench(*args: str) -> str:
     (("bench/local_deploy.py", "--engine", "moto", "--tables", "2"), "boto3 create+wait"),
     (("bench/redeploy.py", "--engine", "moto", "--runs", "1"), "deploy/validate"),
     (("bench/migrate.py", "--items", "100", "--burst", "20", "--segments", "2"), "catch-up after a burst"),
-], ids=["deploy_double", "local_deploy", "redeploy", "migrate"])
+    (("bench/unique.py", "--calls", "3"), "put with one unique attribute"),
+], ids=["deploy_double", "local_deploy", "redeploy", "migrate", "unique"])
 def test_the_deploy_benches_run_to_the_end_at_their_smallest(args, says):
     """In a process of their own: the strict double and the engines they start are theirs."""
     assert says in run_bench(*args)

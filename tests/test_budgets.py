@@ -48,7 +48,7 @@ def test_resources_at_the_limit_pass_and_one_past_fails_at_that_table():
 def test_tenant_policies_count_as_resources():
     text = HEADER + "tables:\n" + "".join(f"  t{i:03d}: {{}}\n" for i in range(1, 501))
     [usage] = budgets.usage(resolve(check_project("x.yaml", text).schema, "dev"))
-    assert usage.resources == 500 + len(usage.policies) > 500
+    assert usage.resources == 500 + 2 * len(usage.policies) > 500  # each policy and its read-only twin
     assert errors(text, "B001")
 
 
@@ -253,8 +253,8 @@ def test_a_bad_stack_name_is_located():
 def test_a_thousand_tables_without_stack_are_refused_with_where_to_split():
     project = check_project("tables.yaml", make_schema(1000))
     [resources] = [d for d in project.diagnostics if d.code == "B001"]
-    assert resources.is_error and resources.path == ("tables", "table_00488")
-    assert "`stack: part2`" in resources.hint and "table_00488" in resources.hint
+    assert resources.is_error and resources.path == ("tables", "table_00476")
+    assert "`stack: part2`" in resources.hint and "table_00476" in resources.hint
     assert not project.ok
 
 
@@ -276,8 +276,8 @@ def test_validate_json_shows_each_stacks_budgets(tmp_path):
     stacks = json.loads(result.stdout)["stacks"]
     assert [s["stack"] for s in stacks["dev"]] == ["big-dev-orders", "big-dev-shared"]
     shared = stacks["dev"][1]
-    assert shared["resources"] == {"used": 3, "limit": 500}  # two tables and their tenant policy
-    assert shared["outputs"] == {"used": 2, "limit": 200}
+    assert shared["resources"] == {"used": 4, "limit": 500}  # two tables, their tenant policy and its twin
+    assert shared["outputs"] == {"used": 3, "limit": 200}
     assert shared["tenant_policies"][0]["name"] == "big-dev-shared-TenantDataAccess"
 
 
@@ -286,7 +286,7 @@ def test_docs_show_each_stacks_budgets(tmp_path):
     path.write_text(STACKED)
     result = CliRunner().invoke(app, ["docs", "--schema", str(path)])
     assert result.exit_code == 0, result.output
-    assert "| dev | `big-dev-shared` | 2 | 3 / 500 | 2 / 200 |" in result.stdout
+    assert "| dev | `big-dev-shared` | 2 | 4 / 500 | 3 / 200 |" in result.stdout
 
 
 def test_print_of_several_stacks_asks_which(tmp_path):
@@ -324,8 +324,10 @@ def resolve_tokens(value, template: dict, region: str = budgets.LONGEST_REGION,
     return {k: resolve_tokens(v, template, region, partition) for k, v in value.items()}
 
 
-def policies_of(template: dict) -> dict[str, dict]:
-    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
+def policies_of(template: dict, prefix: str = "TenantDataAccess") -> dict[str, dict]:
+    """The read-write tenant policies (prefix TenantDataRead: their read-only twins)."""
+    return {lid: r for lid, r in template["Resources"].items()
+            if r["Type"] == "AWS::IAM::ManagedPolicy" and lid.startswith(prefix)}
 
 
 def lint_errors(template: dict, region: str = "us-east-1") -> list[str]:
@@ -366,6 +368,9 @@ def test_sixty_tenant_tables_fit_iams_limit_in_every_policy(sixty):
         assert re.sub(r"\s", "", json.dumps(document)) == json.dumps(document, separators=(",", ":"))
     assert all(n <= budgets.MAX_POLICY_CHARS for n in counted.values())
     assert counted == {p.name: p.characters for p in usage.policies}  # validate's count is exact
+    twins = {p["Properties"]["ManagedPolicyName"]: budgets.iam_characters(
+        resolve_tokens(p["Properties"]["PolicyDocument"], template)) for p in policies_of(template, "TenantDataRead").values()}
+    assert twins == {budgets.read_policy_name("big-dev", p.number): p.read_characters for p in usage.policies}
     # every tenant-scoped table and index granted, once
     granted = [r for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
                for r in resolve_tokens(s["Resource"], template)]
@@ -427,7 +432,7 @@ def test_a_thousand_tables_over_several_stacks_synthesize_within_every_limit(tmp
         for policy in policies_of(template).values():
             document = resolve_tokens(policy["Properties"]["PolicyDocument"], template, "ap-south-1", "aws")
             assert budgets.iam_characters(document) <= budgets.MAX_POLICY_CHARS
-    assert sum(len(t["Resources"]) - len(policies_of(t)) for t in templates.values()) == 1000
+    assert sum(len(t["Resources"]) - 2 * len(policies_of(t)) for t in templates.values()) == 1000  # and twins
     with ProcessPoolExecutor(max_workers=2) as pool:
         results = dict(zip(templates, pool.map(lint_errors, templates.values(), ["ap-south-1"] * 4), strict=True))
     assert results == {name: [] for name in templates}
@@ -458,7 +463,8 @@ def test_sixty_tables_template_deploys_to_cloudformation(sixty, moto_endpoint):
     assert sorted(names) == sorted(f"big-dev-table_{i:02d}" for i in range(60))
     iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
     stored = {p["PolicyName"]: p for p in iam.list_policies(Scope="Local")["Policies"]}
-    assert sorted(stored) == sorted(r["Properties"]["ManagedPolicyName"] for r in policies_of(template).values())
+    assert sorted(stored) == sorted(r["Properties"]["ManagedPolicyName"] for r in [
+        *policies_of(template).values(), *policies_of(template, "TenantDataRead").values()])
     for policy in stored.values():
         document = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
         text = document["PolicyVersion"]["Document"]
@@ -486,6 +492,6 @@ def test_ten_thousand_tables_are_refused_by_validate_without_a_synth():
     crossing = lines["B001"] - 6
     tables = resolve(check_project("x.yaml", text).schema, "dev").tables
     def resources(n: int) -> int:
-        return n + len(budgets.pack_tenant_policies("big-dev", dict(list(tables.items())[:n]), "tenant_id", None))
+        return n + 2 * len(budgets.pack_tenant_policies("big-dev", dict(list(tables.items())[:n]), "tenant_id", None))
 
     assert resources(crossing) <= 500 < resources(crossing + 1)

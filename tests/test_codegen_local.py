@@ -119,9 +119,12 @@ def test_every_access_pattern_returns_exactly_its_items(deployed, seeded):
     for tenant in (A, B):
         data = gen.TenantData(tenant, client=client, env="dev")
         assert job_ids(every_page(data.jobs.jobs_of_a_tenant)) == expected(jobs, tenant)
-        assert job_ids(every_page(data.jobs.one_job, job_id="J-003")) == [(tenant, "J-003")]
-        assert job_ids(every_page(data.jobs.one_job, job_id_begins_with="J-00")) == expected(jobs, tenant)
-        assert job_ids(every_page(data.jobs.one_job, job_id_between=("J-002", "J-004"))) == [
+        # The whole primary key is an exact lookup (issue 19): the item or None, not a page.
+        assert job_ids([data.jobs.one_job("J-003")]) == [(tenant, "J-003")]
+        assert data.jobs.one_job("J-999") is None
+        assert job_ids(every_page(data.jobs.jobs_of_a_tenant, job_id="J-003")) == [(tenant, "J-003")]
+        assert job_ids(every_page(data.jobs.jobs_of_a_tenant, job_id_begins_with="J-00")) == expected(jobs, tenant)
+        assert job_ids(every_page(data.jobs.jobs_of_a_tenant, job_id_between=("J-002", "J-004"))) == [
             (tenant, "J-002"), (tenant, "J-003"), (tenant, "J-004")]
 
         open_jobs = every_page(data.jobs.open_jobs_of_a_tenant, status="OPEN")
@@ -139,7 +142,7 @@ def test_every_access_pattern_returns_exactly_its_items(deployed, seeded):
         in_may = every_page(data.jobs.jobs_started, started_at_begins_with="2024-05")
         assert job_ids(in_may) == expected(jobs, tenant, started_at=lambda s: s.month == 5)
 
-        assert [t.name for t in every_page(data.tenant.get_a_tenant)] == [f"tenant {tenant[:4]}"]
+        assert data.tenant.get_a_tenant().name == f"tenant {tenant[:4]}"
         assert data.tenant.get().name == f"tenant {tenant[:4]}"
         readings = every_page(data.readings.readings_in_a_range, seq_between=(2, 4))
         assert [(str(r.tenant_id), r.seq) for r in readings] == [(tenant, 2), (tenant, 3), (tenant, 4)]
@@ -236,7 +239,7 @@ def test_conditional_put_and_dynamodb_errors_name_table_and_pattern(deployed, se
         prod.jobs.open_jobs_of_a_tenant(status="OPEN")
     assert error.value.operation == "jobs.open_jobs_of_a_tenant"
     with pytest.raises(ValueError, match="give one of job_id, job_id_begins_with or job_id_between"):
-        data.jobs.one_job(job_id="J-1", job_id_begins_with="J")
+        data.jobs.jobs_of_a_tenant(job_id="J-1", job_id_begins_with="J")
 
 
 TENANTS = [A, B, "33333333-3333-4333-8333-333333333333"]
@@ -255,7 +258,7 @@ def test_a_tenant_bound_repository_never_returns_another_tenants_item(deployed, 
         written[tenant][job_id] = status  # a later put of the same key replaces the item
     for tenant in TENANTS:
         data = gen.TenantData(tenant, client=client, env="dev", cursor_secret=b"k")
-        mine = every_page(data.jobs.one_job, job_id_begins_with=f"P-{run}-")
+        mine = every_page(data.jobs.jobs_of_a_tenant, job_id_begins_with=f"P-{run}-")
         assert {str(i.tenant_id) for i in mine} <= {tenant}
         assert {i.job_id: i.status for i in mine} == written[tenant]
         for status in ("OPEN", "DONE"):

@@ -13,7 +13,7 @@ from tests.codegen_support import EVERY_TYPE, FIXTURES, ROOT, generate_package
 pytestmark = pytest.mark.slow
 
 RUFF = Path(sys.executable).parent / "ruff"
-PACKAGES = ["jobwork_data", "rich_data", "edge_data", "solo_data"]
+PACKAGES = ["jobwork_data", "rich_data", "edge_data", "solo_data", "writes_data"]
 # One tenant-scoped table and nothing else: no cross-tenant part at all.
 SOLO = "version: 1\napp: solo\nenvironments:\n  dev: {}\ntables:\n  notes:\n    sort_key: note_id\n" \
        "    attributes:\n      note_id: string\n"
@@ -27,6 +27,7 @@ def generated(tmp_path_factory) -> Path:
     generate_package(FIXTURES / "edge_names.yaml", out, "edge_data")
     (out / "solo.yaml").write_text(SOLO)
     generate_package(out / "solo.yaml", out, "solo_data")
+    generate_package(FIXTURES / "writes.yaml", out, "writes_data")   # unique, version, aliases, batches
     return out
 
 
@@ -36,7 +37,7 @@ def test_generated_code_passes_mypy_strict(generated):
          *(arg for package in PACKAGES for arg in ("-p", package))],
         cwd=generated, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success: no issues found in 16 source files" in result.stdout
+    assert "Success: no issues found in 20 source files" in result.stdout
 
 
 def test_generated_code_passes_ruff(generated):

@@ -93,7 +93,9 @@ def test_metadata_carries_the_schema_hash(templates):
     assert templates["dev"]["Metadata"] == {"JobworkInfra": {
         "SchemaHash": resolved.schema_hash, "Version": jobwork_infra.__version__, "Environment": "dev",
         "Tables": {"tenant": {"LogicalId": "TenantTable", "TableName": "jobwork-dev-tenant"},
-                   "users": {"LogicalId": "UsersTable", "TableName": "jobwork-dev-users"}}}}
+                   "users": {"LogicalId": "UsersTable", "TableName": "jobwork-dev-users"},
+                   # added by the compiler for the unique attributes of users (issue 19)
+                   "unique_guards": {"LogicalId": "UniqueGuardsTable", "TableName": "jobwork-dev-unique_guards"}}}}
     assert templates["prod"]["Metadata"]["JobworkInfra"]["SchemaHash"] != resolved.schema_hash
 
 
@@ -189,7 +191,12 @@ def test_outputs(templates):
     assert {k: v["Value"] for k, v in templates["dev"]["Outputs"].items()} == {
         "TableArnPrefix": {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"},
         "TenantDataAccessPolicyArns": {"Ref": "TenantDataAccess"},
+        "TenantDataReadPolicyArns": {"Ref": "TenantDataRead"},
     }
+    # With tenancy.assumed_by, the two tenant roles (issue 23, item 7).
+    assert templates["rich"]["Outputs"]["TenantDataRoleArn"]["Value"] == {"Fn::GetAtt": ["TenantDataRole", "Arn"]}
+    assert templates["rich"]["Outputs"]["TenantDataReadRoleArn"]["Value"] == {
+        "Fn::GetAtt": ["TenantDataReadRole", "Arn"]}
     assert templates["rich"]["Outputs"]["OrdersTableStreamArn"]["Value"] == {
         "Fn::GetAtt": ["OrdersTable", "StreamArn"]}
     assert "CatalogTableStreamArn" in templates["rich"]["Outputs"]
@@ -206,7 +213,7 @@ def test_tenant_policy_on_the_project_schema(templates):
     assert statement["Action"] == TENANT_ACTIONS
     assert statement["Condition"] == LEADING_KEYS
     # by_cognito_sub crosses tenants (tenant_scoped: false): it must not be reachable here.
-    assert statement["Resource"] == [arn_of("TenantTable"), arn_of("UsersTable")]
+    assert statement["Resource"] == [arn_of("TenantTable"), arn_of("UsersTable"), arn_of("UniqueGuardsTable")]
     assert "by_cognito_sub" not in json.dumps(policy)
 
 
@@ -250,7 +257,8 @@ def test_logical_ids_survive_added_tables_and_changed_options(templates):
 
     before = templates["dev"]
     after = synth_text(edited_schema(edit))
-    assert list(after["Resources"]) == ["JobOrdersTable", "TenantTable", "UsersTable", "TenantDataAccess"]
+    assert list(after["Resources"]) == ["JobOrdersTable", "TenantTable", "UsersTable", "UniqueGuardsTable",
+                                        "TenantDataAccess", "TenantDataRead"]
     for logical_id, resource in before["Resources"].items():
         assert after["Resources"][logical_id]["Type"] == resource["Type"]
         if resource["Type"] == "AWS::DynamoDB::Table":
@@ -274,7 +282,8 @@ def test_dev_template_deploys_to_cloudformation(moto_endpoint):
     assert outputs["TenantDataAccessPolicyArns"].endswith(":policy/jobwork-dev-TenantDataAccess")
 
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
-    assert sorted(dynamodb.list_tables()["TableNames"]) == ["jobwork-dev-tenant", "jobwork-dev-users"]
+    assert sorted(dynamodb.list_tables()["TableNames"]) == ["jobwork-dev-tenant", "jobwork-dev-unique_guards",
+                                                            "jobwork-dev-users"]
     users = dynamodb.describe_table(TableName="jobwork-dev-users")["Table"]
     assert users["KeySchema"] == [{"AttributeName": "tenant_id", "KeyType": "HASH"},
                                   {"AttributeName": "user_id", "KeyType": "RANGE"}]

@@ -205,6 +205,8 @@ tables:
   # imported from live table legacy-events
   # warm throughput 30000 reads/s, 10000 writes/s (set by AWS; not in the schema language)
   # encrypted with the KMS key arn:aws:kms:eu-west-1:123456789012:key/0b1f: read as aws_managed; if it is a customer managed key, write encryption: {kms_key_arn: arn:aws:kms:eu-west-1:123456789012:key/0b1f}
+  # tag app='legacy' becomes app='jobwork' on the first deploy: jobwork-infra sets the tags app, env, table, managed-by itself (copy the value under another tag key to keep it)
+  # tag managed-by='hand' becomes managed-by='jobwork-infra' on the first deploy: jobwork-infra sets the tags app, env, table, managed-by itself (copy the value under another tag key to keep it)
   legacy_events:
     table_name: legacy-events
     sort_key: event_id
@@ -363,6 +365,8 @@ def test_import_by_name_from_an_aws_endpoint_reads_ttl_pitr_tags_and_stream(stri
         partition_key: actor
         projection: keys_only
         tenant_scoped: false
+        acknowledge:
+          T002: 'imported as it is live: this index crosses tenants; review who may query it'
     ttl: purge_at
 """)
     for line in ("    stream: new_image\n", "    point_in_time_recovery: true\n", "      team: platform\n"):

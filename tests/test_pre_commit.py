@@ -113,8 +113,8 @@ def test_pre_commit_builds_the_hooks_from_this_repository_and_runs_both(tmp_path
 
     # A valid schema edit the generated package does not know yet: codegen --check fails, validate passes.
     original = schema.read_text()
-    assert "      email: string\n" in original
-    schema.write_text(original.replace("      email: string\n", "      email: string\n      nickname: string\n", 1))
+    assert "      name: string\n" in original
+    schema.write_text(original.replace("      name: string\n", "      name: string\n      nickname: string\n", 1))
     stale = run_hooks()
     assert stale.returncode == 1, stale.stdout + stale.stderr
     assert stale.stdout.count("Passed") == 1 and stale.stdout.count("Failed") == 1

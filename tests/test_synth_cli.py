@@ -26,7 +26,7 @@ def test_synth_writes_the_assembly_and_says_where(tmp_path):
     result = run("synth", "--env", "dev", "--schema", SCHEMA, "--out", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "Synthesized jobwork-dev: 2 tables, 1 global index, 0 local indexes\n"
+        "Synthesized jobwork-dev: 3 tables, 1 global index, 0 local indexes\n"  # with the guard table
         f"Template: {out / 'jobwork-dev.template.json'}\n"
     )
     assert json.loads((out / "jobwork-dev.template.json").read_text()) == \

@@ -53,7 +53,7 @@ def codegen(
             stderr.print(f"  {difference}", markup=False)
         stderr.print(f"  hint: run jobwork-infra codegen {language.value} --out {out}", markup=False)
         raise typer.Exit(EXIT_FAILED)
-    written, removed = write_package(files, out)
+    written, removed = write_package(files, out, schema=Path(schema))
     what = f"{len(written)} file{'' if len(written) == 1 else 's'} written"
     if removed:
         what += f", {len(removed)} removed ({', '.join(removed)})"

@@ -35,7 +35,7 @@ def import_command(
     """
     from ..deploy.aws import aws_errors
     from ..deploy.factory import open_sources, read_for_import
-    from ..importer import build_entries, check_imported, merge_tables, render_tables
+    from ..importer import acknowledge_imported, build_entries, check_imported, merge_tables, render_tables
 
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
@@ -46,6 +46,7 @@ def import_command(
     with aws_errors(f"reading the tables at {sources.label}"):
         items = read_for_import(sources, list(tables or []), head, from_stack)
     entries = build_entries(items, project.schema, env)
+    acknowledged = acknowledge_imported(project, entries)
     check_imported(project, entries)
     if not write:
         typer.echo(render_tables(entries), nl=False)
@@ -55,5 +56,8 @@ def import_command(
     check_project(file, text=merged).require_valid()
     Path(file).write_text(merged, encoding="utf-8")
     stdout.print(f"Wrote {len(entries)} table(s) to {file}: {', '.join(entries)}")
+    if acknowledged:
+        stderr.print(f"acknowledged as they are live (`validate` shows each as a note with its reason): "
+                     f"{', '.join(acknowledged)}")
     stderr.print("next: review them (non-key attributes and access patterns are yours to add), "
                  f"then `jobwork-infra diff` and `jobwork-infra deploy --env {env} --dry-run`")

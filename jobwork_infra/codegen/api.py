@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import keyword
-import re
 from dataclasses import dataclass, replace
-from functools import cache, cached_property
+from functools import cached_property
 from typing import NamedTuple
 
-from pydantic import BaseModel
-
 from ..model import (
+    GUARD_TABLE,
     Attribute,
     KeyAttribute,
     ResolvedGlobalIndex,
@@ -26,9 +23,11 @@ from ..model import (
     ResolvedSchema,
     ResolvedTable,
     SchemaFile,
+    guard_table,
     physical_name,
     resolve,
 )
+from .names import REPOSITORY_METHODS, pascal, python_name, snake
 
 # Python annotations of each attribute type, as the items carry them and the key arguments take them.
 PYTHON_TYPES: dict[str, str] = {
@@ -40,9 +39,6 @@ PYTHON_TYPES: dict[str, str] = {
 # Sort keys stored as S or B take a prefix for begins_with (DynamoDB refuses it on numbers):
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.KeyConditionExpressions.html
 PREFIX_TYPES = {"S": "str", "B": "bytes"}
-# Names a field may not take on a pydantic model (they would shadow its methods).
-_MODEL_NAMES = frozenset(dir(BaseModel))
-REPOSITORY_METHODS = ("get", "put", "delete")
 
 
 @dataclass(frozen=True)
@@ -79,6 +75,9 @@ class Query:
     model: str              # the item model of the target's projection
     partition: KeyPart      # the tenancy attribute on tenant-bound repositories (not an argument there)
     sort: KeyPart | None    # present when the pattern names a sort key
+    # "get": the pattern names the whole primary key (a GetItem, item or None); "one": an index whose
+    # partition key is unique across tenants (a Query of at most one item); None: a Page.
+    exact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,11 @@ class Repository:
     item: str | None        # the table's item model; None on a cross-tenant view of a tenant table
     key: tuple[KeyPart, ...]  # the key without the tenant (get/put/delete), when item is set
     queries: tuple[Query, ...]
+    stored_key: tuple[str, ...] = ()              # the table's key attributes as stored (with the tenant)
+    unique: tuple[tuple[str, str], ...] = ()      # (stored attribute, "tenant" | "global")
+    version: str | None = None                    # the optimistic version attribute (version: true)
+    aliases: tuple[tuple[str, str], ...] = ()     # (Python name, stored name) where they differ
+    changes: tuple[tuple[str, str], ...] = ()     # (Python name, annotation) of what update may set
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class Api:
     items: tuple[ItemModel, ...]
     tenant: tuple[Repository, ...]      # TenantData
     cross: tuple[Repository, ...]       # CrossTenantData
+    guards: bool = False                # a guard table of unique values (model.GUARD_TABLE) exists
 
     @cached_property
     def hash(self) -> str:
@@ -112,33 +117,6 @@ class Api:
         and several times faster than asdict + JSON, which mattered at 1,000 tables.
         """
         return hashlib.sha256(repr(replace(self, source="")).encode()).hexdigest()
-
-
-_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
-_NOT_WORD = re.compile(r"\W", re.ASCII)
-
-
-@cache
-def pascal(text: str) -> str:
-    return "".join(w[:1].upper() + w[1:] for w in _NOT_ALNUM.split(text) if w)
-
-
-@cache
-def snake(text: str) -> str:
-    name = _NOT_ALNUM.sub("_", _CAMEL.sub(r"\1_\2", text)).strip("_").lower() or "x"
-    return python_name(name)
-
-
-@cache
-def python_name(name: str) -> str:
-    """A valid Python identifier for an attribute name (the stored name stays as an alias)."""
-    safe = _NOT_WORD.sub("_", name)
-    if not safe or safe[0].isdigit():
-        safe = "a_" + safe
-    if keyword.iskeyword(safe) or safe in _MODEL_NAMES or safe.startswith("_"):
-        safe = safe.strip("_") + "_" if safe.strip("_") else "a_"
-    return safe
 
 
 def _annotation(attribute: Attribute | None, alias: str = "") -> str:
@@ -242,6 +220,8 @@ def describe_schema(schema: SchemaFile, source: str) -> Api:
     names = {first: {key: table.physical_name for key, table in resolved.tables.items()}}
     for env in others:
         names[env] = {key: physical_name(schema, env, key, table) for key, table in schema.tables.items()}
+        if (guards := guard_table(schema)) is not None:
+            names[env][GUARD_TABLE] = physical_name(schema, env, GUARD_TABLE, guards)
     return describe(resolved, names, source)
 
 
@@ -253,15 +233,21 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
     cross_repos: list[Repository] = []
     tenant_types = set()
     literals: dict[str, str] = {}
+    has_unique = any(t.unique_attributes() for t in first.tables.values())
     for table in first.tables.values():
+        if table.key == GUARD_TABLE and has_unique:
+            continue  # the guard table the compiler added (rule U003): the repositories write it
         for name, attribute in table.attributes.items():
             if enum_alias(table, name):
                 literals[enum_alias(table, name)] = literal(attribute)
         item_name = pascal(table.key) + "Item"
+        fields = _fields(table, list(dict.fromkeys([*_key_names(table), *table.attributes])),
+                         set(_key_names(table)), tenancy if table.tenant_scoped else "")
+        if table.version and "version" not in table.attributes:
+            fields += (ItemField(name="version", stored="version", annotation="int", required=False,
+                                 doc="The optimistic version: pass back the one read to replace the item."),)
         items.append(ItemModel(
-            name=item_name, doc=_doc(table.description, f"An item of the table {table.key!r}."),
-            fields=_fields(table, list(dict.fromkeys([*_key_names(table), *table.attributes])),
-                           set(_key_names(table)), tenancy if table.tenant_scoped else "")))
+            name=item_name, doc=_doc(table.description, f"An item of the table {table.key!r}."), fields=fields))
         if table.tenant_scoped:
             tenant_types.add(table.attributes[tenancy].type if tenancy in table.attributes else "string")
         targets = _targets(table)
@@ -279,22 +265,39 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
             if not served:
                 continue  # rule A001 reports it; a valid schema has none
             method = _unique(snake(pattern.name), taken)
-            sort_part = _key_part(table, sort.name, sort.type) if len(pattern.key) == 2 and sort else None
             model = _index_model(table, item_name, index, partition.name, sort.name if sort else None, items, made)
             tenant_bound = table.tenant_scoped and scoped and partition.name == tenancy
+            exact = None
+            if index is None and (sort is None or len(pattern.key) == 2):
+                exact = "get"   # the whole primary key: one item or none
+            elif (isinstance(index, ResolvedGlobalIndex) and len(pattern.key) == 1 and index.sort_key is None
+                  and (table.attributes.get(partition.name) and table.attributes[partition.name].unique == "global"
+                       or not table.tenant_scoped and partition.name in table.unique_attributes())):
+                exact = "one"   # a unique value: at most one item across the table
+            # A range: [partition] narrows optionally by the sort key, [partition, sort] of an index too.
+            sort_part = _key_part(table, sort.name, sort.type) if sort and exact is None else (
+                _key_part(table, sort.name, sort.type) if sort and len(pattern.key) == 2 else None)
             query = Query(method=method, pattern=pattern.name,
                           doc=_doc(pattern.description, pattern.name[:1].upper() + pattern.name[1:] + "."),
                           scope=f"{table.key}.{method}", index=pattern.index, model=model,
-                          partition=_key_part(table, partition.name, partition.type), sort=sort_part)
+                          partition=_key_part(table, partition.name, partition.type), sort=sort_part,
+                          exact=exact)
             (bound if tenant_bound else crossing).append(query)
         attribute = snake(table.key)
         key = tuple(_key_part(table, k.name, k.type) for k in (table.partition_key, table.sort_key)
                     if k is not None and not (table.tenant_scoped and k.name == tenancy))
         doc = _doc(table.description, f"The table {table.key!r}.")
+        key_names = _key_names(table)
+        version = "version" if table.version else None
+        writes = {"stored_key": tuple(key_names), "unique": tuple(table.unique_attributes().items()), "version": version,
+                      "aliases": tuple((python_name(n), n) for n in table.attributes if python_name(n) != n),
+                      "changes": tuple((python_name(n), _annotation(a, enum_alias(table, n)))
+                                    for n, a in table.attributes.items() if n not in key_names and n != version
+                                    and n != tenancy)}
         if table.tenant_scoped:
             tenant_repos.append(Repository(attribute=attribute, cls=pascal(table.key) + "Repository",
                                            table=table.key, doc=doc, tenant_bound=True, item=item_name,
-                                           key=key, queries=tuple(bound)))
+                                           key=key, queries=tuple(bound), **writes))
             if crossing:
                 cross_repos.append(Repository(attribute=attribute, cls=pascal(table.key) + "CrossTenant",
                                               table=table.key, doc=doc, tenant_bound=False, item=None,
@@ -302,8 +305,9 @@ def describe(first: ResolvedSchema, names: dict[str, dict[str, str]], source: st
         else:
             cross_repos.append(Repository(attribute=attribute, cls=pascal(table.key) + "SharedRepository",
                                           table=table.key, doc=doc, tenant_bound=False, item=item_name,
-                                          key=key, queries=tuple(crossing)))
+                                          key=key, queries=tuple(crossing), **writes))
     return Api(
         source=source, tenancy_attribute=tenancy, tenant_is_uuid=tenant_types == {"uuid"},
         names=names,
-        literals=literals, items=tuple(items), tenant=tuple(tenant_repos), cross=tuple(cross_repos))
+        literals=literals, items=tuple(items), tenant=tuple(tenant_repos), cross=tuple(cross_repos),
+        guards=has_unique)

@@ -31,6 +31,11 @@ def _signatures(api: Api) -> dict[str, dict[str, str]]:
             out[f"{base}.delete"] = {**key, "->": "None"}
         for q in repo.queries:
             args = {} if repo.tenant_bound else {q.partition.name: q.partition.annotation}
+            if q.exact is not None:  # one item or None: the sort key (if any) is a required argument
+                if q.sort is not None:
+                    args[q.sort.name] = q.sort.annotation
+                out[f"{base}.{q.method}"] = {**args, "->": f"{q.model} | None"}
+                continue
             if q.sort is not None:
                 args[q.sort.name] = q.sort.annotation
                 if q.sort.prefix:

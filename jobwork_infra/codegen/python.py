@@ -9,12 +9,14 @@ import json
 import re
 from importlib import resources
 
+from ..model import GUARD_TABLE
 from .api import Api, ItemModel, KeyPart, Query, Repository
 
 GENERATOR = "jobwork-infra codegen"
 HASH_LINE = re.compile(r"^# schema-hash: ([0-9a-f]{64})$", re.MULTILINE)
 _STDLIB = {"date": "datetime", "datetime": "datetime", "Decimal": "decimal", "UUID": "uuid",
-           "Any": "typing", "Literal": "typing"}
+           "Any": "typing", "Literal": "typing", "TypedDict": "typing", "Collection": "collections.abc",
+           "Sequence": "collections.abc", "Mapping": "collections.abc", "ClassVar": "typing"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -85,7 +87,21 @@ def render_items(api: Api, package: str) -> str:
     literals = [f"{alias} = {text}" for alias, text in api.literals.items()]
     if literals:
         literals = ["", "# The values of each enum attribute.", *literals]
+    changes: list[str] = []
+    for repo in (*api.tenant, *api.cross):
+        if repo.item is None or not repo.changes:
+            continue
+        table = repo.cls.removesuffix("SharedRepository").removesuffix("Repository")
+        names = ", ".join(_q(name) for name, _ in repo.changes)
+        changes += ["", "", f"class {table}Changes(TypedDict, total=False):",
+                    f'    """What update(set=..., if_=...) of {repo.table!r} takes: attributes that are not keys."""', "",
+                    *[f"    {name}: {annotation}" for name, annotation in repo.changes],
+                    "", "", f"# The attributes of {repo.table!r} that update(remove=...) takes.",
+                    *_wrap_text(f"{table}Field = Literal[{names}]", "", 110)]
+    body += changes
     used = [f.annotation for m in api.items for f in m.fields] + list(api.literals.values())
+    if changes:
+        used += ["TypedDict", "Literal"]
     pydantic = "BaseModel, ConfigDict" + (", Field" if aliased else "")
     lines = [_header(api, package).rstrip("\n"),
              f'"""Items of the tables in {api.source}: a pydantic model per table, and per index whose',
@@ -105,7 +121,28 @@ def _key_params(parts: tuple[KeyPart, ...]) -> str:
     return "".join(f", {p.name}: {p.annotation}" for p in parts)
 
 
+def _exact_lines(repo: Repository, query: Query) -> list[str]:
+    """A pattern that finds at most one item: GetItem on the whole key, or a unique index's value."""
+    parts = ([] if repo.tenant_bound else [query.partition]) + ([query.sort] if query.sort else [])
+    args = "".join(f", {p.name}: {p.annotation}" for p in parts)
+    doc = _wrap_text(f'"""{_escape(query.doc)}', "        ")
+    if query.exact == "get":
+        key = "{" + ", ".join(f"{_q(p.stored)}: {p.name}" for p in parts) + "}"
+        return ["", *_wrap(f"    def {query.method}(self{args}, *, consistent: bool = False) -> {query.model} | None:",
+                           "        "),
+                *doc, "", "        One GetItem on the whole primary key: the item, or None.", '        """',
+                f"        return self._get({query.model}, {key}, consistent=consistent)"]
+    return ["", *_wrap(f"    def {query.method}(self{args}) -> {query.model} | None:", "        "),
+            *doc, "",
+            f"        The item whose {query.partition.stored} is this unique value, or None (a Query of the index",
+            f"        {query.index!r}; IntegrityError should the table ever hold two).", '        """',
+            f"        return self._find_one({query.model}, scope={_q(query.scope)}, index={_q(query.index)},",
+            f"                              partition=({_q(query.partition.stored)}, {query.partition.name}))"]
+
+
 def _query_lines(repo: Repository, query: Query, tenancy: str) -> list[str]:
+    if query.exact is not None:
+        return _exact_lines(repo, query)
     params = ["self"]
     if repo.tenant_bound:
         params.append("*")
@@ -211,29 +248,96 @@ def _repository_lines(repo: Repository, tenancy: str) -> list[str]:
     lines = ["", "", f"class {repo.cls}(Repository):", *_wrap_text(f'"""{_escape(repo.doc)}', "    "), "",
              *_wrap_text(note, "    "), '    """']
     if repo.item is not None:
-        key = _key_dict(repo.key)
-        key_params = _key_params(repo.key)
-        lines += [
-            "",
-            *_wrap(f"    def get(self{key_params}, *, consistent: bool = False) -> {repo.item} | None:", "        "),
-            '        """The item with this key, or None (a strongly consistent read with consistent=True)."""',
-            f"        return self._get({repo.item}, {key}, consistent=consistent)",
-            "",
-            f"    def put(self, item: {repo.item}, *, if_not_exists: bool = False) -> None:",
-            '        """Write the item (replacing one with the same key unless if_not_exists=True: ConditionFailed).',
-        ]
-        if repo.tenant_bound:
-            lines += ["", f"        The {tenancy} is filled in; an item of another tenant raises TenantIsolationError",
-                      "        before any call to DynamoDB."]
-        partition_key = tenancy if repo.tenant_bound else repo.key[0].stored
-        lines += ['        """',
-                  f"        self._put(item, partition_key={_q(partition_key)}, if_not_exists=if_not_exists)",
-                  "",
-                  f"    def delete(self{key_params}) -> None:",
-                  '        """Delete the item with this key (nothing happens when there is none)."""',
-                  f"        self._delete({key})"]
+        stored_key = ", ".join(_q(k) for k in repo.stored_key) + ("," if len(repo.stored_key) == 1 else "")
+        lines += ["", f"    TABLE_KEY = {_q(repo.table)}", f"    KEY = ({stored_key})"]
+        if repo.unique:
+            lines += _wrap_text("UNIQUE: ClassVar[Mapping[str, str]] = {"
+                                + ", ".join(f"{_q(a)}: {_q(scope)}" for a, scope in repo.unique) + "}", "    ")
+        if repo.version:
+            lines.append(f"    VERSION = {_q(repo.version)}")
+        if repo.aliases:
+            lines += _wrap_text("ALIASES: ClassVar[Mapping[str, str]] = {"
+                                + ", ".join(f"{_q(n)}: {_q(stored)}" for n, stored in repo.aliases) + "}", "    ")
+        lines += _write_lines(repo, tenancy)
     for query in repo.queries:
         lines += _query_lines(repo, query, tenancy)
+    return lines
+
+
+def _write_lines(repo: Repository, tenancy: str) -> list[str]:
+    key = _key_dict(repo.key)
+    key_params = _key_params(repo.key)
+    base = repo.cls.removesuffix("SharedRepository").removesuffix("Repository")
+    changes = f"{base}Changes | None" if repo.changes else None
+    version_param = ", expected_version: int | None = None" if repo.version else ""
+    version_arg = ", expected_version=expected_version" if repo.version else ""
+    lines = [
+        "",
+        *_wrap(f"    def get(self{key_params}, *, consistent: bool = False) -> {repo.item} | None:", "        "),
+        '        """The item with this key, or None (a strongly consistent read with consistent=True)."""',
+        f"        return self._get({repo.item}, {key}, consistent=consistent)",
+        "",
+        *_wrap(f"    def put(self, item: {repo.item}, *, if_not_exists: bool = False, "
+               "transaction: Transaction | None = None) -> None:", "        "),
+        '        """Write the item (replacing one with the same key unless if_not_exists=True: ConditionFailed).',
+    ]
+    if repo.tenant_bound:
+        lines += ["", f"        The {tenancy} is filled in; an item of another tenant raises TenantIsolationError",
+                  "        before any call to DynamoDB."]
+    if repo.unique:
+        shown = ", ".join(f"{a} ({scope})" for a, scope in repo.unique)
+        lines += ["", *_wrap_text(f"Unique: {shown}. A value another item holds raises UniqueViolation and "
+                                  "nothing is written; a replaced item's old values are released.", "        ")]
+    if repo.version:
+        lines += ["", *_wrap_text(f"Versioned: an item without {repo.version} is created (ConditionFailed if the key "
+                                  f"exists); with the {repo.version} you read, it replaces that version only and "
+                                  "stores the next one.", "        ")]
+    partition_key = tenancy if repo.tenant_bound else repo.key[0].stored
+    lines += ['        """',
+              (f"        self._put(item, partition_key={_q(partition_key)}, if_not_exists=if_not_exists, "
+               "transaction=transaction)")]
+    if changes:
+        lines += [
+            "",
+            *_wrap(f"    def update(self{key_params}, *, set: {changes} = None, remove: Collection[{base}Field] = (), "
+                   f"if_: {changes} = None{version_param}, transaction: Transaction | None = None) -> None:",
+                   "        "),
+            '        """Change attributes of the existing item in place: set= new values, remove= attributes.',
+            "",
+            "        Conditional: if_= attributes must hold these values (ConditionFailed otherwise, nothing",
+            "        written), and an item that does not exist is not created. Unique values are claimed and",
+            "        released in the same transaction (UniqueViolation).",
+            *([f"        expected_version= refuses a stale write; {repo.version} is incremented."] if repo.version else []),
+            '        """',
+            f"        self._update({key}, sets=set or {{}}, removes=remove, expected=if_ or {{}},",
+            f"                     {version_arg.lstrip(', ') + ', ' if version_arg else ''}transaction=transaction)"]
+    delete_extra = (f", if_: {changes} = None" if changes else "") + version_param
+    lines += [
+        "",
+        *_wrap(f"    def delete(self{key_params}, *{delete_extra}, transaction: Transaction | None = None) -> None:",
+               "        "),
+        '        """Delete the item with this key, if there is one (its unique values are released)."""',
+        f"        self._delete({key}, expected={'if_ or {}' if changes else '{}'}{version_arg},",
+        "                     transaction=transaction)"]
+    if repo.key:
+        if len(repo.key) == 1:
+            key_type, key_of = repo.key[0].annotation, "{" + f"{_q(repo.key[0].stored)}: k" + "}"
+        else:
+            key_type = "tuple[" + ", ".join(p.annotation for p in repo.key) + "]"
+            key_of = "{" + ", ".join(f"{_q(p.stored)}: k[{i}]" for i, p in enumerate(repo.key)) + "}"
+        lines += [
+            "",
+            *_wrap(f"    def batch_get(self, keys: Sequence[{key_type}], *, consistent: bool = False) -> list[{repo.item}]:",
+                   "        "),
+            '        """The items with these keys that exist, in the order asked (BatchGetItem, 100 keys a call)."""',
+            f"        wanted = [{key_of} for k in keys]",
+            f"        return self._batch_get({repo.item}, wanted, consistent=consistent)"]
+    if not repo.unique and not repo.version:
+        lines += [
+            "",
+            f"    def batch_put(self, items: Sequence[{repo.item}]) -> None:",
+            '        """Write many items (BatchWriteItem, 25 a call, unprocessed ones retried); not atomic."""',
+            "        self._batch_put(items)"]
     return lines
 
 
@@ -243,9 +347,20 @@ def render_data(api: Api, package: str) -> str:
         body += _repository_lines(repo, api.tenancy_attribute)
     models = sorted({r.item for r in (*api.tenant, *api.cross) if r.item} |
                     {q.model for r in (*api.tenant, *api.cross) for q in r.queries})
-    used = ["UUID", "Any"] + [p.annotation for r in (*api.tenant, *api.cross) for p in r.key] + [
+    for r in (*api.tenant, *api.cross):
+        if r.item is not None and r.changes:
+            base = r.cls.removesuffix("SharedRepository").removesuffix("Repository")
+            models += [f"{base}Changes", f"{base}Field"]
+    tenant_type = "UUID | str" if api.tenant_is_uuid else "str"
+    used = ["UUID", "Any", "Sequence"] * bool(api.tenant_is_uuid) + ["Any"] + [p.annotation for r in (*api.tenant, *api.cross) for p in r.key] + [
         p.annotation for r in (*api.tenant, *api.cross) for q in r.queries
         for p in ((q.partition, q.sort) if q.sort else (q.partition,))]
+    if any(r.item is not None and r.changes for r in (*api.tenant, *api.cross)):
+        used.append("Collection")
+    if any(r.item is not None for r in (*api.tenant, *api.cross)):
+        used.append("Sequence")
+    if any(r.unique or r.aliases for r in (*api.tenant, *api.cross) if r.item is not None):
+        used += ["ClassVar", "Mapping"]
     words = set(_WORD.findall(" ".join(used)))
     models += [alias for alias in api.literals if alias in words]
     body += ["", "", "class TenantData:",
@@ -254,17 +369,24 @@ def render_data(api: Api, package: str) -> str:
              "    another tenant is refused before any call, and cursors are bound to the tenant that got them.",
              "    With cursor_secret, cursors are also signed (HMAC-SHA256) so they cannot be altered.",
              '    """', "",
-             *_wrap("    def __init__(self, tenant_id: UUID | str, *, client: DynamoDBClient, env: str, "
+             *_wrap(f"    def __init__(self, tenant_id: {tenant_type}, *, client: DynamoDBClient, env: str, "
                     "cursor_secret: bytes | None = None) -> None:", "        "),
              f"        self.tenant_id = normalize_tenant(tenant_id, as_uuid={api.tenant_is_uuid})",
+             "        self._client = client",
              "        names = table_names(TABLE_NAMES, env)"]
+    guards = f"names[{_q(GUARD_TABLE)}]" if api.guards else "None"
     for repo in api.tenant:
         body += [f"        self.{repo.attribute} = {repo.cls}(",
                  f"            client, table=names[{_q(repo.table)}], tenant=self.tenant_id,",
-                 "            tenancy_attribute=TENANCY_ATTRIBUTE, cursor_secret=cursor_secret)"]
+                 "            tenancy_attribute=TENANCY_ATTRIBUTE, cursor_secret=cursor_secret"
+                 + (f", guards={guards})" if repo.unique else ")")]
         body += _docstring(repo.doc, "        ")
     if not api.tenant:
-        body += ["        del names, client, cursor_secret  # the schema has no tenant-scoped table"]
+        body += ["        del names, cursor_secret  # the schema has no tenant-scoped table"]
+    body += ["", "    def transaction(self) -> Transaction:",
+             '        """Writes to this tenant\'s tables that happen together or not at all:',
+             "", "        with data.transaction() as tx: data.jobs.update(..., transaction=tx); ...",
+             '        """', "        return Transaction(self._client, self.tenant_id)"]
     body += ["", "", "class CrossTenantData:",
              '    """Access that is not limited to one tenant: shared tables, and cross-tenant patterns.', "",
              "    The patterns on indexes marked tenant_scoped: false (such as a login lookup before the tenant",
@@ -272,16 +394,21 @@ def render_data(api: Api, package: str) -> str:
              '    """', "",
              *_wrap("    def __init__(self, *, client: DynamoDBClient, env: str, cursor_secret: bytes | None = None)"
                     " -> None:", "        "),
+             "        self._client = client",
              "        names = table_names(TABLE_NAMES, env)"]
     for repo in api.cross:
         body += [f"        self.{repo.attribute} = {repo.cls}(",
                  f"            client, table=names[{_q(repo.table)}], tenant=None,",
-                 "            tenancy_attribute=TENANCY_ATTRIBUTE, cursor_secret=cursor_secret)"]
+                 "            tenancy_attribute=TENANCY_ATTRIBUTE, cursor_secret=cursor_secret"
+                 + (f", guards={guards})" if repo.unique else ")")]
         body += _docstring(repo.doc, "        ")
     if not api.cross:
-        body += ["        del names, client, cursor_secret  # no shared table and no cross-tenant index"]
+        body += ["        del names, cursor_secret  # no shared table and no cross-tenant index"]
+    body += ["", "    def transaction(self) -> Transaction:",
+             '        """Writes to shared tables that happen together or not at all (see TenantData.transaction)."""',
+             "        return Transaction(self._client, None)"]
     body += ["", "",
-             *_wrap("def tenant_client(tenant_id: UUID | str, *, role_arn: str, region_name: str | None = None, "
+             *_wrap(f"def tenant_client(tenant_id: {tenant_type}, *, role_arn: str, region_name: str | None = None, "
                     "endpoint_url: str | None = None, sts_client: Any = None) -> DynamoDBClient:", "    "),
              f'    """A DynamoDB client under role_arn, assumed with the session tag {api.tenancy_attribute}=tenant_id.',
              "",
@@ -297,10 +424,11 @@ def render_data(api: Api, package: str) -> str:
         names_lines += [f"        {_q(key)}: {_q(name)}," for key, name in tables.items()]
         names_lines.append("    },")
     names_lines.append("}")
-    runtime_names = ["Page", "Repository", "normalize_tenant", "sort_condition", "table_names"]
-    if not any(q.sort for r in (*api.tenant, *api.cross) for q in r.queries):
+    runtime_names = ["Page", "Repository", "Transaction", "normalize_tenant", "sort_condition", "table_names"]
+    paged = [q for r in (*api.tenant, *api.cross) for q in r.queries if q.exact is None]
+    if not any(q.sort for q in paged):
         runtime_names.remove("sort_condition")
-    if not any(r.queries for r in (*api.tenant, *api.cross)):
+    if not paged:
         runtime_names.remove("Page")
     lines = [_header(api, package).rstrip("\n"),
              f'"""Repositories of the tables in {api.source}.', "",
@@ -328,16 +456,21 @@ def _wrap_import(module: str, names: list[str], width: int = 110) -> list[str]:
 
 
 def render_init(api: Api, package: str) -> str:
-    items = [m.name for m in api.items] + list(api.literals)
-    exported = sorted(["ConditionFailed", "CrossTenantData", "DataAccessError", "InvalidCursor", "Page",
-                       "SCHEMA_HASH", "TABLE_NAMES", "TenantData", "TenantIsolationError", "tenant_client",
-                       *items])
+    items = [m.name for m in api.items] + list(api.literals) + [
+        name for r in (*api.tenant, *api.cross) if r.item is not None and r.changes
+        for name in (r.cls.removesuffix("SharedRepository").removesuffix("Repository") + "Changes",
+                     r.cls.removesuffix("SharedRepository").removesuffix("Repository") + "Field")]
+    exported = sorted(["ConditionFailed", "CrossTenantData", "DataAccessError", "IntegrityError", "InvalidCursor",
+                       "Page", "SCHEMA_HASH", "TABLE_NAMES", "TenantData", "TenantIsolationError", "Transaction",
+                       "UniqueViolation", "local_client", "tenant_client", *items], key=_import_order)
     lines = [_header(api, package).rstrip("\n"),
              f'"""The data layer of the tables in {api.source}, generated by {GENERATOR}.', "",
              "TenantData(tenant_id, client=..., env=...) reads and writes one tenant's items through one",
              "repository per tenant-scoped table; CrossTenantData(client=..., env=...) holds shared tables",
              "and the access patterns that cross tenants on purpose.", '"""', "", "from __future__ import annotations",
-             "", "from ._runtime import ConditionFailed, DataAccessError, InvalidCursor, Page, TenantIsolationError",
+             "", "from ._runtime import (", "    ConditionFailed,", "    DataAccessError,", "    IntegrityError,",
+             "    InvalidCursor,", "    Page,", "    TenantIsolationError,", "    Transaction,", "    UniqueViolation,",
+             "    local_client,", ")",
              "from .data import TABLE_NAMES, CrossTenantData, TenantData, tenant_client",
              *_wrap_import(".items", items), "",
              "# sha256 of what this package was generated from; `jobwork-infra codegen --check` compares it.",

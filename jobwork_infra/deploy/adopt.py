@@ -37,6 +37,9 @@ class Candidate:
     table: ResolvedTable           # the live table in the model (what the plan starts from)
     previous: Any = None           # local/registry.Entry left for this name by a table since re-created
     stack: str | None = None       # CloudFormation: the stack that holds the table now (--from-stack)
+    # What the table has that the schema cannot keep yet, one line each ("OnDemandThroughput: why; way
+    # forward"): adopting would leave it unmanaged, or the next update would turn it off (R023).
+    unkept: tuple[str, ...] = ()
 
 
 @dataclass
@@ -114,6 +117,14 @@ def gate_adoption(adoption: Adoption, head: ResolvedSchema, *, adopt: bool, sour
             f"{head.env} {source + ' ' if source else ''}{' '.join(c.live.name for c in adoption.candidates)}` "
             "prints them), or give "
             "the schema's table another name (table_name:) and copy the items into it")
+    unkept = [f"{c.live.name}: {line}" for c in adoption.candidates for line in c.unkept]
+    if unkept:
+        raise Refused(
+            "R023",
+            "cannot adopt without dropping what the schema cannot keep yet: " + " | ".join(unkept)
+            + "; nothing was changed",
+            "each names its way forward; docs/schema.md lists every property of AWS::DynamoDB::Table and what "
+            "jobwork-infra does with it")
 
 
 def announce(adoption: Adoption, head: ResolvedSchema, emit: Emit) -> None:

@@ -144,6 +144,7 @@ class Sources:
     cloudformation: Any | None     # None on the local engine
     label: str
     local: bool
+    kms: Any | None = None         # tells a customer managed key from AWS's (import); None on the local engine
 
 
 @dataclass

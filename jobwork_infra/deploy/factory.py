@@ -11,14 +11,16 @@ from __future__ import annotations
 from ..errors import JobworkError
 from ..importer import Imported
 from ..load import did_you_mean
-from ..model import ResolvedSchema
+from ..model import Encryption, ResolvedSchema
 from ..project import Project
 from . import DeployRequest
 from .aws import aws_session
-from .cloudformation.read import read_stack_environment, stack_tables, tables_from_template
+from .cloudformation.read import read_stack_environment
+from .cloudformation.source_stack import imported_from_stack, unkept_note
 from .cloudformation.target import environment_targets
 from .dynamodb import EnvironmentState, Sources, list_table_names, read_live_table, unexpressed
 from .events import Emit
+from .live_settings import key_is_customers, read_live_settings
 from .local import engine as engines
 from .local.client import client_for
 from .local.live import read_local_environment
@@ -55,7 +57,8 @@ def open_sources(*, local: bool, endpoint_url: str | None, profile: str | None, 
     session = aws_session(profile=profile, region=region or env_region, endpoint_url=endpoint_url, env=env)
     return Sources(session.client("dynamodb", endpoint_url=endpoint_url),
                    session.client("cloudformation", endpoint_url=endpoint_url),
-                   endpoint_url or f"AWS ({session.region_name})", False)
+                   endpoint_url or f"AWS ({session.region_name})", False,
+                   kms=session.client("kms", endpoint_url=endpoint_url))
 
 
 def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, from_stack: str | None) -> list:
@@ -64,32 +67,10 @@ def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, fr
         if sources.cloudformation is None:
             raise JobworkError("--from-stack reads a CloudFormation stack; the local engine has none",
                                "drop --local (use --endpoint-url for an emulator), or import the tables by name")
-        template, tables = stack_tables(sources.cloudformation, from_stack)
-        if not tables:
-            raise JobworkError(f"stack {from_stack} has no DynamoDB tables", "check the stack name")
-        by_id = {t.logical_id: t for t in tables}
-        by_name = {t.physical_name: t for t in tables}
-        wanted = []
-        for name in names or list(by_id):
-            found = by_name.get(name) or by_id.get(name)
-            if found is None:
-                hint = did_you_mean(name, [*by_name, *by_id])
-                raise JobworkError(f"stack {from_stack} has no table {name!r} (its tables: "
-                                   f"{', '.join(f'{t.physical_name} ({t.logical_id})' for t in tables)})", hint)
-            wanted.append(found)
-        empty = head.model_copy(update={"tables": {}})
-        models = tables_from_template(template, {t.logical_id: t.physical_name for t in wanted}, empty)
-        out = []
-        for found in wanted:
-            notes = []
-            policy = found.resource.get("DeletionPolicy", "Delete")
-            if policy == "Delete":
-                notes.append(f"stack {from_stack} deletes this table with its data if the table leaves the stack or "
-                             "the stack is deleted (DeletionPolicy Delete): adopt it before changing that stack "
-                             "(docs/adopt.md)")
-            out.append(Imported(models[found.logical_id], f"stack {from_stack}, resource {found.logical_id}",
-                                tuple(notes)))
-        return out
+        # The live tables for their shape; the stack's template (any format, intrinsics resolved) for
+        # logical ids, policies, references and the properties the schema cannot keep (refused).
+        return imported_from_stack(sources.dynamodb, sources.cloudformation, from_stack, names,
+                                   head.tenancy_attribute)
     if not names:
         raise JobworkError("name the tables to import", "e.g. jobwork-infra import --env dev --local users tenant")
     out = []
@@ -100,7 +81,15 @@ def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, fr
             raise JobworkError(f"no table named {name!r} at {sources.label}",
                                hint or "list them with `aws dynamodb list-tables`")
         table = table_from_live(live, key=name, tenancy_attribute=head.tenancy_attribute)
-        out.append(Imported(table, f"live table {name}", tuple(unexpressed(live))))
+        settings = read_live_settings(sources.dynamodb, live.description)
+        notes = [*unexpressed(live),
+                 *(unkept_note(r.path, r.property.reason, r.property.way_forward) for r in settings.refusals)]
+        key = (live.description.get("SSEDescription") or {}).get("KMSMasterKeyArn")
+        if key and sources.kms is not None and key_is_customers(sources.kms, key):
+            # DescribeTable does not say whose key it is; KMS does (KeyManager CUSTOMER).
+            table = table.model_copy(update={"encryption": Encryption(type="customer_managed", kms_key_arn=key)})
+            notes = [n for n in notes if not n.startswith("encrypted with the KMS key")]
+        out.append(Imported(table, f"live table {name}", tuple(notes)))
     return out
 
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from ..changes import Change, Plan, Step
 from ..diff import diff_schemas, make_change
 from ..errors import Blocked, JobworkError
-from ..model import ResolvedSchema
+from ..model import GUARD_TABLE, ResolvedSchema
 from ..plan import plan_changes, with_item_counts
-from . import DeployRequest
+from . import DeployRequest, unique_guards
 from .apply import apply_plan, cool_down, names_of
 from .destroy import DEFAULT_TIMEOUT, where_of
 from .events import AtRisk, Cancelled, Deferred, DryRun, Emit, NoChanges, Note, Planned, StacksDone
@@ -107,8 +107,9 @@ def _deploy(d: Deploy) -> int:
             "deploy it without --plan-out/--plan (the dry run shows every stack's plan)")
     read_all(d)
     plan_all(d)
+    guards = plan_unique_guards(d)   # values held twice where unique: refused (exit 3) before any write
     if not d.pending:
-        return _nothing_to_apply(d)
+        return write_unique_guards(d, guards, _nothing_to_apply(d))
     # A saved plan carries the --allow-destructive it was reviewed with.
     d.request = replace(d.request, allow_destructive=d.request.allow_destructive
                         or (d.saved is not None and d.saved.allow_destructive))
@@ -125,7 +126,7 @@ def _deploy(d: Deploy) -> int:
     for run in [*d.adopt_only, *ready]:
         if run.state.adopting:
             run.target.adopt(run.state)
-    return apply_all(d, ready)
+    return write_unique_guards(d, guards, apply_all(d, ready))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,6 +182,34 @@ def plan_all(d: Deploy) -> None:
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             d.emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
+
+
+def _guard_target(d: Deploy) -> Target | None:
+    """The target of the stack that holds the guard table of unique values (none without one)."""
+    return next((r.target for r in d.runs if GUARD_TABLE in r.head.tables), None)
+
+
+def plan_unique_guards(d: Deploy) -> unique_guards.GuardPlan | None:
+    """Stored values of unique attributes that have no guard yet (unique added to a table with data)."""
+    target = _guard_target(d)
+    if target is None:
+        return None
+    guards = unique_guards.plan_guards(target.item_client(), d.head)
+    if guards is not None and guards.values:
+        d.emit(Note(guards.describe()))
+    return guards
+
+
+def write_unique_guards(d: Deploy, guards: unique_guards.GuardPlan | None, code: int) -> int:
+    """After a deploy that went through: the guards `plan_unique_guards` announced (not on a dry run)."""
+    target = _guard_target(d)
+    if guards is None or code != 0 or d.request.dry_run or target is None:
+        return code
+    written = unique_guards.write_guards(target.item_client(), d.head, list(guards.steps))
+    if written:
+        d.emit(Note(f"wrote {written} guard item{'s' if written != 1 else ''} for the stored values of "
+                    + ", ".join(s.describe() for s in guards.steps)))
+    return code
 
 
 def _nothing_to_apply(d: Deploy) -> int:

@@ -75,6 +75,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
     Refusal("R022", "migration-stream-view", "replacing the stream of a migration's source under its consumers "
             "(the catch-up needs NEW_AND_OLD_IMAGES; another view type means a new stream ARN)",
             f"{_DDB}/APIReference/API_StreamSpecification.html"),
+    Refusal("R023", "adopt-unkept-property", "adopting a table with a property or setting the schema cannot keep "
+            "yet (contributor insights, an on-demand maximum, a Kinesis destination, a resource policy…): it would "
+            "go unmanaged, or the next update would turn it off", f"{_CFN}/aws-resource-dynamodb-table.html"),
 )}
 
 

@@ -127,6 +127,10 @@ class Target(Protocol):
         """After a successful deploy (termination protection, outputs); returns the exit code."""
         ...
 
+    def item_client(self) -> Any:
+        """A DynamoDB client for items of the deployed tables (the unique guards' scan and writes)."""
+        ...
+
     def destroy(self, state: DeployedState) -> tuple[str, ...]:
         """Delete the environment; returns the physical names of the tables kept."""
         ...

@@ -15,13 +15,19 @@ MAX_LSIS = 5
 MAX_PROJECTED = 100
 
 
-@rule("I101", f"a table has at most {MAX_GSIS} global indexes", "indexes")
+@rule("I101", f"a table has at most {MAX_GSIS} global indexes (a warning: AWS's default quota, which an account "
+      "can have raised)", "indexes", severity=Severity.WARNING,
+      note=f"{MAX_GSIS} is DynamoDB's default quota of global indexes per table, adjustable through Service Quotas "
+           "(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html): a deploy beyond it "
+           "fails unless the quota was raised, and a live table beyond it had it raised. Acknowledge I101 on the "
+           "table when it was.")
 def gsi_limit(ctx: Context) -> Iterator[Finding]:
     for table_key, table in ctx.tables():
         if len(table.global_indexes) > MAX_GSIS:
             yield Finding(("tables", table_key, "global_indexes"),
-                          f"{len(table.global_indexes)} global indexes; DynamoDB allows {MAX_GSIS} per table",
-                          "remove indexes, or serve some access patterns with an overloaded index", at="key")
+                          f"{len(table.global_indexes)} global indexes; DynamoDB's default quota is {MAX_GSIS} per "
+                          "table", "remove indexes, or serve some access patterns with an overloaded index; if the "
+                          "account's quota was raised, acknowledge I101 on the table", at="key")
 
 
 @rule("I102", f"a table has at most {MAX_LSIS} local indexes", "indexes")
@@ -43,15 +49,27 @@ def lsi_needs_sort_key(ctx: Context) -> Iterator[Finding]:
                           "give the table a sort_key, or make it a global index", at="key")
 
 
-@rule("I104", "a local index's sort key differs from the table's partition and sort keys", "indexes")
+@rule("I104", "a local index's sort key is not the table's partition key (AWS refuses it) nor its sort key "
+      "(a warning: the index would repeat the table)", "indexes",
+      note="An error when the index sorts by the table's partition key: its key schema would name one attribute "
+           "as both HASH and RANGE, which CreateTable refuses. A warning when it sorts by the table's own sort "
+           "key: AWS accepts that (aws-cdk's DynamoDB integration test creates one on purpose) and such a table "
+           "must stay adoptable, but the index holds the table's order again.")
 def lsi_sort_key_differs(ctx: Context) -> Iterator[Finding]:
     for table_key, table in ctx.tables():
-        table_keys = {table_partition_key(ctx.schema, table), table.sort_key}
+        partition_key = table_partition_key(ctx.schema, table)
         for name, index in table.local_indexes.items():
-            if index.sort_key in table_keys:
-                yield Finding(("tables", table_key, "local_indexes", name, "sort_key"),
-                              f"the local index {name!r} sorts by {index.sort_key!r}, a key of the table itself, "
-                              "so it would only repeat the table", "sort it by another attribute, or remove it")
+            path = ("tables", table_key, "local_indexes", name, "sort_key")
+            if index.sort_key == partition_key:
+                yield Finding(path, f"the local index {name!r} sorts by {index.sort_key!r}, the table's partition "
+                              "key: DynamoDB refuses a key that names one attribute twice",
+                              "sort it by another attribute, or remove it")
+            elif index.sort_key is not None and index.sort_key == table.sort_key:
+                yield Finding(path, f"the local index {name!r} sorts by {index.sort_key!r}, the table's own sort "
+                              "key: AWS accepts it, but it only repeats the table's order (and its storage)",
+                              "sort it by another attribute or remove it; if the table already has it live, "
+                              "acknowledge I104 on the index with the reason",
+                              severity=Severity.WARNING)
 
 
 @rule("I105", "index names are unique within a table (global and local together)", "indexes")
@@ -85,12 +103,17 @@ def projection_total(ctx: Context) -> Iterator[Finding]:
                 break
 
 
-@rule("I107", "an include projection lists no key attribute and no attribute twice, and is not empty", "indexes")
+@rule("I107", "an include projection is not empty, lists no attribute twice (AWS refuses both) and names no "
+      "key attribute (a warning: keys are projected anyway)", "indexes",
+      note="An error for an empty list or a repeat: CreateTable refuses them (the Projection API takes 1 to 20 "
+           "NonKeyAttributes; 'Cannot have two attributes with the same name'). A warning for a key attribute: AWS "
+           "accepts it (the AWS::DynamoDB::Table reference's own example projects Album and Artist, the table's "
+           "keys, into myGSI2), so a live table that has one stays adoptable.")
 def projection_entries(ctx: Context) -> Iterator[Finding]:
     for table_key, table in ctx.tables():
         table_keys = {table_partition_key(ctx.schema, table), table.sort_key}
         for (kind, name), index in _include_lists(table):
-            # The index's own keys and the table's are projected anyway; DynamoDB refuses them here.
+            # The index's own keys and the table's are projected anyway.
             keys = table_keys | {getattr(index, "partition_key", None), index.sort_key}
             path = ("tables", table_key, kind, name, "projection")
             attributes = index.projection.attributes
@@ -99,11 +122,14 @@ def projection_entries(ctx: Context) -> Iterator[Finding]:
                               "list attributes, or write projection: keys_only")
             seen: set[str] = set()
             for i, attribute in enumerate(attributes):
-                if attribute in keys:
-                    yield Finding(path + (i,), f"{attribute!r} is a key attribute; keys are always projected",
-                                  "remove it from the list")
-                elif attribute in seen:
+                if attribute in seen:
                     yield Finding(path + (i,), f"{attribute!r} is listed twice", "remove the repeat")
+                elif attribute in keys:
+                    yield Finding(path + (i,), f"{attribute!r} is a key attribute, which every index projects "
+                                  "anyway: AWS accepts it, but listing it changes nothing",
+                                  "remove it from the list (a live index keeps it until the index is recreated: "
+                                  "acknowledge I107 on the index to keep the list as AWS has it)",
+                                  severity=Severity.WARNING)
                 seen.add(attribute)
 
 

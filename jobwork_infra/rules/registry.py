@@ -50,6 +50,7 @@ FAMILIES = {
     "indexes": "Indexes (I1xx)",
     "options": "TTL, capacity and table options (C1xx)",
     "tenancy": "Tenant isolation (T0xx)",
+    "unique": "Unique values and optimistic versions (U0xx)",
     "access": "Access patterns (A0xx)",
     "budgets": "AWS limits per stack and table (B0xx)",
     "acknowledge": "Acknowledged findings (X0xx)",

@@ -58,7 +58,7 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None) 
         creating = kind == "CREATE"
         stack_event(stack, "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", "User Initiated")
         try:
-            plans = _check(stack, new_template, old_resources, adds, modifies, removes)
+            plans = _check(stack, new_template, old_resources, adds, modifies, removes, parameters)
         except ResourceFailure as failure:
             _roll_back(stack, failure, creating, action="CREATE" if failure.logical_id in adds else "UPDATE")
             if creating:
@@ -73,7 +73,7 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None) 
 
 
 def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: list[str],
-           removes: list[str]) -> dict[str, tables.TablePlan]:
+           removes: list[str], parameters: dict | None = None) -> dict[str, tables.TablePlan]:
     new = resources_of(template)
     for lid in adds + modifies + removes:
         if lid in DOUBLE.failures:
@@ -83,7 +83,7 @@ def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: l
     tables.check_concurrent_creates(new, adds, DOUBLE.creating_with_indexes_limit)
     for lid in adds:
         if new[lid].get("Type") == TABLE:
-            tables.check_table_create(stack, lid, new[lid])
+            tables.check_table_create(stack, lid, new[lid], template, parameters)
         if new[lid].get("Type") == MANAGED_POLICY:
             iam.check_policy(stack, lid, new[lid], template)
     for lid in modifies:
@@ -122,21 +122,28 @@ def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old
     rm._resource_json_map = template["Resources"]
     new = resources_of(template)
     replaced: list[tuple[str, Any, dict]] = []
+
+    def resolved(resource: dict) -> dict:
+        # The properties with Ref, Fn::GetAtt, Fn::Sub… resolved, as CloudFormation hands them to DynamoDB
+        # (a KMS key given by `!GetAtt Key.Arn` reaches the table as the key's ARN).
+        from moto.cloudformation.parsing import clean_json
+
+        return clean_json(props_of(resource), rm)
     for lid in adds:
         event(stack, lid, new[lid]["Type"], "CREATE_IN_PROGRESS")
         created = rm[lid]
         if isinstance(created, Table):
-            tables.finish_table_create(created, props_of(new[lid]))
+            tables.finish_table_create(created, resolved(new[lid]))
         event(stack, lid, new[lid]["Type"], "CREATE_COMPLETE", physical_id=physical_id_of(created))
     for lid in modifies:
         event(stack, lid, new[lid]["Type"], "UPDATE_IN_PROGRESS", physical_id=physical_id_of(live_resource(stack, lid)))
         if lid in plans and not plans[lid].replacement:
             table = tables_of(stack)[live_resource(stack, lid).name]
-            tables.apply_table_update(table, props_of(new[lid]), plans[lid])
+            tables.apply_table_update(table, resolved(new[lid]), plans[lid])
         elif lid in plans:  # replaced under a new name: the old one goes in the cleanup
             replaced.append((lid, rm._parsed_resources.pop(lid), old[lid]))
             created = rm[lid]
-            tables.finish_table_create(created, props_of(new[lid]))
+            tables.finish_table_create(created, resolved(new[lid]))
         else:
             changed = parse_and_update_resource(lid, new[lid], rm, account_id=stack.account_id,
                                                 region_name=stack.region_name)

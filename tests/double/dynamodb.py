@@ -123,6 +123,10 @@ def describe_table(original):
             # DescribeTable's TableClassSummary (moto has no table class)
             for description in result.values():
                 description["TableClassSummary"] = {"TableClass": table_class}
+        from .settings import describe as describe_settings  # settings.py imports this module
+
+        for description in result.values():
+            describe_settings(self, description)
         return result
     return describe
 

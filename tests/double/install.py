@@ -6,7 +6,7 @@ from typing import Any
 
 from . import cloudformation as cfn
 from . import dynamodb as ddb
-from . import iam, imports, stacks
+from . import iam, imports, settings, stacks
 from .state import DOUBLE
 
 _installed = False
@@ -61,6 +61,56 @@ def install() -> None:
     _switch(DynamoDBBackend, "update_table", ddb.update_table)
     _switch(DynamoDBBackend, "update_time_to_live", ddb.update_time_to_live)
     _switch(DynamoDBBackend, "delete_table", ddb.delete_table)
+
+    # What moto's DynamoDB API drops or lacks (tests/double/settings.py, with the AWS sources)
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    def records_settings(original: Any) -> Any:
+        def handler(self: Any) -> Any:
+            original(self)
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            settings.apply_request(table, self.body)
+            return DynamoResult(table.describe())
+        return handler
+
+    _switch(DynamoHandler, "create_table", records_settings)
+    _switch(DynamoHandler, "update_table", records_settings)
+
+    def added_action(name: str, action: Any) -> Any:
+        def handler(self: Any) -> Any:
+            if not DOUBLE.active:  # moto has no such action
+                raise NotImplementedError(f"The {name} action has not been implemented")
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            return ActionResult(action(table, self.body))
+        return handler
+
+    DynamoHandler.describe_contributor_insights = added_action(
+        "DescribeContributorInsights", lambda table, body: settings.describe_contributor_insights(table, body.get("IndexName")))
+    DynamoHandler.describe_kinesis_streaming_destination = added_action(
+        "DescribeKinesisStreamingDestination", lambda table, body: settings.describe_kinesis(table))
+    DynamoHandler.enable_kinesis_streaming_destination = added_action(
+        "EnableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, True))
+    DynamoHandler.disable_kinesis_streaming_destination = added_action(
+        "DisableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, False))
+    DynamoHandler.update_contributor_insights = added_action(
+        "UpdateContributorInsights", lambda table, body: settings.update_contributor_insights(
+            table, body.get("IndexName"), body.get("ContributorInsightsAction"), body.get("ContributorInsightsMode")))
+
+    # CloudFormation's YAML short form `!Condition Name` is {"Condition": "Name"} (inside Fn::And, Fn::Or,
+    # Fn::Not: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-conditions.html);
+    # moto reads it as {"Fn::Condition": …}, so `!Not [!Condition IsProd]` is true in prod and a resource
+    # under `!Or [!Condition …]` silently disappears.
+    import moto.cloudformation.models as cfn_models
+    import moto.cloudformation.responses as cfn_responses
+
+    moto_tag = cfn_models.yaml_tag_constructor
+
+    def yaml_tag(loader: Any, tag: Any, node: Any) -> Any:
+        if DOUBLE.active and tag == "!Condition":
+            return {"Condition": node.value}
+        return moto_tag(loader, tag, node)
+
+    cfn_models.yaml_tag_constructor = cfn_responses.yaml_tag_constructor = yaml_tag
 
     # CloudFormation: change sets describe their changes as CloudFormation does; moto wraps each
     # change in {"Type": "Resource", "ResourceChange": change} when it answers.

@@ -7,6 +7,7 @@ the DynamoDB rules (tests/double/dynamodb.py) apply to what CloudFormation does 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +16,14 @@ from moto.cloudformation.models import Stack
 from moto.dynamodb.models.table import Table
 
 from . import dynamodb as ddb
+from . import settings
 from .stacks import (
     TABLE,
     ResourceFailure,
     live_resource,
     owner_of_table,
     props_of,
+    resources_of,
     service_error,
     tables_of,
     true,
@@ -62,6 +65,13 @@ def _key_types(props: dict) -> dict[str, str]:
     return {k.get("AttributeName"): types.get(k.get("AttributeName")) for k in props.get("KeySchema") or []}
 
 
+def _index_name(spec: dict) -> str:
+    """An index's name as the template spells it: `!Sub "by-status-${Stage}"` compares as its text (the
+    double diffs templates as written; with the parameters unchanged, equal text is an equal name)."""
+    name = spec.get("IndexName")
+    return name if isinstance(name, str) else json.dumps(name, sort_keys=True)
+
+
 def diff_table(old: dict, new: dict) -> TablePlan:
     """What CloudFormation will do to a table whose properties go from `old` to `new`."""
     plan = TablePlan()
@@ -73,8 +83,8 @@ def diff_table(old: dict, new: dict) -> TablePlan:
             and _key_types(old) != _key_types(new)):
         plan.replaced_properties.append("AttributeDefinitions")
     plan.replacement = bool(plan.replaced_properties)
-    old_gsis = {g["IndexName"]: g for g in old.get("GlobalSecondaryIndexes") or []}
-    new_gsis = {g["IndexName"]: g for g in new.get("GlobalSecondaryIndexes") or []}
+    old_gsis = {_index_name(g): g for g in old.get("GlobalSecondaryIndexes") or []}
+    new_gsis = {_index_name(g): g for g in new.get("GlobalSecondaryIndexes") or []}
     plan.creates = [g for name, g in new_gsis.items() if name not in old_gsis]
     plan.deletes = [name for name in old_gsis if name not in new_gsis]
     old_ttl, new_ttl = old.get("TimeToLiveSpecification"), new.get("TimeToLiveSpecification")
@@ -85,10 +95,10 @@ def diff_table(old: dict, new: dict) -> TablePlan:
 
 
 def gsi_changed_in_place(old: dict, new: dict) -> list[str]:
-    old_gsis = {g["IndexName"]: g for g in old.get("GlobalSecondaryIndexes") or []}
+    old_gsis = {_index_name(g): g for g in old.get("GlobalSecondaryIndexes") or []}
     changed = []
     for g in new.get("GlobalSecondaryIndexes") or []:
-        before = old_gsis.get(g["IndexName"])
+        before = old_gsis.get(_index_name(g))
         if before and (before.get("KeySchema") != g.get("KeySchema")
                        or before.get("Projection") != g.get("Projection")):
             changed.append(g["IndexName"])
@@ -161,6 +171,7 @@ def apply_table_update(table: Table, new: dict, plan: TablePlan) -> None:
     table.tags = copy.deepcopy(new.get("Tags") or [])
     _apply_sse(table, new.get("SSESpecification"))
     table.strict_table_class = new.get("TableClass", "STANDARD")
+    settings.apply_template(table, new)
     if _ttl_changes(plan, table):
         ddb.apply_ttl(table, *plan.ttl)
 
@@ -176,8 +187,30 @@ def _apply_pitr(table: Table, spec: dict | None) -> None:
         else {"PointInTimeRecoveryStatus": "DISABLED"})
 
 
-def check_table_create(stack: Stack, lid: str, resource: dict) -> None:
+def table_name(stack: Stack, resource: dict, template: dict, parameters: dict | None) -> str | None:
+    """The TableName CloudFormation gives the table: `!Sub "orders-${Stage}"` and the like resolved over the
+    stack's parameters, pseudo parameters, mappings and conditions (moto's resolver, on a scratch map so
+    that nothing is created). None when it names another resource (it is not known before creation)."""
     name = props_of(resource).get("TableName")
+    if name is None or isinstance(name, str):
+        return name
+    if _references(name) & set(resources_of(template)):
+        return None
+    from moto.cloudformation.parsing import ResourceMap, clean_json
+
+    scratch = ResourceMap(stack.stack_id, stack.name, dict(parameters or stack.parameters or {}), {},
+                          region_name=stack.region_name, account_id=stack.account_id, template=template,
+                          cross_stack_resources=None)
+    scratch.load_mapping()
+    scratch.load_parameters()
+    scratch.load_conditions()
+    resolved = clean_json(name, scratch)
+    return resolved if isinstance(resolved, str) else None
+
+
+def check_table_create(stack: Stack, lid: str, resource: dict, template: dict | None = None,
+                       parameters: dict | None = None) -> None:
+    name = table_name(stack, resource, template or {"Resources": {lid: resource}}, parameters)
     if not name or name not in tables_of(stack):
         return
     owner = owner_of_table(stack, name)
@@ -195,6 +228,7 @@ def finish_table_create(table: Table, props: dict) -> None:
     _apply_pitr(table, props.get("PointInTimeRecoverySpecification"))
     _apply_sse(table, props.get("SSESpecification"))
     table.strict_table_class = props.get("TableClass", "STANDARD")
+    settings.apply_template(table, props)
 
 
 def _apply_sse(table: Table, spec: dict | None) -> None:

@@ -33,17 +33,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ...errors import JobworkError
 from ...model import ResolvedSchema
+from ...table_properties import refusals
 from ..adopt import Adoption, Candidate
 from ..aws import TABLE_TYPE, aws_errors
 from ..dynamodb import read_live_table
 from ..events import Applied, Emit, Note
 from ..gate import Refused
+from ..live_settings import read_live_settings
 from ..shapes import table_from_live
 from .read import stack_tables, stack_template
+from .source import Unresolved
+from .source_stack import read_stack_source
 from .stack import ChangeSets
 from .template import RETAIN, deployed_tables, import_template, removed_template, retained_template
 
@@ -68,7 +73,23 @@ def find_stack_adoption(dynamodb: Any, cfn: Any, head: ResolvedSchema, deployed:
         adoption.candidates = [Candidate(c.key, c.live, c.table, c.previous,
                                          from_stack if c.live.name in held else None)
                                for c in adoption.candidates]
+    if adoption.candidates:
+        adoption.candidates = [replace(c, unkept=tuple(unkept)) if (unkept := _unkept(dynamodb, cfn, c)) else c
+                               for c in adoption.candidates]
     return adoption
+
+
+def _unkept(dynamodb: Any, cfn: Any, candidate: Candidate) -> list[str]:
+    """What the candidate has that the schema cannot keep: read live (live_settings.py) and, when it comes out
+    of a stack, from that stack's template (table_properties.py), each as "PROPERTY: reason; way forward"."""
+    found = {r.path: r.property for r in read_live_settings(dynamodb, candidate.live.description).refusals}
+    if candidate.stack:
+        source = read_stack_source(cfn, candidate.stack)
+        for table, physical in source.tables():
+            if physical == candidate.live.name:
+                found.update({r.path: r.property for r in refusals(
+                    table.properties, unresolved=lambda v: isinstance(v, Unresolved))})
+    return [f"{path}: {p.reason}; {p.way_forward}" for path, p in found.items()]
 
 
 def _held_by(cfn: Any, stack: str) -> dict[str, str]:

@@ -109,19 +109,12 @@ class StackTable:
 
 
 def stack_template(cfn: Any, stack: str) -> dict:
-    body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
-    if isinstance(body, str):  # botocore decodes JSON bodies; a YAML one stays text
-        try:
-            body = json.loads(body)
-        except ValueError:
-            import yaml  # CloudFormation YAML without tags (a CDK template is JSON)
+    """The stack's original template in long form: JSON or YAML with short-form tags (`!Ref` is
+    {"Ref": …}), decoded as cfn-lint does (source.py); what update and removal send back."""
+    from .source import decode_template
+    from .source_stack import template_text
 
-            try:
-                body = yaml.safe_load(body)
-            except yaml.YAMLError:
-                raise JobworkError(f"the template of stack {stack} uses YAML tags (!Ref …) this tool cannot read",
-                                   "convert it to JSON (`cfn-flip`) or name the tables instead") from None
-    return json.loads(json.dumps(body))
+    return json.loads(json.dumps(decode_template(template_text(cfn, stack), f"{stack}.template")))
 
 
 def stack_tables(cfn: Any, stack: str) -> tuple[dict, list[StackTable]]:

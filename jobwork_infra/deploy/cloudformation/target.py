@@ -353,6 +353,9 @@ class CloudFormationTarget:
         with aws_errors("verifying the tables"):
             return verify_applied(self.clients.dynamodb, plan, applied)
 
+    def item_client(self) -> Any:
+        return self.clients.dynamodb
+
     def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
         """DescribeTable's ItemCount: "DynamoDB updates this value approximately every six hours"
         (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html),

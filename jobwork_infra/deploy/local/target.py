@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...changes import Plan, Step
 from ...model import ResolvedSchema
@@ -171,6 +172,9 @@ class LocalTarget:
         with self._errors("verifying the tables"):
             # Only what the engine can show: DynamoDB Local supports TTL, moto too.
             return verify_applied(self.ctx.client, plan, applied)
+
+    def item_client(self) -> Any:
+        return self.ctx.client
 
     def count_items(self, names: list[str]) -> dict[str, tuple[int, str]]:
         """Exact up to COUNT_BOUND items (Scan, Select=COUNT, page by page), "at least" beyond."""

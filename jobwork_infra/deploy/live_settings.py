@@ -1,0 +1,113 @@
+"""What a live table has that the schema cannot keep yet, read from DynamoDB, as table_properties' refusals.
+
+Adoption takes the live table as the truth. A setting DescribeTable and its companion calls report
+that the schema does not model (contributor insights, an on-demand maximum, a Kinesis destination, a
+resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
+next update of the adopted table could turn it off — so `deploy --adopt` refuses the table before
+any change, naming the property as table_properties.py does, with the same reason and way forward.
+An engine that does not report one of them (DynamoDB Local has no contributor insights) is said so,
+not assumed clean.
+
+AWS sources: DescribeContributorInsights (.../API_DescribeContributorInsights.html: status per table
+and per global index), TableDescription.OnDemandThroughput and GlobalSecondaryIndexDescription.OnDemandThroughput
+(-1: no maximum, .../API_OnDemandThroughput.html), DescribeKinesisStreamingDestination
+(.../API_DescribeKinesisStreamingDestination.html), GetResourcePolicy (PolicyNotFoundException when
+there is none, .../API_GetResourcePolicy.html), DescribeContinuousBackups' RecoveryPeriodInDays
+(.../API_PointInTimeRecoveryDescription.html).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..table_properties import PROPERTIES, Refusal
+
+_ABSENT = ("ResourceNotFoundException", "PolicyNotFoundException")
+# DynamoDB Local answers UnknownOperationException; an emulator without the action, a bare 500.
+_UNSUPPORTED = ("UnknownOperationException", "UnrecognizedClientException", "500")
+
+
+@dataclass
+class LiveSettings:
+    refusals: list[Refusal] = field(default_factory=list)
+    not_reported: list[str] = field(default_factory=list)     # what this engine could not tell
+
+
+def _call(call: Callable[[], Any], what: str, found: LiveSettings) -> Any:
+    """The answer; None when there is nothing (absent) or the engine cannot say (noted)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _ABSENT:
+            return None
+        if code in _UNSUPPORTED or "not implemented" in str(exc).lower() or "not supported" in str(exc).lower():
+            found.not_reported.append(what)
+            return None
+        raise
+
+
+def _refuse(found: LiveSettings, path: str, shown: str) -> None:
+    found.refusals.append(Refusal(shown, PROPERTIES[path]))
+
+
+def _limited(spec: dict | None) -> bool:
+    return bool(spec) and any(v not in (None, -1) for v in spec.values())
+
+
+def read_live_settings(client: Any, description: dict, pitr_period: int | None = None) -> LiveSettings:
+    """The live table's settings the schema cannot keep (refusals), and what the engine could not say."""
+    found = LiveSettings()
+    name = description["TableName"]
+    indexes = [i["IndexName"] for i in description.get("GlobalSecondaryIndexes") or []]
+    for index in [None, *indexes]:
+        kwargs = {"TableName": name, **({"IndexName": index} if index else {})}
+        answer = _call(lambda kwargs=kwargs: client.describe_contributor_insights(**kwargs),
+                       "contributor insights", found)
+        if answer is None:
+            if "contributor insights" in found.not_reported:
+                break
+            continue
+        if answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"):
+            if index is None:
+                _refuse(found, "ContributorInsightsSpecification", "ContributorInsightsSpecification")
+            else:
+                _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
+                        f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
+    if _limited(description.get("OnDemandThroughput")):
+        _refuse(found, "OnDemandThroughput", "OnDemandThroughput")
+    for index in description.get("GlobalSecondaryIndexes") or []:
+        if _limited(index.get("OnDemandThroughput")):
+            _refuse(found, "GlobalSecondaryIndexes[].OnDemandThroughput",
+                    f"GlobalSecondaryIndexes({index['IndexName']}).OnDemandThroughput")
+    kinesis = _call(lambda: client.describe_kinesis_streaming_destination(TableName=name),
+                    "Kinesis streaming destinations", found)
+    if kinesis and any(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")
+                       for d in kinesis.get("KinesisDataStreamDestinations") or []):
+        _refuse(found, "KinesisStreamSpecification", "KinesisStreamSpecification")
+    arn = description.get("TableArn")
+    if arn and _call(lambda: client.get_resource_policy(ResourceArn=arn), "resource policy", found):
+        _refuse(found, "ResourcePolicy", "ResourcePolicy")
+    stream = description.get("LatestStreamArn")
+    if stream and _call(lambda: client.get_resource_policy(ResourceArn=stream), "stream resource policy", found):
+        _refuse(found, "StreamSpecification.ResourcePolicy", "StreamSpecification.ResourcePolicy")
+    if pitr_period is not None and pitr_period != 35:
+        _refuse(found, "PointInTimeRecoverySpecification.RecoveryPeriodInDays",
+                "PointInTimeRecoverySpecification.RecoveryPeriodInDays")
+    return found
+
+
+def key_is_customers(kms: Any, arn: str) -> bool | None:
+    """Whether a table's KMS key is a customer managed key (KMS DescribeKey's KeyManager: CUSTOMER or AWS);
+    None when KMS will not say (no kms:DescribeKey permission, an emulator without KMS).
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_KeyMetadata.html"""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return kms.describe_key(KeyId=arn)["KeyMetadata"].get("KeyManager") == "CUSTOMER"
+    except (ClientError, BotoCoreError):
+        return None

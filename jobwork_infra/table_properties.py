@@ -1,0 +1,292 @@
+"""Every property of AWS::DynamoDB::Table: modelled by the schema, or refused by import/adopt with a reason.
+
+A table another team made may carry any property CloudFormation knows. Adopting it must keep each
+one managed or stop before any change naming it — never drop it silently (the setting would go
+unmanaged while the user believes the tool manages the table). This module is that list, as data:
+one row per property path (`GlobalSecondaryIndexes[].Projection.NonKeyAttributes`), with where the
+schema holds it, or why it is refused and the way forward. docs/schema.md's property table is
+generated from it (`python -m jobwork_infra.table_properties`), and a test checks it against the
+resource schema cfn-lint ships (the CloudFormation registry's schema of AWS::DynamoDB::Table), so
+a property AWS adds shows up as a failing test, not as a silent drop.
+
+`refusals(properties)` is what import and adopt ask of a source template's resolved properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MODELLED = "modelled"
+REFUSED = "refused"
+CREATION_ONLY = "creation only"   # acts only when CloudFormation creates the table: read, noted, not carried
+
+# What the way forward is for a setting the schema cannot hold yet.
+_TURN_OFF = ("turn it off in the app that deploys the source stack and deploy that, then adopt; or leave the "
+             "table where it is")
+_NOT_YET = "the schema language has no {what} yet"
+
+
+@dataclass(frozen=True)
+class Property:
+    path: str                      # "SSESpecification.KMSMasterKeyId"; "[]" marks a list's items
+    status: str                    # MODELLED, REFUSED or CREATION_ONLY
+    schema: str = ""               # where the schema holds it (MODELLED)
+    reason: str = ""               # why it is refused or not carried
+    way_forward: str = ""
+    # For REFUSED rows: whether a value means something the tool would lose (default: any value).
+    matters: Callable[[Any], bool] | None = None
+
+
+def _enabled(value: Any) -> bool:
+    return isinstance(value, dict) and str(value.get("Enabled", False)).lower() == "true"
+
+
+def _limited(value: Any) -> bool:
+    # -1 is "no maximum" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_OnDemandThroughput.html)
+    return isinstance(value, dict) and any(str(v) not in ("-1", "None") for v in value.values())
+
+
+def _not_default_period(value: Any) -> bool:
+    # 35 days is the default and the maximum recovery period (CloudFormation reference, PointInTimeRecoverySpecification).
+    return str(value) != "35"
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, [], {})
+
+
+def _rows() -> list[Property]:
+    rows: list[Property] = []
+
+    def modelled(path: str, schema: str) -> None:
+        rows.append(Property(path, MODELLED, schema=schema))
+
+    def refused(path: str, reason: str, way_forward: str = _TURN_OFF,
+                matters: Callable[[Any], bool] | None = _present) -> None:
+        rows.append(Property(path, REFUSED, reason=reason, way_forward=way_forward, matters=matters))
+
+    def part_of(path: str, parent: str) -> None:
+        # A field of a refused property: refused with it (its parent's row names the property).
+        rows.append(Property(path, REFUSED, reason=f"part of {parent}", way_forward=f"see {parent}", matters=None))
+
+    modelled("AttributeDefinitions[]", "`attributes` (key attributes: their types)")
+    modelled("AttributeDefinitions[].AttributeName", "the attribute's name under `attributes`")
+    modelled("AttributeDefinitions[].AttributeType", "`string`/`number`/`binary` (S/N/B)")
+    modelled("BillingMode", "`billing: on_demand | provisioned`")
+    refused("ContributorInsightsSpecification", _NOT_YET.format(what="contributor insights"),
+            matters=_enabled)
+    part_of("ContributorInsightsSpecification.Enabled", "ContributorInsightsSpecification")
+    part_of("ContributorInsightsSpecification.Mode", "ContributorInsightsSpecification")
+    modelled("DeletionProtectionEnabled", "`deletion_protection`")
+    modelled("GlobalSecondaryIndexes[]", "`global_indexes`")
+    refused("GlobalSecondaryIndexes[].ContributorInsightsSpecification",
+            _NOT_YET.format(what="contributor insights per index"), matters=_enabled)
+    part_of("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Enabled",
+            "GlobalSecondaryIndexes[].ContributorInsightsSpecification")
+    part_of("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Mode",
+            "GlobalSecondaryIndexes[].ContributorInsightsSpecification")
+    modelled("GlobalSecondaryIndexes[].IndexName", "the index's name under `global_indexes`")
+    modelled("GlobalSecondaryIndexes[].KeySchema[]", "`partition_key`, `sort_key` of the index")
+    modelled("GlobalSecondaryIndexes[].KeySchema[].AttributeName", "`partition_key`, `sort_key` of the index")
+    modelled("GlobalSecondaryIndexes[].KeySchema[].KeyType", "HASH: `partition_key`, RANGE: `sort_key`")
+    refused("GlobalSecondaryIndexes[].OnDemandThroughput",
+            _NOT_YET.format(what="on-demand maximum throughput per index"),
+            "remove the maximum (-1) in the source app, or leave the table where it is", matters=_limited)
+    part_of("GlobalSecondaryIndexes[].OnDemandThroughput.MaxReadRequestUnits",
+            "GlobalSecondaryIndexes[].OnDemandThroughput")
+    part_of("GlobalSecondaryIndexes[].OnDemandThroughput.MaxWriteRequestUnits",
+            "GlobalSecondaryIndexes[].OnDemandThroughput")
+    modelled("GlobalSecondaryIndexes[].Projection", "`projection`")
+    modelled("GlobalSecondaryIndexes[].Projection.NonKeyAttributes[]",
+             "`projection: [a, b]` (key attributes allowed: rule I107 warns)")
+    modelled("GlobalSecondaryIndexes[].Projection.ProjectionType", "`projection: all | keys_only | [list]`")
+    modelled("GlobalSecondaryIndexes[].ProvisionedThroughput", "`capacity` of the index")
+    modelled("GlobalSecondaryIndexes[].ProvisionedThroughput.ReadCapacityUnits", "`capacity.read` of the index")
+    modelled("GlobalSecondaryIndexes[].ProvisionedThroughput.WriteCapacityUnits", "`capacity.write` of the index")
+    refused("GlobalSecondaryIndexes[].WarmThroughput", _NOT_YET.format(what="warm throughput per index"),
+            "remove it from the source app's template (AWS keeps the warm throughput the index has), or leave the "
+            "table where it is")
+    part_of("GlobalSecondaryIndexes[].WarmThroughput.ReadUnitsPerSecond", "GlobalSecondaryIndexes[].WarmThroughput")
+    part_of("GlobalSecondaryIndexes[].WarmThroughput.WriteUnitsPerSecond", "GlobalSecondaryIndexes[].WarmThroughput")
+    creation = ("acts only when CloudFormation creates the table (it loads the items from S3); the adopted table "
+                "exists, so it has nothing left to do and the IMPORT template leaves it out")
+    for path in ("ImportSourceSpecification", "ImportSourceSpecification.InputCompressionType",
+                 "ImportSourceSpecification.InputFormat", "ImportSourceSpecification.InputFormatOptions",
+                 "ImportSourceSpecification.InputFormatOptions.Csv",
+                 "ImportSourceSpecification.InputFormatOptions.Csv.Delimiter",
+                 "ImportSourceSpecification.InputFormatOptions.Csv.HeaderList[]",
+                 "ImportSourceSpecification.S3BucketSource", "ImportSourceSpecification.S3BucketSource.S3Bucket",
+                 "ImportSourceSpecification.S3BucketSource.S3BucketOwner",
+                 "ImportSourceSpecification.S3BucketSource.S3KeyPrefix"):
+        rows.append(Property(path, CREATION_ONLY, reason=creation,
+                             way_forward="nothing to do: import notes it on the table"))
+    modelled("KeySchema", "`partition_key`, `sort_key`")
+    modelled("KeySchema[].AttributeName", "`partition_key`, `sort_key`")
+    modelled("KeySchema[].KeyType", "HASH: `partition_key`, RANGE: `sort_key`")
+    refused("KinesisStreamSpecification", _NOT_YET.format(what="Kinesis streaming destination"),
+            "disable the Kinesis destination in the source app, or leave the table where it is")
+    part_of("KinesisStreamSpecification.ApproximateCreationDateTimePrecision", "KinesisStreamSpecification")
+    part_of("KinesisStreamSpecification.StreamArn", "KinesisStreamSpecification")
+    modelled("LocalSecondaryIndexes[]", "`local_indexes`")
+    modelled("LocalSecondaryIndexes[].IndexName", "the index's name under `local_indexes`")
+    modelled("LocalSecondaryIndexes[].KeySchema[]", "`sort_key` of the index (the partition key is the table's)")
+    modelled("LocalSecondaryIndexes[].KeySchema[].AttributeName", "`sort_key` of the index")
+    modelled("LocalSecondaryIndexes[].KeySchema[].KeyType", "RANGE: `sort_key` of the index")
+    modelled("LocalSecondaryIndexes[].Projection", "`projection`")
+    modelled("LocalSecondaryIndexes[].Projection.NonKeyAttributes[]",
+             "`projection: [a, b]` (key attributes allowed: rule I107 warns)")
+    modelled("LocalSecondaryIndexes[].Projection.ProjectionType", "`projection: all | keys_only | [list]`")
+    refused("OnDemandThroughput", _NOT_YET.format(what="on-demand maximum throughput"),
+            "remove the maximum (-1) in the source app, or leave the table where it is", matters=_limited)
+    part_of("OnDemandThroughput.MaxReadRequestUnits", "OnDemandThroughput")
+    part_of("OnDemandThroughput.MaxWriteRequestUnits", "OnDemandThroughput")
+    modelled("PointInTimeRecoverySpecification", "`point_in_time_recovery`")
+    modelled("PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", "`point_in_time_recovery: true`")
+    refused("PointInTimeRecoverySpecification.RecoveryPeriodInDays",
+            "the schema has no recovery period: point_in_time_recovery keeps AWS's default, 35 days",
+            "set it back to 35 days in the source app, or leave the table where it is", matters=_not_default_period)
+    modelled("ProvisionedThroughput", "`capacity`")
+    modelled("ProvisionedThroughput.ReadCapacityUnits", "`capacity.read`")
+    modelled("ProvisionedThroughput.WriteCapacityUnits", "`capacity.write`")
+    refused("ResourcePolicy", _NOT_YET.format(what="table resource policy"),
+            "remove the policy in the source app (grant through IAM instead: the tool writes the "
+            "`TenantDataAccess` policy), or leave the table where it is")
+    part_of("ResourcePolicy.PolicyDocument", "ResourcePolicy")
+    modelled("SSESpecification", "`encryption`")
+    modelled("SSESpecification.KMSMasterKeyId", "`encryption: {kms_key_arn: …}` (the live table's key ARN)")
+    modelled("SSESpecification.SSEEnabled", "`encryption: aws_owned` (false) or a KMS key (true)")
+    modelled("SSESpecification.SSEType", "`encryption` (KMS is the only type)")
+    modelled("StreamSpecification", "`stream`")
+    refused("StreamSpecification.ResourcePolicy", _NOT_YET.format(what="stream resource policy"),
+            "remove the stream's policy in the source app, or leave the table where it is")
+    part_of("StreamSpecification.ResourcePolicy.PolicyDocument", "StreamSpecification.ResourcePolicy")
+    modelled("StreamSpecification.StreamViewType", "`stream: keys_only | new_image | old_image | new_and_old_images`")
+    refused("StreamSpecification.Tags[]", _NOT_YET.format(what="tags on the stream"),
+            "remove the stream's tags in the source app, or leave the table where it is")
+    part_of("StreamSpecification.Tags[].Key", "StreamSpecification.Tags[]")
+    part_of("StreamSpecification.Tags[].Value", "StreamSpecification.Tags[]")
+    modelled("TableClass", "`table_class: standard | infrequent_access`")
+    modelled("TableName", "`table_name` (written when the name does not follow `naming`)")
+    modelled("Tags[]", "`tags` (keys are case-sensitive; their order means nothing to DynamoDB)")
+    modelled("Tags[].Key", "a key under `tags`")
+    modelled("Tags[].Value", "its value")
+    modelled("TimeToLiveSpecification", "`ttl`")
+    modelled("TimeToLiveSpecification.AttributeName", "`ttl: attribute`")
+    modelled("TimeToLiveSpecification.Enabled", "`ttl` set (true) or absent (false)")
+    refused("VectorIndexes[]", "the schema language has no vector indexes",
+            "leave the table where it is (a vector index is part of the table's design)")
+    for field in ("Dimensions", "DistanceFunction", "IndexName", "Projection", "Projection.NonKeyAttributes[]",
+                  "Projection.ProjectionType", "SearchSchema[]", "SearchSchema[].AttributeName",
+                  "SearchSchema[].SearchSchemaElementType", "VectorAttribute", "VectorAttribute.AttributeName"):
+        part_of(f"VectorIndexes[].{field}", "VectorIndexes[]")
+    refused("WarmThroughput", _NOT_YET.format(what="warm throughput"),
+            "remove it from the source app's template (AWS keeps the warm throughput the table has), or leave "
+            "the table where it is")
+    part_of("WarmThroughput.ReadUnitsPerSecond", "WarmThroughput")
+    part_of("WarmThroughput.WriteUnitsPerSecond", "WarmThroughput")
+    return rows
+
+
+PROPERTIES: dict[str, Property] = {p.path: p for p in _rows()}
+
+# The resource attributes (not properties) a table may carry, and what adoption does with each.
+RESOURCE_ATTRIBUTES = [
+    ("DeletionPolicy", ("modelled: `removal_policy`; `Delete` in the source stack is first set to Retain there "
+                       "(adopt) and noted by import")),
+    ("UpdateReplacePolicy", "modelled: written with the removal policy; set to Retain in the source stack first"),
+    ("Condition", "read: a table whose condition is false is not in the stack"),
+    ("DependsOn", "read: a resource that depends on the table refers to it (it blocks taking the table out)"),
+    ("Metadata", "not carried: CDK's construct paths and the like say nothing about the table"),
+]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    path: str              # with indexes named: "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"
+    property: Property
+
+
+def _walk(node: Any, path: str, shown: str) -> Iterator[tuple[str, str, Any]]:
+    """(registry path, path with index names, value) for every property in a resolved properties map."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _visit(value, f"{path}.{key}" if path else str(key), f"{shown}.{key}" if shown else str(key))
+
+
+def _visit(value: Any, path: str, shown: str) -> Iterator[tuple[str, str, Any]]:
+    if isinstance(value, list):
+        yield path + "[]", shown, value
+        for n, item in enumerate(value):
+            name = item.get("IndexName") if isinstance(item, dict) else None
+            # Parentheses, not brackets: the console reads [name] as markup.
+            label = f"{shown}({name if isinstance(name, str) else n})"
+            if isinstance(item, dict):
+                yield from _walk(item, path + "[]", label)
+        return
+    yield path, shown, value
+    if isinstance(value, dict):
+        yield from _walk(value, path, shown)
+
+
+def refusals(properties: dict, unresolved: Callable[[Any], bool] = lambda value: False) -> list[Refusal]:
+    """The properties of a resolved AWS::DynamoDB::Table that the schema cannot keep, in template order.
+
+    A property the registry does not know (AWS added it after this list) is refused too: unknown is
+    never silently dropped. `unresolved` tells a value the template reader could not resolve: one
+    under a refused property may matter, so it is refused.
+    """
+    out: list[Refusal] = []
+    for path, shown, value in _walk(properties, "", ""):
+        if any(shown.startswith((r.path + ".", r.path + "[")) for r in out):
+            continue  # inside a property already refused: named once
+        row = PROPERTIES.get(path) or PROPERTIES.get(path.removesuffix("[]"))
+        if row is None:
+            row = Property(path, REFUSED, reason="a property this version of jobwork-infra does not know",
+                           way_forward="upgrade jobwork-infra, or leave the table where it is")
+            out.append(Refusal(shown, row))
+        elif row.status == REFUSED and row.matters is not None and (row.matters(value)
+                                                                    or _contains(value, unresolved)):
+            out.append(Refusal(shown, row))  # a value the template does not let us read may matter: refused
+    return out
+
+
+def _contains(value: Any, test: Callable[[Any], bool]) -> bool:
+    if isinstance(value, dict):
+        return any(_contains(v, test) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains(v, test) for v in value)
+    return test(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def properties_markdown() -> str:
+    """The table docs/schema.md carries (between its `properties` markers)."""
+    counts = {s: sum(1 for p in PROPERTIES.values() if p.status == s) for s in (MODELLED, REFUSED, CREATION_ONLY)}
+    lines = [(f"{len(PROPERTIES)} property paths: {counts[MODELLED]} modelled, {counts[REFUSED]} refused, "
+             f"{counts[CREATION_ONLY]} creation only."), "",
+             "| property | status | in the schema, or why not | way forward |", "| --- | --- | --- | --- |"]
+    for p in PROPERTIES.values():
+        detail = p.schema if p.status == MODELLED else p.reason
+        lines.append(f"| `{p.path}` | {p.status} | {_cell(detail)} | {_cell(p.way_forward)} |")
+    lines += ["", "| resource attribute | what adoption does |", "| --- | --- |"]
+    lines += [f"| `{name}` | {what} |" for name, what in RESOURCE_ATTRIBUTES]
+    return "\n".join(lines) + "\n"
+
+
+START, END = "<!-- properties:start (generated: python -m jobwork_infra.table_properties) -->", \
+    "<!-- properties:end -->"
+
+if __name__ == "__main__":  # regenerate the table in docs/schema.md
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
+    text = target.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    target.write_text(f"{head}{START}\n{properties_markdown()}{END}{tail}")
+    print(f"wrote {target}")

@@ -1,0 +1,194 @@
+"""Table settings moto leaves out or reports wrongly, as DynamoDB reports them.
+
+moto 5.2 keeps no table class for CreateTable/UpdateTable, no on-demand maximum throughput, no
+contributor insights at all, and echoes an SSE key id back where AWS reports the key's ARN. Adoption
+reads every one of them from the live table, so the double keeps them on moto's table objects
+(`strict_settings`) and reports them as AWS does; the CloudFormation executor applies the template's
+properties through `apply_template` (tests/double/tables.py).
+
+AWS sources, one per fact:
+- DescribeContributorInsights / UpdateContributorInsights: a status per table and per global index
+  (ENABLING, ENABLED, DISABLING, DISABLED, FAILED), DISABLED until enabled; the mode
+  (ACCESSED_AND_THROTTLED_KEYS or THROTTLED_KEYS) is returned with it
+  (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeContributorInsights.html,
+  .../API_UpdateContributorInsights.html). UpdateContributorInsights answers ENABLING/DISABLING; the
+  double settles it by the next read.
+- OnDemandThroughput (MaxReadRequestUnits, MaxWriteRequestUnits) on CreateTable and UpdateTable, for
+  the table and per global index, reported by DescribeTable in the table's and index's description
+  (.../API_OnDemandThroughput.html, .../API_TableDescription.html, .../API_GlobalSecondaryIndexDescription.html).
+- TableClassSummary {TableClass, LastUpdateDateTime} in DescribeTable once a class was set
+  (.../API_TableClassSummary.html).
+- SSEDescription.KMSMasterKeyArn: "The KMS key ARN used for the KMS encryption", whatever form of
+  key (id, ARN, alias) the request named (.../API_SSEDescription.html).
+- Kinesis streaming destinations: DescribeKinesisStreamingDestination lists them (an empty
+  KinesisDataStreamDestinations when none); EnableKinesisStreamingDestination answers ENABLING,
+  DisableKinesisStreamingDestination DISABLING; a template's KinesisStreamSpecification enables one
+  (.../API_DescribeKinesisStreamingDestination.html, .../API_EnableKinesisStreamingDestination.html).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from moto.dynamodb.models.table import Table
+
+from .dynamodb import DynamoError
+from .state import DOUBLE
+
+INSIGHTS_MODES = ("ACCESSED_AND_THROTTLED_KEYS", "THROTTLED_KEYS")
+TABLE = None  # the key of the table's own insights in `insights`
+
+
+def settings(table: Table) -> dict:
+    """The double's settings of one table (kept on moto's object, so a moto reset forgets them)."""
+    if not hasattr(table, "strict_settings"):
+        table.strict_settings = {"insights": {}, "on_demand": {}, "class_changed": None, "kinesis": {}}
+    return table.strict_settings
+
+
+def true(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+# ---------------------------------------------------------------------------------------------
+# Contributor insights
+
+def set_insights(table: Table, index: str | None, enabled: bool, mode: str | None) -> None:
+    insights = settings(table)["insights"]
+    if enabled:
+        insights[index] = mode or "ACCESSED_AND_THROTTLED_KEYS"
+    else:
+        insights.pop(index, None)
+
+
+def _check_target(table: Table, index: str | None) -> None:
+    if index is not None and index not in {i.name for i in table.global_indexes}:
+        raise DynamoError("ResourceNotFoundException", f"Requested resource not found: Index: {index} not found")
+
+
+def describe_contributor_insights(table: Table, index: str | None) -> dict:
+    _check_target(table, index)
+    mode = settings(table)["insights"].get(index)
+    out: dict = {"TableName": table.name, "ContributorInsightsStatus": "ENABLED" if mode else "DISABLED"}
+    if index is not None:
+        out["IndexName"] = index
+    if mode:
+        out["ContributorInsightsMode"] = mode
+        out["ContributorInsightsRuleList"] = [f"DynamoDBContributorInsights-PKC-{table.name}"]
+    return out
+
+
+def update_contributor_insights(table: Table, index: str | None, action: str, mode: str | None) -> dict:
+    _check_target(table, index)
+    if action not in ("ENABLE", "DISABLE"):
+        raise DynamoError("ValidationException", f"Invalid ContributorInsightsAction: {action}")
+    if mode is not None and mode not in INSIGHTS_MODES:
+        raise DynamoError("ValidationException", f"Invalid ContributorInsightsMode: {mode}")
+    set_insights(table, index, action == "ENABLE", mode)
+    out: dict = {"TableName": table.name,
+                 "ContributorInsightsStatus": "ENABLING" if action == "ENABLE" else "DISABLING"}
+    if index is not None:
+        out["IndexName"] = index
+    if action == "ENABLE":
+        out["ContributorInsightsMode"] = settings(table)["insights"][index]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinesis streaming destinations
+
+def set_kinesis(table: Table, spec: dict | None) -> None:
+    kinesis = settings(table)["kinesis"]
+    kinesis.clear()
+    if spec and spec.get("StreamArn"):
+        kinesis[spec["StreamArn"]] = spec.get("ApproximateCreationDateTimePrecision", "MILLISECOND")
+
+
+def describe_kinesis(table: Table) -> dict:
+    return {"TableName": table.name, "KinesisDataStreamDestinations": [
+        {"StreamArn": arn, "DestinationStatus": "ACTIVE", "ApproximateCreationDateTimePrecision": precision}
+        for arn, precision in settings(table)["kinesis"].items()]}
+
+
+def change_kinesis(table: Table, body: dict, enable: bool) -> dict:
+    arn = body.get("StreamArn")
+    if enable:
+        settings(table)["kinesis"][arn] = (body.get("EnableKinesisStreamingConfiguration") or {}).get(
+            "ApproximateCreationDateTimePrecision", "MILLISECOND")
+    else:
+        settings(table)["kinesis"].pop(arn, None)
+    return {"TableName": table.name, "StreamArn": arn, "DestinationStatus": "ENABLING" if enable else "DISABLING"}
+
+
+# ---------------------------------------------------------------------------------------------
+# On-demand maximum throughput, table class
+
+def set_on_demand(table: Table, index: str | None, spec: dict | None) -> None:
+    on_demand = settings(table)["on_demand"]
+    if spec:
+        on_demand[index] = {k: int(v) for k, v in spec.items() if k in ("MaxReadRequestUnits", "MaxWriteRequestUnits")}
+    else:
+        on_demand.pop(index, None)
+
+
+def set_table_class(table: Table, table_class: str | None) -> None:
+    if table_class:
+        table.strict_table_class = table_class
+        settings(table)["class_changed"] = DOUBLE.clock.now()
+
+
+def apply_request(table: Table, body: dict) -> None:
+    """What CreateTable / UpdateTable asked that moto dropped: the table class and on-demand maximums."""
+    set_table_class(table, body.get("TableClass"))
+    if "OnDemandThroughput" in body:
+        set_on_demand(table, TABLE, body["OnDemandThroughput"])
+    for spec in body.get("GlobalSecondaryIndexes") or []:
+        if spec.get("OnDemandThroughput"):
+            set_on_demand(table, spec["IndexName"], spec["OnDemandThroughput"])
+    for update in body.get("GlobalSecondaryIndexUpdates") or []:
+        for action in ("Create", "Update"):
+            spec = update.get(action) or {}
+            if spec.get("OnDemandThroughput"):
+                set_on_demand(table, spec["IndexName"], spec["OnDemandThroughput"])
+
+
+def apply_template(table: Table, props: dict) -> None:
+    """An AWS::DynamoDB::Table's ContributorInsightsSpecification and OnDemandThroughput (table and GSIs)."""
+    for index, spec in [(TABLE, props), *[(g.get("IndexName"), g) for g in props.get("GlobalSecondaryIndexes") or []]]:
+        insights = spec.get("ContributorInsightsSpecification") or {}
+        set_insights(table, index, true(insights.get("Enabled")), insights.get("Mode"))
+        set_on_demand(table, index, spec.get("OnDemandThroughput"))
+    set_kinesis(table, props.get("KinesisStreamSpecification"))
+
+
+# ---------------------------------------------------------------------------------------------
+# DescribeTable
+
+def _key_arn(table: Table, key: str | None) -> str | None:
+    if not key or key.startswith("arn:"):
+        return key
+    from moto.kms.exceptions import NotFoundException
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[table.account_id][table.region_name]
+    try:
+        return backend.describe_key(backend.any_id_to_key_id(key)).arn
+    except (NotFoundException, KeyError):  # a key unknown to moto's KMS: AWS would report its ARN all the same
+        return f"arn:aws:kms:{table.region_name}:{table.account_id}:key/{key}"
+
+
+def describe(table: Table, description: dict) -> None:
+    """DescribeTable's description of `table` completed with what moto leaves out."""
+    extra = getattr(table, "strict_settings", None) or {}
+    on_demand = extra.get("on_demand") or {}
+    if TABLE in on_demand:
+        description["OnDemandThroughput"] = copy.deepcopy(on_demand[TABLE])
+    for index in description.get("GlobalSecondaryIndexes") or []:
+        if index.get("IndexName") in on_demand:
+            index["OnDemandThroughput"] = copy.deepcopy(on_demand[index["IndexName"]])
+    if extra.get("class_changed") and "TableClassSummary" in description:
+        description["TableClassSummary"]["LastUpdateDateTime"] = extra["class_changed"].timestamp()
+    sse = description.get("SSEDescription")
+    if sse:
+        sse["KMSMasterKeyArn"] = _key_arn(table, sse.get("KMSMasterKeyArn"))
