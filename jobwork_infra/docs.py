@@ -135,9 +135,12 @@ def schema_markdown(schema: SchemaFile, source: str = "schema/tables.yaml") -> s
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":  # regenerate docs/rules.md
+if __name__ == "__main__":  # regenerate docs/rules.md (or the file named on the command line)
+    import sys
     from pathlib import Path
 
-    target = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
-    target.write_text(rules_reference())
+    from jobwork_infra.fsio import atomic_write
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+    atomic_write(target, rules_reference())
     print(f"wrote {target}")

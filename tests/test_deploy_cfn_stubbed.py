@@ -172,6 +172,8 @@ def expect_update_change_set(aws: Aws, changes: list[dict], params: dict | None 
                  "ExecutionStatus": "AVAILABLE", "Changes": changes}
     aws.expect("describe_change_set", described, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
     aws.expect("describe_change_set", described, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+    # Right before execute: the stack is still at the deploy serial this deploy read (none here).
+    aws.expect("get_template", {"TemplateBody": json.dumps({"Resources": {}})})
 
 
 def _modify(logical_id: str, replacement: str, cause: str = "GlobalSecondaryIndexes") -> dict:

@@ -9,7 +9,7 @@ import typer
 
 from ..deploy import DeployRequest
 from ..project import check_project
-from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
+from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, refuse_output_over, stdout
 
 EndpointOption = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint.")
 ProfileOption = typer.Option(None, "--profile", help="AWS profile.")
@@ -124,6 +124,8 @@ def deploy(
     """
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
                        timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, skip_unkeyed)
+    if plan_out:
+        refuse_output_over(plan_out, schema, "--plan-out")
     _run(schema, request, local, "deploy")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +34,7 @@ def import_command(
     """
     from ..deploy.aws import aws_errors
     from ..deploy.factory import open_sources, read_for_import
+    from ..fsio import atomic_write
     from ..importer import acknowledge_imported, build_entries, check_imported, merge_tables, render_tables
 
     if local and endpoint_url:
@@ -54,7 +54,7 @@ def import_command(
     file = project.document.file
     merged = merge_tables(project.document.text, entries, file)
     check_project(file, text=merged).require_valid()
-    Path(file).write_text(merged, encoding="utf-8")
+    atomic_write(file, merged)  # replaced whole or left as it was (a full disk, `ulimit -f`)
     stdout.print(f"Wrote {len(entries)} table(s) to {file}: {', '.join(entries)}")
     if acknowledged:
         stderr.print(f"acknowledged as they are live (`validate` shows each as a note with its reason): "

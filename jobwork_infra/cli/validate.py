@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from . import EXIT_FAILED, EXIT_OK, SCHEMA_DEFAULT, SchemaOption, app, stderr, stdout
+from . import (
+    EXIT_FAILED,
+    EXIT_OK,
+    SCHEMA_DEFAULT,
+    SchemaOption,
+    app,
+    find_schema,
+    refuse_output_over,
+    stderr,
+    stdout,
+)
 
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 
@@ -21,16 +31,19 @@ class Format(str, Enum):
     sarif = "sarif"
 
 
-def _write(text: str, out: str | None, what: str) -> None:
+def _write(text: str, out: str | None, what: str, schema: str | None) -> None:
+    from ..fsio import atomic_write
+
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
+    refuse_output_over(out, schema, "--out")
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="--out") from exc
+    atomic_write(path, text)
     stderr.print(f"wrote {what} to {out}", markup=False)
 
 
@@ -129,7 +142,7 @@ def json_schema(out: OutOption = None) -> None:
     from ..model import SchemaFile
 
     text = json.dumps(SchemaFile.model_json_schema(), indent=2) + "\n"
-    _write(text, out, "the JSON Schema")
+    _write(text, out, "the JSON Schema", find_schema())
 
 
 @app.command()
@@ -147,4 +160,4 @@ def docs(
     from ..project import check_project
 
     project = check_project(schema).require_valid()
-    _write(schema_markdown(project.schema, schema), out, "the tables' documentation")
+    _write(schema_markdown(project.schema, schema), out, "the tables' documentation", schema)

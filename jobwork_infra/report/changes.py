@@ -173,9 +173,12 @@ def changes_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # regenerate docs/diff.md
+if __name__ == "__main__":  # regenerate docs/diff.md (or the file named on the command line)
+    import sys
     from pathlib import Path
 
-    target = Path(__file__).resolve().parents[2] / "docs" / "diff.md"
-    target.write_text(changes_reference(), encoding="utf-8")
+    from jobwork_infra.fsio import atomic_write
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs" / "diff.md"
+    atomic_write(target, changes_reference())
     print(f"wrote {target}")
