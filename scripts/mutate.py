@@ -51,7 +51,7 @@ class Target:
     module_level: bool = True
 
 
-DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flow.py", "tests/test_saved_plan_checks.py")
+DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flow.py")
 
 # The safety logic: what decides what may be applied. Test files are the fast ones that reach it.
 MODULES: dict[str, Target] = {
@@ -77,7 +77,6 @@ MODULES: dict[str, Target] = {
     # --allow-destructive a saved plan carries.
     "flow.refusals": Target("jobwork_infra/deploy/flow.py", DEPLOY_TESTS, functions=(
         "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key")),
-    "saved_plan": Target("jobwork_infra/deploy/saved_plan.py", ("tests/test_saved_plan_checks.py",)),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
@@ -99,8 +98,6 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("gate", "protected_tables", "plan.base is not None and plan.base.tables[k].deletion_protection",
      "plan.base.tables[k].deletion_protection"):
         "k comes from deleted_tables(plan), which is empty when plan.base is None",
-    ("saved_plan", "write_plan", "2", "3"):
-        "the JSON file's indentation: load_plan and every reader parse it the same",
 }
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",

@@ -14,7 +14,6 @@ import pytest
 from jobwork_infra.deploy import DeployRequest, events, flow
 from jobwork_infra.deploy import destroy as destroying
 from jobwork_infra.deploy.gate import refusals_markdown
-from jobwork_infra.deploy.saved_plan import SavedPlan
 from jobwork_infra.deploy.target import Capabilities, DeployedState, Predecessor
 from jobwork_infra.diff import make_change
 from jobwork_infra.drift import DriftItem, DriftReport
@@ -334,17 +333,6 @@ def test_the_timeout_asked_for_is_the_deadline_waited_for():
     target = Timed(USERS)
     deploy(USERS, HEAD_INDEXED, target, timeout=5)
     assert 0 < target.deadline <= 5
-
-
-def test_several_stacks_refuse_a_saved_plan_either_way(tmp_path):
-    split = resolve(with_orders(stack="sales"), "dev")
-    with pytest.raises(JobworkError, match="has 2 stacks; a saved plan covers an environment of one stack"):
-        flow.deploy(split, DeployRequest(env="dev", dry_run=True, plan_out=str(tmp_path / "p.json")),
-                    _stacks(split, split), lambda e: None, lambda q: True)
-    saved = SavedPlan(str(tmp_path / "p.json"), "recorder", "stack flow-dev", "flow", "dev", split.schema_hash, "",
-                      False, ())
-    with pytest.raises(JobworkError, match="has 2 stacks"):
-        flow.deploy(split, DeployRequest(env="dev"), _stacks(split, split), lambda e: None, lambda q: True, saved)
 
 
 class Refusing(Recorder):
