@@ -85,6 +85,33 @@ def _ours(schema: str, env: str) -> list[tuple[Path, Any]]:
             if state.table in head.tables and (state.target in names or state.source in names)]
 
 
+def _migrating_stack(schema: str, env: str, table: str, endpoint_url: str | None, profile: str | None,
+                     region: str | None) -> tuple[Any, str] | None:
+    """(clients, stack name) when the CloudFormation stack that holds `table` records its migration in
+    progress (deploy/cloudformation/migrate.py); None for a table no stack migrates (the local engine)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    from ..deploy import DeployRequest
+    from ..deploy.cloudformation.migrate import migrating_record
+    from ..deploy.cloudformation.stack import Stack
+    from ..deploy.cloudformation.target import make_clients
+    from ..project import check_project
+
+    head = check_project(schema).resolve(env)
+    if table not in head.tables:
+        return None
+    clients = make_clients(DeployRequest(env=env, endpoint_url=endpoint_url, profile=profile, region=region),
+                           head.region)
+    name = head.stack_of(head.tables[table])
+    try:
+        template = Stack(clients.cloudformation, name).template()
+    except (ClientError, BotoCoreError, ResponseParserError):
+        # No such stack here, or no CloudFormation at this endpoint (DynamoDB Local): not a stack's migration.
+        return None
+    return (clients, name) if table in migrating_record(template) else None
+
+
 def _forget(client: Any, name: str) -> None:
     """The local registry no longer lists the retired generation (deleted, or kept and unmanaged)."""
     from ..deploy.local import engine as engines
@@ -226,7 +253,12 @@ def finish_command(
     if not state.at_least("copied"):
         raise JobworkError(f"the copy of {state.source} is not finished",
                            f"`jobwork-infra deploy --env {env}{_target(local, endpoint_url)}` resumes it")
-    client, streams = _clients(local, endpoint_url, profile, region)
+    on_stack = None if local else _migrating_stack(schema, env, table, endpoint_url, profile, region)
+    if on_stack is not None:
+        clients, _ = on_stack
+        client, streams = clients.dynamodb, clients.streams
+    else:
+        client, streams = _clients(local, endpoint_url, profile, region)
     if allow_destructive and not yes:
         items = client.describe_table(TableName=state.source)["Table"].get("ItemCount", 0)
         question = (f"Delete {state.source} (about {items:,} items, as DynamoDB last counted) after a backup, once "
@@ -236,6 +268,9 @@ def finish_command(
         if not typer.confirm(question, default=False):
             stdout.print("Cancelled; nothing was changed.", markup=False)
             raise typer.Exit(0)
+    if on_stack is not None:
+        _finish_on_stack(on_stack, table, Checkpoint(path, state), allow_destructive)
+        return
     done = finish(client, streams, Checkpoint(path, state), root=_root(), local=local or bool(endpoint_url),
                   allow_destructive=allow_destructive, emit=MigrateReport(stdout))
     if local:
@@ -246,3 +281,36 @@ def finish_command(
         stdout.print(f"Retired {done.source}: left in place with its {done.items:,} items, no longer replicated "
                      "nor managed; delete it yourself when it is not needed (or rerun with --allow-destructive).",
                      markup=False)
+
+
+def _finish_on_stack(on_stack: tuple[Any, str], table: str, checkpoint: Any, allow_destructive: bool) -> None:
+    """On a CloudFormation stack: the last replay and verify (finish, deleting nothing), then
+    CreateBackup when the old generation is to go, then the stack updates that retire it and its
+    consumer — the stack deletes it only with --allow-destructive (deploy/cloudformation/migrate.py)."""
+    from ..deploy.cloudformation.migrate import retire
+    from ..deploy.cloudformation.stack import STACK_WAIT_SECONDS
+    from ..migrate.finish import aws_backup, finish
+    from ..report.deploy import DeployReport
+    from ..report.migrate import MigrateReport
+
+    clients, stack = on_stack
+    phase = checkpoint.state.phase
+    done = finish(clients.dynamodb, clients.streams, checkpoint, root=_root(), local=False,
+                  allow_destructive=False, emit=MigrateReport(stdout))
+    backup = None
+    if allow_destructive:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        backup = aws_backup(clients.dynamodb, done.source, f"{done.source}-before-retire-{stamp}"[:255])
+    try:
+        deleted = retire(clients, stack, table, allow_destructive=allow_destructive, emit=DeployReport(stdout),
+                         timeout=STACK_WAIT_SECONDS)
+    except BaseException:
+        checkpoint.update(phase=phase)  # not finished while the stack still holds the old generation: rerun
+        raise
+    checkpoint.update(retired="deleted" if deleted else "kept")
+    if deleted:
+        stdout.print(f"Retired {done.source}: deleted by stack {stack} after a backup ({backup}).", markup=False)
+    else:
+        stdout.print(f"Retired {done.source}: out of stack {stack}, retained with its {done.items:,} items, no "
+                     "longer replicated nor managed; delete it yourself when it is not needed (or rerun with "
+                     "--allow-destructive).", markup=False)

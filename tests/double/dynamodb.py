@@ -227,3 +227,26 @@ def delete_table(original):
             raise DynamoError("ValidationException", DELETION_PROTECTED)
         return original(self, name)
     return delete
+
+
+def stream_shard_add(original: Any) -> Any:
+    """A stream record is kept for every reader, a Lambda event-source mapping included.
+
+    moto hands a shard's records to the Lambda functions mapped to the stream and then empties the
+    shard (and reuses its sequence numbers). AWS keeps each record for 24 hours whoever reads it:
+    "DynamoDB Streams ... stores this information in a log for up to 24 hours. Applications can
+    access this log and view the data items as they appeared before and after they were modified"
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html), and a Lambda
+    trigger is one more reader of the same shards ("No more than two processes at most should be
+    reading from the same streams shard at the same time", ibid.). moto cannot run the Lambda
+    without docker anyway, so the double records and does not invoke.
+    """
+    from moto.dynamodb.models.table import StreamRecord
+
+    def add(self, old, new) -> None:
+        view = self.table.stream_specification["StreamViewType"]
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        self.items.append(StreamRecord(self.table, view, event_name, old, new,
+                                       len(self.items) + self.starting_sequence_number))
+
+    return add

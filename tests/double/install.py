@@ -53,7 +53,7 @@ def install() -> None:
     from moto.cloudformation.utils import generate_stack_id
     from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
+    from moto.dynamodb.models.table import GlobalSecondaryIndex, StreamShard, Table
 
     # DynamoDB
     _switch(Table, "describe", ddb.describe_table)
@@ -62,6 +62,7 @@ def install() -> None:
     _switch(DynamoDBBackend, "update_time_to_live", ddb.update_time_to_live)
     _switch(DynamoDBBackend, "describe_time_to_live", ddb.describe_time_to_live)
     _switch(DynamoDBBackend, "delete_table", ddb.delete_table)
+    _switch(StreamShard, "add", ddb.stream_shard_add)
 
     # What moto's DynamoDB API drops or lacks (tests/double/settings.py, with the AWS sources)
     from moto.dynamodb.responses import DynamoHandler, DynamoResult

@@ -40,6 +40,14 @@ from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
 from .adopt import find_stack_adoption, gate_stack_adoption, run_adoption
+from .migrate import (
+    carry_over,
+    record_template,
+    staged_names,
+    staged_template,
+    unstaged,
+    with_generation_ids,
+)
 from .read import read_stack_environment, schema_from_template
 from .stack import (
     STACK_WAIT_SECONDS,
@@ -72,6 +80,7 @@ class Clients:
     cloudformation: Any
     s3: Any
     dynamodb: Any = None
+    streams: Any = None   # DynamoDB Streams: only a migration reads them
 
 
 def make_clients(request: DeployRequest, region: str | None) -> Clients:
@@ -84,6 +93,7 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
         s3=Lazy(lambda: session.client("s3", endpoint_url=request.endpoint_url)),
         # Not needed by a redeploy that changes nothing (no table to wait for).
         dynamodb=Lazy(lambda: session.client("dynamodb", endpoint_url=request.endpoint_url)),
+        streams=Lazy(lambda: session.client("dynamodbstreams", endpoint_url=request.endpoint_url)),
     )
 
 
@@ -145,7 +155,8 @@ class CloudFormationTarget:
     # CloudFormation never replaces a table that keeps its name. The deploy lock is per machine
     # (deploy/lock.py); deploys from elsewhere are kept apart by CloudFormation itself, which refuses
     # to update a stack while an update is in progress.
-    capabilities = Capabilities(lock_scope="cloudformation", replaces_in_place=False, ttl_cool_down=True)
+    capabilities = Capabilities(lock_scope="cloudformation", replaces_in_place=False, ttl_cool_down=True,
+                                migrates=True)
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit, clients: Clients | None = None,
                  *, stack: str | None = None):
@@ -167,6 +178,9 @@ class CloudFormationTarget:
         with aws_errors("reading the live tables"):
             reading.adoption = find_stack_adoption(self.clients.dynamodb, self.cfn, head, state.base,
                                                    self.request.from_stack)
+        # A generation a migration's stage A added is the stack's own, not a table to adopt.
+        staged = staged_names(reading.current)
+        reading.adoption.candidates = [c for c in reading.adoption.candidates if c.live.name not in staged]
         source = f"--endpoint-url {self.request.endpoint_url}" if self.request.endpoint_url else ""
         gate_adoption(reading.adoption, head, adopt=self.request.adopt, source=source)
         with aws_errors("reading the stacks that hold the tables"):
@@ -229,7 +243,7 @@ class CloudFormationTarget:
             # Made from exactly `head`: the deployed schema is `head`, no need to rebuild it from the template.
             state = DeployedState(head, up_to_date=True, **read_back)
         else:
-            state = DeployedState(schema_from_template(current, head), **read_back)
+            state = DeployedState(schema_from_template(unstaged(current), head), **read_back)
         settling = settling_record(current)
         if settling is not None and state.base is not None:
             state.unsettled = [t.physical_name for k, t in state.base.tables.items() if k in settling]
@@ -250,7 +264,8 @@ class CloudFormationTarget:
         with aws_errors("reading the live tables"):
             base = state.base.tables if state.base is not None else {}
             problems = [p for table in base.values() for p in self._live_problems(table)]
-            owned = {t.physical_name for t in base.values()}
+            owned = {t.physical_name for t in base.values()} | staged_names(state.private.current
+                                                                            if state.private is not None else None)
             for table in plan.head.tables.values():
                 if table.physical_name in owned:
                     continue
@@ -313,12 +328,14 @@ class CloudFormationTarget:
 
     def _template(self, target: ResolvedSchema, ttl_changed: dict[str, datetime], current: dict | None) -> dict:
         if target.schema_hash not in self.templates:
-            self.templates[target.schema_hash] = synth(target)
-        return prepare_template(self.templates[target.schema_hash], target, current, ttl_changed)
+            self.templates[target.schema_hash] = with_generation_ids(synth(target), target)
+        return carry_over(prepare_template(self.templates[target.schema_hash], target, current, ttl_changed), current)
 
     def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
         """One step: change set → second guard → execute → wait (stack.ChangeSets). False: nothing to change."""
         reading: StackReading = state.private
+        if step.kind == "migrate":
+            return self._migrate(step, before, state)
         body = self._template(step.target, state.ttl_changed, reading.current)
         old = before.tables if before is not None else {}
         meta = body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})
@@ -339,6 +356,43 @@ class CloudFormationTarget:
             self.emit(Note("nothing to change in this step"))
         reading.exists, reading.current = True, body
         return done
+
+    def _migrate(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
+        """The migrate step in three stages (cloudformation/migrate.py): A add generation N, B copy, catch
+        up and verify through the DynamoDB API, C make N the table of record with N-1 replicated into it."""
+        from ...migrate.stage import run_migrations
+        from ..local.engine import project_root
+
+        reading: StackReading = state.private
+        head_template = self._template(step.target, state.ttl_changed, reading.current)
+        stamp = f"{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}"
+        staged = staged_template(reading.current, head_template, step.migrations, step.target)
+        self._run_update(step, before, staged, f"jobwork-infra-{stamp}-create", "create the new generation(s)",
+                         reading.current)
+        reading.current = staged
+        with aws_errors("copying the items into the new generation"):
+            endpoint = f" --endpoint-url {self.request.endpoint_url}" if self.request.endpoint_url else ""
+            run_migrations(self.clients.dynamodb, self.clients.streams, step, self.request.env, project_root(),
+                           skip_unkeyed=self.request.skip_unkeyed,
+                           retry=f"jobwork-infra deploy --env {self.request.env}{endpoint}", emit=self.emit)
+        record = record_template(head_template, reading.current, step.migrations, step.target)
+        self._run_update(step, before, record, f"jobwork-infra-{stamp}-record", "make the new generation(s) the "
+                         "table(s) of record, replicated from the old one(s)", reading.current)
+        reading.current = record
+        return True
+
+    def _run_update(self, step: Step, before: ResolvedSchema | None, body: dict, name: str, summary: str,
+                    current: dict) -> None:
+        # From the stack itself: an empty change set earlier in this deploy (a rerun) applied no serial.
+        with aws_errors(f"reading the template of stack {self.stack.name}"):
+            serial = serial_of(self.stack.template())
+        body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})[SERIAL_RECORD] = serial + 1
+        run = self._change_sets().run(self.stack.name, body, "UPDATE", summary, name=name,
+                                      upload_key=hashlib.sha256(canonical(body).encode()).hexdigest(),
+                                      rejected=self._rejected,
+                                      guard=lambda changes, n: self._guard(changes, n, step, before, serial))
+        if run.outcome == "failed":
+            raise run.failure(f"update of stack {self.stack.name}")
 
     def _change_sets(self) -> ChangeSets:
         return ChangeSets(self.cfn, self.emit, self._timeout(), self.clients.s3, self.request.template_bucket)
