@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all setup test test-fast demo golden bench lint clean prereqs complexity
+.PHONY: all setup test test-fast demo golden bench mutate lint clean prereqs complexity
 
 all: test
 
@@ -59,6 +59,11 @@ complexity: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# Mutation testing of the safety logic on the fast tests (docs/mutation.md); not part of `make test`.
+# One module at a time, niced: MODULES="plan diff" make mutate runs only those.
+mutate: setup
+	nice -n 15 $(BIN)/python scripts/mutate.py $(MODULES)
 
 lint: setup
 	$(BIN)/ruff check jobwork_infra tests bench cli.py scripts

@@ -22,6 +22,7 @@ environments:
   dev:
     removal_policy: destroy
   prod:
+    account: "123456789012"
     removal_policy: retain
     point_in_time_recovery: true
     deletion_protection: true

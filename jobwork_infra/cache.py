@@ -18,12 +18,12 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__
 from .errors import Diagnostic, Location, Severity
+from .fsio import UnsafeWriteError, atomic_write
 
 _PACKAGE = Path(__file__).resolve().parent
 _LIBRARIES = ("pydantic", "pydantic_core", "yaml")
@@ -107,9 +107,6 @@ def store(path: str, data: bytes, result: CheckedSchema) -> None:
     }
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=file.parent, suffix=".tmp", delete=False,
-                                         encoding="utf-8") as handle:
-            json.dump(document, handle)
-        os.replace(handle.name, file)
-    except OSError:
+        atomic_write(file, json.dumps(document))
+    except (OSError, UnsafeWriteError):
         return

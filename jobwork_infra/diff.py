@@ -26,6 +26,7 @@ from .model import (
     SchemaFile,
     resolve,
 )
+from .outline import table_outline
 from .table_options import TABLE_OPTIONS
 
 D, M, O, S = Severity.DESTRUCTIVE, Severity.MULTI_STEP, Severity.ONLINE, Severity.SAFE
@@ -112,8 +113,10 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "keep the old name, or add {after} first and remove {before} in a later change"),
     ChangeKind("D204", "ttl_renamed", M, "TTL attribute renamed",
                "TTL moves from {before} to {after}: it is disabled, then enabled on {after} at least 1 h later; "
-               "no item expires in between",
-               "deploy stages it in two steps; wait an hour between them"),
+               "no item expires in between, and the items that carry only {before} (every item written before) "
+               "never expire afterwards unless {after} is written on them",
+               "deploy stages it in two steps an hour apart; write {after} on the existing items (from {before}), "
+               "or keep {before} as the TTL attribute"),
     ChangeKind("D205", "gsi_updates_staged", M, "several global indexes created or deleted on one table",
                "{count} global index creations/deletions ({ops}): CloudFormation allows one per update, "
                "so deploy stages them in {count} steps",
@@ -374,7 +377,9 @@ def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Chan
                                        name=table.physical_name, old_name=old.physical_name,
                                        fate=_fate(old.removal_policy)))
         elif key not in base_tables:
-            changes.append(make_change("table_added", key, env=env, name=table.physical_name))
+            # A new table shows what it will be: keys, indexes, TTL and protections (issue 23).
+            changes.append(make_change("table_added", key, env=env, name=table.physical_name,
+                                       after=table_outline(table)))
         elif base_tables[key] != table:  # most tables of a real diff are untouched: skip them whole
             changes += _diff_table(base_tables[key], table, env)
             if base is not None and base.stack_of(base_tables[key]) != head.stack_of(table):

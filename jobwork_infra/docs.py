@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .model import KEY_TYPES, SchemaFile, resolve, table_partition_key
+from .outline import protections_text
 from .rules import FAMILIES, REGISTRY
 
 RULES_HEADER = """# Rules reference
@@ -108,6 +109,8 @@ def schema_markdown(schema: SchemaFile, source: str = "schema/tables.yaml") -> s
                 f"- partition key: {_key(schema, table, table_partition_key(schema, table))}",
                 f"- sort key: {_key(schema, table, table.sort_key)}",
                 f"- billing: {resolved.billing}" + (f", TTL on `{table.ttl}`" if table.ttl else "")]
+        # What keeps the data, per environment: the reader of the docs asks it of prod first (issue 23).
+        out += [f"- protections ({e}): {protections_text(by_env[e].tables[key])}" for e in envs]
         if table.attributes:
             out += ["", "| attribute | type | description |", "| --- | --- | --- |"]
             for name, attribute in table.attributes.items():
@@ -135,9 +138,12 @@ def schema_markdown(schema: SchemaFile, source: str = "schema/tables.yaml") -> s
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":  # regenerate docs/rules.md
+if __name__ == "__main__":  # regenerate docs/rules.md (or the file named on the command line)
+    import sys
     from pathlib import Path
 
-    target = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
-    target.write_text(rules_reference())
+    from jobwork_infra.fsio import atomic_write
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+    atomic_write(target, rules_reference())
     print(f"wrote {target}")

@@ -39,6 +39,11 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *,
             raise UnsafeWriteError(f"{target} is outside {root}; the tool writes only inside it")
     if target.is_dir():
         raise UnsafeWriteError(f"{target} is a directory, not a file")
+    if target.exists() and not _writable(target):
+        # A rename would replace it anyway (only the folder's permissions matter to rename): the
+        # file's own mode is the user's word that it is not to be changed.
+        raise UnsafeWriteError(f"{target} is read-only; the tool does not replace a read-only file",
+                               hint=f"make it writable (chmod u+w {target}) or write elsewhere")
     directory = target.parent if str(target.parent) else Path(".")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if mode is None:
@@ -79,3 +84,8 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *,
     finally:
         os.close(dir_fd)
     return target
+
+
+def _writable(path: Path) -> bool:
+    """Writable to us, judged by the mode bits as well: root's `os.access` says yes to any file."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .changes import Change, Migration, Plan, Step
-from .diff import diff_schemas, gsi_operations, is_migration, migration_change, replaces_table
+from .diff import KINDS, diff_schemas, gsi_operations, is_migration, migration_change, replaces_table
 from .model import ResolvedSchema, ResolvedTable
 
 TTL_WAIT = "AWS needs at least 1 h between disabling TTL and enabling it again: wait before this step"
@@ -44,7 +44,8 @@ def plan_changes(base: ResolvedSchema | None, head: ResolvedSchema) -> Plan:
     migrating = _migrating(base, head)
     before = _before_migrations(head, migrating)
     if count == 1:
-        first = Step(1, f"apply {_n(len(changes), 'change')} in one update", changes, before)
+        summary = f"apply {_n(len(changes), 'change')} in one update: {_grouped(_named(changes))}"
+        first = Step(1, summary, changes, before)
         return Plan(base, head, changes, (first, *_migrate_step(migrating, head, changes, 2)))
 
     steps = []
@@ -173,22 +174,50 @@ def _steps_of(change: Change, staged: dict[str, _StagedTable]) -> set[int]:
 
 
 def _summary(number: int, changes: tuple[Change, ...], staged: dict[str, _StagedTable]) -> str:
-    parts = []
+    parts: list[tuple[str, str]] = []  # (table, what the step does to it)
     if number == 1:
         staged_kinds = {"gsi_added", "gsi_removed", "gsi_renamed", "gsi_key_changed", "gsi_projection_changed",
                         "gsi_updates_staged", "ttl_renamed"}
-        others = [c for c in changes if not (c.table in staged and c.kind in staged_kinds)]
-        if others:
-            parts.append(f"apply {_n(len(others), 'other change')}")
+        parts += _named([c for c in changes if not (c.table in staged and c.kind in staged_kinds)])
     for key, table in staged.items():
         if number <= len(table.ops):
             op, index = table.ops[number - 1]
-            parts.append(f"{key}: {op} index {index}")
+            parts.append((key, f"{op} index {index}"))
         if table.ttl_renamed and number == 1:
-            parts.append(f"{key}: disable TTL on {table.old.ttl}")
+            parts.append((key, f"disable TTL on {table.old.ttl}"))
         if table.ttl_renamed and number == 2:
-            parts.append(f"{key}: enable TTL on {table.new.ttl} ({TTL_WAIT})")
-    return "; ".join(parts)
+            parts.append((key, (f"enable TTL on {table.new.ttl} ({TTL_WAIT}; items carrying only "
+                                f"{table.old.ttl} do not expire)")))
+    return _grouped(parts)
+
+
+# How a change reads inside a step's summary: what the step does, not the verdict.
+_STEP_WORDS = {
+    "table_added": "create table", "table_removed": "delete table",
+    "table_removed_retained": "remove table from the stack (kept: retain)",
+    "gsi_added": "create index {index}", "gsi_removed": "delete index {index}",
+    "ttl_enabled": "enable TTL on {after}", "ttl_disabled": "disable TTL on {before}",
+}
+
+
+def _named(changes) -> list[tuple[str, str]]:
+    """Every change by name: (table, `create index by_email`), or its code and subject (`D105 sort key`)
+    as the change list above the plan names it. A step names all it applies (issue 23: "apply 4 other
+    changes" hid a new index)."""
+    out = []
+    for c in changes:
+        words = _STEP_WORDS.get(c.kind)
+        out.append((c.table or "environment", words.format(index=c.index, before=c.before, after=c.after) if words
+                    else f"{c.code} {c.subject or KINDS[c.kind].title}"))
+    return out
+
+
+def _grouped(parts: list[tuple[str, str]]) -> str:
+    """`users: create index by_email, D406 description; jobs: create table` (tables in order of appearance)."""
+    by_table: dict[str, list[str]] = {}
+    for table, text in parts:
+        by_table.setdefault(table, []).append(text)
+    return "; ".join(f"{table}: {', '.join(texts)}" for table, texts in by_table.items())
 
 
 def _n(count: int, noun: str) -> str:

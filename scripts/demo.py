@@ -27,7 +27,6 @@ from rich.table import Table
 
 from jobwork_infra.deploy.local import engine as engines
 from jobwork_infra.deploy.local.client import client_for
-from jobwork_infra.project import check_project
 
 # Not a terminal (CI logs, make output captured): wide enough that table names are not cut.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -51,23 +50,6 @@ def run(*args: str) -> None:
     if code != 0:
         console.print(f"[red]demo stopped: `jobwork-infra {' '.join(args)}` exited {code}[/]")
         sys.exit(code)
-
-
-def show_tables(client, schema) -> None:
-    table = Table(title=f"Tables of {schema.stack_name} on the local engine")
-    for column in ("table", "key", "global indexes", "local indexes", "TTL", "items"):
-        table.add_column(column)
-    for resolved in schema.tables.values():
-        live = client.describe_table(TableName=resolved.physical_name)["Table"]
-        key = " + ".join(k["AttributeName"] for k in live["KeySchema"])
-        gsis = ", ".join(f"{i['IndexName']} ({' + '.join(k['AttributeName'] for k in i['KeySchema'])})"
-                         for i in live.get("GlobalSecondaryIndexes", [])) or "-"
-        lsis = ", ".join(i["IndexName"] for i in live.get("LocalSecondaryIndexes", [])) or "-"
-        ttl = client.describe_time_to_live(TableName=resolved.physical_name)["TimeToLiveDescription"]
-        count = sum(p["Count"] for p in client.get_paginator("scan").paginate(
-            TableName=resolved.physical_name, Select="COUNT"))
-        table.add_row(resolved.physical_name, key, gsis, lsis, ttl.get("AttributeName", "-"), str(count))
-    console.print(table)
 
 
 def sample_data(client, data) -> None:
@@ -143,12 +125,10 @@ def main() -> None:
 
     state = engines.status()
     client = client_for(state.endpoint)
-    schema = check_project(SCHEMA).resolve(ENV)
-    console.rule("[bold]What is deployed")
-    show_tables(client, schema)
     run("codegen", "python", "--out", str(GENERATED / "jobwork_data"), "--schema", SCHEMA)
     sys.path.insert(0, str(GENERATED))
     sample_data(client, importlib.import_module("jobwork_data"))
+    run("status", "--env", ENV, "--local", "--schema", SCHEMA)  # what is deployed, with the sample's items
 
     console.rule()
     console.print(f"Demo finished in {time.monotonic() - started:.1f} s. The engine keeps running at "

@@ -33,6 +33,14 @@ os.environ.update({
 os.environ.pop("AWS_PROFILE", None)
 
 
+def after_caller(output: str) -> str:
+    """The output of an AWS command after its first line, which must say who the caller is (the
+    account guard's header: `AWS account 123456789012 (arn…), region …`)."""
+    first, _, rest = output.partition("\n")
+    assert first.startswith("AWS account ") and ", region " in first, output
+    return rest
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

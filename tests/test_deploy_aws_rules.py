@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.timing import TIMING
 
-from .conftest import ROOT
+from .conftest import ROOT, after_caller
 
 pytestmark = pytest.mark.slow  # CDK synth, and the double's backfills run in real time
 
@@ -131,7 +131,7 @@ def test_the_projects_schema_deploys(aws, tmp_path):
     assert "Verified on the live tables: " in result.output
     assert aws.resource_failures(stack) == []
     again = deploy(ROOT / "schema" / "tables.yaml", aws)
-    assert again.output.startswith("No changes: stack "), again.output
+    assert after_caller(again.output).startswith("No changes: stack "), again.output
 
 
 def test_two_gsis_added_at_once_land_in_two_steps_with_every_item_kept(aws, schema):
@@ -206,7 +206,7 @@ def test_a_ttl_rename_waits_out_the_hour_and_then_completes(aws, schema):
     last = deploy(path, aws, "--yes")
     assert last.exit_code == 0, last.output
     assert ttl(aws, "shop-dev-users") == ("ENABLED", "gone_at")
-    assert deploy(path, aws).output.startswith("No changes")
+    assert after_caller(deploy(path, aws).output).startswith("No changes")
     no_rollback(aws)
 
 
@@ -345,7 +345,7 @@ def test_timeout_says_the_stack_is_consistent_and_a_rerun_resumes(aws, schema):
     resumed = deploy(path, aws, "--yes")
     assert resumed.exit_code == 0, resumed.output
     # it first waits for the index the last run left backfilling, then plans only what is left
-    assert resumed.output.startswith("  ") and "waiting for index by_email of shop-dev-users" in resumed.output
+    assert after_caller(resumed.output).startswith("  ") and "waiting for index by_email of shop-dev-users" in resumed.output
     assert "Step 1/1: apply 1 change in one update" in resumed.output
     assert "index by_role is created" in resumed.output and "index by_email is created" not in resumed.output
     assert set(indexes(aws, "shop-dev-users")) == {"by_email", "by_role"}
@@ -379,7 +379,7 @@ def test_ttl_removed_from_the_schema_is_turned_off_not_left_on(aws, schema):
     assert "D304" in result.output
     # the double, like AWS, leaves TTL on when TimeToLiveSpecification is only left out
     assert ttl(aws, "shop-dev-users") == ("DISABLED", "expires_at")
-    assert deploy(path, aws).output.startswith("No changes")  # the disabled spec is carried, not re-sent
+    assert after_caller(deploy(path, aws).output).startswith("No changes")  # the disabled spec is carried, not re-sent
     no_rollback(aws)
 
 

@@ -21,7 +21,7 @@ from jobwork_infra.deploy.cloudformation.read import schema_from_template
 from jobwork_infra.plan import is_legal_step
 from jobwork_infra.project import check_project
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, after_caller
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK
 
@@ -127,7 +127,7 @@ def test_unchanged_redeploy_says_no_changes_and_creates_no_change_set(schema, en
     result = deploy(path, endpoint)  # no --yes: nothing to confirm when nothing changes
 
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("No changes: stack shop-dev matches the schema (schema ")
+    assert after_caller(result.output).startswith("No changes: stack shop-dev matches the schema (schema ")
     assert len(aws("cloudformation").list_change_sets(StackName="shop-dev")["Summaries"]) == 1
 
 
@@ -163,8 +163,10 @@ def test_key_change_of_a_named_table_is_refused_even_when_destructive_changes_ar
     assert result.exit_code == 3, result.output
     assert "error: cannot replace shop-dev-users under the same name" in result.output
     # The way forward is one that works on CloudFormation: a new name, never "destroy, then deploy".
+    # the command runs as printed: the same endpoint and schema (issue 23)
     assert ("give the new table another name (table_name: shop-dev-users-v2 on table users) and run "
-            "`jobwork-infra deploy --env dev --allow-destructive`") in " ".join(result.output.split())
+            f"`jobwork-infra deploy --env dev --endpoint-url {endpoint} --schema {path} --allow-destructive`") \
+        in " ".join(result.output.split())
     assert "destroy --env" not in result.output
     assert cfn.get_template(StackName="shop-dev")["TemplateBody"] == before
 
@@ -221,7 +223,7 @@ def test_two_indexes_are_staged_one_legal_update_at_a_time(schema, endpoint, aws
     assert deployed["Metadata"]["JobworkInfra"]["SchemaHash"] == head.schema_hash
 
     again = deploy(path, endpoint)
-    assert again.output.startswith("No changes")
+    assert after_caller(again.output).startswith("No changes")
 
 
 def test_destroy_deletes_the_stack_and_lists_the_retained_tables(schema, endpoint, aws):
@@ -244,7 +246,8 @@ def test_destroy_deletes_the_stack_and_lists_the_retained_tables(schema, endpoin
     assert aws("dynamodb").list_tables()["TableNames"] == ["shop-dev-audit"]
 
     again = run("destroy", "--env", "dev", "--schema", str(path), "--endpoint-url", endpoint, "--yes")
-    assert (again.exit_code, again.output) == (0, "Nothing to destroy: stack shop-dev has nothing deployed.\n")
+    assert (again.exit_code, after_caller(again.output)) == (
+        0, "Nothing to destroy: stack shop-dev has nothing deployed.\n")
 
 
 def test_destroy_without_a_terminal_asks_for_yes(schema, endpoint):
@@ -263,7 +266,9 @@ def test_unreachable_endpoint_is_a_message_not_a_traceback(schema):
     result = deploy(schema(), "http://127.0.0.1:9", "--yes")
 
     assert result.exit_code == 1
-    assert "error: listing the stacks failed: cannot reach http://127.0.0.1:9" in result.output
+    # the first call is the account guard's (STS): it says it cannot tell the account, and reads nothing
+    assert "error: cannot tell which AWS account the credentials belong to: Could not connect to the endpoint URL: " \
+        "\"http://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output
 
 

@@ -57,6 +57,7 @@ NAME = "shop-dev"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/shop-dev/1"
 CHANGE_SET_ID = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+CALLER = "AWS account 123456789012 (arn:aws:iam::123456789012:user/stubbed), region us-east-1"  # the header
 
 
 def fake_template(resolved, padding: int = 0) -> dict:
@@ -98,6 +99,13 @@ def no_cdk_no_sleep(monkeypatch):
     monkeypatch.setattr(target, "verify", lambda self, plan, applied: (0, []))
     # The live tables are not stubbed: no drift and nothing to adopt (test_adopt_cfn.py, test_drift.py).
     monkeypatch.setattr(target, "drift", lambda self, head, state: None)
+    # Who the caller is (STS) is the strict double's business too (tests/test_account.py): the stubbed
+    # calls here are CloudFormation's only, so the caller is the double's fixed account.
+    from jobwork_infra.account import Caller
+    from jobwork_infra.cli import _guard
+
+    monkeypatch.setattr(_guard, "resolve_caller", lambda session, endpoint_url=None: Caller(
+        "123456789012", "arn:aws:iam::123456789012:user/stubbed", session.region_name))
     monkeypatch.setattr(cloudformation, "find_stack_adoption", lambda *args: Adoption())
     monkeypatch.setattr(TIMING, "stack_poll", 0)
     monkeypatch.setattr(TIMING, "change_set_poll", 0)
@@ -172,6 +180,8 @@ def expect_update_change_set(aws: Aws, changes: list[dict], params: dict | None 
                  "ExecutionStatus": "AVAILABLE", "Changes": changes}
     aws.expect("describe_change_set", described, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
     aws.expect("describe_change_set", described, {"ChangeSetName": CHANGE_SET_ID, "StackName": STACK_ID})
+    # Right before execute: the stack is still at the deploy serial this deploy read (none here).
+    aws.expect("get_template", {"TemplateBody": json.dumps({"Resources": {}})})
 
 
 def _modify(logical_id: str, replacement: str, cause: str = "GlobalSecondaryIndexes") -> dict:
@@ -194,6 +204,7 @@ def test_a_stack_in_progress_is_reported_and_not_touched(aws, schema):
 
     assert result.exit_code == 1
     assert result.output == (
+        f"{CALLER}\n"
         "error: stack shop-dev is UPDATE_IN_PROGRESS (User Initiated): another operation is running on it; "
         "nothing was changed\n"
         "  hint: wait for it to finish (aws cloudformation describe-stacks --stack-name shop-dev), "
@@ -208,6 +219,7 @@ def test_destroy_of_a_stack_in_progress_is_reported_and_not_touched(aws, schema)
 
     assert result.exit_code == 1
     assert result.output == (
+        f"{CALLER}\n"
         "error: stack shop-dev is UPDATE_IN_PROGRESS: another operation is running on it; nothing was changed\n"
         "  hint: wait for it to finish (aws cloudformation describe-stacks --stack-name shop-dev), "
         "then destroy again\n")

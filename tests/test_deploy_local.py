@@ -352,7 +352,7 @@ def test_engine_killed_mid_deploy_gives_a_clear_error_and_the_rerun_converges(tm
         assert rerun.exit_code == 0, rerun.output
         assert rerun.output.startswith("  note: started DynamoDB Local at http://127.0.0.1:")
         assert "created index by_email" not in rerun.output  # done before the crash: not redone
-        assert "Step 1/1: apply 1 change in one update\n" in rerun.output
+        assert "Step 1/1: apply 1 change in one update: " in rerun.output
         client = local_deploy.client_for(engines.status(root).endpoint)
         assert count_items(client, f"{app_name}-dev-users") == 3
         assert set(gsis(describe(client, f"{app_name}-dev-users"))) == {"by_cognito_sub", "by_email", "by_role"}
@@ -366,6 +366,7 @@ def test_without_yes_and_without_a_terminal_it_asks_for_yes(local_engine, app_na
     result = deploy(schema)
     assert result.exit_code == 2, result.output
     assert "no terminal to confirm on" in result.output and "--yes" in result.output
+    assert "Invalid value" not in result.output  # --yes was never given (issue 23)
     assert f"{app_name}-dev-tenant" not in local_engine.client().list_tables()["TableNames"]
 
 
@@ -465,7 +466,8 @@ def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_depl
     assert "destroy --env" not in hint
     if path == "rename":
         assert (f"give the new table another name (table_name: {name}-v2 on table users) and run "
-                f"`jobwork-infra deploy --env dev --local --allow-destructive`: the old table stays with its data "
+                f"`jobwork-infra deploy --env dev --local --schema {schema} --allow-destructive`: the old table stays "
+                "with its data "
                 "(retained), unmanaged") in hint
         renamed = new_key.replace("  users:\n", f"  users:\n    table_name: {name}-v2\n")
         write(schema, schema_text(app_name, renamed, policy="retain"))
@@ -475,8 +477,8 @@ def test_the_hint_after_a_refused_key_change_of_a_retained_table_leads_to_a_depl
         assert count_items(client, name) == 3  # the old table and its data stay
     else:
         assert ("to start over empty under the same name: put the old key back, set removal_policy: destroy on "
-                "table users, run `jobwork-infra deploy --env dev --local`, then change the key again and run "
-                "`jobwork-infra deploy --env dev --local --allow-destructive`") in hint
+                f"table users, run `jobwork-infra deploy --env dev --local --schema {schema}`, then change the key "
+                f"again and run `jobwork-infra deploy --env dev --local --schema {schema} --allow-destructive`") in hint
         write(schema, schema_text(app_name, USERS, policy="destroy"))
         assert deploy(str(schema), "--yes").exit_code == 0
         write(schema, schema_text(app_name, new_key, policy="destroy"))

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation.template import deployed_tables
 
+from .conftest import after_caller
+
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK and deploys to the double
 
 SCHEMA = """\
@@ -97,7 +99,7 @@ def test_every_stack_is_deployed_in_order_with_one_summary_and_a_redeploy_change
     again = deploy(path, strict_aws.endpoint)  # no --yes: nothing to confirm
 
     assert again.exit_code == 0, again.output
-    assert again.output.splitlines()[:3] == [
+    assert after_caller(again.output).splitlines()[:3] == [
         line for line in again.output.splitlines() if line.startswith("No changes: stack ")]
     assert again.output.rstrip().endswith("No changes: the 3 stacks of dev match the schema.")
 
@@ -170,7 +172,7 @@ def test_destroy_deletes_every_stack_in_reverse_order(tmp_path, strict_aws):
     assert strict_aws.client("dynamodb").list_tables()["TableNames"] == ["shop-dev-audit"]  # retained
 
     again = run("destroy", "--env", "dev", "--schema", str(path), "--endpoint-url", strict_aws.endpoint, "--yes")
-    assert (again.exit_code, again.output) == (
+    assert (again.exit_code, after_caller(again.output)) == (
         0, ("Nothing to destroy: environment dev (stacks shop-dev-orders, shop-dev-archive, shop-dev) has nothing "
             "deployed.\n"))
 

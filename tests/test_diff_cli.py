@@ -163,7 +163,10 @@ def test_markdown_output(files):
     assert lines[9].startswith("| **🔴 destructive** | orders | `D105` sort key | the sort key changes from "
                                "order_id (S) to order_id (N)")
     assert "<br>**Advice:** bump `generation` on the table" in lines[9]
-    assert len(lines) == 10
+    # What breaks in generated code is part of the review: on stdout, so `> pr.md` keeps it (issue 23).
+    assert lines[10:13] == ["", "#### Generated API (codegen python): code using it must change", ""]
+    assert all(line.startswith("- `") for line in lines[13:]) and len(lines) > 13
+    assert "generated API" not in result.stderr
 
 
 def test_env_judges_one_environment(files):

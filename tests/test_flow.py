@@ -131,7 +131,7 @@ def test_after_the_hour_the_ttl_change_runs():
     base, head = resolve(schema(), "dev"), resolve(schema(ttl="b"), "dev")
     target = Recorder(base, ttl_changed={"users": T0 - timedelta(minutes=60)})
     code, target, seen = deploy(base, head, target)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: users: enable TTL on b")]
     assert not [e for e in seen if isinstance(e, events.Deferred)]
 
 
@@ -160,7 +160,7 @@ def test_deleting_a_protected_table_is_refused_then_unprotected_first_when_allow
     assert "flow-dev-users, which has deletion protection on" in caught.value.message
     code, target, _ = deploy(base, head, allow_destructive=True)
     assert code == 0
-    assert target.applied == [(1, "turn deletion protection off on flow-dev-users"), (2, "apply 1 change in one update")]
+    assert target.applied == [(1, "turn deletion protection off on flow-dev-users"), (2, "apply 1 change in one update: users: delete table")]
 
 
 def test_live_problems_stop_the_plan_before_anything_is_applied():

@@ -28,10 +28,12 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 class Expressions:
-    """Just enough of GitHub's expression language for these two files: names, '…', ||, &&, ==, !=."""
+    """Just enough of GitHub's expression language for these two files: names, '…', ||, &&, ==, !=, !,
+    and the status functions (success(), failure(), always(), cancelled()) over `failed`."""
 
     def __init__(self, context: dict):
         self.context = context
+        self.failed = False  # a step failed without continue-on-error
 
     def value(self, text: str):
         text = text.strip()
@@ -45,6 +47,11 @@ class Expressions:
                 left, right = text.split(op, 1)
                 same = self.value(left) == self.value(right)
                 return same if op == "==" else not same
+        if text.startswith("!"):
+            return not self.value(text[1:])
+        status = {"success()": not self.failed, "failure()": self.failed, "always()": True, "cancelled()": False}
+        if text in status:
+            return status[text]
         if text.startswith("'") and text.endswith("'"):
             return text[1:-1]
         node = self.context
@@ -79,27 +86,42 @@ def repo(tmp_path):
     return repo
 
 
-def run_action(repo: Path, tmp_path: Path, extra_env: dict | None = None,
-               **inputs: str) -> dict[str, subprocess.CompletedProcess]:
+class ActionRun(dict):
+    """The shell steps' results by id; `ran` lists every step that ran, `uses` steps included."""
+
+    ran: list[str]
+
+
+def run_action(repo: Path, tmp_path: Path, extra_env: dict | None = None, *, github: dict | None = None,
+               failing: frozenset[str] = frozenset(), **inputs: str) -> ActionRun:
+    """Run the action's steps as the runner does: each step's `if` (default `success()`) against the
+    steps before it; a failed step fails the rest unless `continue-on-error`. `uses` steps are not run;
+    those named in `failing` count as failed (a fork's read-only token makes github-script throw)."""
     declared = ACTION["inputs"]
     assert set(inputs) <= set(declared)
     context = {
         "inputs": {name: inputs.get(name, spec.get("default", "")) for name, spec in declared.items()},
-        "github": {"base_ref": "main", "action_path": str(ROOT), "event_name": "pull_request",
-                   "event": {"pull_request": {"number": 7}}},
+        "github": github or {"base_ref": "main", "action_path": str(ROOT), "event_name": "pull_request",
+                             "job": "check", "event": {"pull_request": {"number": 7}}},
         "steps": {},
     }
     expressions = Expressions(context)
     runner_temp = tmp_path / "runner"
     runner_temp.mkdir()
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-    results = {}
+    results = ActionRun()
+    results.ran = []
     for step in ACTION["runs"]["steps"]:
-        condition = step.get("if")
-        if condition is not None and not expressions.value(EXPRESSION.sub(r"\1", condition)):
+        condition = step.get("if", "success()")
+        if not expressions.value(EXPRESSION.sub(r"\1", condition)):
             continue
         if "uses" in step or step["id"] == "install":
+            if "uses" in step:
+                results.ran.append(step["id"])
+            if step["id"] in failing and not step.get("continue-on-error"):
+                expressions.failed = True
             continue
+        results.ran.append(step["id"])
         output = tmp_path / f"{step['id']}.out"
         output.touch()
         env = {"PATH": path, "HOME": str(tmp_path), "RUNNER_TEMP": str(runner_temp), "GITHUB_OUTPUT": str(output),
@@ -111,8 +133,8 @@ def run_action(repo: Path, tmp_path: Path, extra_env: dict | None = None,
         results[step["id"]] = done
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
         context["steps"][step["id"]] = {"outputs": outputs}
-        if done.returncode != 0:
-            break
+        if done.returncode != 0 and not step.get("continue-on-error"):
+            expressions.failed = True
     return results
 
 
@@ -128,12 +150,15 @@ def test_the_action_runs_validate_and_diff_and_fails_at_the_fail_on_level(repo, 
     assert "diff exited 3" in results["verdict"].stdout
     report = tmp_path / "runner" / "jobwork-infra"
     comment = (report / "comment.md").read_text()
-    assert comment.startswith("<!-- jobwork-infra:schema-check -->\n## jobwork-infra: `schema/tables.yaml` "
-                              "against `origin/main`\n")
+    base = _git(repo, "rev-parse", "origin/main")  # the merge base of the pull request's branch
+    assert comment.startswith("<!-- jobwork-infra:schema-check schema=schema/tables.yaml job=check -->\n"
+                              f"## jobwork-infra: `schema/tables.yaml` against `{base}`\n")
     assert "> This change reaches `--fail-on destructive`" in comment
     assert "**4 changes: 1 destructive, 1 multi-step, 1 online, 1 safe**" in comment
-    assert ("#### Plan for `shop-dev`: 2 steps (if `origin/main` is what is deployed)\n\n"
-            "1. apply 3 other changes; users: delete index by_email\n2. users: create index by_email\n") in comment
+    assert (f"#### Plan for `shop-dev`: 2 steps (if `{base}` is what is deployed)\n\n"
+            "1. users: D306 stream, D406 description, delete index by_email; orders: D105 sort key — **refused by "
+            "deploy**\n2. users: create index by_email\n") in comment
+    assert "> ⛔ deploy refuses it (even with --allow-destructive): cannot replace shop-dev-orders" in comment
     assert "<summary>validate: schema/tables.yaml: valid (2 tables, 1 index; 0 errors, 1 warning)</summary>" in comment
     assert sorted(p.name for p in report.iterdir()) == ["comment.md", "diff.json", "diff.md", "validate.txt"]
 
@@ -169,7 +194,7 @@ def test_the_comment_script_parses(tmp_path):
     script = tmp_path / "script.js"
     script.write_text(f"(async function (github, context, core, require) {{\n{step['with']['script']}\n}});\n")
     subprocess.run(["node", "--check", str(script)], check=True, capture_output=True, timeout=60)
-    assert "<!-- jobwork-infra:schema-check -->" in step["with"]["script"]
+    assert "process.env.MARKER" in step["with"]["script"]
 
 
 def test_the_workflow_uses_the_action_with_declared_inputs_and_its_steps_run(tmp_path):
@@ -199,7 +224,7 @@ def test_plan_env_saves_the_plan_for_the_merge_job_and_starts_nothing(repo, tmp_
     report = tmp_path / "runner" / "jobwork-infra"
     assert {"plan.json", "plan.txt"} <= {p.name for p in report.iterdir()}
     saved = json.loads((report / "plan.json").read_text())
-    assert (saved["format"], saved["env"], saved["target"]) == ("jobwork-infra-plan/1", "dev", "local")
+    assert (saved["format"], saved["env"], saved["target"]) == ("jobwork-infra-plan/2", "dev", "local")
     assert "a dry run does not start one" in " ".join((report / "plan.txt").read_text().split())
     assert "<summary>staged plan</summary>" in (report / "comment.md").read_text()
     assert not (root / ".jobwork" / "engine.json").exists()

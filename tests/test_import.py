@@ -104,7 +104,7 @@ def test_import_prints_the_seed_tables_and_they_resolve_to_the_project_schemas_k
     assert result.output == SEED_YAML
 
     # The printed YAML validates in the project's schema, and resolves to the keys the project gives them.
-    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.output))
+    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.stdout))
     assert checked.ok, checked.diagnostics
     imported = resolve(checked.schema, "dev").tables
     project = check_project(project_schema).resolve("dev").tables
@@ -299,11 +299,11 @@ def test_import_from_stack_reads_the_seed_stacks_tables(strict_aws, project_sche
     assert result.exit_code == 0, result.output
     warning = ("  # stack JobworkSeedStack deletes this table with its data if the table leaves the stack or the "
                "stack is deleted (DeletionPolicy Delete): adopt it before changing that stack (docs/adopt.md)\n")
-    assert result.output.startswith("tables:\n  # imported from stack JobworkSeedStack, resource TenantTable\n"
+    assert result.stdout.startswith("tables:\n  # imported from stack JobworkSeedStack, resource TenantTable\n"
                                     + warning + "  tenant:\n    table_name: tenant\n")
     assert "  # imported from stack JobworkSeedStack, resource UsersTable\n" + warning + \
         "  users:\n    table_name: users\n    sort_key: user_id\n" in result.output
-    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.output))
+    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.stdout))
     assert checked.ok, checked.diagnostics
     project = check_project(project_schema).resolve("dev").tables
     imported = resolve(checked.schema, "dev").tables
@@ -371,7 +371,7 @@ def test_import_by_name_from_an_aws_endpoint_reads_ttl_pitr_tags_and_stream(stri
 """)
     for line in ("    stream: new_image\n", "    point_in_time_recovery: true\n", "      team: platform\n"):
         assert line in body
-    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.output))
+    checked = check_project("imported.yaml", text=with_tables(project_schema.read_text(), result.stdout))
     assert checked.ok, checked.diagnostics
     table = resolve(checked.schema, "dev").tables["audit_log"]
     assert (table.ttl, table.stream, table.point_in_time_recovery, table.tags["team"]) == (

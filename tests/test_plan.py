@@ -107,7 +107,7 @@ def test_several_new_gsis_are_one_per_step_with_other_changes_in_the_first():
     base, head = _pair({}, {"g1": G, "g2": G, "g3": G}, head_ttl="t1")
     plan = plan_changes(base, head)
     assert [s.summary for s in plan.steps] == [
-        "apply 1 other change; t: create index g1", "t: create index g2", "t: create index g3"]
+        "t: enable TTL on t1, create index g1", "t: create index g2", "t: create index g3"]
     assert plan.steps[0].target.tables["t"].ttl == "t1"
     assert [len(s.target.tables["t"].global_indexes) for s in plan.steps] == [1, 2, 3]
 
@@ -118,14 +118,14 @@ def test_ttl_rename_is_disable_then_enable_with_the_wait_said():
     assert [s.target.tables["t"].ttl for s in plan.steps] == [None, "t2"]
     assert plan.steps[0].summary == "t: disable TTL on t1"
     assert plan.steps[1].summary == ("t: enable TTL on t2 (AWS needs at least 1 h between disabling TTL "
-                                     "and enabling it again: wait before this step)")
+                                     "and enabling it again: wait before this step; items carrying only t1 do not expire)")
     assert not is_legal_step(base, head)
 
 
 def test_single_update_is_one_step():
     base, head = _pair({}, {"g": G})
     plan = plan_changes(base, head)
-    assert [(s.number, s.summary) for s in plan.steps] == [(1, "apply 1 change in one update")]
+    assert [(s.number, s.summary) for s in plan.steps] == [(1, "apply 1 change in one update: t: create index g")]
     assert plan.steps[0].target == head
 
 

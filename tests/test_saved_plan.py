@@ -57,12 +57,14 @@ def saved_plan_round_trip(tmp_path: Path, app_name: str, target: list[str], tabl
     assert dry.exit_code == 0, dry.output
     assert f"plan saved to {plan}" in flat(dry.output)
     saved = json.loads(plan.read_text())
-    assert saved["format"] == "jobwork-infra-plan/1"
+    assert saved["format"] == "jobwork-infra-plan/2"
     assert (saved["app"], saved["env"]) == (app_name, "dev")
-    assert [s["summary"] for s in saved["steps"]] == ["apply 1 change in one update"]
-    assert saved["steps"][0]["changes"][0]["code"] == "D401"
-    assert list(saved["target_state"]["tables"]) == ["users", "orders"]
-    assert len(saved["schema_hash"]) == len(saved["deployed"]) == 64
+    [stack] = saved["stacks"]
+    assert [s["summary"] for s in stack["steps"]] == ["apply 1 change in one update: orders: create table"]
+    assert stack["steps"][0]["changes"][0]["code"] == "D401"
+    assert list(stack["target_state"]["tables"]) == ["users", "orders"]
+    assert len(saved["schema_hash"]) == len(stack["deployed"]) == 64
+    assert stack["serial"].endswith(":1")  # the first deploy's apply
     assert not any(name.endswith("-dev-orders") for name in tables())  # the dry run changed nothing
 
     # The schema edited after the plan was saved: refused, nothing applied.
@@ -115,7 +117,8 @@ def test_a_plan_for_another_target_or_environment_is_refused(tmp_path, local_eng
     (None, "no such plan file"),
     ("not json", "not a jobwork-infra plan (not JSON"),
     ('{"format": "terraform"}', "not a jobwork-infra plan (format 'terraform'"),
-    ('{"format": "jobwork-infra-plan/1"}', "a damaged jobwork-infra plan"),
+    ('{"format": "jobwork-infra-plan/2"}', "a damaged jobwork-infra plan"),
+    ('{"format": "jobwork-infra-plan/1"}', "a plan written by another version is written again"),
 ])
 def test_a_file_that_is_not_a_plan_is_a_clear_error(tmp_path, content, message):
     schema = tmp_path / "tables.yaml"

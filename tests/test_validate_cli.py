@@ -34,10 +34,10 @@ def test_validate_the_project_schema(in_root):
     result = invoke("validate")
     assert result.exit_code == 0
     assert result.stdout == (
-        "schema/tables.yaml:56:24: note T002: the index 'by_cognito_sub' is partitioned by 'cognito_sub' "
+        "schema/tables.yaml:59:24: note T002: the index 'by_cognito_sub' is partitioned by 'cognito_sub' "
         "and crosses tenants (tenant_scoped: false): it bypasses tenant isolation (acknowledged: login looks "
         "the user up before the tenant is known; granted to the auth service only)\n"
-        "   56 |         tenant_scoped: false      # crosses tenants on purpose: see rule T002\n"
+        "   59 |         tenant_scoped: false      # crosses tenants on purpose: see rule T002\n"
         "      |                        ^\n"
         "schema/tables.yaml: valid (2 tables, 1 index; 0 errors, 0 warnings, 1 note)\n"
     )
@@ -123,7 +123,7 @@ def test_github_format(in_root):
     result = invoke("validate", "--format", "github")
     assert result.exit_code == 0
     assert result.stdout == (
-        "::notice file=schema/tables.yaml,line=56,col=24::T002 the index 'by_cognito_sub' is partitioned by "
+        "::notice file=schema/tables.yaml,line=59,col=24::T002 the index 'by_cognito_sub' is partitioned by "
         "'cognito_sub' and crosses tenants (tenant_scoped: false): it bypasses tenant isolation (acknowledged: "
         "login looks the user up before the tenant is known; granted to the auth service only)\n")
 

@@ -64,6 +64,18 @@ EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, as
 SCHEMA_DEFAULT = DEFAULT_SCHEMA
 
 
+def refuse_output_over(out: str, schema: str | None, option: str) -> None:
+    """An output file (`--out`, `--plan-out`) that is the schema itself or a symbolic link is a usage error
+    before any work: one typo must not replace tables.yaml with JSON, a link must not lead the write out."""
+    path = Path(out)
+    if path.is_symlink():
+        raise typer.BadParameter(f"{out} is a symbolic link; the tool does not write through links "
+                                 "(name the real file or another path)", param_hint=option)
+    if schema is not None and Path(schema).exists() and path.exists() and path.samefile(schema):
+        raise typer.BadParameter(f"{out} is the schema file; choose another path for the output",
+                                 param_hint=option)
+
+
 def print_error(message: str, hint: str | None = None, refusal=None) -> None:
     stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     if hint:

@@ -6,10 +6,11 @@ import sys
 from typing import NoReturn
 
 import typer
+from typer._click.exceptions import UsageError  # typer (>= 0.29) vendors click
 
 from ..deploy import DeployRequest
 from ..project import check_project
-from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
+from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, refuse_output_over, stdout
 
 EndpointOption = typer.Option(None, "--endpoint-url", help="A CloudFormation-compatible endpoint.")
 ProfileOption = typer.Option(None, "--profile", help="AWS profile.")
@@ -19,14 +20,14 @@ YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation
 
 def _confirm(question: str, action: str = "deploy") -> bool:
     if not sys.stdin.isatty():
-        raise typer.BadParameter(f"no terminal to confirm on: pass --yes to {action} non-interactively",
-                                 param_hint="--yes")
+        # A usage error (exit 2), but not "Invalid value for --yes": --yes was not given (issue 23).
+        raise UsageError(f"no terminal to confirm on: pass --yes to {action} non-interactively")
     return typer.confirm(question, default=False)
 
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
              timeout=None, wait=False, plan_out=None, plan_file=None, adopt=False, from_stack=None,
-             allow_drift=False, skip_unkeyed=False):
+             allow_drift=False, skip_unkeyed=False, schema=None, backfill_ttl=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
@@ -46,7 +47,7 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
                          endpoint_url=endpoint_url, profile=profile, region=region,
                          template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
                          plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift,
-                         skip_unkeyed=skip_unkeyed)
+                         skip_unkeyed=skip_unkeyed, local=local, schema=schema, backfill_ttl=backfill_ttl)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -60,14 +61,43 @@ def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoRet
     emit = DeployReport(stdout)
     saved = None
     if request.plan_file:
-        from ..deploy.saved_plan import load_plan
+        from dataclasses import replace
 
-        saved = load_plan(request.plan_file)  # before any engine starts or AWS is called
+        from ..deploy.saved_plan import load_plan
+        from ..followup import Invocation
+
+        saved = replace(load_plan(request.plan_file), rerun=Invocation.of(request))  # before any engine or AWS
         saved.check_schema(head, "local" if local else "cloudformation")
+    if not local:  # who the credentials belong to, before any stack or table is read (issue 23)
+        from ._guard import guard_account
+
+        guard_account(head, profile=request.profile, region=request.region, endpoint_url=request.endpoint_url,
+                      console=stdout)
     target = make_targets(project, request, emit, local=local)  # CloudFormation: one per stack
     if action == "deploy":
         raise typer.Exit(flow.deploy(head, request, target, emit, _confirm, saved))
     raise typer.Exit(destroying.destroy(head, request, target, emit, lambda question: _confirm(question, action)))
+
+
+def _show_plan(path: str, env: str) -> None:
+    """`--show-plan FILE`: the saved plan, checked as `--plan` checks it, printed; no engine, no AWS."""
+    import json
+    from pathlib import Path
+
+    from ..deploy.saved_plan import load_plan
+    from ..errors import JobworkError
+    from ..report.saved_plan import render_saved_plan
+
+    saved = load_plan(path)  # a clear error for a missing, damaged or foreign file
+    if saved.env != env:
+        raise JobworkError(f"{path} is a plan for environment {saved.env}, not {env}",
+                           f"show it with --env {saved.env}")
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        render_saved_plan(document, path, stdout)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JobworkError(f"{path}: a damaged jobwork-infra plan ({type(exc).__name__}: {exc})",
+                           "write a new plan with `deploy --dry-run --plan-out FILE`") from None
 
 
 TimeoutOption = typer.Option(None, "--timeout", help="Seconds to wait for tables and the stack to settle "
@@ -108,6 +138,12 @@ def deploy(
     skip_unkeyed: bool = typer.Option(False, "--skip-unkeyed", help="A migration (a generation bump) leaves items "
                                       "without the new key in the old generation, listed in a JSON Lines file, "
                                       "instead of refusing (exit 3)."),
+    backfill_ttl: bool = typer.Option(False, "--backfill-ttl",
+                                      help="With a TTL rename: write the new TTL attribute on the existing items "
+                                           "from the old one (refused for now: R025)."),
+    show_plan: str = typer.Option(None, "--show-plan", metavar="FILE",
+                                  help="Print a plan saved by --plan-out as the dry run printed it, and exit; "
+                                       "reads nothing but the file."),
 ) -> None:
     """Deploy the schema of one environment, with the same plan and safety gate as `diff`.
 
@@ -122,8 +158,14 @@ def deploy(
 
     Example: jobwork-infra deploy --env dev --local
     """
+    if show_plan:
+        _show_plan(show_plan, env)
+        return
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
-                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, skip_unkeyed)
+                       timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, skip_unkeyed, schema,
+                       backfill_ttl)
+    if plan_out:
+        refuse_output_over(plan_out, schema, "--plan-out")
     _run(schema, request, local, "deploy")
 
 
@@ -144,5 +186,6 @@ def destroy(
 
     Example: jobwork-infra destroy --env dev --yes
     """
-    request = _request(env, False, yes, allow_destructive, endpoint_url, profile, region, None, local, timeout)
+    request = _request(env, False, yes, allow_destructive, endpoint_url, profile, region, None, local, timeout,
+                       schema=schema)
     _run(schema, request, local, "destroy")

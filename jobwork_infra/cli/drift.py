@@ -45,6 +45,7 @@ def drift_command(
     from ..deploy.aws import aws_errors
     from ..deploy.factory import open_sources, read_environment
     from ..drift import find_drift
+    from ..followup import Invocation
     from ..model import Table, physical_name
     from ..report.drift import drift_github, drift_json, drift_markdown, render_drift_text
 
@@ -52,8 +53,17 @@ def drift_command(
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     project = check_project(schema)
     head = project.resolve(env)
+    if not local:  # who the credentials belong to, before anything is read (issue 23)
+        from . import stderr
+        from ._guard import guard_account
+
+        guard_account(head, profile=profile, region=region, endpoint_url=endpoint_url,
+                      console=stdout if output is Format.text else stderr)
     sources = open_sources(local=local, endpoint_url=endpoint_url, profile=profile, region=region, env=env,
                            env_region=head.region)
+    invocation = Invocation(env=env, local=local, endpoint_url=endpoint_url, profile=profile, region=region,
+                            schema=schema)
+    sources.rerun = invocation
     # The environment's name prefix: the naming pattern up to {table} (none when it starts there).
     prefix = physical_name(project.schema, env, "\0", Table()).partition("\0")[0] or None
     with aws_errors(f"reading environment {env} at {sources.label}"):
@@ -64,11 +74,11 @@ def drift_command(
     if output is Format.json:
         typer.echo(drift_json(report))
     elif output is Format.markdown:
-        typer.echo(drift_markdown(report), nl=False)
+        typer.echo(drift_markdown(report, invocation), nl=False)
     elif output is Format.github:
         typer.echo(drift_github(report))
     else:
-        render_drift_text(report, stdout)
+        render_drift_text(report, stdout, invocation)
     if fail_on is not FailOn.never:
         level = Severity.parse(fail_on.value)
         reached = [i for i in report.items if i.severity >= level]

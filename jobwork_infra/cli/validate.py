@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from . import EXIT_FAILED, EXIT_OK, SCHEMA_DEFAULT, SchemaOption, app, stderr, stdout
+from . import (
+    EXIT_FAILED,
+    EXIT_OK,
+    SCHEMA_DEFAULT,
+    SchemaOption,
+    app,
+    find_schema,
+    refuse_output_over,
+    stderr,
+    stdout,
+)
 
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 
@@ -21,16 +31,19 @@ class Format(str, Enum):
     sarif = "sarif"
 
 
-def _write(text: str, out: str | None, what: str) -> None:
+def _write(text: str, out: str | None, what: str, schema: str | None) -> None:
+    from ..fsio import atomic_write
+
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
+    refuse_output_over(out, schema, "--out")
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="--out") from exc
+    atomic_write(path, text)
     stderr.print(f"wrote {what} to {out}", markup=False)
 
 
@@ -39,6 +52,8 @@ def validate(
     schema: SchemaOption = SCHEMA_DEFAULT,
     format: Annotated[Format, typer.Option("--format", "-f", help="How to print findings.")] = Format.text,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Leave out acknowledged findings (notes); the summary still counts them.")] = False,
 ) -> None:
     """Check the schema: YAML, shape and every rule; print located findings.
 
@@ -52,8 +67,11 @@ def validate(
     checked, project = _check(schema)
     diagnostics, tables, indexes = checked.diagnostics, checked.tables, checked.indexes
     line, passed = text_report.summary(schema, diagnostics, tables, indexes, strict)
+    # --quiet: an acknowledged finding was read and accepted once; it need not take three lines on every
+    # run (text and GitHub annotations; JSON and SARIF keep every finding).
+    shown = [d for d in diagnostics if not (quiet and d.acknowledged is not None)]
     if format is Format.text:
-        text_report.render_diagnostics(diagnostics, text_report.source_of(schema), stdout)
+        text_report.render_diagnostics(shown, text_report.source_of(schema), stdout)
         stdout.print(line, markup=False)
     else:
         if format is Format.json:
@@ -73,8 +91,8 @@ def validate(
         elif format is Format.github:
             from ..report.github import render
 
-            if diagnostics:
-                typer.echo(render(diagnostics))
+            if shown:
+                typer.echo(render(shown))
         else:
             from ..report.sarif import render
 
@@ -129,7 +147,7 @@ def json_schema(out: OutOption = None) -> None:
     from ..model import SchemaFile
 
     text = json.dumps(SchemaFile.model_json_schema(), indent=2) + "\n"
-    _write(text, out, "the JSON Schema")
+    _write(text, out, "the JSON Schema", find_schema())
 
 
 @app.command()
@@ -147,4 +165,4 @@ def docs(
     from ..project import check_project
 
     project = check_project(schema).require_valid()
-    _write(schema_markdown(project.schema, schema), out, "the tables' documentation")
+    _write(schema_markdown(project.schema, schema), out, "the tables' documentation", schema)

@@ -42,4 +42,21 @@ def schema_api_notes(before: SchemaFile | None, after: SchemaFile, source: str =
     """What breaks for code written against the API generated from `before` (none for a first schema)."""
     if before is None:
         return []
-    return api_notes(describe_schema(before, source), describe_schema(after, source))
+    return api_notes(describe_schema(before, source), describe_schema(after, source)) + ttl_notes(before, after)
+
+
+def ttl_notes(before: SchemaFile, after: SchemaFile) -> list[ApiNote]:
+    """A TTL moved to another attribute: code that keeps writing the old one writes items that never
+    expire (the signatures may not change at all, so api_notes cannot see it; issue 23)."""
+    from .api import pascal
+
+    notes = []
+    for key, table in after.tables.items():
+        old = before.tables.get(key)
+        if old is not None and old.ttl and table.ttl and old.ttl != table.ttl:
+            notes.append(ApiNote(
+                pascal(key) + "Item",
+                f"TTL moves from {old.ttl!r} to {table.ttl!r}: {old.ttl!r} no longer makes an item expire; code must "
+                f"write {table.ttl!r} (code generated before keeps writing {old.ttl!r} only, and those items never "
+                "expire)"))
+    return notes

@@ -29,3 +29,8 @@ class DeployRequest:
     from_stack: str | None = None  # with adopt: the CloudFormation stack that holds them now
     allow_drift: bool = False      # deploy even when live tables drifted from what was deployed
     skip_unkeyed: bool = False     # a migration leaves items without the new key behind (docs/migrate.md)
+    # Where the command ran, for the follow-up commands it prints (jobwork_infra/followup.py): the
+    # target flag --local and the schema path as given.
+    local: bool = False
+    schema: str | None = None
+    backfill_ttl: bool = False     # --backfill-ttl: write the new TTL attribute on existing items (deploy/ttl_rename.py)

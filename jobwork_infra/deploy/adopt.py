@@ -40,6 +40,7 @@ class Candidate:
     # What the table has that the schema cannot keep yet, one line each ("OnDemandThroughput: why; way
     # forward"): adopting would leave it unmanaged, or the next update would turn it off (R023).
     unkept: tuple[str, ...] = ()
+    held_by: str | None = None     # CloudFormation: the stack holding it, whatever --from-stack says
 
 
 @dataclass
@@ -98,12 +99,19 @@ def gate_adoption(adoption: Adoption, head: ResolvedSchema, *, adopt: bool, sour
     names = ", ".join(adoption.names)
     if not adopt:
         one = len(adoption.candidates) == 1
+        held = sorted({c.held_by for c in adoption.candidates if c.held_by})
         raise Refused(
             "R012",
             f"table{'' if one else 's'} {names} already exist{'s' if one else ''} under the schema's names but "
-            f"{'is' if one else 'are'} not managed by environment {head.env}",
-            "rerun with --adopt to bring them under management (their keys and local indexes are compared "
-            "with the schema first; no item is touched), or give the schema's tables other names")
+            f"{'is' if one else 'are'} not managed by environment {head.env}"
+            + "".join(f"; stack {s} holds {', '.join(c.live.name for c in adoption.candidates if c.held_by == s)}"
+                      for s in held),
+            (f"rerun with --adopt --from-stack {held[0]} to take them out of stack {held[0]} (retained: they stay, "
+             "with their items) and bring them under management" if len(held) == 1 else
+             "rerun with --adopt (and --from-stack NAME for the tables another stack holds)" if held else
+             "rerun with --adopt to bring them under management")
+            + " (their keys and local indexes are compared with the schema first; no item is touched), or give "
+            "the schema's tables other names")
     refused = []
     for c in adoption.candidates:
         differences = fixed_differences(c.table, head.tables[c.key])

@@ -22,7 +22,7 @@ from ..changes import Plan, Step
 from ..errors import JobworkError
 from ..model import ResolvedSchema
 from . import DeployRequest
-from .events import Deferred, Deployed, Emit, StepStarted, Verified
+from .events import Deferred, Deployed, Emit, Note, StepStarted, Verified
 from .gate import protected_tables
 from .settle import touched_tables
 from .target import DeployedState, Target
@@ -96,6 +96,11 @@ def _ready(step: Step, plan: Plan, progress: _Progress, state: DeployedState, ta
     """Whether `step` runs now: after sleeping through the TTL hour with --wait; False: stop here."""
     ready, tables = cool_down(step, progress.applied, state, target.capabilities.ttl_cool_down)
     if ready is None:
+        if tables and step.number > 1 and not target.capabilities.ttl_cool_down:
+            # The plan's step says "wait before this step": on AWS. Said, so a local run does not teach
+            # that a TTL rename is immediate (issue 23).
+            emit(Note(f"{', '.join(tables)}: the local engine has no TTL hour: step {step.number} runs now; on AWS "
+                      "it waits until 1 h after the previous TTL change"))
         return True
     emit(Deferred(step.number, len(plan.steps), ready, tables, request.wait))
     if not request.wait:
@@ -120,7 +125,8 @@ def _apply_step(step: Step, total: int, progress: _Progress, state: DeployedStat
     finished = TIMING.now()
     for key in ttl_tables:
         state.ttl_changed[key] = finished
-    target.wait_settled(touched_tables(before, step.target), deadline)
+    if not target.capabilities.settled_by_apply:
+        target.wait_settled(touched_tables(before, step.target), deadline)
     progress.applied = step.target
 
 
@@ -131,7 +137,10 @@ def _settle_and_verify(plan: Plan, progress: _Progress, target: Target, emit: Em
         if not partial:
             emit(Deployed(state.where, len(plan.steps), time.monotonic() - started, changed=False))
         return target.finish(state, False) if not partial else 0
-    target.wait_settled(names_of(applied), deadline)
+    if not target.capabilities.settled_by_apply:
+        # Settled by now: the tables no step touched were waited for before the first step (_apply_step),
+        # the touched ones by the step that touched them.
+        target.wait_settled(names_of(applied), deadline)
     checks, problems = target.verify(plan, applied)
     if problems:
         raise JobworkError(

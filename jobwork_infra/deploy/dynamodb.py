@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..followup import Invocation
 from ..model import TOOL_TABLE_PREFIX, ResolvedSchema
 from ..table_options import TABLE_OPTIONS
 from .aws import describe_table_or_none, is_unsupported
@@ -157,6 +158,8 @@ class Sources:
     label: str
     local: bool
     kms: Any | None = None         # tells a customer managed key from AWS's (import); None on the local engine
+    # The command reading through them: the follow-up commands it prints repeat its target (followup.py).
+    rerun: Invocation | None = None
 
 
 @dataclass

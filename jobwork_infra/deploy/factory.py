@@ -61,6 +61,18 @@ def open_sources(*, local: bool, endpoint_url: str | None, profile: str | None, 
                    kms=session.client("kms", endpoint_url=endpoint_url))
 
 
+def list_tables_command(sources: Sources) -> str:
+    """`aws dynamodb list-tables` reaching the same tables: the local engine's endpoint, region and
+    dummy credentials, or the run's endpoint, profile and region (issue 23: without them it lists the
+    real account)."""
+    from ..followup import Invocation, aws_command
+    from .aws import LOCAL_CREDENTIALS, LOCAL_REGION
+
+    invocation = sources.rerun or Invocation(local=sources.local)
+    return aws_command(invocation, "dynamodb", "list-tables", local_endpoint=sources.dynamodb.meta.endpoint_url,
+                       local_region=LOCAL_REGION, local_credentials=LOCAL_CREDENTIALS)
+
+
 def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, from_stack: str | None) -> list:
     """The tables to import, as `importer.Imported`, in the order asked (a stack's: by logical id)."""
     if from_stack is not None:
@@ -79,7 +91,7 @@ def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, fr
         if live is None:
             hint = did_you_mean(name, list_table_names(sources.dynamodb))
             raise JobworkError(f"no table named {name!r} at {sources.label}",
-                               hint or "list them with `aws dynamodb list-tables`")
+                               hint or f"list them with `{list_tables_command(sources)}`")
         table = table_from_live(live, key=name, tenancy_attribute=head.tenancy_attribute)
         settings = read_live_settings(sources.dynamodb, live.description)
         notes = [*unexpressed(live),

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from ..changes import Change, Plan, Step
 from ..diff import diff_schemas, make_change
 from ..errors import Blocked, JobworkError
+from ..followup import Invocation, command
 from ..model import GUARD_TABLE, ResolvedSchema
 from ..plan import plan_changes, with_item_counts
 from . import DeployRequest, unique_guards
@@ -43,7 +44,7 @@ from .gate import (
     refuse_moves,
 )
 from .lock import deploy_lock
-from .saved_plan import SavedPlan, write_plan
+from .saved_plan import PlanFile, SavedPlan
 from .target import (
     DeployedState,
     Predecessor,
@@ -55,6 +56,7 @@ from .target import (
     per_stack,
     stack_targets,
 )
+from .ttl_rename import refuse_backfill, stop_expiring_note, ttl_renames
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Deploy:
     deadline: float = 0.0       # time.monotonic() past which waiting for tables gives up (--timeout)
     runs: list[StackRun] = field(default_factory=list)
     adopt_only: list[StackRun] = field(default_factory=list)  # the only change: taking over tables as they are
+    plan_file: PlanFile | None = None  # --plan-out: every stack's plan, written once all are gated
 
     @property
     def several(self) -> bool:
@@ -101,18 +104,19 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: 
 
 def _deploy(d: Deploy) -> int:
     d.deadline = time.monotonic() + (d.request.timeout or DEFAULT_TIMEOUT)
-    if d.several and (d.saved is not None or d.request.plan_out):
-        raise JobworkError(
-            f"environment {d.head.env} has {len(d.target)} stacks; a saved plan covers an environment of one stack",
-            "deploy it without --plan-out/--plan (the dry run shows every stack's plan)")
+    if d.request.plan_out:
+        d.plan_file = PlanFile(d.request.plan_out, lock_scope(d.target), d.head, d.request.allow_destructive)
     read_all(d)
     plan_all(d)
+    if d.saved is not None:
+        # Every stack of the saved plan, and only those, matches what is planned now, before anything runs.
+        # The plan records --allow-destructive for its reviewer; the applying command must carry it itself.
+        d.saved.check_stacks([r.head.stack_name for r in d.runs])
+        for run in d.runs:
+            d.saved.check_plan(run.head.stack_name, run.plan, run.head)
     guards = plan_unique_guards(d)   # values held twice where unique: refused (exit 3) before any write
     if not d.pending:
         return write_unique_guards(d, guards, _nothing_to_apply(d))
-    # A saved plan carries the --allow-destructive it was reviewed with.
-    d.request = replace(d.request, allow_destructive=d.request.allow_destructive
-                        or (d.saved is not None and d.saved.allow_destructive))
     gate_all(d)
     ready = not_deferred(d)
     if not ready:
@@ -145,12 +149,12 @@ def read_all(d: Deploy) -> None:
             refused = refused or exc
             continue
         if d.saved is not None:
-            d.saved.check_deployed(deployed_fingerprint(state))
+            d.saved.check_deployed(view.stack_name, state)
         if state.base is not None:
             # A rerun after --timeout resumes here: what the last run started settles first.
             names = state.unsettled if state.unsettled is not None else names_of(state.base)
             stack_target.wait_settled(names, d.deadline)
-            refuse_drift(stack_target.drift(view, state), d.request.allow_drift)
+            refuse_drift(stack_target.drift(view, state), d.request.allow_drift, Invocation.of(d.request))
         d.runs.append(StackRun(view, stack_target, state))
     if per_stack(d.target):
         refuse_moves(d.head, d.runs)
@@ -178,10 +182,20 @@ def plan_all(d: Deploy) -> None:
         d.emit(Planned(run.plan, run.state.where))
         if run.state.adopting:
             run.target.announce(run.state, run.head)
+        _ttl_renames(d, run)
         risky = at_risk(run.plan)
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             d.emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
+
+
+def _ttl_renames(d: Deploy, run: StackRun) -> None:
+    """A TTL rename: what becomes of the items that carry only the old attribute; --backfill-ttl refused."""
+    renames = ttl_renames(run.plan)
+    if renames and d.request.backfill_ttl:
+        refuse_backfill(renames)
+    for rename in renames:
+        d.emit(Note(stop_expiring_note(rename, None), warning=True))
 
 
 def _guard_target(d: Deploy) -> Target | None:
@@ -215,8 +229,7 @@ def write_unique_guards(d: Deploy, guards: unique_guards.GuardPlan | None, code:
 def _nothing_to_apply(d: Deploy) -> int:
     if d.adopt_only:
         return max([adopt_only(r.head, r.state, r.target, d.request, d.emit, d.confirm) for r in d.adopt_only])
-    for run in d.runs:
-        _save(d.request, None, run.head, run.state, run.target, d.emit)
+    _save(d)
     codes = [r.target.finish(r.state, False) for r in d.runs]
     if d.several:
         d.emit(StacksDone(d.head.env, tuple((r.head.stack_name, None) for r in d.runs), 0.0))
@@ -229,10 +242,8 @@ def gate_all(d: Deploy) -> None:
         run.target.announce(run.state, run.head)
     for run in d.pending:
         gate_plan(run.plan, run.target.capabilities, d.request.allow_destructive,
-                  lambda run=run: run.target.check_live(run.state, run.plan))
-        if d.saved is not None:
-            d.saved.check_plan(run.plan)
-        _save(d.request, run.plan, run.head, run.state, run.target, d.emit)
+                  lambda run=run: run.target.check_live(run.state, run.plan), Invocation.of(d.request))
+    _save(d)
 
 
 def not_deferred(d: Deploy) -> list[StackRun]:
@@ -314,13 +325,16 @@ def rename_changes(predecessors: tuple[Predecessor, ...], head: ResolvedSchema) 
     return tuple(out)
 
 
-def _save(request: DeployRequest, plan: Plan | None, head: ResolvedSchema, state: DeployedState, target: Target,
-          emit: Emit) -> None:
-    if request.plan_out:
-        write_plan(request.plan_out, plan, head, state.where, deployed_fingerprint(state),
-                   target.capabilities.lock_scope, request.allow_destructive)
-        emit(Note(f"plan saved to {request.plan_out}; apply exactly this plan with "
-                  f"`jobwork-infra deploy --env {head.env} --plan {request.plan_out}`"))
+def _save(d: Deploy) -> None:
+    """--plan-out: every stack's plan in one file (issue 18, item 8), once every stack passed its gate."""
+    if d.plan_file is None:
+        return
+    for run in d.runs:
+        d.plan_file.add(run.head, run.plan, run.state)
+    d.plan_file.write()
+    destructive = ("--allow-destructive",) if d.request.allow_destructive else ()
+    apply = command(Invocation.of(d.request), "deploy", "--plan", d.request.plan_out, *destructive)
+    d.emit(Note(f"plan saved to {d.request.plan_out}; apply exactly this plan with `{apply}`"))
 
 
 def recheck(state: DeployedState, plan: Plan, head: ResolvedSchema, target: Target) -> tuple[DeployedState, Plan]:

@@ -14,6 +14,7 @@ from ..changes import Plan, Severity
 from ..diff import is_migration, make_change, replaces_table
 from ..drift import DriftReport
 from ..errors import Blocked
+from ..followup import Invocation, command
 from ..model import ResolvedSchema
 from .target import Capabilities, StackRun
 
@@ -78,6 +79,10 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
     Refusal("R023", "adopt-unkept-property", "adopting a table with a property or setting the schema cannot keep "
             "yet (contributor insights, an on-demand maximum, a Kinesis destination, a resource policy…): it would "
             "go unmanaged, or the next update would turn it off", f"{_CFN}/aws-resource-dynamodb-table.html"),
+    Refusal("R024", "wrong-account", "reading or changing an environment with credentials of another account "
+            "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
+    Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
+            "verified", f"{_DDB}/developerguide/TTL.html"),
 )}
 
 
@@ -107,7 +112,7 @@ def refusals_markdown() -> str:
 # The plan of one stack
 
 def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
-              live_problems: Callable[[], list[tuple[str, str]]]) -> None:
+              live_problems: Callable[[], list[tuple[str, str]]], rerun: Invocation | None = None) -> None:
     """Every refusal of a plan, before anything is applied, in this order; `live_problems` asks the target."""
     refuse_name_taken(plan)
     refuse_renamed(plan, allow_destructive)
@@ -116,8 +121,8 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
         raise Refused("R003", "; ".join(p for p, _ in problems) + "; nothing was changed",
                       "; ".join(dict.fromkeys(fix for _, fix in problems)))
     refuse_protected(plan, allow_destructive)
-    refuse_destructive(plan, allow_destructive)
-    refuse_replacement_in_place(plan, retained_only=capabilities.replaces_in_place)
+    refuse_destructive(plan, allow_destructive, rerun)
+    refuse_replacement_in_place(plan, retained_only=capabilities.replaces_in_place, rerun=rerun)
     refuse_migration(plan, migrates=capabilities.migrates)
 
 
@@ -171,21 +176,30 @@ def refuse_protected(plan: Plan, allow_destructive: bool) -> None:
             "--allow-destructive: deletion protection is then turned off in a step of its own first")
 
 
-def refuse_destructive(plan: Plan, allow_destructive: bool) -> None:
-    """Raise Blocked (exit 3) when the plan would delete or replace a table and that was not allowed."""
+def refuse_destructive(plan: Plan, allow_destructive: bool, rerun: Invocation | None = None) -> None:
+    """Raise Blocked (exit 3) when the plan would delete or replace a table and that was not allowed.
+
+    Even a table that is empty now: it is counted before the prompt ("data at risk"), but an item
+    written between the count and the delete would be lost without anyone having allowed it."""
     destructive = [c for c in plan.changes if c.severity is Severity.DESTRUCTIVE]
     if destructive and not allow_destructive:
         tables = sorted({c.table for c in destructive})
+        allowed = f"`{command(rerun, 'deploy', '--allow-destructive')}`" if rerun else "--allow-destructive"
+        # A removed table has no keys or name to keep (issue 23): its way forward is to keep it or retain it.
+        removed = all(c.kind == "table_removed" for c in destructive)
+        keep = ("keep the table in the schema, or set removal_policy: retain on it and deploy that first (then "
+                "removing it keeps the data)" if removed
+                else "change the schema so the table keeps its keys and name")
         raise Refused(
             "R005",
             f"refusing {len(destructive)} destructive change(s) to {', '.join(tables)}: "
             "the data in these tables would be lost",
-            "change the schema so the table keeps its keys and name, or rerun with --allow-destructive "
-            "once the data is backed up or expendable",
+            f"{keep}; or rerun with {allowed} once the data is backed up or expendable (an empty table too: "
+            "nothing else allows a delete)",
         )
 
 
-def refuse_replacement_in_place(plan: Plan, *, retained_only: bool) -> None:
+def refuse_replacement_in_place(plan: Plan, *, retained_only: bool, rerun: Invocation | None = None) -> None:
     """Raise Blocked (exit 3) for a key or local-index change to a table that keeps its name.
 
     The new table needs the old one's name, so the old one must go first. CloudFormation never
@@ -200,7 +214,7 @@ def refuse_replacement_in_place(plan: Plan, *, retained_only: bool) -> None:
              and old.physical_name == new.physical_name and replaces_table(old, new)
              and (not retained_only or old.removal_policy == "retain")]
     if stuck:
-        raise Refused("R006", *_replacement_advice(plan, stuck, retained_only))
+        raise Refused("R006", *_replacement_advice(plan, stuck, retained_only, rerun))
 
 
 def refuse_migration(plan: Plan, *, migrates: bool) -> None:
@@ -230,7 +244,8 @@ def refuse_migration(plan: Plan, *, migrates: bool) -> None:
                       "the consumers to the new stream ARN, then bump the generation")
 
 
-def _replacement_advice(plan: Plan, stuck: list[tuple[str, str]], retained_only: bool) -> tuple[str, str]:
+def _replacement_advice(plan: Plan, stuck: list[tuple[str, str]], retained_only: bool,
+                        rerun: Invocation | None) -> tuple[str, str]:
     names = ", ".join(sorted(name for _, name in stuck))
     key, name = min(stuck)
     env = plan.head.env
@@ -238,29 +253,34 @@ def _replacement_advice(plan: Plan, stuck: list[tuple[str, str]], retained_only:
            else "CloudFormation cannot replace a named table in place")
     # Not "destroy, then deploy": destroy keeps retained tables, and the next deploy would then
     # refuse the name they hold (issue 13). Each path below ends in a deploy that succeeds.
-    local = " --local" if retained_only else ""
+    # The follow-up commands repeat the run's target (followup.py); without one (diff --plan): the
+    # target the refusal is about.
+    rerun = rerun or Invocation(env=env, local=retained_only)
+    deploy = command(rerun, "deploy")
+    allowed = command(rerun, "deploy", "--allow-destructive")
     fate = ("stays with its data (retained), unmanaged, for you to copy the items from and then delete"
             if plan.base.tables[key].removal_policy == "retain"
             else "is deleted with its data (removal_policy: destroy): copy the items out first if you need them")
     rename = (f"give the new table another name (table_name: {name}-v2 on table {key}) and run "
-              f"`jobwork-infra deploy --env {env}{local} --allow-destructive`: the old table {fate}")
+              f"`{allowed}`: the old table {fate}")
     empty = (f"; to start over empty under the same name: put the old key back, set removal_policy: destroy "
-             f"on table {key}, run `jobwork-infra deploy --env {env}{local}`, then change the key again and run "
-             f"`jobwork-infra deploy --env {env}{local} --allow-destructive`" if retained_only else "")
+             f"on table {key}, run `{deploy}`, then change the key again and run `{allowed}`" if retained_only else "")
     message = f"cannot replace {names} under the same name: a key or local index change needs a new table, and {why}"
     return message, rename + empty
 
 
-def refuse_drift(report: DriftReport | None, allow_drift: bool) -> None:
+def refuse_drift(report: DriftReport | None, allow_drift: bool, rerun: Invocation | None = None) -> None:
     """Drift is never undone (or tripped over) silently: exit 3 listing it, unless --allow-drift."""
     if report is None or not report.items or allow_drift:
         return
-    found = "; ".join(f"{i.change.table}: {i.drift} (deploy: {i.next_deploy})" for i in report.items)
+    # One line per difference (issue 23: all of it on one very long line was unreadable).
+    found = "".join(f"\n  - {i.change.table}: {i.drift} (deploy: {i.next_deploy})" for i in report.items)
     raise Refused(
         "R009",
-        f"{len(report.items)} change(s) made to {report.where} outside jobwork-infra: {found}; nothing was changed",
-        f"undo them by hand, or write them into the schema, then deploy; `jobwork-infra drift --env {report.env}` "
-        "lists them; --allow-drift deploys anyway, doing what each says")
+        f"{len(report.items)} change(s) made to {report.where} outside jobwork-infra; nothing was changed:{found}",
+        f"undo them by hand, or write them into the schema, then deploy; "
+        f"`{command(rerun or Invocation(env=report.env), 'drift')}` lists them; --allow-drift deploys anyway, "
+        "doing what each says")
 
 
 # ---------------------------------------------------------------------------------------------

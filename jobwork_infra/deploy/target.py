@@ -34,6 +34,10 @@ class Capabilities:
     replaces_in_place: bool = False
     # The target enforces AWS's hour between TTL changes (the local engines do not).
     ttl_cool_down: bool = True
+    # `apply` returns only once every table it touched is settled (the local engine waits for each
+    # call it makes), so the flow does not wait for those tables again; CloudFormation reports a stack
+    # complete while a new index is still CREATING (settle.py), so the flow waits after its steps.
+    settled_by_apply: bool = False
     # The target runs a plan's migrate step (a generation bump, docs/migrate.md); without it, the gate
     # refuses the bump (R021) rather than let the table be replaced.
     migrates: bool = False
@@ -69,6 +73,10 @@ class DeployedState:
     # Nothing deployed under this name, but the same tables under an old app or environment name.
     predecessors: tuple[Predecessor, ...] = ()
     adopting: tuple[str, ...] = ()  # tables nothing manages, taken over before step 1 (deploy --adopt)
+    # The deploy serial, "LINEAGE:NUMBER" ("": never applied): kept where the deployed state lives (the
+    # stack template's Metadata, the local registry), bumped by every apply; a saved plan records it
+    # and so applies once (Terraform's state lineage and serial; issue 18, item 2).
+    serial: str = ""
     # The target's own record of this reading (the stack's description and template, the engine
     # run, the adoption found): opaque to the flow, passed back to the target with the state. A
     # re-read after the prompt gets its own, so nothing of one reading leaks into another.
@@ -82,7 +90,8 @@ def deployed_fingerprint(state: DeployedState) -> str:
     if state.fingerprint:
         return state.fingerprint
     base = state.base.model_dump(mode="json") if state.base is not None else None
-    canonical = json.dumps({"base": base, "exists": state.exists}, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps({"base": base, "exists": state.exists, "serial": state.serial}, sort_keys=True,
+                           separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..changes import Change, Plan, Severity
+from ..outline import outline_lines
 from .markdown import escape_text
 
 STYLES = {
@@ -42,6 +43,13 @@ def subject_adds(change: Change) -> bool:
     return bool(change.subject) and not change.statement.startswith(change.subject)
 
 
+def details(change: Change) -> list[str]:
+    """Lines a change shows below its statement: a new table's keys, indexes, TTL and protections."""
+    if change.kind == "table_added" and isinstance(change.after, dict):
+        return outline_lines(change.after)
+    return []
+
+
 def render_changes_text(changes: Sequence[Change], console: Console, main_stack: str | None = None) -> None:
     """Grouped by table, one line per change (severity, code, subject: statement), then the summary.
 
@@ -57,6 +65,8 @@ def render_changes_text(changes: Sequence[Change], console: Console, main_stack:
             console.print(f"  {label}  {c.code}  {subject}{escape(c.statement)}")
             if c.advice:
                 console.print(f"{'':<{_WIDTH + 4}}[dim]advice:[/] {escape(c.advice)}")
+            for line in details(c):
+                console.print(f"{'':<{_WIDTH + 4}}[dim]{escape(line)}[/]")
         console.print()
     console.print(summary(changes))
 
@@ -71,6 +81,25 @@ def render_plan_text(plan: Plan, console: Console) -> None:
     console.print(f"[bold]Plan for {escape(plan.head.stack_name)}: {steps} step{'' if steps == 1 else 's'}[/]")
     for step in plan.steps:
         console.print(f"  {step.number}. {escape(step.summary)}")
+
+
+def render_plans_text(plans: Sequence[Plan], base: str, console: Console, refusals: dict | None = None) -> None:
+    """`diff --plan`: each environment's steps if `base` were deployed, refused steps marked.
+
+    `refusals`: environment → review.Refusal list (the deploy gate's, on the plan alone)."""
+    from ..review import refused_steps
+
+    for staged in plans:
+        mine = (refusals or {}).get(staged.head.env, [])
+        marked = refused_steps(staged, mine)
+        console.print(f"\nPlan for {staged.head.stack_name} if {base} is deployed:", markup=False)
+        for step in staged.steps:
+            mark = "  [refused by deploy]" if step.number in marked else ""
+            console.print(f"  {step.number}. {step.summary}{mark}", markup=False)
+        for refusal in mine:
+            console.print(f"  {refusal.text}", markup=False)
+            if refusal.hint:
+                console.print(f"    hint: {refusal.hint}", markup=False)
 
 
 def change_record(change: Change) -> dict:
@@ -121,6 +150,7 @@ def changes_markdown(changes: Sequence[Change], title: str = "Schema diff") -> s
                 severity = f"**{severity}**"
             change = f"`{c.code}` {c.subject or c.kind.replace('_', ' ')}"
             happens = markdown_cell(c.statement) + (f"<br>**Advice:** {markdown_cell(c.advice)}" if c.advice else "")
+            happens += "".join(f"<br>{markdown_cell(line)}" for line in details(c))
             lines.append(f"| {severity} | {markdown_cell(c.table) or '—'} | {markdown_cell(change)} | {happens} |")
     return "\n".join(lines) + "\n"
 
@@ -173,9 +203,12 @@ def changes_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # regenerate docs/diff.md
+if __name__ == "__main__":  # regenerate docs/diff.md (or the file named on the command line)
+    import sys
     from pathlib import Path
 
-    target = Path(__file__).resolve().parents[2] / "docs" / "diff.md"
-    target.write_text(changes_reference(), encoding="utf-8")
+    from jobwork_infra.fsio import atomic_write
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs" / "diff.md"
+    atomic_write(target, changes_reference())
     print(f"wrote {target}")

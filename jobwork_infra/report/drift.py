@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from ..changes import Severity
 from ..drift import DriftReport
+from ..followup import Invocation, command
 from .changes import MARKS, STYLES, change_record, markdown_cell, summary
 from .github import escape_data, escape_property
 
@@ -21,7 +22,7 @@ def _summary(report: DriftReport) -> str:
     return summary([i.change for i in report.items]).replace("change", "difference", 1)
 
 
-def render_drift_text(report: DriftReport, console: Console) -> None:
+def render_drift_text(report: DriftReport, console: Console, invocation: Invocation | None = None) -> None:
     console.print(f"[bold]Drift of {escape(report.where)}[/]: the live tables against {report.reference_label}",
                   markup=True)
     table = None
@@ -32,26 +33,35 @@ def render_drift_text(report: DriftReport, console: Console) -> None:
         label = f"[{STYLES[item.severity]}]{item.severity.label:<{_WIDTH}}[/]"
         console.print(f"  {label}  {item.change.code}  {escape(item.drift)}", markup=True)
         console.print(f"{'':<{_WIDTH + 10}}[dim]next deploy:[/] {escape(item.next_deploy)}", markup=True)
-    for line in _lists(report):
+    for line in _lists(report, invocation):
         console.print(escape(line))
     console.print(_summary(report))
 
 
-def _lists(report: DriftReport) -> list[str]:
+def _lists(report: DriftReport, invocation: Invocation | None = None) -> list[str]:
     lines = []
     if report.pending:
         n = len(report.pending)
+        dry_run = command(invocation or Invocation(env=report.env), "deploy", "--dry-run")
         lines.append(f"Not drift, not deployed yet: {n} change{'' if n == 1 else 's'} between {report.reference_label} "
-                     f"and the schema (`jobwork-infra deploy --env {report.env} --dry-run` shows "
-                     f"{'it' if n == 1 else 'them'})")
+                     f"and the schema (`{dry_run}` shows {'it' if n == 1 else 'them'})")
     if report.unadopted:
         lines.append(f"Under the schema's names but not managed by environment {report.env}: "
                      f"{', '.join(report.unadopted)} (a deploy refuses them; adopt them: docs/adopt.md)")
     if report.unmanaged:
         lines.append(f"With the environment's name prefix but in no schema: {', '.join(report.unmanaged)}")
-    lines.append("Not checked:")
-    lines += [f"  - {reason}" for reason in report.not_checked]
+    lines.append(not_checked_line(report))
     return lines
+
+
+def not_checked_line(report: DriftReport) -> str:
+    """One line: what drift leaves out, by name (the reasons are in docs/deploy.md and the JSON)."""
+    always = [reason.partition(":")[0] for reason in report.not_checked if "not reported by this engine" not in reason]
+    engine = [reason.partition(":")[0] for reason in report.not_checked if "not reported by this engine" in reason]
+    line = f"Not checked: {', '.join(always)} (AWS changes them on its own, or DynamoDB does not store them)"
+    if engine:
+        line += f"; {', '.join(engine)} (not reported by this engine)"
+    return line
 
 
 def drift_json(report: DriftReport) -> str:
@@ -72,7 +82,7 @@ def drift_json(report: DriftReport) -> str:
     }, indent=2, ensure_ascii=False, default=str)
 
 
-def drift_markdown(report: DriftReport) -> str:
+def drift_markdown(report: DriftReport, invocation: Invocation | None = None) -> str:
     lines = [f"### Drift of {report.where}", "", f"**{_summary(report)}**"]
     if report.items:
         lines += ["", "| severity | table | what differs | next deploy |", "| --- | --- | --- | --- |"]
@@ -80,7 +90,7 @@ def drift_markdown(report: DriftReport) -> str:
             lines.append(f"| {MARKS[i.severity]} {i.severity.label} | {markdown_cell(i.change.table)} | "
                          f"`{i.change.code}` {markdown_cell(i.drift)} | {markdown_cell(i.next_deploy)} |")
     lines += ["", *(f"{line}" if not line.startswith("  ") else line.replace("  - ", "- ", 1)
-                    for line in _lists(report))]
+                    for line in _lists(report, invocation))]
     return "\n".join(lines) + "\n"
 
 

@@ -23,12 +23,21 @@ def escape_text(text: str) -> str:
     return _MENTION.sub("@&#8203;", text.translate(_HTML))
 
 
-def plans_markdown(plans: Sequence[Plan], base: str) -> str:
-    """The staged steps of each environment's plan, as `diff --plan --format markdown` appends them."""
+def plans_markdown(plans: Sequence[Plan], base: str, refusals: dict | None = None) -> str:
+    """The staged steps of each environment's plan, as `diff --plan --format markdown` appends them;
+    a step deploy would refuse is marked, with the gate's reason (`refusals`: env → Refusal list)."""
+    from ..review import refused_steps
+
     lines: list[str] = []
     for plan in plans:
         count = len(plan.steps)
+        mine = (refusals or {}).get(plan.head.env, [])
+        marked = refused_steps(plan, mine)
         lines += ["", (f"#### Plan for `{plan.head.stack_name}`: {count} step{'' if count == 1 else 's'} "
                   f"(if `{escape_text(base)}` is what is deployed)"), ""]
-        lines += [f"{step.number}. {escape_text(step.summary)}" for step in plan.steps]
+        lines += [f"{step.number}. {escape_text(step.summary)}" + (" — **refused by deploy**" if step.number in marked
+                                                                    else "") for step in plan.steps]
+        for refusal in mine:
+            lines += ["", f"> ⛔ {escape_text(refusal.text)}"
+                      + (f"<br>hint: {escape_text(refusal.hint)}" if refusal.hint else "")]
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import Diagnostic
 from ..load import Document
 from ..model import SchemaFile
-from . import access, budgets, generations, indexes, keys, names, options, tenancy, unique  # noqa: F401  (registers the rules)
+from . import access, account, budgets, generations, indexes, keys, names, options, tenancy, unique  # noqa: F401  (registers the rules)
 from .acknowledge import apply_acknowledgements
 from .context import Context
 from .registry import FAMILIES, REGISTRY, Finding, Rule

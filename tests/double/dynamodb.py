@@ -153,8 +153,32 @@ def check_ttl(table: Table, enabled: bool, attribute: str) -> str | None:
 
 
 def apply_ttl(table: Table, enabled: bool, attribute: str) -> None:
-    table.ttl = {"TimeToLiveStatus": "ENABLED" if enabled else "DISABLED", "AttributeName": attribute}
-    table.strict_ttl_changed_at = DOUBLE.clock.now()
+    now = DOUBLE.clock.now()
+    if DOUBLE.ttl_transition_seconds > 0:
+        table.ttl = {"TimeToLiveStatus": "ENABLING" if enabled else "DISABLING", "AttributeName": attribute}
+        table.strict_ttl_settles_at = now + timedelta(seconds=DOUBLE.ttl_transition_seconds)
+    else:
+        table.ttl = {"TimeToLiveStatus": "ENABLED" if enabled else "DISABLED", "AttributeName": attribute}
+    table.strict_ttl_changed_at = now
+
+
+def settle_ttl(table: Table) -> None:
+    """ENABLING/DISABLING end once their time has passed on the double's clock."""
+    settles = getattr(table, "strict_ttl_settles_at", None)
+    if settles is not None and DOUBLE.clock.now() >= settles:
+        status = table.ttl.get("TimeToLiveStatus")
+        table.ttl = {**table.ttl, "TimeToLiveStatus": {"ENABLING": "ENABLED", "DISABLING": "DISABLED"}.get(status, status)}
+        table.strict_ttl_settles_at = None
+
+
+def describe_time_to_live(original):
+    def describe(self, name: str) -> dict[str, Any]:
+        table = self.tables.get(name)
+        if table is not None:
+            with DOUBLE.lock:
+                settle_ttl(table)
+        return original(self, name)
+    return describe
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
+    from moto.cloudformation.exceptions import AlreadyExistsException, CloudFormationError, ValidationError
     from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.cloudformation.utils import generate_stack_id
@@ -60,6 +60,7 @@ def install() -> None:
     _switch(GlobalSecondaryIndex, "describe", ddb.describe_index)
     _switch(DynamoDBBackend, "update_table", ddb.update_table)
     _switch(DynamoDBBackend, "update_time_to_live", ddb.update_time_to_live)
+    _switch(DynamoDBBackend, "describe_time_to_live", ddb.describe_time_to_live)
     _switch(DynamoDBBackend, "delete_table", ddb.delete_table)
 
     # What moto's DynamoDB API drops or lacks (tests/double/settings.py, with the AWS sources)
@@ -125,9 +126,17 @@ def install() -> None:
                 return change_set
         raise ValidationError(message=f"ChangeSet [{name}] does not exist")
 
+    class ChangeSetNotFound(CloudFormationError):
+        # ExecuteChangeSet: "ChangeSetNotFound: The specified change set name or ID doesn't exit. To view valid
+        # change sets for a stack, use the ListChangeSets operation. HTTP Status Code: 404" (API_ExecuteChangeSet.html).
+        code = "ChangeSetNotFound"
+
     def execute_change_set(original: Any) -> Any:
         def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-            change_set = find_change_set(self, change_set_name)
+            try:
+                change_set = find_change_set(self, change_set_name)
+            except ValidationError:
+                raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist") from None
             if change_set.execution_status != "AVAILABLE":
                 raise ValidationError(message=(
                     f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of "
@@ -141,6 +150,12 @@ def install() -> None:
                 cfn.execute(stack, change_set.template, kind, change_set.parameters)
             failed = "ROLLBACK" in stack.status
             change_set.execution_status = "EXECUTE_FAILED" if failed else "EXECUTE_COMPLETE"
+            # "After you execute a change set, CloudFormation removes all change sets associated with the
+            # stack because they aren't applicable to the updated stack" (AWS CloudFormation User Guide,
+            # "Execute a change set"): another deploy's change set made against the old stack is gone.
+            for key, other in list(self.change_sets.items()):
+                if other is not change_set and other.stack_id == stack.stack_id:
+                    del self.change_sets[key]
         return execute
 
     def create_stack(original: Any) -> Any:
@@ -265,6 +280,30 @@ def install() -> None:
     _switch(IAMBackend, "create_policy", iam.create_policy)
     _switch(IAMBackend, "create_policy_version", iam.create_policy_version)
 
+    def describe_stack_resources(original: Any) -> Any:
+        # By physical id and without a stack name, DescribeStackResources answers with the stack that
+        # holds the resource ("PhysicalResourceId … Required: Conditional. If you don't specify
+        # PhysicalResourceId, you must specify StackName", API_DescribeStackResources.html; in use:
+        # `aws cloudformation describe-stack-resources --physical-resource-id ID`,
+        # cloudformation-coverage-roadmap#998). moto ignores the parameter.
+        from moto.cloudformation.responses import StackResourceDTO
+
+        def handler(self: Any) -> Any:
+            physical = self._get_param("PhysicalResourceId")
+            if not physical or self._get_param("StackName"):
+                return original(self)
+            backend = self.cloudformation_backend
+            for stack in list(backend.stacks.values()):
+                if stack.status == "DELETE_COMPLETE":
+                    continue
+                _, resources = backend.list_stack_resources(stack.stack_id)
+                found = [r for r in resources if getattr(r, "physical_resource_id", None) == physical]
+                if found:
+                    return ActionResult({"StackResources": [StackResourceDTO(stack, r) for r in found]})
+            raise ValidationError(physical, message=f"Stack for {physical} does not exist")
+        return handler
+
+    _switch(CloudFormationResponse, "describe_stack_resources", describe_stack_resources)
     _switch(CloudFormationResponse, "create_change_set", create_change_set)
     _switch(CloudFormationResponse, "create_stack", limited)
     _switch(CloudFormationResponse, "update_stack", update_changes_something)

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_BACKFILL_SECONDS = 1.0
+# How long UpdateTimeToLive leaves TimeToLiveStatus ENABLING or DISABLING: "It can take up to one hour for
+# the change to fully process" (API_UpdateTimeToLive.html; the statuses: API_TimeToLiveDescription.html).
+# 0 (the default): settled at once, as before; a test that wants AWS's asynchrony sets it.
+DEFAULT_TTL_TRANSITION_SECONDS = 0.0
 # Tables with secondary indexes in CREATING at once (see tests/double/tables.py for the source)
 DEFAULT_CREATING_WITH_INDEXES_LIMIT = 25
 
@@ -44,6 +48,7 @@ class Clock:
 class Double:
     clock: Clock = field(default_factory=Clock)
     backfill_seconds: float = DEFAULT_BACKFILL_SECONDS
+    ttl_transition_seconds: float = DEFAULT_TTL_TRANSITION_SECONDS
     creating_with_indexes_limit: int = DEFAULT_CREATING_WITH_INDEXES_LIMIT
     # logical id → message: the next stack execution touching that resource fails there
     failures: dict[str, str] = field(default_factory=dict)
@@ -54,6 +59,7 @@ class Double:
     def reset(self) -> None:
         self.clock.reset()
         self.backfill_seconds = DEFAULT_BACKFILL_SECONDS
+        self.ttl_transition_seconds = DEFAULT_TTL_TRANSITION_SECONDS
         self.creating_with_indexes_limit = DEFAULT_CREATING_WITH_INDEXES_LIMIT
         self.failures.clear()
 

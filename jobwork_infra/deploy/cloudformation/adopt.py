@@ -67,11 +67,11 @@ def find_stack_adoption(dynamodb: Any, cfn: Any, head: ResolvedSchema, deployed:
         # Imported with Retain: that is what the stack's template says of it until the next step.
         model = table_from_live(live, key=key, tenancy_attribute=head.tenancy_attribute, known=table,
                                 removal_policy="retain")
-        adoption.candidates.append(Candidate(key, live, model))
+        adoption.candidates.append(Candidate(key, live, model, held_by=holding_stack(cfn, table.physical_name)))
     if adoption.candidates and from_stack:
         held = _held_by(cfn, from_stack)
         adoption.candidates = [Candidate(c.key, c.live, c.table, c.previous,
-                                         from_stack if c.live.name in held else None)
+                                         from_stack if c.live.name in held else None, held_by=c.held_by)
                                for c in adoption.candidates]
     if adoption.candidates:
         adoption.candidates = [replace(c, unkept=tuple(unkept)) if (unkept := _unkept(dynamodb, cfn, c)) else c
@@ -90,6 +90,50 @@ def _unkept(dynamodb: Any, cfn: Any, candidate: Candidate) -> list[str]:
                 found.update({r.path: r.property for r in refusals(
                     table.properties, unresolved=lambda v: isinstance(v, Unresolved))})
     return [f"{path}: {p.reason}; {p.way_forward}" for path, p in found.items()]
+
+
+def holding_stack(cfn: Any, name: str) -> str | None:
+    """The stack that holds table `name`, None when no stack does.
+
+    DescribeStackResources by physical id alone answers with the holding stack's resource
+    (API_DescribeStackResources.html: "If you don't specify PhysicalResourceId, you must specify
+    StackName"; cloudformation-coverage-roadmap#998 shows the call), and a ValidationError when no
+    stack holds it.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        resources = cfn.describe_stack_resources(PhysicalResourceId=name)["StackResources"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ValidationError":
+            return None
+        raise
+    return next((r["StackName"] for r in resources if r.get("ResourceType") == TABLE_TYPE), None)
+
+
+def gate_stack_adoption(adoption: Adoption, stack: str, cfn: Any) -> None:
+    """With --adopt, what CloudFormation would refuse, before anything (a dry run exits as the deploy would):
+    a table another stack holds that --from-stack does not name (R016), and a --from-stack whose other
+    resources refer to the tables (R015)."""
+    elsewhere = [c for c in adoption.candidates if c.held_by and c.held_by != stack and c.stack is None]
+    if elsewhere:
+        holders = sorted({c.held_by for c in elsewhere})
+        raise Refused(
+            "R016",
+            "; ".join(f"stack {h} holds {', '.join(c.live.name for c in elsewhere if c.held_by == h)}"
+                      for h in holders) + ": CloudFormation imports a table into one stack only; nothing was changed",
+            f"rerun with --adopt --from-stack {holders[0]}: the tables are retained in stack {holders[0]}, removed "
+            "from it (they stay, with their items), then imported" if len(holders) == 1 else
+            "adopt the tables of one stack at a time, each with --from-stack NAME")
+    by_stack: dict[str, list[Candidate]] = {}
+    for c in adoption.candidates:
+        if c.stack:
+            by_stack.setdefault(c.stack, []).append(c)
+    for source, moving in by_stack.items():
+        with _errors(f"reading stack {source}"):
+            template = stack_template(cfn, source)
+            held = _held_by(cfn, source)
+        removed_template(template, [held[c.live.name] for c in moving], source)  # Refused R015 if referred to
 
 
 def _held_by(cfn: Any, stack: str) -> dict[str, str]:

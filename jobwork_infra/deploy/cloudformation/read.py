@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import JobworkError
+from ...followup import Invocation, command
 from ...model import Attribute, ResolvedSchema, ResolvedTable
 from ...table_options import options_from_template
 from ..aws import TABLE_TYPE
@@ -26,6 +28,14 @@ from ..shapes import (
     tenant_scoped_from,
 )
 from .template import deployed_tables
+
+# The live tables of a stack are read (DescribeTable, DescribeTimeToLive, DescribeContinuousBackups,
+# ListTagsOfResource: local/live.py reads the same four) side by side on this many threads: one after
+# the other, a stack of 250 tables was a thousand round trips in turn. boto3 clients are thread-safe
+# ("Low-level clients are thread safe",
+# https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients),
+# and a throttled call is retried by botocore's retry handler.
+LIVE_READERS = 8
 
 _DELETION_POLICY = {"Delete": "destroy", "Retain": "retain", "RetainExceptOnCreate": "retain",
                     "Snapshot": "retain"}
@@ -112,11 +122,23 @@ class StackTable:
 
 def stack_template(cfn: Any, stack: str) -> dict:
     """The stack's original template in long form: JSON or YAML with short-form tags (`!Ref` is
-    {"Ref": …}), decoded as cfn-lint does (source.py); what update and removal send back."""
-    from .source import decode_template
-    from .source_stack import template_text
+    {"Ref": …}); what update and removal send back."""
+    # botocore decodes a JSON TemplateBody into OrderedDicts (`json_decode_template_body`, an
+    # after-call handler), which then had to be encoded and decoded again into plain dicts: three
+    # passes over a template of up to 1 MB. Without the handler the body stays text, decoded once here:
+    # JSON (every template this tool deploys) with json, YAML with cfn-lint's decoder (source.py).
+    from botocore.handlers import json_decode_template_body
 
-    return json.loads(json.dumps(decode_template(template_text(cfn, stack), f"{stack}.template")))
+    from .source import decode_template
+
+    cfn.meta.events.unregister("after-call.cloudformation.GetTemplate", json_decode_template_body)
+    body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+    if not isinstance(body, str):  # a client that decoded it anyway
+        return json.loads(json.dumps(body))
+    try:
+        return json.loads(body)  # decoded just now: plain dicts and lists, nothing shared
+    except ValueError:
+        return json.loads(json.dumps(decode_template(body, f"{stack}.template")))
 
 
 def stack_tables(cfn: Any, stack: str) -> tuple[dict, list[StackTable]]:
@@ -151,15 +173,17 @@ def read_stack_environment(sources: Sources, head: ResolvedSchema, prefix: str |
     except ClientError as exc:
         if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
             raise JobworkError(f"stack {head.stack_name} is not deployed at {sources.label}: nothing to compare",
-                               f"deploy it first (`jobwork-infra deploy --env {head.env}`), or check --env "
-                               "and the region") from None
+                               f"deploy it first (`{command(sources.rerun or Invocation(env=head.env), 'deploy')}`), "
+                               "or check --env and the region") from None
         raise
     deployed = schema_from_template(stack_template(sources.cloudformation, head.stack_name), head)
     live: dict[str, ResolvedTable] = {}
     state = EnvironmentState(deployed, deployed, "the deployed template",
                              f"stack {head.stack_name} at {sources.label}")
-    for key, table in deployed.tables.items():
-        found = read_live_table(sources.dynamodb, table.physical_name, aws=True)
+    with ThreadPoolExecutor(max_workers=LIVE_READERS) as pool:
+        reads = list(pool.map(lambda t: read_live_table(sources.dynamodb, t.physical_name, aws=True),
+                              deployed.tables.values()))
+    for (key, table), found in zip(deployed.tables.items(), reads, strict=True):
         if found is not None:
             live[key] = table_from_live(found, key=key, tenancy_attribute=head.tenancy_attribute, known=table,
                                         removal_policy=table.removal_policy)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import JobworkError
-from ..aws import aws_errors
+from ..aws import aws_errors, error_code
 from ..events import Emit, Failed, StackEvent
+from ..gate import Refused
 from ..timing import TIMING
 from .read import stack_template
 from .template import MAX_INLINE_TEMPLATE, compact
@@ -201,7 +202,7 @@ class ChangeSets:
         is then deleted and what it returns raised). FAILED is also how CloudFormation says "empty":
         the status reason tells which.
         """
-        from botocore.exceptions import WaiterError
+        from botocore.exceptions import ClientError, WaiterError
 
         cfn = self.cfn
         extra: dict = {}
@@ -244,7 +245,16 @@ class ChangeSets:
         progress = Progress(cfn, stack_id, self.emit)
         with aws_errors(f"executing change set {name}"):
             progress.baseline()
-            cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
+            try:
+                cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
+            except ClientError as exc:
+                if error_code(exc) != "ChangeSetNotFound":
+                    raise
+                # Another change set of the stack was executed since this one was made: CloudFormation
+                # deleted this one with the others (AWS CloudFormation User Guide, change sets).
+                raise Refused("R010", f"stack {stack} was updated by another deploy after change set {name} was "
+                              "made (CloudFormation deleted it); nothing of this step was applied",
+                              "run deploy again: it plans from what is deployed now") from None
             ok = wait_stack(cfn, WAITERS[kind], stack_id, progress, self.timeout)
         return ChangeSetRun("complete" if ok else "failed", cfn, stack_id, progress)
 

@@ -39,7 +39,7 @@ from ..gate import Refused
 from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
-from .adopt import find_stack_adoption, run_adoption
+from .adopt import find_stack_adoption, gate_stack_adoption, run_adoption
 from .read import read_stack_environment, schema_from_template
 from .stack import (
     STACK_WAIT_SECONDS,
@@ -54,12 +54,14 @@ from .stack import (
 from .template import (
     MAX_INLINE_TEMPLATE,
     MAX_S3_TEMPLATE,
+    SERIAL_RECORD,
     SETTLING_RECORD,
     canonical,
     compact,
     policies,
     prepare_template,
     schema_hash_of,
+    serial_of,
     settling_record,
     ttl_record,
 )
@@ -167,6 +169,8 @@ class CloudFormationTarget:
                                                    self.request.from_stack)
         source = f"--endpoint-url {self.request.endpoint_url}" if self.request.endpoint_url else ""
         gate_adoption(reading.adoption, head, adopt=self.request.adopt, source=source)
+        with aws_errors("reading the stacks that hold the tables"):
+            gate_stack_adoption(reading.adoption, self.stack.name, self.cfn)
         if reading.adoption.candidates:
             state.base = reading.adoption.base(state.base, head)
             state.adopting = tuple(reading.adoption.names)
@@ -213,9 +217,12 @@ class CloudFormationTarget:
             self.emit(Note(f"stack {head.stack_name} was not deployed by jobwork-infra (no schema hash in its "
                            "template): its tables are matched by name and tag", warning=True))
         record = ttl_record(current)
-        # The deployed template is what a saved plan and the re-check after the prompt compare.
-        fingerprint = hashlib.sha256(canonical(current).encode()).hexdigest()
+        # The deployed template, the stack's id (its lineage: another account, region or a re-created
+        # stack is another) and the deploy serial are what a saved plan and the re-check compare.
+        serial = f"{reading.described['StackId']}:{serial_of(current)}"
+        fingerprint = hashlib.sha256(f"{canonical(current)}|{serial}".encode()).hexdigest()
         read_back = {"where": where, "ttl_changed": record, "exists": True, "fingerprint": fingerprint,
+                     "serial": serial,
                      "other_resources": policies(current), "private": reading,
                      "termination_protection": bool(reading.described.get("EnableTerminationProtection"))}
         if _made_from(current, head):
@@ -317,11 +324,14 @@ class CloudFormationTarget:
         meta = body.setdefault("Metadata", {}).setdefault("JobworkInfra", {})
         meta[SETTLING_RECORD] = [k for k, t in step.target.tables.items()
                                  if k in old and gsi_operations(old[k], t)]
+        serial = serial_of(reading.current or {})
+        meta[SERIAL_RECORD] = serial + 1  # every apply: a saved plan applies once
         run = self._change_sets().run(
             self.stack.name, body, "UPDATE" if reading.exists else "CREATE", step.summary,
             name=f"jobwork-infra-{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}",
             upload_key=step.target.schema_hash, rejected=self._rejected,
-            guard=lambda changes, name: self._guard(changes, name, step, before))
+            guard=lambda changes, name: self._guard(changes, name, step, before,
+                                                    serial if reading.exists else None))
         if run.outcome == "failed":
             raise run.failure(f"{'update' if reading.exists else 'creation'} of stack {self.stack.name}")
         done = run.outcome == "complete"
@@ -337,8 +347,27 @@ class CloudFormationTarget:
         return JobworkError(f"CloudFormation rejected the change set for stack {self.stack.name}: {reason}",
                             "fix the schema (jobwork-infra validate) and deploy again")
 
-    def _guard(self, changes: list[dict], name: str, step: Step, before: ResolvedSchema | None) -> Blocked | None:
-        """The second guard: CloudFormation's own Replacement flags against what the plan keeps."""
+    def _guard(self, changes: list[dict], name: str, step: Step, before: ResolvedSchema | None,
+               serial: int | None) -> Blocked | None:
+        """The second guard: CloudFormation's own Replacement flags against what the plan keeps; and, right
+        before execute, the stack still at the deploy serial this deploy planned from.
+
+        Two deploys from two machines (two CI runners) may both read the stack before either applies: the
+        deploy lock is per machine. The change set of the second is computed against the stack as the first
+        left it, so executing it would undo the first's change. Checked after the change set is made: an
+        execute of another change set after this check deletes this one ("After you execute a change set,
+        CloudFormation removes all change sets associated with the stack", AWS CloudFormation User Guide,
+        "Update CloudFormation stacks using change sets"), so its execute fails rather than going stale.
+        """
+        now = serial_of(self.stack.template()) if serial is not None else None  # None: a stack being created
+        if now != serial:
+            return Refused(
+                "R010",
+                f"stack {self.stack.name} was updated by another deploy (deploy serial {serial} when this deploy read "
+                f"it, {now} now) before step {step.number} ran. Change set {name} was deleted; nothing of step "
+                f"{step.number} was applied",
+                "run deploy again: it plans from what is deployed now (another machine may be deploying this "
+                "environment: the deploy lock is per machine)")
         unexpected = unexpected_replacements(changes, step, before)
         if not unexpected:
             return None

@@ -19,6 +19,9 @@ from ..gate import Refused
 # CloudFormation's limit for TemplateBody; bigger templates must be passed as an S3 URL.
 MAX_INLINE_TEMPLATE = 51_200
 MAX_S3_TEMPLATE = MAX_TEMPLATE_S3  # through S3 (TemplateURL); the budgets' reading of "1 MB"
+# Metadata.JobworkInfra.DeploySerial: bumped by every apply (issue 18, item 2); with the stack's id it is
+# the lineage and serial a saved plan records, so a plan applies once even after a revert.
+SERIAL_RECORD = "DeploySerial"
 TTL_RECORD = "TtlChangedAt"  # Metadata.JobworkInfra.TtlChangedAt: table key → ISO time of its last TTL change
 # Metadata.JobworkInfra.IndexesChanged: the keys of the tables whose global indexes the update that
 # sent this template created or deleted. CloudFormation reports the stack complete before such an
@@ -49,10 +52,16 @@ def compact(template: dict) -> str:
 def canonical(template: dict) -> str:
     """The template as compared: the record of the last update's index changes is not part of what it deploys."""
     meta = (template.get("Metadata") or {}).get("JobworkInfra") or {}
-    if SETTLING_RECORD in meta:
+    if SETTLING_RECORD in meta or SERIAL_RECORD in meta:
         template = {**template, "Metadata": {**template["Metadata"], "JobworkInfra": {
-            k: v for k, v in meta.items() if k != SETTLING_RECORD}}}
+            k: v for k, v in meta.items() if k not in (SETTLING_RECORD, SERIAL_RECORD)}}}
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def serial_of(template: dict) -> int:
+    """The deploy serial recorded in the template (0: none, or not a number)."""
+    value = ((template.get("Metadata") or {}).get("JobworkInfra") or {}).get(SERIAL_RECORD)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def settling_record(template: dict) -> list[str] | None:

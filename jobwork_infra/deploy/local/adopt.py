@@ -3,6 +3,8 @@ registry claim that takes them over (deploy/adopt.py gates and announces them, f
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ...model import ResolvedSchema
 from ..adopt import Adoption, Candidate
 from ..aws import describe_table_or_none
@@ -10,6 +12,7 @@ from ..dynamodb import read_live_table
 from ..events import Applied
 from ..shapes import table_from_live
 from .client import RunContext
+from .live import READERS
 from .registry import Entry, claim_for_adoption, created_ms, foreign_table_error, read_registry
 
 
@@ -17,13 +20,15 @@ def find_adoption(client, head: ResolvedSchema) -> Adoption:
     """The schema's tables that exist live and are not this environment's (nor another's)."""
     registry = read_registry(client)
     adoption = Adoption()
-    for key, table in head.tables.items():
+    # Registered here: the live reading checks its creation time (a no-op redeploy pays no extra
+    # call). A table re-created behind the registry's back is refused there.
+    unregistered = [(key, table) for key, table in head.tables.items()
+                    if (entry := registry.get(table.physical_name)) is None or (entry.app, entry.env) != (head.app, head.env)]
+    # Described side by side (as live.py reads), then looked at in the schema's order.
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        descriptions = list(pool.map(lambda kt: describe_table_or_none(client, kt[1].physical_name), unregistered))
+    for (key, table), description in zip(unregistered, descriptions, strict=True):
         entry = registry.get(table.physical_name)
-        if entry is not None and (entry.app, entry.env) == (head.app, head.env):
-            # Registered here: the live reading checks its creation time (a no-op redeploy pays no
-            # extra call). A table re-created behind the registry's back is refused there.
-            continue
-        description = describe_table_or_none(client, table.physical_name)
         if description is None:
             continue
         current = entry is not None and entry.created in (0, created_ms(description))

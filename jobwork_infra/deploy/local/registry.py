@@ -15,11 +15,12 @@ only on a free name (or our own unfinished claim), an update only while the item
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from ...errors import JobworkError
+from ...errors import Blocked, JobworkError
 from ...model import MANAGED_BY, ResolvedSchema
 from ..aws import error_code
 from ..dynamodb import REGISTRY_TABLE
@@ -58,11 +59,62 @@ def read_registry(client) -> dict[str, Entry]:
         raise
     out = {}
     for item in items:
+        if item["table_name"]["S"].startswith(SERIAL_PREFIX):
+            continue
         entry = Entry(item["table_name"]["S"], item["app"]["S"], item["env"]["S"], item["table_key"]["S"],
                       int(item["created"]["N"]), item["removal_policy"]["S"], (item.get("source") or {}).get("S", ""),
                       (item.get("role") or {}).get("S", ""), int((item.get("generation") or {}).get("N", "1")))
         out[entry.table_name] = entry
     return out
+
+
+# The deploy serial of an environment (issue 18, item 2): one item per app and environment, under a key no
+# table can have ('#' is not allowed in a table name), holding a lineage (made once, at random) and a
+# number every apply bumps, conditionally on the one it read.
+SERIAL_PREFIX = "#serial/"
+_SERIAL_NAMES = {"#l": "lineage", "#n": "serial"}
+
+
+def _serial_key(app: str, env: str) -> dict:
+    return {"table_name": {"S": f"{SERIAL_PREFIX}{app}/{env}"}}
+
+
+def read_serial(client, app: str, env: str) -> str:
+    """"LINEAGE:NUMBER" of the environment's last apply, "" when none was recorded."""
+    try:
+        item = client.get_item(TableName=REGISTRY, Key=_serial_key(app, env), ConsistentRead=True).get("Item")
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return ""
+        raise
+    if not item:
+        return ""
+    return f"{item['lineage']['S']}:{item['serial']['N']}"
+
+
+def bump_serial(ctx: RunContext, app: str, env: str, read: str) -> str:
+    """The next serial, written only if the item still holds `read` (what this deploy planned from)."""
+    _ensure_registry(ctx)
+    lineage, _, number = read.rpartition(":")
+    lineage = lineage or uuid.uuid4().hex
+    after = int(number or 0) + 1
+    item = {**_serial_key(app, env), "app": {"S": app}, "env": {"S": env}, "managed_by": {"S": MANAGED_BY},
+            "lineage": {"S": lineage}, "serial": {"N": str(after)}}
+    if read:
+        condition = {"ConditionExpression": "#l = :lineage AND #n = :serial", "ExpressionAttributeNames": _SERIAL_NAMES,
+                     "ExpressionAttributeValues": {":lineage": {"S": lineage}, ":serial": {"N": number}}}
+    else:
+        condition = {"ConditionExpression": "attribute_not_exists(table_name)"}
+    try:
+        ctx.client.put_item(TableName=REGISTRY, Item=item, **condition)
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        raise Blocked(f"another deploy of environment {env} of app {app} applied since this one read what is "
+                      f"deployed (deploy serial {number or 'none'} then, {read_serial(ctx.client, app, env)} now); "
+                      "nothing more was applied",
+                      "run deploy again: it plans from what is deployed now") from None
+    return f"{lineage}:{after}"
 
 
 def _ensure_registry(ctx: RunContext) -> None:

@@ -6,6 +6,7 @@ becomes a note, not a failure. Which tables are ours is the registry's business 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ..shapes import (
     throughput,
 )
 from .client import RunContext
+from .live import READERS
 from .registry import (
     Entry,
     claim_all_for_create,
@@ -100,8 +102,10 @@ def _create_all(ctx: RunContext, tables: list[ResolvedTable], head: ResolvedSche
                     "rerun the deploy to plan again; rename this environment's table, or delete that table "
                     "yourself if it is expendable") from None
             raise
-    for table in tables:
-        ctx.wait_active(table.physical_name)
+    # Waited for side by side (boto3 clients are thread-safe; live.py cites it): one waiter after the
+    # other paid a round trip per table in turn.
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        list(pool.map(ctx.wait_active, [t.physical_name for t in tables]))
     record_created(ctx, [replace(e, created=created_ms(d)) for e, d in zip(entries, created, strict=True)])
 
 

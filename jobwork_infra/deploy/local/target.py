@@ -27,8 +27,8 @@ from ..verify import verify_applied
 from . import engine as engines
 from .adopt import claim, find_adoption
 from .client import RunContext, client_for, engine_errors
-from .live import Live, read_live
-from .registry import Entry, read_registry, unregister
+from .live import READERS, Live, read_live
+from .registry import Entry, bump_serial, read_registry, read_serial, unregister
 from .steps import migrate_step, remove, run_step
 
 COUNT_BOUND = 100_000  # items counted before a plan says "at least": a local table is rarely bigger
@@ -74,7 +74,8 @@ class LocalTarget:
 
     # A key or local-index change deletes and re-creates the table (destroy only; the gate refuses
     # retain). The local engines do not enforce TTL's one-hour window: no record is kept, nothing deferred.
-    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False, migrates=True)
+    capabilities = Capabilities(lock_scope="local", replaces_in_place=True, ttl_cool_down=False, migrates=True,
+                                settled_by_apply=True)
 
     def __init__(self, project: Project, request: DeployRequest, emit: Emit):
         self.project, self.request, self.emit = project, request, emit
@@ -132,8 +133,10 @@ class LocalTarget:
         unsettled = [name for name, d in live.descriptions.items()
                      if d.get("TableStatus") != "ACTIVE"
                      or any(i.get("IndexStatus") != "ACTIVE" for i in d.get("GlobalSecondaryIndexes") or [])]
+        with self._errors("reading the deploy serial"):
+            serial = read_serial(self.ctx.client, head.app, head.env)
         return DeployedState(base, where, exists=base is not None, unsettled=unsettled, predecessors=predecessors,
-                             adopting=tuple(reading.adoption.names), private=reading)
+                             adopting=tuple(reading.adoption.names), serial=serial, private=reading)
 
     def announce(self, state: DeployedState, head: ResolvedSchema) -> None:
         announce(state.private.adoption, head, self.emit)
@@ -161,6 +164,8 @@ class LocalTarget:
     def apply(self, step: Step, before: ResolvedSchema | None, state: DeployedState) -> bool:
         doing = f"applying step {step.number} ({step.summary})"
         with self._errors(doing):
+            # Bumped before the step, so a step cut short still ends every plan made before it.
+            state.serial = bump_serial(self.ctx, step.target.app, step.target.env, state.serial)
             head = self.project.resolve(self.request.env)
             if step.kind == "migrate":
                 migrate_step(self.ctx, step, head, engines.project_root(), self.request.skip_unkeyed)
@@ -171,7 +176,7 @@ class LocalTarget:
     def verify(self, plan: Plan, applied: ResolvedSchema) -> tuple[int, list[str]]:
         with self._errors("verifying the tables"):
             # Only what the engine can show: DynamoDB Local supports TTL, moto too.
-            return verify_applied(self.ctx.client, plan, applied)
+            return verify_applied(self.ctx.client, plan, applied, readers=READERS)
 
     def item_client(self) -> Any:
         return self.ctx.client
