@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from .model import ResolvedSchema, ResolvedTable
+from .table_options import options_to_template
 
 MAX_RESOURCES = 500
 MAX_OUTPUTS = 200
@@ -349,6 +350,7 @@ def table_resource(table: ResolvedTable, waits_for: str | None = None) -> dict:
             {"IndexName": i.name, "KeySchema": schema(table.partition_key, i.sort_key), "Projection": projection(i.projection)}
             for i in table.local_indexes]
     props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": table.point_in_time_recovery}
+    props.update(options_to_template(table))
     props.update(throughput(table.capacity))
     if table.encryption.type == "aws_managed":
         props["SSESpecification"] = {"SSEEnabled": True}

@@ -27,6 +27,7 @@ from .model import (
     resolve,
 )
 from .outline import table_outline
+from .table_options import TABLE_OPTIONS
 
 D, M, O, S = Severity.DESTRUCTIVE, Severity.MULTI_STEP, Severity.ONLINE, Severity.SAFE
 
@@ -211,6 +212,9 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "are left in place, unused)"),
     ChangeKind("D411", "version_changed", S, "optimistic versions turned on or off",
                "optimistic versions are turned {after} in the generated data layer (items are not rewritten)"),
+    # Registered table options (table_options.py): their kinds come from the registry.
+    *[ChangeKind(o.change.code, o.change.kind, Severity[o.change.severity], o.change.title, o.change.statement)
+      for o in TABLE_OPTIONS],
 ]}
 
 ORDER = {kind: n for n, kind in enumerate(KINDS)}
@@ -464,6 +468,10 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     if old.point_in_time_recovery != new.point_in_time_recovery:
         add("point_in_time_recovery_changed" if new.point_in_time_recovery else "point_in_time_recovery_disabled", "point-in-time recovery", before=old.point_in_time_recovery,
             after=new.point_in_time_recovery)
+    for option in TABLE_OPTIONS:
+        before, after = getattr(old, option.field), getattr(new, option.field)
+        if before != after:
+            add(option.change.kind, option.field.replace("_", " "), before=before, after=after)
     if old.deletion_protection != new.deletion_protection:
         add("deletion_protection_changed", "deletion protection", before=old.deletion_protection,
             after=new.deletion_protection)

@@ -35,6 +35,7 @@ from .model import (
     physical_name,
 )
 from .project import Project, check_project
+from .table_options import TABLE_OPTIONS
 
 _TYPE_OF_KEY = {"S": "string", "N": "number", "B": "binary"}
 
@@ -148,7 +149,8 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
             "removal_policy", before=f"environment {env} deletes removed tables; this one keeps its data", indent=4)
     for option, value in (("stream", t.stream), ("billing", t.billing), ("table_class", t.table_class),
                           ("point_in_time_recovery", t.point_in_time_recovery),
-                          ("deletion_protection", t.deletion_protection)):
+                          ("deletion_protection", t.deletion_protection),
+                          *[(o.field, getattr(t, o.field)) for o in TABLE_OPTIONS]):
         if value != default(option):
             entry[option] = value
     if t.billing == "provisioned" and t.capacity != default("capacity"):

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import Diagnostic, Severity
 from .load import Document, did_you_mean
+from .table_options import CONTRIBUTOR_INSIGHTS, TABLE_OPTIONS, option_values
 
 AttributeType = Literal[
     "string", "number", "binary", "boolean", "list", "map", "string_set", "number_set", "binary_set",
@@ -206,6 +207,7 @@ class TableOptions(_Model):
                                                "{kms_key_arn: ...} for a customer managed key.")
     point_in_time_recovery: bool | None = Field(default=None, description="Continuous backups for restoring to "
                                                 "any second of the last 35 days (default off).")
+    contributor_insights: bool | None = Field(default=None, description=CONTRIBUTOR_INSIGHTS.description)
     deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
                                              "while on (default off).")
     removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
@@ -508,10 +510,16 @@ class ResolvedTable(_Model):
         dumped = handler(self)
         if isinstance(dumped, dict) and dumped.get("generation") == 1:
             del dumped["generation"]
+        for option in TABLE_OPTIONS:
+            if isinstance(dumped, dict) and dumped.get(option.field, option.default) == option.default:
+                dumped.pop(option.field, None)
         return dumped
 
     version: bool = False
     tenant_access: Literal["read", "write"] = "write"
+    # Registered table options (table_options.py). Left out of the dump at their defaults, as
+    # generation is, so tables that do not set them keep their schema hash.
+    contributor_insights: bool = False
 
     def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
         """Attribute name → its scope, for every attribute declared `unique`."""
@@ -586,6 +594,7 @@ BUILT_IN_OPTIONS: dict[str, Any] = {
     "table_class": "standard",
     "encryption": Encryption(type="aws_owned"),
     "point_in_time_recovery": False,
+    **{o.field: o.default for o in TABLE_OPTIONS},
     "deletion_protection": False,
     # Retain unless told otherwise: forgetting the option must never lose data.
     "removal_policy": "retain",
@@ -702,6 +711,7 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         generation=table.generation,
         version=table.version,
         tenant_access=table.tenant_access,
+        **option_values(option),
     )
 
 

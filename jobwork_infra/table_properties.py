@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .table_options import options_markdown
+
 MODELLED = "modelled"
 REFUSED = "refused"
 CREATION_ONLY = "creation only"   # acts only when CloudFormation creates the table: read, noted, not carried
@@ -53,6 +55,11 @@ def _not_default_period(value: Any) -> bool:
     return str(value) != "35"
 
 
+def _not_default_mode(value: Any) -> bool:
+    # ACCESSED_AND_THROTTLED_KEYS is the default mode (CloudFormation reference, ContributorInsightsSpecification).
+    return value not in (None, "ACCESSED_AND_THROTTLED_KEYS")
+
+
 def _present(value: Any) -> bool:
     return value not in (None, [], {})
 
@@ -75,10 +82,12 @@ def _rows() -> list[Property]:
     modelled("AttributeDefinitions[].AttributeName", "the attribute's name under `attributes`")
     modelled("AttributeDefinitions[].AttributeType", "`string`/`number`/`binary` (S/N/B)")
     modelled("BillingMode", "`billing: on_demand | provisioned`")
-    refused("ContributorInsightsSpecification", _NOT_YET.format(what="contributor insights"),
-            matters=_enabled)
-    part_of("ContributorInsightsSpecification.Enabled", "ContributorInsightsSpecification")
-    part_of("ContributorInsightsSpecification.Mode", "ContributorInsightsSpecification")
+    modelled("ContributorInsightsSpecification", "`contributor_insights` (table_options.py)")
+    modelled("ContributorInsightsSpecification.Enabled", "`contributor_insights: true | false`")
+    refused("ContributorInsightsSpecification.Mode",
+            "the schema has no contributor insights mode: contributor_insights keeps AWS's default, "
+            "ACCESSED_AND_THROTTLED_KEYS", "set the mode back to ACCESSED_AND_THROTTLED_KEYS in the source app, "
+            "or leave the table where it is", matters=_not_default_mode)
     modelled("DeletionProtectionEnabled", "`deletion_protection`")
     modelled("GlobalSecondaryIndexes[]", "`global_indexes`")
     refused("GlobalSecondaryIndexes[].ContributorInsightsSpecification",
@@ -275,6 +284,8 @@ def properties_markdown() -> str:
         lines.append(f"| `{p.path}` | {p.status} | {_cell(detail)} | {_cell(p.way_forward)} |")
     lines += ["", "| resource attribute | what adoption does |", "| --- | --- |"]
     lines += [f"| `{name}` | {what} |" for name, what in RESOURCE_ATTRIBUTES]
+    lines += ["", "Options of the table-option registry (`jobwork_infra/table_options.py`):", "",
+              options_markdown().rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

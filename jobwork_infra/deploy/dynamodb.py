@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..followup import Invocation
 from ..model import TOOL_TABLE_PREFIX, ResolvedSchema
+from ..table_options import TABLE_OPTIONS
 from .aws import describe_table_or_none, is_unsupported
 from .shapes import LiveTable
 
@@ -48,19 +49,30 @@ def live_table(client: Any, description: dict, *, aws: bool = False) -> LiveTabl
     if backups is not None:
         status = (backups.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
         pitr = status == "ENABLED"
-    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws)
+    options = {}
+    for option in TABLE_OPTIONS:  # table_options.py: each read where the engine has it
+        value = _optional(lambda option=option: option.read_live(client, description), lacking=_LACKING_ACTION)
+        if value is not None:
+            options[option.field] = value
+    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws, options)
 
 
 def list_table_names(client: Any) -> list[str]:
     return sorted(n for page in client.get_paginator("list_tables").paginate() for n in page["TableNames"])
 
 
-def _optional(call):
+# How engines without an action answer it: DynamoDB Local UnknownOperationException (is_unsupported);
+# moto's server a bare 500 or "not yet implemented" (the same answers live_settings.py reads as "not reported").
+_LACKING_ACTION = ("500", "InternalFailure")
+
+
+def _optional(call, lacking: tuple[str, ...] = ()):
     """A call for a feature some engines lack (DynamoDB Local: tags): None instead of a failure."""
     try:
         return call()
     except ClientError as exc:
-        if is_unsupported(exc):
+        if is_unsupported(exc) or (lacking and (exc.response.get("Error", {}).get("Code", "") in lacking
+                                                or "not implemented" in str(exc).lower())):
             return None
         raise
 

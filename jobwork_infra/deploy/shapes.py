@@ -12,6 +12,7 @@ change. The writers build local/steps.py's requests; compile.py has CDK write th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model import (
     Capacity,
@@ -23,6 +24,7 @@ from ..model import (
     ResolvedTable,
     logical_id,
 )
+from ..table_options import TABLE_OPTIONS
 
 BILLING_MODES = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
 TABLE_CLASSES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQUENT_ACCESS"}
@@ -44,6 +46,8 @@ class LiveTable:
     # AWS leaves TableClassSummary and SSEDescription out for the defaults (standard, AWS owned
     # key); DynamoDB Local leaves them out because it has neither. True: read as AWS does.
     absent_is_default: bool = False
+    # The registered options (table_options.py) the engine reported, by field; one it could not say is absent.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def billing_from(mode: str | None) -> str:
@@ -250,4 +254,11 @@ def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known:
         removal_policy=removal_policy,
         tags=live.tags if live.tags is not None else dict(known.tags) if known else {},
         access_patterns=known.access_patterns if known else (),
+        **_registered_options(live, known),
     )
+
+
+def _registered_options(live: LiveTable, known: ResolvedTable | None) -> dict[str, Any]:
+    """table_options.py's options: as the engine reported them, else as `known` has them, else the default."""
+    return {o.field: live.options[o.field] if o.field in live.options else getattr(known, o.field) if known
+            else o.default for o in TABLE_OPTIONS}

@@ -14,6 +14,7 @@ from ..changes import Change
 from ..changes import Severity as ChangeSeverity
 from ..errors import Diagnostic, Location, Severity
 from ..load import Document, Path_
+from ..table_options import TABLE_OPTIONS
 from .changes import subject_adds
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
@@ -76,6 +77,7 @@ _OPTION_OF_KIND = {
     "deletion_protection_changed": "deletion_protection", "removal_policy_changed": "removal_policy",
     "tags_changed": "tags", "description_changed": "description", "attributes_changed": "attributes",
     "access_patterns_changed": "access_patterns", "gsi_updates_staged": "global_indexes",
+    **{o.change.kind: o.field for o in TABLE_OPTIONS},
 }
 _LSI_KINDS = {"lsi_added", "lsi_removed", "lsi_changed"}
 

@@ -13,6 +13,7 @@ from typing import Any
 from ...errors import JobworkError
 from ...followup import Invocation, command
 from ...model import Attribute, ResolvedSchema, ResolvedTable
+from ...table_options import options_from_template
 from ..aws import TABLE_TYPE
 from ..dynamodb import EnvironmentState, Sources, not_reported, read_live_table, unmanaged_tables
 from ..shapes import (
@@ -105,6 +106,7 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
         removal_policy=removal,
         tags=tags_from(props.get("Tags")),
         access_patterns=mine.access_patterns if mine else (),
+        **options_from_template(props),
     )
 
 

@@ -17,6 +17,7 @@ from ...changes import Step
 from ...diff import gsi_operations, replaces_table
 from ...errors import JobworkError
 from ...model import Encryption, KeyAttribute, ResolvedSchema, ResolvedTable
+from ...table_options import TABLE_OPTIONS
 from ..aws import describe_table_or_none, error_code, is_unsupported
 from ..events import Applied, Note
 from ..shapes import (
@@ -140,7 +141,8 @@ def _finish_create(ctx: RunContext, table: ResolvedTable) -> None:
     _say(ctx, f"created table {table.physical_name}" + (f" with {indexes} index(es)" if indexes else ""))
     # Options DynamoDB Local rejects inside create_table are applied one by one, each optional.
     base = table.model_copy(update={"ttl": None, "point_in_time_recovery": False, "table_class": "standard",
-                                    "encryption": Encryption(type="aws_owned"), "tags": {}})
+                                    "encryption": Encryption(type="aws_owned"), "tags": {},
+                                    **{o.field: o.default for o in TABLE_OPTIONS}})
     _update_options(ctx, base, table)
 
 
@@ -250,6 +252,17 @@ def _point_in_time_recovery(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTa
         _say(ctx, f"{name}: point-in-time recovery {'on' if tgt.point_in_time_recovery else 'off'}")
 
 
+def _registered_options(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
+    """The options of table_options.py, each through its own call; an engine without one gets a note
+    (DynamoDB Local has no contributor insights: UnknownOperationException)."""
+    name = tgt.physical_name
+    for option in TABLE_OPTIONS:
+        value = getattr(tgt, option.field)
+        if getattr(cur, option.field) != value and _try(
+                ctx, option.feature, lambda option=option, value=value: option.apply_live(ctx.client, name, value)):
+            _say(ctx, f"{name}: {option.feature} {'on' if value is True else 'off' if value is False else value}")
+
+
 def _tags(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
     # An engine that refused tagging once in this run (DynamoDB Local: "Tagging is not currently
     # supported") refuses it for every table: not asked again, one DescribeTable + TagResource each.
@@ -270,7 +283,7 @@ def _tags(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
 
 # In this order: billing before the rest (as the engine applies them), tags last.
 OPTION_UPDATES: tuple[Callable[[RunContext, ResolvedTable, ResolvedTable], None], ...] = (
-    _billing, _stream, _table_settings, _ttl, _point_in_time_recovery, _tags)
+    _billing, _stream, _table_settings, _ttl, _point_in_time_recovery, _registered_options, _tags)
 
 
 def _update_options(ctx: RunContext, cur: ResolvedTable, tgt: ResolvedTable) -> None:
