@@ -55,7 +55,7 @@ def test_a_table_removed_under_destroy_is_refused_unless_allowed():
     assert message == "refusing 1 destructive change(s) to orders: the data in these tables would be lost"
     assert "--allow-destructive" in hint
     code, target, seen = deploy(base, USERS, allow_destructive=True)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: orders: delete table")]
     [risk] = [e for e in seen if isinstance(e, events.AtRisk)]
     assert risk.tables == (("flow-dev-orders", "deleted", 7, ""),)
 
@@ -87,9 +87,13 @@ def test_a_key_change_of_a_retained_table_says_the_old_table_stays():
     head = resolve(schema(removal_policy="retain", **SORTED_BY_EMAIL), "dev")
     _, hint, _ = refused(base, head, allow_destructive=True)
     assert "the old table stays with its data (retained), unmanaged" in hint
-    _, local_hint, _ = refused(base, head, Local(base), allow_destructive=True)
+    # The request as `deploy --local` makes it: the hint's commands repeat the run's own target (followup.py).
+    _, local_hint, _ = refused(base, head, Local(base), allow_destructive=True, local=True)
     assert "the old table stays with its data (retained)" in local_hint
-    assert "to start over empty under the same name" in local_hint and "--local" in local_hint
+    assert local_hint.endswith(
+        "; to start over empty under the same name: put the old key back, set removal_policy: destroy on table "
+        "users, run `jobwork-infra deploy --env dev --local`, then change the key again and run "
+        "`jobwork-infra deploy --env dev --local --allow-destructive`")
 
 
 def test_locally_a_destroy_policy_table_is_replaced_in_place_when_allowed_and_counted_at_risk():
@@ -97,7 +101,7 @@ def test_locally_a_destroy_policy_table_is_replaced_in_place_when_allowed_and_co
     message, _, _ = refused(USERS, head, Local(USERS))
     assert message.startswith("refusing 1 destructive change(s) to users")
     code, target, seen = deploy(USERS, head, Local(USERS), allow_destructive=True)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: users: D105 sort key")]
     [risk] = [e for e in seen if isinstance(e, events.AtRisk)]
     assert risk.tables == (("flow-dev-users", "replaced", 7, ""),)
 
@@ -136,7 +140,7 @@ def test_an_app_rename_that_would_create_empty_tables_is_refused_unless_allowed(
                        "data, no longer managed by jobwork-infra; nothing was changed")
     assert "rerun with --allow-destructive" in hint
     code, target, _ = deploy(None, USERS, Renamed(None), allow_destructive=True)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: users: create table")]
 
 
 # -- what the prompt answered ------------------------------------------------------------------
@@ -164,7 +168,7 @@ def test_a_change_to_what_is_deployed_while_at_the_prompt_is_refused_even_when_t
     assert target.applied == []
     same = Fingerprinted(USERS)
     assert flow.deploy(head, DeployRequest(env="dev"), same, lambda e: None, lambda q: True) == 0
-    assert same.applied == [(1, "apply 1 change in one update")]
+    assert same.applied == [(1, "apply 1 change in one update: users: create index by_email")]
 
 
 # -- several stacks ----------------------------------------------------------------------------
@@ -225,7 +229,8 @@ class Drifted(Recorder):
 def test_drift_is_refused_unless_allowed_and_an_empty_report_is_no_drift():
     head = resolve(schema(global_indexes={"by_email": {"partition_key": "email"}}), "dev")
     message, hint, _ = refused(USERS, head, Drifted(USERS, _drift(2)))
-    assert message.startswith("2 change(s) made to stack flow-dev outside jobwork-infra: users: point-in-time")
+    assert message == ("2 change(s) made to stack flow-dev outside jobwork-infra; nothing was changed:"
+                       + "\n  - users: point-in-time recovery was turned off by hand (deploy: turns it on)" * 2)
     assert "--allow-drift" in hint
     for target, request in ((Drifted(USERS, _drift(0)), {}), (Drifted(USERS, None), {}),
                             (Drifted(USERS, _drift(1)), {"allow_drift": True})):
@@ -374,4 +379,4 @@ def test_a_stack_that_only_adopts_is_announced_and_adopted_with_the_other_stacks
                        lambda e: None, lambda q: True)
     assert code == 0
     assert [c[0] for c in main.calls] == ["wait", "announce", "adopt"]
-    assert sales.applied == [(1, "apply 1 change in one update")]
+    assert sales.applied == [(1, "apply 1 change in one update: orders: D402 point-in-time recovery")]
