@@ -98,6 +98,10 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("gate", "protected_tables", "plan.base is not None and plan.base.tables[k].deletion_protection",
      "plan.base.tables[k].deletion_protection"):
         "k comes from deleted_tables(plan), which is empty when plan.base is None",
+    ("gate", "refuse_migration",
+     "plan.base is not None and plan.base.tables[m.table].stream not in (None, 'new_and_old_images')",
+     "plan.base.tables[m.table].stream not in (None, 'new_and_old_images')"):
+        "m comes from a migrate step, which the planner makes only from a deployed base (plan._migrating)",
 }
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",

@@ -53,9 +53,12 @@ def test_a_table_removed_under_destroy_is_refused_unless_allowed():
     base = resolve(with_orders(), "dev")
     message, hint, _ = refused(base, USERS)
     assert message == "refusing 1 destructive change(s) to orders: the data in these tables would be lost"
-    assert "--allow-destructive" in hint
+    # A removed table's way forward is to keep or retain it (issue 23), not to keep its keys.
+    assert hint == ("keep the table in the schema, or set removal_policy: retain on it and deploy that first (then "
+                    "removing it keeps the data); or rerun with `jobwork-infra deploy --env dev --allow-destructive` "
+                    "once the data is backed up or expendable (an empty table too: nothing else allows a delete)")
     code, target, seen = deploy(base, USERS, allow_destructive=True)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: orders: delete table")]
     [risk] = [e for e in seen if isinstance(e, events.AtRisk)]
     assert risk.tables == (("flow-dev-orders", "deleted", 7, ""),)
 
@@ -75,10 +78,13 @@ SORTED_BY_EMAIL = {"sort_key": "email"}
 def test_a_key_change_under_the_same_name_is_refused_on_cloudformation_even_when_allowed():
     base = USERS
     head = resolve(schema(**SORTED_BY_EMAIL), "dev")
-    message, hint, _ = refused(base, head, allow_destructive=True)
+    message, hint, _ = refused(base, head, allow_destructive=True, profile="ops")
     assert message == ("cannot replace flow-dev-users under the same name: a key or local index change needs a "
                        "new table, and CloudFormation cannot replace a named table in place")
     assert "the old table is deleted with its data (removal_policy: destroy)" in hint
+    # The rename's command repeats the run's own target (--profile), not one made up from the plan.
+    assert hint.startswith("give the new table another name (table_name: flow-dev-users-v2 on table users) and run "
+                           "`jobwork-infra deploy --env dev --profile ops --allow-destructive`: ")
     assert "to start over empty" not in hint
 
 
@@ -87,17 +93,24 @@ def test_a_key_change_of_a_retained_table_says_the_old_table_stays():
     head = resolve(schema(removal_policy="retain", **SORTED_BY_EMAIL), "dev")
     _, hint, _ = refused(base, head, allow_destructive=True)
     assert "the old table stays with its data (retained), unmanaged" in hint
-    _, local_hint, _ = refused(base, head, Local(base), allow_destructive=True)
+    # The request as `deploy --local` makes it: the hint's commands repeat the run's own target (followup.py).
+    _, local_hint, _ = refused(base, head, Local(base), allow_destructive=True, local=True)
     assert "the old table stays with its data (retained)" in local_hint
-    assert "to start over empty under the same name" in local_hint and "--local" in local_hint
+    assert local_hint.endswith(
+        "; to start over empty under the same name: put the old key back, set removal_policy: destroy on table "
+        "users, run `jobwork-infra deploy --env dev --local`, then change the key again and run "
+        "`jobwork-infra deploy --env dev --local --allow-destructive`")
 
 
 def test_locally_a_destroy_policy_table_is_replaced_in_place_when_allowed_and_counted_at_risk():
     head = resolve(schema(**SORTED_BY_EMAIL), "dev")
-    message, _, _ = refused(USERS, head, Local(USERS))
+    message, hint, _ = refused(USERS, head, Local(USERS), local=True)
     assert message.startswith("refusing 1 destructive change(s) to users")
+    assert hint == ("change the schema so the table keeps its keys and name; or rerun with `jobwork-infra deploy "
+                    "--env dev --local --allow-destructive` once the data is backed up or expendable (an empty "
+                    "table too: nothing else allows a delete)")
     code, target, seen = deploy(USERS, head, Local(USERS), allow_destructive=True)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: users: D105 sort key")]
     [risk] = [e for e in seen if isinstance(e, events.AtRisk)]
     assert risk.tables == (("flow-dev-users", "replaced", 7, ""),)
 
@@ -107,6 +120,35 @@ def test_a_protected_table_that_is_replaced_is_refused_until_allowed():
     head = resolve(schema(deletion_protection=True, **SORTED_BY_EMAIL), "dev")
     message, _, _ = refused(base, head, Local(base))
     assert message.startswith("the plan deletes flow-dev-users, which has deletion protection on")
+
+
+# -- refuse_migration, and a migration deletes nothing ----------------------------------------
+
+class Migrating(Local):
+    capabilities = Capabilities(lock_scope="recorder", replaces_in_place=True, migrates=True)
+
+
+def test_a_generation_bump_is_refused_where_the_target_cannot_migrate_or_the_stream_would_be_replaced():
+    bumped = {"generation": 2, **SORTED_BY_EMAIL}
+    message, _, _ = refused(USERS, resolve(schema(**bumped), "dev"), Local(USERS), allow_destructive=True)
+    assert message == ("this target cannot run a migration yet: users (generation 1 → 2); CloudFormation alone "
+                       "would replace the table and lose its items; nothing was changed")
+    base = resolve(schema(stream="keys_only"), "dev")
+    message, _, _ = refused(base, resolve(schema(stream="keys_only", **bumped), "dev"), Migrating(base),
+                            allow_destructive=True)
+    assert message == ("a migration replays its source's stream with new_and_old_images, and flow-dev-users "
+                       "(keys_only) has another view type: changing it replaces the stream (a new ARN) under the "
+                       "consumers that read it; nothing was changed")
+
+
+def test_a_migration_of_a_protected_table_deletes_nothing_so_it_runs_unallowed_with_no_data_at_risk():
+    bumped = {"generation": 2, **SORTED_BY_EMAIL}
+    for users in ({"deletion_protection": True}, {"stream": "new_and_old_images"}):
+        base = resolve(schema(**users), "dev")
+        code, target, seen = deploy(base, resolve(schema(**users, **bumped), "dev"), Migrating(base))
+        assert code == 0 and [n for n, _ in target.applied] == [1, 2]
+        assert target.applied[1][1].startswith("users: create flow-dev-users-g2 (generation 2)")
+        assert not [e for e in seen if isinstance(e, events.AtRisk)]
 
 
 # -- refuse_name_taken, refuse_renamed ---------------------------------------------------------
@@ -136,7 +178,7 @@ def test_an_app_rename_that_would_create_empty_tables_is_refused_unless_allowed(
                        "data, no longer managed by jobwork-infra; nothing was changed")
     assert "rerun with --allow-destructive" in hint
     code, target, _ = deploy(None, USERS, Renamed(None), allow_destructive=True)
-    assert code == 0 and target.applied == [(1, "apply 1 change in one update")]
+    assert code == 0 and target.applied == [(1, "apply 1 change in one update: users: create table")]
 
 
 # -- what the prompt answered ------------------------------------------------------------------
@@ -164,7 +206,7 @@ def test_a_change_to_what_is_deployed_while_at_the_prompt_is_refused_even_when_t
     assert target.applied == []
     same = Fingerprinted(USERS)
     assert flow.deploy(head, DeployRequest(env="dev"), same, lambda e: None, lambda q: True) == 0
-    assert same.applied == [(1, "apply 1 change in one update")]
+    assert same.applied == [(1, "apply 1 change in one update: users: create index by_email")]
 
 
 # -- several stacks ----------------------------------------------------------------------------
@@ -225,7 +267,8 @@ class Drifted(Recorder):
 def test_drift_is_refused_unless_allowed_and_an_empty_report_is_no_drift():
     head = resolve(schema(global_indexes={"by_email": {"partition_key": "email"}}), "dev")
     message, hint, _ = refused(USERS, head, Drifted(USERS, _drift(2)))
-    assert message.startswith("2 change(s) made to stack flow-dev outside jobwork-infra: users: point-in-time")
+    assert message == ("2 change(s) made to stack flow-dev outside jobwork-infra; nothing was changed:"
+                       + "\n  - users: point-in-time recovery was turned off by hand (deploy: turns it on)" * 2)
     assert "--allow-drift" in hint
     for target, request in ((Drifted(USERS, _drift(0)), {}), (Drifted(USERS, None), {}),
                             (Drifted(USERS, _drift(1)), {"allow_drift": True})):
@@ -374,4 +417,4 @@ def test_a_stack_that_only_adopts_is_announced_and_adopted_with_the_other_stacks
                        lambda e: None, lambda q: True)
     assert code == 0
     assert [c[0] for c in main.calls] == ["wait", "announce", "adopt"]
-    assert sales.applied == [(1, "apply 1 change in one update")]
+    assert sales.applied == [(1, "apply 1 change in one update: orders: D402 point-in-time recovery")]

@@ -24,7 +24,7 @@ def listed(key: str) -> set[tuple[str, str, str]]:
 def test_the_refusal_calls_and_raises_of_the_gate_are_dropped_one_at_a_time():
     gate = listed("gate")
     for refusal in ("refuse_name_taken(plan)", "refuse_renamed(plan, allow_destructive)",
-                    "refuse_destructive(plan, allow_destructive)"):
+                    "refuse_destructive(plan, allow_destructive, rerun)"):
         assert ("gate_plan", refusal, "pass") in gate
     assert ("approve_all", "len(plans) == 1 or yes", "len(plans) == 1") in gate
     raises = [m for m in gate if m[0] == "refuse_destructive" and m[2] == "pass"]

@@ -147,7 +147,7 @@ def check_in_place_changes_are_in_step_1(base, head, plan) -> None:
 def test_an_unchanged_ttl_with_an_index_change_is_one_step_that_keeps_ttl():
     base, head = _pair({}, {"g": G}, base_ttl="t1", head_ttl="t1")
     plan = plan_changes(base, head)
-    assert [(s.number, s.summary) for s in plan.steps] == [(1, "apply 1 change in one update")]
+    assert [(s.number, s.summary) for s in plan.steps] == [(1, "apply 1 change in one update: t: create index g")]
     assert plan.steps[0].target.tables["t"].ttl == "t1"
 
 
@@ -162,10 +162,12 @@ def test_an_unchanged_ttl_beside_staged_indexes_stays_enabled_in_every_step():
 def test_disabling_ttl_is_one_step_not_a_rename():
     base, head = _pair({}, {}, base_ttl="t1")
     plan = plan_changes(base, head)
-    assert [(s.summary, s.target.tables["t"].ttl) for s in plan.steps] == [("apply 1 change in one update", None)]
+    assert [(s.summary, s.target.tables["t"].ttl) for s in plan.steps] == [
+        ("apply 1 change in one update: t: disable TTL on t1", None)]
     assert is_legal_step(base, head)
     enable = plan_changes(head, base)
-    assert [(s.summary, s.target.tables["t"].ttl) for s in enable.steps] == [("apply 1 change in one update", "t1")]
+    assert [(s.summary, s.target.tables["t"].ttl) for s in enable.steps] == [
+        ("apply 1 change in one update: t: enable TTL on t1", "t1")]
     assert is_legal_step(head, base)
 
 
@@ -173,8 +175,8 @@ def test_a_ttl_rename_beside_staged_indexes_disables_in_step_1_enables_in_step_2
     base, head = _pair({}, {"g1": G, "g2": G, "g3": G}, base_ttl="t1", head_ttl="t2")
     plan = plan_changes(base, head)
     assert [s.summary for s in plan.steps] == [
-        "t: create index g1; t: disable TTL on t1",
-        f"t: create index g2; t: enable TTL on t2 ({TTL_WAIT})",
+        "t: create index g1, disable TTL on t1",
+        f"t: create index g2, enable TTL on t2 ({TTL_WAIT}; items carrying only t1 do not expire)",
         "t: create index g3"]
     assert [s.target.tables["t"].ttl for s in plan.steps] == [None, "t2", "t2"]
     [ttl] = [c for c in plan.changes if c.kind == "ttl_renamed"]
@@ -242,29 +244,33 @@ def test_a_replaced_table_is_created_whole_in_one_step():
                            "global_indexes": {"g1": G, "g2": G, "g3": G}, "ttl": "t1"}})
     plan = plan_changes(base, head)
     assert plan.severity is Severity.DESTRUCTIVE
-    assert [(s.number, s.summary) for s in plan.steps] == [(1, f"apply {len(plan.changes)} changes in one update")]
+    assert [(s.number, s.summary) for s in plan.steps] == [(1, (
+        f"apply {len(plan.changes)} changes in one update: "
+        "t: D105 sort key, create index g1, create index g2, create index g3, enable TTL on t1"))]
     assert plan.steps[0].target == head
     assert is_legal_step(base, head)
 
 
-def test_other_changes_are_counted_in_step_1_and_staged_tables_beside_plain_ones():
+def test_other_changes_are_named_in_step_1_and_staged_tables_beside_plain_ones():
     base = resolved({"t": {"attributes": ATTRIBUTES}, "u": {"attributes": ATTRIBUTES}})
     head = resolved({"t": {"attributes": ATTRIBUTES, "global_indexes": {"g1": G, "g2": G},
                            "point_in_time_recovery": True, "table_class": "infrequent_access"},
                      "u": {"attributes": ATTRIBUTES, "global_indexes": {"g1": G}}})
     plan = plan_changes(base, head)
-    assert [s.summary for s in plan.steps] == ["apply 3 other changes; t: create index g1", "t: create index g2"]
+    # Issue 23: a step names every change it applies ("apply 3 other changes" hid u's new index).
+    assert [s.summary for s in plan.steps] == [
+        "t: D307 table class, D402 point-in-time recovery, create index g1; u: create index g1", "t: create index g2"]
     assert [len(s.target.tables["u"].global_indexes) for s in plan.steps] == [1, 1]
     assert [len(s.target.tables["t"].global_indexes) for s in plan.steps] == [1, 2]
     assert plan.steps[0].target.tables["t"].point_in_time_recovery is True
 
 
-def test_one_other_change_is_singular():
+def test_one_other_change_is_named_beside_the_first_staged_index():
     base, head = _pair({}, {"g1": G, "g2": G})
     head = head.model_copy(update={"tables": {"t": head.tables["t"].model_copy(
         update={"point_in_time_recovery": True})}})
     plan = plan_changes(base, head)
-    assert plan.steps[0].summary == "apply 1 other change; t: create index g1"
+    assert [s.summary for s in plan.steps] == ["t: D402 point-in-time recovery, create index g1", "t: create index g2"]
 
 
 def test_is_legal_step_allows_one_index_operation_and_refuses_a_ttl_move_on_kept_tables_only():
