@@ -61,6 +61,11 @@ SchemaOption = Annotated[str, typer.Option(
     "--schema", "-s", envvar="JOBWORK_SCHEMA", show_envvar=True, callback=_schema_default,
     help="The schema file; by default schema/tables.yaml here or in the nearest parent directory.")]
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, as named in the schema.")]
+# The target and credentials of the commands that read live tables (drift, status).
+ReadLocalOption = Annotated[bool, typer.Option("--local", help="Read the local engine (it must be running).")]
+EndpointOption = Annotated[str, typer.Option("--endpoint-url", help="A DynamoDB/CloudFormation-compatible endpoint.")]
+ProfileOption = Annotated[str, typer.Option("--profile", help="AWS profile.")]
+RegionOption = Annotated[str, typer.Option("--region", help="AWS region (default: the environment's region).")]
 SCHEMA_DEFAULT = DEFAULT_SCHEMA
 
 

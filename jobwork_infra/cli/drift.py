@@ -10,7 +10,17 @@ import typer
 from ..changes import Severity
 from ..errors import Blocked
 from ..project import check_project
-from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stdout
+from . import (
+    SCHEMA_DEFAULT,
+    EndpointOption,
+    EnvOption,
+    ProfileOption,
+    ReadLocalOption,
+    RegionOption,
+    SchemaOption,
+    app,
+    stdout,
+)
 from .diff import FailOn
 
 
@@ -25,10 +35,10 @@ class Format(str, Enum):
 def drift_command(
     env: EnvOption,
     schema: SchemaOption = SCHEMA_DEFAULT,
-    local: bool = typer.Option(False, "--local", help="Read the local engine (it must be running)."),
-    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A DynamoDB/CloudFormation-compatible endpoint."),
-    profile: str = typer.Option(None, "--profile", help="AWS profile."),
-    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
+    local: ReadLocalOption = False,
+    endpoint_url: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
     output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", help="Exit 3 when a difference at or above this severity exists.")] = FailOn.safe,

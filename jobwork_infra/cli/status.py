@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from ..project import check_project
-from . import SCHEMA_DEFAULT, EnvOption, SchemaOption, app, stderr, stdout
+from . import (
+    SCHEMA_DEFAULT,
+    EndpointOption,
+    EnvOption,
+    ProfileOption,
+    ReadLocalOption,
+    RegionOption,
+    SchemaOption,
+    app,
+    stderr,
+    stdout,
+)
 
 
 class Format(str, Enum):
@@ -20,10 +31,10 @@ class Format(str, Enum):
 def status_command(
     env: EnvOption,
     schema: SchemaOption = SCHEMA_DEFAULT,
-    local: bool = typer.Option(False, "--local", help="Read the local engine (it must be running)."),
-    endpoint_url: str = typer.Option(None, "--endpoint-url", help="A DynamoDB/CloudFormation-compatible endpoint."),
-    profile: str = typer.Option(None, "--profile", help="AWS profile."),
-    region: str = typer.Option(None, "--region", help="AWS region (default: the environment's region)."),
+    local: ReadLocalOption = False,
+    endpoint_url: EndpointOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
     output: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
 ) -> None:
     """Show what is deployed: per stack, each table with its keys, indexes (and their status), TTL,
