@@ -28,7 +28,7 @@ app: adopt
 naming:
   table: "{table}"
 environments:
-  dev: {removal_policy: destroy}    # no termination protection (moto lacks UpdateTerminationProtection)
+  dev: {removal_policy: destroy, account: "123456789012"}    # moto's account (rule C106); no termination protection (moto lacks UpdateTerminationProtection)
 tables: {}
 """
 

@@ -35,11 +35,12 @@ def test_synth_writes_the_assembly_and_says_where(tmp_path):
     assert manifest["artifacts"]["jobwork-dev"]["environment"] == "aws://unknown-account/unknown-region"
 
 
-def test_synth_prod_pins_the_region_of_the_schema(tmp_path):
+def test_synth_prod_pins_the_account_and_region_of_the_schema(tmp_path):
+    """prod names its account (rule C106; a placeholder until the real id is written) and its region."""
     result = run("synth", "-e", "prod", "-s", SCHEMA, "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["artifacts"]["jobwork-prod"]["environment"] == "aws://unknown-account/ap-south-1"
+    assert manifest["artifacts"]["jobwork-prod"]["environment"] == "aws://000000000000/ap-south-1"
 
 
 def test_synth_print_writes_only_the_template(tmp_path, monkeypatch):

@@ -254,6 +254,9 @@ def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known:
         removal_policy=removal_policy,
         tags=live.tags if live.tags is not None else dict(known.tags) if known else {},
         access_patterns=known.access_patterns if known else (),
+        # What only the generated data layer and the tenant policies know: never on the live table.
+        version=known.version if known else False,
+        tenant_access=known.tenant_access if known else "write",
         **_registered_options(live, known),
     )
 
