@@ -25,6 +25,7 @@ from jobwork_infra.migrate.keys import KeyAttr, KeySchema
 from jobwork_infra.migrate.run import ensure_stream, migrate_table
 from jobwork_infra.migrate.verify import verify
 from tests.migrate_support import NEW_KEY, Writer, create_table, job, scan_all, seed, user
+from tests.plugins.dynamodb_local import running_dynamodb_local
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,14 @@ def by_new_key(items: list[dict]) -> dict[tuple, dict]:
         assert key not in out, f"two items share {key}"
         out[key] = {name: _plain(value) for name, value in item.items()}
     return out
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local(tmp_path_factory):
+    """This module's own DynamoDB Local: late in a long session the shared engine's streams were seen
+    to stall a catch-up until the test's timeout, while a fresh engine replays them in seconds (see
+    tests/plugins/dynamodb_local.py for the same with indexes)."""
+    yield from running_dynamodb_local(tmp_path_factory)
 
 
 @pytest.fixture
