@@ -299,5 +299,7 @@ if __name__ == "__main__":  # regenerate the table in docs/schema.md
     text = target.read_text()
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
-    target.write_text(f"{head}{START}\n{properties_markdown()}{END}{tail}")
+    from .fsio import atomic_write
+
+    atomic_write(target, f"{head}{START}\n{properties_markdown()}{END}{tail}")
     print(f"wrote {target}")
