@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
@@ -159,3 +159,55 @@ def test_a_checkpoint_that_contradicts_itself_is_not_trusted(tmp_path, lie, why)
     with pytest.raises(JobworkError) as refused:
         load(path)
     assert why in refused.value.message and str(path) in refused.value.message
+
+
+class EndlessStream:
+    """A shard that a writer faster than the replay keeps filling: every GetRecords returns records,
+    stamped with the (fake) clock, which moves a second per call."""
+
+    def __init__(self, clock: list[float]):
+        self.clock, self.calls, self.seq = clock, 0, 0
+
+    def describe_stream(self, **_):
+        return {"StreamDescription": {"Shards": [{"ShardId": "s1"}]}}
+
+    def get_shard_iterator(self, **_):
+        return {"ShardIterator": "it"}
+
+    def get_records(self, **_):
+        self.calls += 1
+        self.clock[0] += 1.0
+        assert self.calls < 100, "catch-up chased the writer instead of ending its pass"
+        records = []
+        for _ in range(3):
+            self.seq += 1
+            written = record("INSERT", None, item(f"u{self.seq}", f"e{self.seq}@x"), self.seq)
+            written["dynamodb"]["ApproximateCreationDateTime"] = datetime.fromtimestamp(int(self.clock[0]), tz=UTC)
+            records.append(written)
+        return {"Records": records, "NextShardIterator": "it"}
+
+
+class Sink:
+    def __init__(self):
+        self.written = 0
+
+    def batch_write_item(self, RequestItems):
+        self.written += sum(len(v) for v in RequestItems.values())
+        return {}
+
+
+def test_a_catch_up_pass_ends_even_when_the_writer_outruns_the_replay(tmp_path):
+    """Hostile: a stream that is never at its tip. The pass replays to the moment it began (plus the
+    second of stamp rounding) and leaves the rest, checkpointed and not done, for the next pass."""
+    from jobwork_infra.migrate.catchup import HORIZON_SLACK_SECONDS, catch_up
+
+    clock = [1_800_000_000.0]
+    state = MigrationState("users", "dev", "a-dev-users", "a-dev-users-g2", 1, 2, NEW.to_json(), phase="copied",
+                           stream_arn="arn:stream", started=clock[0])
+    checkpoint = Checkpoint(tmp_path / "c.json", state)
+    stream, sink = EndlessStream(clock), Sink()
+    result = catch_up(sink, stream, checkpoint, LeftBehindFile(tmp_path / "l.jsonl", OLD), now=lambda: clock[0])
+    assert stream.calls == int(HORIZON_SLACK_SECONDS) + 1
+    assert result.records == sink.written == 3 * stream.calls
+    assert state.shards["s1"].after == f"{stream.seq:021d}" and not state.shards["s1"].done
+    assert load(tmp_path / "c.json").shards["s1"].after == f"{stream.seq:021d}"

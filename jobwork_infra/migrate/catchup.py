@@ -33,6 +33,11 @@ WRITERS = 4                 # threads applying one batch's writes (distinct keys
 # to 24 hours", DynamoDB Developer Guide, Streams.html). A catch-up that starts later than this
 # after the copy began could miss records: refused, with a margin for clock and copy time.
 RETENTION_SECONDS = 23 * 3600
+# A pass replays up to the moment it began, not to a tip that a busy writer keeps moving: a writer
+# faster than the replay would otherwise keep one pass running forever. Records are stamped "rounded
+# down to the closest second" (DynamoDB Streams API reference, StreamRecord.ApproximateCreationDateTime),
+# hence the second of slack. What a pass leaves is the next pass's work (`migrate sync`, `finish`).
+HORIZON_SLACK_SECONDS = 1.0
 
 
 @dataclass
@@ -88,7 +93,8 @@ def plan_writes(records: list[dict], key: KeySchema, left_behind: LeftBehindFile
 def catch_up(client: Any, streams: Any, checkpoint: Checkpoint, left_behind: LeftBehindFile, *,
              emit: ev.Emit = ev.ignore, now: Callable[[], float] = time.time) -> CatchUpResult:
     """Replay every record not yet applied, shard by shard (parents first), until each open shard is
-    read to its tip; returns what was applied. Safe to call again and again (`migrate sync`)."""
+    read to its tip or past the moment this pass began; returns what was applied. Safe to call again
+    and again (`migrate sync`)."""
     state = checkpoint.state
     if not state.at_least("copied"):
         raise MigrationError(f"the copy of {state.source} is not finished; the stream is replayed only after it",
@@ -101,6 +107,7 @@ def catch_up(client: Any, streams: Any, checkpoint: Checkpoint, left_behind: Lef
             "table this large, see docs/migrate.md (Export to S3 + ImportTable)")
     assert state.stream_arn is not None
     key = state.key_schema
+    horizon = now() + HORIZON_SLACK_SECONDS
     started = time.monotonic()
     records_read = writes = 0
     newest: datetime | None = None
@@ -119,7 +126,8 @@ def catch_up(client: Any, streams: Any, checkpoint: Checkpoint, left_behind: Lef
         if not ready:
             break  # only children of open parents: they start once the parent closes (next pass)
         for shard_id in ready:
-            read, applied, last = _replay_shard(client, streams, checkpoint, shard_id, key, left_behind)
+            read, applied, last = _replay_shard(client, streams, checkpoint, shard_id, key, left_behind,
+                                                horizon)
             records_read += read
             writes += applied
             newest = last or newest
@@ -158,7 +166,7 @@ def _iterator(streams: Any, arn: str, shard_id: str, shard: Shard) -> str | None
 
 
 def _replay_shard(client: Any, streams: Any, checkpoint: Checkpoint, shard_id: str, key: KeySchema,
-                  left_behind: LeftBehindFile) -> tuple[int, int, datetime | None]:
+                  left_behind: LeftBehindFile, horizon: float) -> tuple[int, int, datetime | None]:
     state = checkpoint.state
     shard = state.shards[shard_id]
     iterator = _iterator(streams, state.stream_arn, shard_id, shard)
@@ -188,6 +196,8 @@ def _replay_shard(client: Any, streams: Any, checkpoint: Checkpoint, shard_id: s
                 shard.after = records[-1]["dynamodb"]["SequenceNumber"]
                 state.records_applied += len(records)
             checkpoint.save()
+            if newest is not None and newest.timestamp() > horizon:
+                break  # written after this pass began: the next pass's work
         else:
             empty += 1
             if empty >= 2:
