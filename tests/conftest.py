@@ -30,6 +30,10 @@ os.environ.update({
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     # validate's findings cache (jobwork_infra/cache.py): the session's own, never the user's.
     "JOBWORK_CACHE_DIR": tempfile.mkdtemp(prefix="jobwork-infra-cache-"),
+    # `.jobwork/` (deploy locks, engine state) of the session's own, never the checkout's or the
+    # user's: test sessions running side by side (pytest-xdist workers) would otherwise take each
+    # other's deploy lock on the shared working directory.
+    "JOBWORK_ROOT": tempfile.mkdtemp(prefix="jobwork-infra-root-"),
 })
 os.environ.pop("AWS_PROFILE", None)
 
