@@ -287,6 +287,16 @@ def test_a_plan_out_in_a_directory_not_made_yet_is_written(tmp_path):
     assert load_plan(str(path)).stacks["flow-dev"].serial == "stack-id-1:4"
 
 
+def test_a_plan_of_no_changes_is_saved_and_refused_once_something_was_deployed(tmp_path):
+    # The pull request changed nothing deployable: its plan says so, and applies only as nothing.
+    target = Serial(INDEXED)
+    path = write_plan(tmp_path, INDEXED, INDEXED, target)
+    assert [s["steps"] for s in json.loads(Path(path).read_text())["stacks"]] == [[]]
+    assert apply_saved(path, INDEXED, target) == 0 and target.applied == []
+    target.number += 1  # another deploy since
+    assert "deploy serial 4 then, 5 now" in refused(path, INDEXED, target, "R019")
+
+
 def test_steps_record_of_no_plan_is_no_steps():
     assert steps_record(None) == []
 
