@@ -107,6 +107,9 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
      "plan.base is not None and plan.base.tables[m.table].stream not in (None, 'new_and_old_images')",
      "plan.base.tables[m.table].stream not in (None, 'new_and_old_images')"):
         "m comes from a migrate step, which the planner makes only from a deployed base (plan._migrating)",
+    ("rules.indexes", "lsi_sort_key_differs", "index.sort_key is not None and index.sort_key == table.sort_key",
+     "index.sort_key == table.sort_key"):
+        "a local index's sort_key is required (model.py, LocalIndex: `sort_key: Name`, no default): never None",
     ("saved_plan", "PlanFile.write", "2", "3"):
         "the file's indentation: load_plan parses JSON whatever its layout, and nothing compares the file's text "
         "(a plan reformatted by another tool applies: tests/test_saved_plan_mutation.py)",

@@ -39,3 +39,17 @@ def test_item_counts_are_said_in_the_migration_and_nowhere_else():
     assert with_item_counts(nothing_deployed, {source: (42, "")}) is nothing_deployed
     assert "at least 3 items" in next(c for c in with_item_counts(plan, {source: (3, "at least")}).changes
                                       if c.code == "D207").statement
+
+
+def test_a_migration_beside_another_tables_staged_indexes_comes_last_numbered_after_them():
+    # Two new indexes on orders take two steps; the users migration is step 3, not 4: the applying flow
+    # and a saved plan number steps consecutively (a gap would be a step that never runs, or is skipped).
+    orders = ("  orders:\n    sort_key: order_id\n    attributes:\n      order_id: string\n      status: string\n"
+              "      total: number\n")
+    base = project(BASE + orders).require_valid().resolve("dev")
+    head = project(HEAD + orders + "    global_indexes:\n      by_status: {partition_key: status, tenant_scoped: false}\n"
+                   "      by_total: {partition_key: total, tenant_scoped: false}\n").require_valid().resolve("dev")
+    plan = plan_changes(base, head)
+    assert [(s.number, s.kind) for s in plan.steps][-1] == (3, "migrate")
+    assert [s.number for s in plan.steps] == [1, 2, 3]
+    assert [c.code for c in plan.steps[-1].changes] == ["D207"]
