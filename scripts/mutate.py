@@ -57,7 +57,8 @@ DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flo
 MODULES: dict[str, Target] = {
     "diff": Target(
         "jobwork_infra/diff.py",
-        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py"),
+        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py",
+         "tests/test_diff_unique.py", "tests/test_diff_mutation.py"),
         # The decision code; the sentence builders (_show, _merge_texts, _dict_detail …) are pinned by
         # the golden files and are not safety logic.
         functions=("replaces_table", "_lsi_map", "_shape", "diff_schemas", "_with_stacks", "_diff_table",
