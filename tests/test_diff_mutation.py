@@ -14,6 +14,7 @@ from jobwork_infra.diff import diff_schemas
 from jobwork_infra.model import resolve
 
 from .test_diff import S, diff, users, verdicts
+from .test_diff import schema as schema_file
 from .test_flow import deploy, fixed_clock, schema  # noqa: F401  (fixed_clock: the autouse fixture)
 from .test_gate_flow import with_orders
 
@@ -80,3 +81,18 @@ def test_a_generation_bump_reports_a_new_stream_but_not_the_catch_ups():
     assert _codes({}, {**BUMPED, "stream": "new_image"}) == ["D207", "D306"]
     # Without a bump, turning that stream off is a change.
     assert _codes({"stream": "new_and_old_images"}, {}) == ["D306"]
+
+
+# -- tenant access ----------------------------------------------------------------------------------------
+
+def test_tenant_access_of_a_cross_tenant_table_is_no_change():
+    # A cross-tenant table is not in the TenantDataAccess policy at all: D316 ("tenant principals may now
+    # read ...") would announce a policy change that does not happen.
+    def cross_tenant(data):
+        users(data)["tenant_scoped"] = False
+
+    def read_only(data):
+        cross_tenant(data)
+        users(data)["tenant_access"] = "read"
+    assert diff_schemas(resolve(schema_file(cross_tenant), "dev"), resolve(schema_file(read_only), "dev")) == []
+    assert [c.code for c in diff(lambda d: users(d).update(tenant_access="read"))] == ["D316"]
