@@ -53,3 +53,15 @@ def test_a_migration_beside_another_tables_staged_indexes_comes_last_numbered_af
     assert [(s.number, s.kind) for s in plan.steps][-1] == (3, "migrate")
     assert [s.number for s in plan.steps] == [1, 2, 3]
     assert [c.code for c in plan.steps[-1].changes] == ["D207"]
+
+
+def test_item_counts_change_only_the_migration_not_the_other_changes_beside_it():
+    # Beside the bump: a new table and a change on the migrating table itself; the counts read for the
+    # source must not turn them into migrations (nor fail on a table that is not deployed yet).
+    head = _plan(HEAD.replace("    attributes:\n", "    description: Users of a tenant.\n    attributes:\n", 1)
+                 + "  orders:\n    sort_key: order_id\n    attributes:\n      order_id: string\n")
+    source = head.base.tables["users"].physical_name
+    counted = with_item_counts(head, {source: (42, "")})
+    assert sorted(c.code for c in head.changes) == ["D207", "D401", "D406"]
+    assert [c for c in counted.changes if c.code != "D207"] == [c for c in head.changes if c.code != "D207"]
+    assert [c.code for c in counted.changes].count("D207") == 1
