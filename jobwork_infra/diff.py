@@ -86,11 +86,14 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "copies the items into a new table with the new definition (docs/migrate.md)"),
     # CloudFormation creates new resources before it deletes removed ones, and a retained table
     # keeps its name: either way the CREATE fails with "already exists" and the update rolls back.
-    ChangeKind("D109", "table_name_taken", D, "added table reuses the physical name of a removed table",
+    # A kept table renamed onto a removed table's name is the same collision: its replacement is a
+    # new resource, created before the removed table is deleted in the update's cleanup.
+    ChangeKind("D109", "table_name_taken", D, "a table (added, or renamed by table_name) takes the physical name "
+               "of a removed table",
                "table {name} cannot be created under key {after}: table {name} of key {before} still holds "
                "the name when it is created ({fate}), so the update fails; deploy refuses it",
-               "keep the YAML key {before} (a table's key cannot be renamed), or give the new table another "
-               "table_name"),
+               "keep the YAML key {before} if {after} is meant to be that table (a table's key cannot be renamed), "
+               "or give {after} another table_name"),
     ChangeKind("D110", "environment_renamed", D, "app or environment renamed (found by deploy)",
                "{renamed}: {after} would be created empty, while {before} stays with its data, no longer "
                "managed by jobwork-infra",
@@ -365,11 +368,15 @@ def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Chan
             renamed[new] = old
 
     removed_names = {base_tables[k].physical_name: k for k in removed}
+
+    def name_taken(key: str, table: ResolvedTable) -> Change:
+        old = base_tables[removed_names[table.physical_name]]
+        return make_change("table_name_taken", key, env=env, before=old.key, after=key, name=table.physical_name,
+                           fate=_fate(old.removal_policy))
+
     for key, table in head.tables.items():
         if key not in base_tables and table.physical_name in removed_names:
-            old = base_tables[removed_names[table.physical_name]]
-            changes.append(make_change("table_name_taken", key, env=env, before=old.key, after=key,
-                                       name=table.physical_name, fate=_fate(old.removal_policy)))
+            changes.append(name_taken(key, table))
             renamed.pop(key, None)
         elif key in renamed:
             old = base_tables[renamed[key]]
@@ -381,6 +388,8 @@ def diff_schemas(base: ResolvedSchema | None, head: ResolvedSchema) -> list[Chan
             changes.append(make_change("table_added", key, env=env, name=table.physical_name,
                                        after=table_outline(table)))
         elif base_tables[key] != table:  # most tables of a real diff are untouched: skip them whole
+            if table.physical_name in removed_names:  # a kept table renamed onto a removed one's name
+                changes.append(name_taken(key, table))
             changes += _diff_table(base_tables[key], table, env)
             if base is not None and base.stack_of(base_tables[key]) != head.stack_of(table):
                 changes.append(make_change("stack_changed", key, "stack", env=env, before=base.stack_of(base_tables[key]),

@@ -57,7 +57,8 @@ DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flo
 MODULES: dict[str, Target] = {
     "diff": Target(
         "jobwork_infra/diff.py",
-        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py"),
+        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py",
+         "tests/test_diff_unique.py", "tests/test_diff_mutation.py"),
         # The decision code; the sentence builders (_show, _merge_texts, _dict_detail …) are pinned by
         # the golden files and are not safety logic.
         functions=("replaces_table", "_lsi_map", "_shape", "diff_schemas", "_with_stacks", "_diff_table",
@@ -75,8 +76,13 @@ MODULES: dict[str, Target] = {
     "gate": Target("jobwork_infra/deploy/gate.py", DEPLOY_TESTS),
     # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
     # --allow-destructive a saved plan carries.
-    "flow.refusals": Target("jobwork_infra/deploy/flow.py", DEPLOY_TESTS, functions=(
+    # (and the saved plan's checks, which it calls before anything runs)
+    "flow.refusals": Target("jobwork_infra/deploy/flow.py", (*DEPLOY_TESTS, "tests/test_saved_plan_mutation.py"),
+                            functions=(
         "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key")),
+    # What a saved plan must match before it applies: place, lineage, serial, schema, steps, target state.
+    "saved_plan": Target("jobwork_infra/deploy/saved_plan.py",
+                         ("tests/test_saved_plan_mutation.py", "tests/test_report_saved_plan.py")),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
@@ -102,6 +108,12 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
      "plan.base is not None and plan.base.tables[m.table].stream not in (None, 'new_and_old_images')",
      "plan.base.tables[m.table].stream not in (None, 'new_and_old_images')"):
         "m comes from a migrate step, which the planner makes only from a deployed base (plan._migrating)",
+    ("rules.indexes", "lsi_sort_key_differs", "index.sort_key is not None and index.sort_key == table.sort_key",
+     "index.sort_key == table.sort_key"):
+        "a local index's sort_key is required (model.py, LocalIndex: `sort_key: Name`, no default): never None",
+    ("saved_plan", "PlanFile.write", "2", "3"):
+        "the file's indentation: load_plan parses JSON whatever its layout, and nothing compares the file's text "
+        "(a plan reformatted by another tool applies: tests/test_saved_plan_mutation.py)",
 }
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",

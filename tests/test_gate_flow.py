@@ -418,3 +418,28 @@ def test_a_stack_that_only_adopts_is_announced_and_adopted_with_the_other_stacks
     assert code == 0
     assert [c[0] for c in main.calls] == ["wait", "announce", "adopt"]
     assert sales.applied == [(1, "apply 1 change in one update: orders: D402 point-in-time recovery")]
+
+
+# -- third measurement (after the merges of issues 17, 18, 20, 23) -------------------------------------
+
+class Finishing(Recorder):
+    """finish() is where CloudFormation turns termination protection on: its code is the deploy's."""
+
+    def finish(self, state, changed):
+        self.calls.append(("finish", changed))
+        return 3
+
+
+def test_a_deploy_with_nothing_to_change_still_finishes_each_stack_and_returns_its_code():
+    target = Finishing(USERS)
+    code = flow.deploy(USERS, DeployRequest(env="dev", yes=True), target, lambda e: None, lambda q: True)
+    assert code == 3 and target.calls == [("wait", ("flow-dev-users",)), ("finish", False)]
+
+
+def test_a_first_deploy_confirmed_at_the_prompt_is_read_again_and_applied():
+    # Nothing deployed: the re-check after the prompt compares two plans without a base.
+    target = Recorder(None)
+    asked: list[str] = []
+    code = flow.deploy(USERS, DeployRequest(env="dev"), target, lambda e: None, lambda q: asked.append(q) or True)
+    assert code == 0 and len(asked) == 1
+    assert target.applied == [(1, "apply 1 change in one update: users: create table")]

@@ -67,3 +67,11 @@ def test_every_equivalent_mutant_is_still_a_mutant_of_the_code(key):
     made = {(key, m.function, m.original, m.mutated) for m in mutants}
     stale = [entry for entry in mutate.EQUIVALENT if entry[0] == key and entry not in made]
     assert stale == []
+
+
+def test_the_saved_plan_checks_are_mutated_and_the_flow_runs_their_tests():
+    saved = listed("saved_plan")
+    assert ("SavedPlan.check_deployed", "state.serial != record.serial or deployed_fingerprint(state) != record.deployed",
+            "deployed_fingerprint(state) != record.deployed") in saved
+    assert [m[0] for m in saved if m[2] == "pass" and m[1].startswith("raise Refused")].count("SavedPlan.check_plan") == 2
+    assert "tests/test_saved_plan_mutation.py" in mutate.MODULES["flow.refusals"].tests

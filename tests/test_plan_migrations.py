@@ -39,3 +39,29 @@ def test_item_counts_are_said_in_the_migration_and_nowhere_else():
     assert with_item_counts(nothing_deployed, {source: (42, "")}) is nothing_deployed
     assert "at least 3 items" in next(c for c in with_item_counts(plan, {source: (3, "at least")}).changes
                                       if c.code == "D207").statement
+
+
+def test_a_migration_beside_another_tables_staged_indexes_comes_last_numbered_after_them():
+    # Two new indexes on orders take two steps; the users migration is step 3, not 4: the applying flow
+    # and a saved plan number steps consecutively (a gap would be a step that never runs, or is skipped).
+    orders = ("  orders:\n    sort_key: order_id\n    attributes:\n      order_id: string\n      status: string\n"
+              "      total: number\n")
+    base = project(BASE + orders).require_valid().resolve("dev")
+    head = project(HEAD + orders + "    global_indexes:\n      by_status: {partition_key: status, tenant_scoped: false}\n"
+                   "      by_total: {partition_key: total, tenant_scoped: false}\n").require_valid().resolve("dev")
+    plan = plan_changes(base, head)
+    assert [(s.number, s.kind) for s in plan.steps][-1] == (3, "migrate")
+    assert [s.number for s in plan.steps] == [1, 2, 3]
+    assert [c.code for c in plan.steps[-1].changes] == ["D207"]
+
+
+def test_item_counts_change_only_the_migration_not_the_other_changes_beside_it():
+    # Beside the bump: a new table and a change on the migrating table itself; the counts read for the
+    # source must not turn them into migrations (nor fail on a table that is not deployed yet).
+    head = _plan(HEAD.replace("    attributes:\n", "    description: Users of a tenant.\n    attributes:\n", 1)
+                 + "  orders:\n    sort_key: order_id\n    attributes:\n      order_id: string\n")
+    source = head.base.tables["users"].physical_name
+    counted = with_item_counts(head, {source: (42, "")})
+    assert sorted(c.code for c in head.changes) == ["D207", "D401", "D406"]
+    assert [c for c in counted.changes if c.code != "D207"] == [c for c in head.changes if c.code != "D207"]
+    assert [c.code for c in counted.changes].count("D207") == 1

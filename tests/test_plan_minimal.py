@@ -284,3 +284,12 @@ def test_is_legal_step_allows_one_index_operation_and_refuses_a_ttl_move_on_kept
     base, head = _pair({}, {}, base_ttl="t1", head_ttl="t2")
     assert not is_legal_step(base, head)
     assert is_legal_step(base, base) and is_legal_step(head, head)
+
+
+def test_an_environment_change_is_named_in_its_step_as_the_environment():
+    # A region move has no table: the step the reviewer reads (dry run, saved plan, PR report) still names it.
+    from .test_migrate_schema import BASE, project
+    base = project(BASE).require_valid().resolve("dev")
+    moved = project(BASE.replace("  dev: {}\n", "  dev: {region: eu-west-1}\n")).require_valid().resolve("dev")
+    [step] = plan_changes(base, moved).steps
+    assert step.summary == "apply 1 change in one update: environment: D314 environment"
