@@ -208,11 +208,9 @@ def backfill_ttl(d: Deploy, ready: list[StackRun]) -> None:
     finds the rename still planned, nothing of TTL having moved, and resumes from the checkpoint)."""
     if not d.request.backfill_ttl:
         return
-    from .local.engine import project_root
-
     for run in ready:
         for rename in ttl_renames(run.plan):
-            run_backfill(run.target.item_client(), rename, project_root(), d.head.env, d.emit)
+            run_backfill(run.target.item_client(), rename, d.head.env, d.emit)
 
 
 def _guard_target(d: Deploy) -> Target | None:

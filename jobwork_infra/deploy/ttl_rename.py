@@ -75,13 +75,15 @@ def stop_expiring_note(rename: TtlRename, count: int | None, why: str = "", back
             f"writing {rename.old} only); {then}")
 
 
-def run_backfill(client: Any, rename: TtlRename, root: Path, env: str, emit: Emit) -> None:
+def run_backfill(client: Any, rename: TtlRename, env: str, emit: Emit, root: Path | None = None) -> None:
     """--backfill-ttl, before the rename's first step: every item that carries only the old attribute gets the
     new one (migrate/backfill.py: resumable, concurrent writes win, verified by a count). Refused (R025, exit 3)
     when items still carry only the old one after the passes: TTL is then not moved."""
     from ..migrate.backfill import backfill, path_for
+    from .local.engine import project_root  # where .jobwork/ lives, whatever the target (as for migrations)
 
-    done = backfill(client, rename.physical_name, rename.old, rename.new, path_for(root, env, rename.physical_name))
+    checkpoint = path_for(root or project_root(), env, rename.physical_name)
+    done = backfill(client, rename.physical_name, rename.old, rename.new, checkpoint)
     concurrent = (f"; {done.concurrent} left as a concurrent write left them" if done.concurrent else "")
     if done.remaining:
         raise Refused(
