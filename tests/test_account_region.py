@@ -45,6 +45,7 @@ def run(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+@pytest.mark.slow
 def test_another_region_is_refused_without_a_stack_or_table_read(strict_aws, tmp_path, monkeypatch):
     path = schema(tmp_path)
 
@@ -53,9 +54,9 @@ def test_another_region_is_refused_without_a_stack_or_table_read(strict_aws, tmp
 
     monkeypatch.setattr(cloudformation, "make_clients", never)
     monkeypatch.setattr(factory, "open_sources", never)
-    for command in (["deploy", "--yes"], ["deploy", "--dry-run"], ["deploy", "--adopt", "--yes"],
-                    ["destroy", "--yes"], ["drift"], ["drift", "--format", "json"], ["import", "users"], ["status"],
-                    ["status", "--format", "json"]):
+    # One run per command path through the guard (the text/JSON variants share it: tests/test_account.py).
+    for command in (["deploy", "--dry-run"], ["deploy", "--adopt", "--yes"], ["destroy", "--yes"],
+                    ["drift", "--format", "json"], ["import", "users"], ["status"]):
         result = run(*command, "--env", "prod", "--schema", path, "--endpoint-url", strict_aws.endpoint,
                      "--region", "us-east-1")
         assert result.exit_code == 3, (command, result.output)
@@ -65,6 +66,7 @@ def test_another_region_is_refused_without_a_stack_or_table_read(strict_aws, tmp
     assert strict_aws.client("cloudformation").list_stacks()["StackSummaries"] == []
 
 
+@pytest.mark.slow
 def test_the_schema_region_or_the_same_region_given_reads(strict_aws, tmp_path):
     path = schema(tmp_path)
     for extra in ([], ["--region", "eu-west-1"]):

@@ -77,14 +77,6 @@ def test_a_plain_moto_rehearsal_keeps_pitr_verifies_and_reports_no_drift_until_c
     assert again.exit_code == 3 and "R009" in again.output, again.output
     assert pitr_status(client, f"{app_name}-prod-users") == "DISABLED"
 
-    # Turned off in the schema: CloudFormation's change, which the emulator drops too, is applied.
-    client.update_continuous_backups(TableName=f"{app_name}-prod-users",
-                                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
-    write(schema, app_name, "false")
-    off = run("deploy", *common, "--yes")
-    assert off.exit_code == 0, off.output
-    assert pitr_status(client, f"{app_name}-prod-users") == "DISABLED"
-
 
 class Recording:
     """A DynamoDB client that records calls and answers PITR DISABLED for every table."""
