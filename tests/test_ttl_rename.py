@@ -92,7 +92,9 @@ def test_a_dry_run_counts_the_items_that_would_stop_expiring_and_offers_the_back
     assert (f"warning: {table}: TTL moves from expires_at to purge_at; 25 items carry only expires_at: they never "
             "expire once TTL is on purge_at") in text
     assert f"`jobwork-infra deploy --env dev --local --schema {schema} --backfill-ttl` writes purge_at on them" in text
-    assert ttl_of(client, table) == ("ENABLED", "expires_at")  # a dry run changes nothing
+    asked = flat(deploy(schema, "--dry-run", "--backfill-ttl").output)
+    assert "the deploy (not this dry run) writes purge_at on them (from expires_at) before TTL moves" in asked
+    assert ttl_of(client, table) == ("ENABLED", "expires_at")  # a dry run changes nothing, with --backfill-ttl too
     assert all("purge_at" not in i for k, i in items(client, table).items() if k >= "j005")
 
 

@@ -200,7 +200,8 @@ def _ttl_renames(d: Deploy, run: StackRun) -> None:
     backfill = None if d.request.backfill_ttl else command(Invocation.of(d.request), "deploy", "--backfill-ttl")
     for rename in renames:
         count, why = count_stale(client, rename)
-        d.emit(Note(stop_expiring_note(rename, count, why, backfill), warning=backfill is not None))
+        d.emit(Note(stop_expiring_note(rename, count, why, backfill, dry_run=d.request.dry_run),
+                    warning=backfill is not None))
 
 
 def backfill_ttl(d: Deploy, ready: list[StackRun]) -> None:

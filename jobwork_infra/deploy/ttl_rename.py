@@ -62,14 +62,17 @@ def count_stale(client: Any, rename: TtlRename) -> tuple[int | None, str]:
         return None, f"the table could not be read: {exc}"
 
 
-def stop_expiring_note(rename: TtlRename, count: int | None, why: str = "", backfill: str | None = None) -> str:
-    """What the deploy says before it moves TTL; `backfill`: the command that backfills (None: it runs now)."""
+def stop_expiring_note(rename: TtlRename, count: int | None, why: str = "", backfill: str | None = None, *,
+                       dry_run: bool = False) -> str:
+    """What the deploy says before it moves TTL; `backfill`: the command that backfills (None: this deploy
+    was given --backfill-ttl)."""
     if count is not None:
         held = f"{count} item{'' if count == 1 else 's'} carr{'ies' if count == 1 else 'y'} only {rename.old}"
     else:
         held = f"the items written before carry only {rename.old} (how many is unknown: {why})"
     then = (f"`{backfill}` writes {rename.new} on them (from {rename.old}) before TTL moves" if backfill
-            else f"this deploy writes {rename.new} on them (from {rename.old}) before TTL moves")
+            else f"{'the deploy (not this dry run)' if dry_run else 'this deploy'} writes {rename.new} on them "
+                 f"(from {rename.old}) before TTL moves")
     return (f"{rename.physical_name}: TTL moves from {rename.old} to {rename.new}; {held}: they never expire once TTL "
             f"is on {rename.new}, unless {rename.new} is written on them (code generated before the change keeps "
             f"writing {rename.old} only); {then}")
