@@ -6,7 +6,7 @@ who the caller is (GetCallerIdentity: "Returns details about the IAM user or rol
 credentials are used to call the operation"; it needs no permission, "No permissions are required
 to perform this operation", https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html),
 prints the account and region, and refuses (Blocked, exit 3) when the environment's `account:`
-differs, before any other call is made.
+(R024) or `region:` (R026: a `--region` other than the schema's) differs, before any other call is made.
 
 No boto3 here: the caller's session is passed in (deploy/ makes it), so the check itself is plain.
 """
@@ -68,3 +68,20 @@ def check_account(env: str, expected: str | None, caller: Caller) -> None:
             f"({caller.arn}); nothing was read or changed",
             f"use credentials of account {expected} (--profile, or AWS_PROFILE), or fix environments.{env}.account "
             "in the schema if the account changed")
+
+
+def check_region(env: str, expected: str | None, caller: Caller) -> None:
+    """Blocked when the environment names a region and the session uses another (`--region`).
+
+    A region is a separate set of tables: the same stack name in another region is another stack, so
+    a deploy there would create a second copy of the environment and drift would compare the wrong one.
+    """
+    from .deploy.gate import Refused
+
+    if expected is not None and caller.region != expected:
+        raise Refused(
+            "R026",
+            f"environment {env} is in region {expected}, but this run uses region {caller.region}; nothing was "
+            "read or changed",
+            f"leave --region out (the schema's region {expected} is used) or pass --region {expected}; fix "
+            f"environments.{env}.region in the schema if the environment moved")

@@ -116,10 +116,11 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "keep the old name, or add {after} first and remove {before} in a later change"),
     ChangeKind("D204", "ttl_renamed", M, "TTL attribute renamed",
                "TTL moves from {before} to {after}: it is disabled, then enabled on {after} at least 1 h later; "
-               "no item expires in between, and the items that carry only {before} (every item written before) "
-               "never expire afterwards unless {after} is written on them",
-               "deploy stages it in two steps an hour apart; write {after} on the existing items (from {before}), "
-               "or keep {before} as the TTL attribute"),
+               "no item expires in between, and the items that carry only {before} (every item written before; "
+               "how many is not known here: a deploy --dry-run counts them) never expire afterwards unless {after} "
+               "is written on them",
+               "deploy stages it in two steps an hour apart; deploy --backfill-ttl first writes {after} on the "
+               "existing items (from {before}), or keep {before} as the TTL attribute"),
     ChangeKind("D205", "gsi_updates_staged", M, "several global indexes created or deleted on one table",
                "{count} global index creations/deletions ({ops}): CloudFormation allows one per update, "
                "so deploy stages them in {count} steps",

@@ -9,8 +9,11 @@ boto3 here: deploy/ reads, this module shapes, report/status.py prints.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from .model import KeyAttribute, ResolvedTable
+from .followup import Invocation, command
+from .migrate.checkpoint import MigrationState, migrations
+from .model import KeyAttribute, ResolvedSchema, ResolvedTable
 from .outline import key_text
 
 _TYPES = {"S": "S", "N": "N", "B": "B"}
@@ -48,13 +51,54 @@ class StackStatus:
 
 
 @dataclass(frozen=True)
+class MigrationStatus:
+    """A generation bump not finished (its checkpoint under .jobwork/migrations/ENV/) and what to run next."""
+
+    table: str
+    from_generation: int
+    to_generation: int
+    source: str
+    target: str
+    phase: str                     # migrate/checkpoint.py's PHASES
+    items_copied: int
+    next: tuple[tuple[str, str], ...] = ()  # (when, command): built by followup.py, so each runs as printed
+
+
+@dataclass(frozen=True)
 class StatusReport:
     env: str
     where: str
     stacks: tuple[StackStatus, ...] = field(default=())
+    migrations: tuple[MigrationStatus, ...] = field(default=())
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def migrations_in_progress(root: Path, head: ResolvedSchema, rerun: Invocation) -> tuple[MigrationStatus, ...]:
+    """The environment's migrations of this schema's tables that are not finished, each with its next command.
+
+    Read from the checkpoints only (what `migrate status` reads); other projects sharing the root are
+    left out, as `migrate status` leaves them out.
+    """
+    names = {t.physical_name for t in head.tables.values()}
+    out = []
+    for _, state in migrations(root, head.env):
+        if state.table not in head.tables or not ({state.source, state.target} & names) or state.phase == "finished":
+            continue
+        out.append(MigrationStatus(state.table, state.from_generation, state.to_generation, state.source,
+                                   state.target, state.phase, state.copied, _next_steps(state, rerun)))
+    return tuple(out)
+
+
+def _next_steps(state: MigrationState, rerun: Invocation) -> tuple[tuple[str, str], ...]:
+    if not state.at_least("copied"):
+        return (("the copy stopped; it resumes from its checkpoint with", command(rerun, "deploy")),)
+    when = f"once the application reads and writes only generation {state.to_generation}"
+    finish = (when, command(rerun, "migrate finish", state.table))
+    if rerun.local:  # locally nothing replicates between runs (on AWS the stack's stream consumer does)
+        return (("until then, replay the old generation's writes with", command(rerun, "migrate sync")), finish)
+    return (finish,)
 
 
 def table_status(key: str, description: dict | None, *, ttl: dict | None, pitr: bool | None,

@@ -180,18 +180,27 @@ def test_a_ttl_rename_waits_out_the_hour_and_then_completes(aws, schema):
     path = schema(text(users="    ttl: expires_at"))
     assert deploy(path, aws, "--yes").exit_code == 0
     assert ttl(aws, "shop-dev-users") == ("ENABLED", "expires_at")
+    dynamodb = aws.client("dynamodb")
+    for n, extra in enumerate(({}, {}, {"gone_at": {"N": "9"}})):  # two items written before, one by new code
+        dynamodb.put_item(TableName="shop-dev-users", Item={
+            "tenant_id": {"S": "t1"}, "user_id": {"S": f"u{n}"}, "expires_at": {"N": str(2_000_000_000 + n)}, **extra})
     schema(text(users="    ttl: gone_at"))
 
     # Created with TTL: the hour runs from the creation, so not even step 1 may run yet.
     early = deploy(path, aws, "--yes")
     assert early.exit_code == 0, early.output
     assert "Step 1 of 2 can run after " in early.output
+    assert "2 items carry only expires_at" in " ".join(early.output.split())  # counted by a Scan of the table
     assert ttl(aws, "shop-dev-users") == ("ENABLED", "expires_at")
 
     aws.clock.advance(3600)
-    first = deploy(path, aws, "--yes")
+    first = deploy(path, aws, "--yes", "--backfill-ttl")  # gone_at written from expires_at before step 1
     assert first.exit_code == 0, first.output
     assert "Step 1/2: users: disable TTL on expires_at" in first.output
+    assert "shop-dev-users: wrote gone_at from expires_at on 2 items" in " ".join(first.output.split())
+    stored = {i["user_id"]["S"]: i for i in dynamodb.scan(TableName="shop-dev-users")["Items"]}
+    assert [stored[u]["gone_at"] for u in ("u0", "u1", "u2")] == [
+        {"N": "2000000000"}, {"N": "2000000001"}, {"N": "9"}]  # new code's own value kept
     assert "Step 2 of 2 can run after " in first.output and "run deploy again then" in first.output
     assert ttl(aws, "shop-dev-users") == ("DISABLED", "expires_at")  # disabled explicitly, not left on
 

@@ -61,6 +61,8 @@ def test_status_on_the_local_engine_shows_every_table_as_deployed(local_engine, 
     lines = result.stdout.splitlines()
     assert lines[0] == f"Status of environment dev on DynamoDB Local ({local_engine.endpoint})"
     assert lines[1].startswith(f"stack {app_name}-dev (local engine; deployed 20")
+    assert lines[1].endswith("; deploy serial 1)")  # the registry's serial item: one apply so far
+    assert lines[-1] == "migrations in progress: none"
     at = lines.index(f"  users → {app_name}-dev-users: ACTIVE, 3 items")
     assert lines[at + 1:at + 5] == [
         "    keys: tenant_id (S) + user_id (S)",
@@ -73,10 +75,15 @@ def test_status_on_the_local_engine_shows_every_table_as_deployed(local_engine, 
 
     document = json.loads(run("status", *common, "--format", "json").stdout)
     [stack] = document["stacks"]
+    assert (stack["serial"], document["migrations"]) == (1, [])
     users = next(t for t in stack["tables"] if t["key"] == "users")
     assert (users["item_count"], users["item_count_exact"], users["status"]) == (3, True, "ACTIVE")
     assert users["indexes"] == [{"name": "by_email", "kind": "global", "keys": "tenant_id (S) + email (S)",
                                  "status": "ACTIVE"}]
+
+    assert run("deploy", *common, "--yes").exit_code == 0  # every apply bumps the serial; status follows
+    again = run("status", *common).stdout.splitlines()
+    assert again[1].endswith("; deploy serial 2)") and f"  orders → {app_name}-dev-orders: ACTIVE, 0 items" in again
 
 
 def test_status_on_the_strict_double_reads_each_stack(strict_aws, app_name, tmp_path, monkeypatch):
@@ -95,6 +102,7 @@ def test_status_on_the_strict_double_reads_each_stack(strict_aws, app_name, tmp_
     assert lines[0].startswith("AWS account 123456789012 (")
     assert lines[1] == f"Status of environment dev at {strict_aws.endpoint}"
     assert lines[2].startswith(f"stack {app_name}-dev (CREATE_COMPLETE; deployed 20")
+    assert lines[2].endswith("; deploy serial 1)")  # Metadata.JobworkInfra.DeploySerial of the template
     assert f"  users → {app_name}-dev-users: ACTIVE, about 0 items (DynamoDB's ItemCount, updated about every 6 h)" \
         in lines
     assert "    protections: removal_policy destroy, point-in-time recovery off, deletion protection off" in lines

@@ -139,8 +139,8 @@ def deploy(
                                       "without the new key in the old generation, listed in a JSON Lines file, "
                                       "instead of refusing (exit 3)."),
     backfill_ttl: bool = typer.Option(False, "--backfill-ttl",
-                                      help="With a TTL rename: write the new TTL attribute on the existing items "
-                                           "from the old one (refused for now: R025)."),
+                                      help="With a TTL rename: first write the new TTL attribute on the items that "
+                                           "carry only the old one (resumable; concurrent writes win; verified)."),
     show_plan: str = typer.Option(None, "--show-plan", metavar="FILE",
                                   help="Print a plan saved by --plan-out as the dry run printed it, and exit; "
                                        "reads nothing but the file."),

@@ -56,7 +56,7 @@ from .target import (
     per_stack,
     stack_targets,
 )
-from .ttl_rename import refuse_backfill, stop_expiring_note, ttl_renames
+from .ttl_rename import count_stale, run_backfill, stop_expiring_note, ttl_renames
 
 
 @dataclass
@@ -130,6 +130,7 @@ def _deploy(d: Deploy) -> int:
     for run in [*d.adopt_only, *ready]:
         if run.state.adopting:
             run.target.adopt(run.state)
+    backfill_ttl(d, ready)
     return write_unique_guards(d, guards, apply_all(d, ready))
 
 
@@ -190,12 +191,27 @@ def plan_all(d: Deploy) -> None:
 
 
 def _ttl_renames(d: Deploy, run: StackRun) -> None:
-    """A TTL rename: what becomes of the items that carry only the old attribute; --backfill-ttl refused."""
+    """A TTL rename: how many items carry only the old attribute (counted where readable), and what
+    becomes of them (--backfill-ttl writes the new one on them before the rename's first step)."""
     renames = ttl_renames(run.plan)
-    if renames and d.request.backfill_ttl:
-        refuse_backfill(renames)
+    if not renames:
+        return
+    client = run.target.item_client()
+    backfill = None if d.request.backfill_ttl else command(Invocation.of(d.request), "deploy", "--backfill-ttl")
     for rename in renames:
-        d.emit(Note(stop_expiring_note(rename, None), warning=True))
+        count, why = count_stale(client, rename)
+        d.emit(Note(stop_expiring_note(rename, count, why, backfill, dry_run=d.request.dry_run),
+                    warning=backfill is not None))
+
+
+def backfill_ttl(d: Deploy, ready: list[StackRun]) -> None:
+    """--backfill-ttl: after the confirmation, before any step of the stacks it concerns (resumable: a rerun
+    finds the rename still planned, nothing of TTL having moved, and resumes from the checkpoint)."""
+    if not d.request.backfill_ttl:
+        return
+    for run in ready:
+        for rename in ttl_renames(run.plan):
+            run_backfill(run.target.item_client(), rename, d.head.env, d.emit)
 
 
 def _guard_target(d: Deploy) -> Target | None:

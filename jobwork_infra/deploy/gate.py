@@ -81,8 +81,11 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "go unmanaged, or the next update would turn it off", f"{_CFN}/aws-resource-dynamodb-table.html"),
     Refusal("R024", "wrong-account", "reading or changing an environment with credentials of another account "
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
-    Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
-            "verified", f"{_DDB}/developerguide/TTL.html"),
+    Refusal("R025", "ttl-backfill-incomplete", "moving TTL under --backfill-ttl while items still carry only the "
+            "old attribute (they would never expire)", f"{_DDB}/developerguide/TTL.html"),
+    Refusal("R026", "wrong-region", "reading or changing an environment in another region than its `region:` (a "
+            "stack lives in one account and Region: the same name elsewhere is another stack)",
+            f"{_CFN}/stacksets-concepts.html (a stack instance is a stack in a specific account and Region)"),
 )}
 
 

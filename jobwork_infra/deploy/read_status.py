@@ -4,20 +4,32 @@ table by table, into jobwork_infra/status.py's records. Reads only; report/statu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from ..followup import Invocation
 from ..model import ResolvedSchema
-from ..status import StackStatus, StatusReport, TableStatus, table_status
+from ..status import StackStatus, StatusReport, TableStatus, migrations_in_progress, table_status
 from .cloudformation.read import stack_tables
+from .cloudformation.template import serial_of
 from .dynamodb import Sources, read_live_table
 
 _POLICY = {"Retain": "retain", "RetainExceptOnCreate": "retain", "Delete": "destroy", "Snapshot": "retain"}
 
 
 def read_status(sources: Sources, head: ResolvedSchema) -> StatusReport:
-    if sources.local:
-        return _local(sources, head)
-    return _cloudformation(sources, head)
+    """What is deployed, and the migrations in progress (from the checkpoints under the project root)."""
+    from .local.engine import project_root
+
+    report = _local(sources, head) if sources.local else _cloudformation(sources, head)
+    rerun = sources.rerun or Invocation(env=head.env, local=sources.local)
+    return replace(report, migrations=migrations_in_progress(project_root(), head, rerun))
+
+
+def _serial_number(serial: str) -> int | None:
+    """The NUMBER of a "LINEAGE:NUMBER" deploy serial; None when nothing was recorded."""
+    number = serial.rpartition(":")[2]
+    return int(number) if number.isdigit() else None
 
 
 def _table(client: Any, key: str, name: str, removal_policy: str | None, *, aws: bool, exact_count: bool,
@@ -34,9 +46,10 @@ def _table(client: Any, key: str, name: str, removal_policy: str | None, *, aws:
 
 
 def _local(sources: Sources, head: ResolvedSchema) -> StatusReport:
-    from .local.registry import read_registry
+    from .local.registry import read_registry, read_serial
 
     registry = read_registry(sources.dynamodb)
+    serial = _serial_number(read_serial(sources.dynamodb, head.app, head.env))  # one per environment locally
     ours = {n: e for n, e in registry.items() if (e.app, e.env) == (head.app, head.env)}
     stacks = []
     seen: set[str] = set()
@@ -50,7 +63,7 @@ def _local(sources: Sources, head: ResolvedSchema) -> StatusReport:
                 continue
             rows.append(_table(sources.dynamodb, key, table.physical_name, entry.removal_policy, aws=False,
                                exact_count=True))
-        stacks.append(StackStatus(stack, "local engine", _created(ours, tables), tuple(rows)))
+        stacks.append(StackStatus(stack, "local engine", _created(ours, tables), tuple(rows), serial))
     gone = [e for n, e in ours.items() if n not in seen]  # deployed once, no longer in the schema
     if gone:
         rows = [_table(sources.dynamodb, "", e.table_name, e.removal_policy, aws=False, exact_count=True)
@@ -85,7 +98,7 @@ def _cloudformation(sources: Sources, head: ResolvedSchema) -> StatusReport:
             stacks.append(StackStatus(stack, "not deployed", None, rows))
             continue
         at = described.get("LastUpdatedTime") or described.get("CreationTime")
-        _, deployed = stack_tables(cfn, stack)
+        template, deployed = stack_tables(cfn, stack)
         rows = []
         for found in deployed:
             policy = _POLICY.get(found.resource.get("DeletionPolicy", "Delete"), "destroy")
@@ -95,5 +108,5 @@ def _cloudformation(sources: Sources, head: ResolvedSchema) -> StatusReport:
         rows += [table_status(k, None, ttl=None, pitr=None, removal_policy=None, schema_table=t)
                  for k, t in tables.items() if t.physical_name not in in_stack]
         stacks.append(StackStatus(stack, described["StackStatus"], at.isoformat(timespec="seconds") if at else None,
-                                  tuple(rows)))
+                                  tuple(rows), serial_of(template) or None))
     return StatusReport(head.env, f"environment {head.env} at {sources.label}", tuple(stacks))

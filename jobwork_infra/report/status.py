@@ -21,6 +21,7 @@ def render_status_text(report: StatusReport, console: Console) -> None:
     console.print(f"Status of {report.where}", markup=False)
     for stack in report.stacks:
         when = f"; deployed {stack.deployed_at}" if stack.deployed_at else ""
+        when += f"; deploy serial {stack.serial}" if stack.serial is not None else ""
         console.print(f"stack {stack.name} ({stack.status}{when})", markup=False)
         for t in stack.tables:
             label = f"{t.key} → {t.physical_name}" if t.key else f"{t.physical_name} (not in the schema)"
@@ -33,6 +34,13 @@ def render_status_text(report: StatusReport, console: Console) -> None:
             console.print(f"    indexes: {indexes}", markup=False)
             console.print(f"    ttl: {t.ttl or 'none'}; billing: {t.billing}", markup=False)
             console.print(f"    protections: {t.protections}", markup=False)
+    if not report.migrations:
+        console.print("migrations in progress: none", markup=False)
+    for m in report.migrations:
+        console.print(f"migration of {m.table}: generation {m.from_generation} → {m.to_generation} "
+                      f"({m.source} → {m.target}): {m.phase}, {m.items_copied:,} items copied", markup=False)
+        for when, command in m.next:
+            console.print(f"  next: {when} `{command}`", markup=False)
 
 
 def status_json(report: StatusReport) -> str:

@@ -40,6 +40,7 @@ from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
 from .adopt import find_stack_adoption, gate_stack_adoption, run_adoption
+from .emulator import apply_dropped_pitr, pitr_set_by_step
 from .migrate import (
     carry_over,
     record_template,
@@ -352,6 +353,10 @@ class CloudFormationTarget:
         if run.outcome == "failed":
             raise run.failure(f"{'update' if reading.exists else 'creation'} of stack {self.stack.name}")
         done = run.outcome == "complete"
+        if done:
+            with aws_errors("reading point-in-time recovery after the update"):
+                apply_dropped_pitr(self.clients.dynamodb, self.request.endpoint_url,
+                                   pitr_set_by_step(before, step.target), self.emit)
         if not done and step.changes:
             self.emit(Note("nothing to change in this step"))
         reading.exists, reading.current = True, body
