@@ -143,7 +143,9 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "{old_name} stays, replicated, until `jobwork-infra migrate finish`",
                "the application must move to {name} once deploy has verified the copy: regenerate the data "
                "layer (`jobwork-infra codegen python` names {name}) and deploy it; items without {new_key} "
-               "are refused unless deploy runs with --skip-unkeyed"),
+               "are refused unless deploy runs with --skip-unkeyed; a source over 50 GB or 50 million items "
+               "(DescribeTable) is refused (R026) unless deploy runs with --allow-large-copy (docs/migrate.md, "
+               "\"Scale\")"),
     # -- online: in place, with an effect to know -----------------------------------------------
     ChangeKind("D301", "gsi_added", O, "global index added",
                "index {index} is created and backfilled from the existing items; queryable once ACTIVE"),

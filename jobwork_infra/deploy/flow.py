@@ -180,6 +180,8 @@ def plan_all(d: Deploy) -> None:
                 d.emit(NoChanges(run.state.where))
             continue
         d.emit(Planned(run.plan, run.state.where))
+        if migrating and run.target.capabilities.migrates:
+            _refuse_large_copies(d, run.target, migrating)
         if run.state.adopting:
             run.target.announce(run.state, run.head)
         _ttl_renames(d, run)
@@ -187,6 +189,17 @@ def plan_all(d: Deploy) -> None:
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             d.emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
+
+
+def _refuse_large_copies(d: Deploy, target: Target, sources: list[str]) -> None:
+    """A migration whose source is over the CLI copy's limit: refused (R026) before anything changes."""
+    from ..migrate.scale import read_sizes, refuse_large_copies
+    from .aws import aws_errors
+
+    with aws_errors("reading the size of the tables to copy"):
+        sizes = read_sizes(target.item_client(), sources)
+    refuse_large_copies(sizes, allow=d.request.allow_large_copy,
+                        retry=command(Invocation.of(d.request), "deploy", "--allow-large-copy"))
 
 
 def _ttl_renames(d: Deploy, run: StackRun) -> None:

@@ -83,6 +83,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
     Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
             "verified", f"{_DDB}/developerguide/TTL.html"),
+    Refusal("R026", "migration-too-large", "a migration's copy of a table over 50 GB or 50 million items run from "
+            "the CLI without --allow-large-copy: hours of writes that must end within the stream's 24 h",
+            f"{_DDB}/developerguide/Streams.html"),
 )}
 
 
