@@ -64,6 +64,17 @@ class Recorder:
     def count_items(self, names):
         return {name: (7, "") for name in names}
 
+    def item_client(self):
+        """DescribeTable only, as a migration's size check reads it: 7 items (as counted), or `self.sizes`."""
+        sizes = getattr(self, "sizes", {})
+
+        class Tables:
+            def describe_table(self, TableName):  # boto3's parameter name
+                return {"Table": {"TableName": TableName, "ItemCount": 7, "TableSizeBytes": 700,
+                                  **sizes.get(TableName, {})}}
+
+        return Tables()
+
     def finish(self, state, changed):
         return 0
 

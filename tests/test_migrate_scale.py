@@ -133,3 +133,27 @@ def test_deploy_refuses_a_large_migration_before_anything_changes_then_copies_it
     allowed = deploy("--allow-large-copy")
     assert allowed.exit_code == 0, allowed.output
     assert dynamodb.scan(TableName="shop-dev-users-g2", Select="COUNT")["Count"] == 30
+
+
+def test_the_flow_refuses_a_large_migration_before_any_step_and_applies_it_when_allowed(monkeypatch, tmp_path):
+    """Through flow.deploy with a recording target: the refusal comes before any step is applied."""
+    from jobwork_infra.deploy import DeployRequest, flow
+    from tests.test_gate_flow import SORTED_BY_EMAIL, Migrating, resolve, schema
+
+    monkeypatch.setenv("JOBWORK_ROOT", str(tmp_path))   # the deploy lock
+    base = resolve(schema(stream="new_and_old_images"), "dev")
+    head = resolve(schema(stream="new_and_old_images", generation=2, **SORTED_BY_EMAIL), "dev")
+    def run(allow: bool) -> tuple[int | None, Migrating]:
+        target = Migrating(base)
+        target.sizes = {"flow-dev-users": {"TableSizeBytes": MAX_BYTES + 1}}
+        try:
+            return flow.deploy(head, DeployRequest(env="dev", yes=True, allow_large_copy=allow), target,
+                               lambda e: None, lambda q: True), target
+        except Refused as exc:
+            assert "flow-dev-users: about 7 items, 50.0 GB" in str(exc) and exc.code == "R026"
+            return None, target
+
+    refused, target = run(False)
+    assert refused is None and target.applied == []
+    code, target = run(True)
+    assert code == 0 and target.applied[-1][1].startswith("users: create flow-dev-users-g2")
