@@ -1,10 +1,10 @@
-"""`python -m tests.migrate_cfn_kill KILL_AFTER -- DEPLOY ARGS…`: the CLI's deploy, SIGKILLed mid-copy.
+"""`python -m tests.migrate_cfn_kill STAGE:N -- DEPLOY ARGS…`: the CLI's deploy, SIGKILLed during stage B.
 
 A reliability test (tests/test_migrate_cfn_kill.py) runs this in a child process against the strict
 double. The copy uses small pages (so a few hundred items take many checkpoints), the polls are
-immediate, and the process sends itself SIGKILL right after its KILL_AFTER-th BatchWriteItem of the
-copy has landed and before that page's checkpoint is written: the hardest instant, items in
-generation N that no checkpoint records. Nothing else of the deploy is changed.
+immediate, and the process sends itself SIGKILL right after the N-th BatchWriteItem of STAGE (`copy`
+or `catchup`) has landed and before the checkpoint that records it is written: the hardest instant,
+writes in generation N that no checkpoint records. Nothing else of the deploy is changed.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import threading
 def main() -> None:
     from jobwork_infra.cli import app
     from jobwork_infra.deploy.timing import TIMING
+    from jobwork_infra.migrate import catchup, stage
     from jobwork_infra.migrate import copy as copy_module
-    from jobwork_infra.migrate import stage
 
-    kill_after = int(sys.argv[1])
+    stage_name, count = sys.argv[1].split(":")
+    module = {"copy": copy_module, "catchup": catchup}[stage_name]
+    kill_after = int(count)
     args = sys.argv[sys.argv.index("--") + 1:]
     TIMING.stack_poll = TIMING.change_set_poll = 0
     TIMING.first_poll = 0.05
@@ -34,7 +36,7 @@ def main() -> None:
         return replace(job_for(*a, **k), page_size=5, segments=4, concurrency=2)
 
     stage.job_for = small_pages
-    write_items = copy_module.write_items
+    write_items = module.write_items
     writes = [0]
     lock = threading.Lock()
 
@@ -46,7 +48,7 @@ def main() -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
         return throttled
 
-    copy_module.write_items = write_then_die
+    module.write_items = write_then_die
     app(args, prog_name="jobwork-infra")
 
 

@@ -1,6 +1,7 @@
-"""Reliability on the CloudFormation target: a deploy SIGKILLed during stage B (the copy, after stage A's
-stack update created generation N) resumes from its checkpoint when the same command runs again, and
-converges: no item lost, no deleted item back, no table deleted (docs/migrate.md, "Failure and resume")."""
+"""Reliability on the CloudFormation target: a deploy SIGKILLed during stage B (after stage A's stack update
+created generation N) — once in the copy, then again in the catch-up — resumes from its checkpoint each
+time the same command runs again, and converges: no item lost, no deleted item back, no table deleted
+(docs/migrate.md, "Failure and resume")."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def template(cfn) -> dict:
     return body if isinstance(body, dict) else json.loads(body)
 
 
-def test_a_cloudformation_deploy_killed_during_the_copy_resumes_and_converges(strict_aws, fast_polls, tmp_path,
+def test_a_cloudformation_deploy_killed_in_the_copy_then_in_the_catch_up_resumes_and_converges(strict_aws, fast_polls, tmp_path,
                                                                              monkeypatch):
     monkeypatch.setenv("JOBWORK_ROOT", str(tmp_path))
     schema = tmp_path / "tables.yaml"
@@ -59,11 +60,15 @@ def test_a_cloudformation_deploy_killed_during_the_copy_resumes_and_converges(st
     seed(dynamodb, "shop-dev-users", ITEMS)
     schema.write_text(BUMPED)
 
-    # The child sends itself SIGKILL after its 6th BatchWriteItem of the copy, before that page's checkpoint.
-    killed_run = subprocess.run([sys.executable, "-m", "tests.migrate_cfn_kill", "6", "--", *command], cwd=REPO,
-                                check=False, env={**os.environ, "JOBWORK_ROOT": str(tmp_path)}, capture_output=True, timeout=180)
-    assert killed_run.returncode == -signal.SIGKILL, killed_run.stderr.decode()[-2000:]
+    def killed_at(point: str) -> None:
+        """The deploy in a child process that SIGKILLs itself at `point` (tests/migrate_cfn_kill.py)."""
+        run = subprocess.run([sys.executable, "-m", "tests.migrate_cfn_kill", point, "--", *command], cwd=REPO,
+                             check=False, env={**os.environ, "JOBWORK_ROOT": str(tmp_path)}, capture_output=True,
+                             timeout=180)
+        assert run.returncode == -signal.SIGKILL, run.stderr.decode()[-2000:]
 
+    # Killed after the copy's 6th BatchWriteItem landed, before that page's checkpoint.
+    killed_at("copy:6")
     checkpoint = path_for(tmp_path, "dev", "shop-dev-users-g2")
     killed = load(checkpoint)
     assert killed.phase == "copying" and 0 < killed.copied < ITEMS
@@ -85,6 +90,15 @@ def test_a_cloudformation_deploy_killed_during_the_copy_resumes_and_converges(st
                          ExpressionAttributeValues={":e": {"S": "moved5@example.com"}})
     dynamodb.put_item(TableName="shop-dev-users", Item=user(ITEMS + 1))
 
+    # Killed again after the catch-up's first BatchWriteItem (the writes above, replayed) landed, before the
+    # checkpoint of the records it applied: the copy finished in this run, by resuming, not restarting.
+    killed_at("catchup:1")
+    caught = load(checkpoint)
+    assert caught.phase == "copied" and all(s.done for s in caught.segments)
+    assert caught.copied <= ITEMS + 1, "a restarted copy would count the checkpointed pages twice"
+    assert not any(shard.after for shard in caught.shards.values()), "no replayed record was checkpointed"
+    assert template(cfn)["Metadata"]["JobworkInfra"]["Tables"]["users"]["TableName"] == "shop-dev-users"
+
     written = []
     real_write = copy_module.write_items
     monkeypatch.setattr(copy_module, "write_items",
@@ -93,9 +107,8 @@ def test_a_cloudformation_deploy_killed_during_the_copy_resumes_and_converges(st
     resumed = CliRunner().invoke(app, command)
 
     assert resumed.exit_code == 0, resumed.output
-    assert "resuming the migration of users (copying)" in resumed.output
-    # Resumed, not restarted: only what no checkpoint recorded is copied again (+1 for the item put since).
-    assert 0 < sum(written) <= ITEMS - killed.copied + 1
+    assert "resuming the migration of users (copied)" in resumed.output
+    assert written == [], "the copy was done: the rerun only replays, verifies and records"
     source, target = scan_all(dynamodb, "shop-dev-users"), scan_all(dynamodb, "shop-dev-users-g2")
     assert by_new_key(target) == by_new_key(source)
     assert len(target) == ITEMS - len(deleted) + 1
