@@ -49,8 +49,8 @@ def template(cfn) -> dict:
     return body if isinstance(body, dict) else json.loads(body)
 
 
-def test_a_cloudformation_deploy_killed_in_the_copy_then_in_the_catch_up_resumes_and_converges(strict_aws, fast_polls, tmp_path,
-                                                                             monkeypatch):
+def test_a_cloudformation_deploy_killed_in_the_copy_then_in_the_catch_up_resumes_and_converges(
+        strict_aws, fast_polls, tmp_path, monkeypatch):
     monkeypatch.setenv("JOBWORK_ROOT", str(tmp_path))
     schema = tmp_path / "tables.yaml"
     schema.write_text(SCHEMA)
