@@ -127,12 +127,10 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     # fails to create the name again.
     ChangeKind("D206", "stack_changed", M, "table moved to another stack (`stack:` changed)",
                "table {name} moves from stack {before} to stack {after}: CloudFormation cannot move a table "
-               "between stacks in one update; deploy refuses it until it is moved by adoption",
-               "move it without a copy, keeping the table and its items, in three deploys (docs/migrate.md, "
-               "\"Moving a table between stacks\"): set `removal_policy: retain` on it and deploy; take it out of "
-               "stack {before} (remove it from the schema and deploy, or, when it is that stack's only table, "
-               "delete stack {before}: a retained table stays); put it back with the new `stack:` and run "
-               "`jobwork-infra deploy --env {env} --adopt`; or keep the old `stack:` for now"),
+               "between stacks in one update; deploy moves it only when told to (--adopt --from-stack {before})",
+               "move it without a copy, keeping the table and its items: `jobwork-infra deploy --env {env} --adopt "
+               "--from-stack {before}` (retained in {before}, removed from it, imported into {after}; "
+               "docs/migrate.md, \"Moving a table between stacks\"); or keep the old `stack:` for now"),
     # A generation bump (docs/migrate.md): the one way to change what DynamoDB fixes at creation
     # (keys, key types, local indexes) without losing the items. Nothing is deleted: the previous
     # generation stays, replicated, until `migrate finish`.

@@ -139,8 +139,7 @@ def test_a_table_moved_to_another_stack_is_refused_with_the_adoption_path(tmp_pa
     assert result.exit_code == 3, result.output
     assert ("[D206] table shop-dev-orders moves from stack shop-dev-orders to stack shop-dev-archive: "
             "CloudFormation cannot move a table between stacks in one update") in result.output
-    assert ("put it back with the new `stack:` and run `jobwork-infra deploy --env dev --adopt`"
-            in " ".join(result.output.split()))
+    assert "jobwork-infra deploy --env dev --adopt --from-stack shop-dev-orders" in " ".join(result.output.split())
     assert "nothing was changed" in result.output
     assert {n: strict_aws.client("cloudformation").get_template(StackName=n)["TemplateBody"]
             for n in stack_names(strict_aws)} == templates
