@@ -181,7 +181,7 @@ def plan_all(d: Deploy) -> None:
         if run.state.up_to_date and not run.state.adopting:
             d.emit(NoChanges(run.state.where, f"schema {run.head.schema_hash[:12]}"))
             continue
-        if not run.head.tables and run.state.base is not None and not run.state.base.tables:
+        if per_stack(d.target) and not run.head.tables and run.state.base is not None and not run.state.base.tables:
             # Its tables moved to other stacks (D206): a template needs a resource, so no update empties
             # it; deleting a stack is destroy's decision (or the user's).
             d.emit(Note(f"stack {run.head.stack_name} holds none of the schema's tables any more: it is left as "
