@@ -131,9 +131,10 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     # fails to create the name again.
     ChangeKind("D206", "stack_changed", M, "table moved to another stack (`stack:` changed)",
                "table {name} moves from stack {before} to stack {after}: CloudFormation cannot move a table "
-               "between stacks in one update; deploy refuses it until it is moved by adoption",
-               "move it without losing data: `jobwork-infra deploy --env {env} --adopt --from-stack {before}` "
-               "(retain, remove from {before}, import into {after}); or keep the old `stack:` for now"),
+               "between stacks in one update; deploy moves it only when told to (--adopt --from-stack {before})",
+               "move it without a copy, keeping the table and its items: `jobwork-infra deploy --env {env} --adopt "
+               "--from-stack {before}` (retained in {before}, removed from it, imported into {after}; "
+               "docs/migrate.md, \"Moving a table between stacks\"); or keep the old `stack:` for now"),
     # A generation bump (docs/migrate.md): the one way to change what DynamoDB fixes at creation
     # (keys, key types, local indexes) without losing the items. Nothing is deleted: the previous
     # generation stays, replicated, until `migrate finish`.
@@ -144,7 +145,9 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
                "{old_name} stays, replicated, until `jobwork-infra migrate finish`",
                "the application must move to {name} once deploy has verified the copy: regenerate the data "
                "layer (`jobwork-infra codegen python` names {name}) and deploy it; items without {new_key} "
-               "are refused unless deploy runs with --skip-unkeyed"),
+               "are refused unless deploy runs with --skip-unkeyed; a source over 50 GB or 50 million items "
+               "(DescribeTable) is refused (R027) unless deploy runs with --allow-large-copy (docs/migrate.md, "
+               "\"Scale\")"),
     # -- online: in place, with an effect to know -----------------------------------------------
     ChangeKind("D301", "gsi_added", O, "global index added",
                "index {index} is created and backfilled from the existing items; queryable once ACTIVE"),

@@ -27,7 +27,7 @@ def _confirm(question: str, action: str = "deploy") -> bool:
 
 def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
              timeout=None, wait=False, plan_out=None, plan_file=None, adopt=False, from_stack=None,
-             allow_drift=False, skip_unkeyed=False, schema=None, backfill_ttl=False):
+             allow_drift=False, skip_unkeyed=False, schema=None, backfill_ttl=False, allow_large_copy=False):
     if local and endpoint_url:
         raise typer.BadParameter("choose one target: --local or --endpoint-url", param_hint="--local")
     if timeout is not None and timeout <= 0:
@@ -47,7 +47,8 @@ def _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region
                          endpoint_url=endpoint_url, profile=profile, region=region,
                          template_bucket=template_bucket, timeout=timeout, wait=wait, plan_out=plan_out,
                          plan_file=plan_file, adopt=adopt, from_stack=from_stack, allow_drift=allow_drift,
-                         skip_unkeyed=skip_unkeyed, local=local, schema=schema, backfill_ttl=backfill_ttl)
+                         skip_unkeyed=skip_unkeyed, local=local, schema=schema, backfill_ttl=backfill_ttl,
+                         allow_large_copy=allow_large_copy)
 
 
 def _run(schema: str, request: DeployRequest, local: bool, action: str) -> NoReturn:
@@ -138,6 +139,9 @@ def deploy(
     skip_unkeyed: bool = typer.Option(False, "--skip-unkeyed", help="A migration (a generation bump) leaves items "
                                       "without the new key in the old generation, listed in a JSON Lines file, "
                                       "instead of refusing (exit 3)."),
+    allow_large_copy: bool = typer.Option(False, "--allow-large-copy",
+                                          help="A migration copies a table over 50 GB or 50 million items from "
+                                               "this machine anyway, instead of refusing (exit 3, R027)."),
     backfill_ttl: bool = typer.Option(False, "--backfill-ttl",
                                       help="With a TTL rename: first write the new TTL attribute on the items that "
                                            "carry only the old one (resumable; concurrent writes win; verified)."),
@@ -163,7 +167,7 @@ def deploy(
         return
     request = _request(env, dry_run, yes, allow_destructive, endpoint_url, profile, region, template_bucket, local,
                        timeout, wait, plan_out, plan_file, adopt, from_stack, allow_drift, skip_unkeyed, schema,
-                       backfill_ttl)
+                       backfill_ttl, allow_large_copy)
     if plan_out:
         refuse_output_over(plan_out, schema, "--plan-out")
     _run(schema, request, local, "deploy")

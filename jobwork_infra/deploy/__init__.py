@@ -34,3 +34,4 @@ class DeployRequest:
     local: bool = False
     schema: str | None = None
     backfill_ttl: bool = False     # --backfill-ttl: write the new TTL attribute on existing items (deploy/ttl_rename.py)
+    allow_large_copy: bool = False  # a migration copies a source over migrate/scale.py's limit anyway (R027)

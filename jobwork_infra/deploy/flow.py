@@ -158,10 +158,22 @@ def read_all(d: Deploy) -> None:
             refuse_drift(stack_target.drift(view, state), d.request.allow_drift, Invocation.of(d.request))
         d.runs.append(StackRun(view, stack_target, state))
     if per_stack(d.target):
-        refuse_moves(d.head, d.runs)
+        moved = refuse_moves(d.head, d.runs, d.request.from_stack if d.request.adopt else None)
+        _leave_moved(d.runs, moved)
         if refused is not None:
             raise refused
         refuse_emptied_stacks(d.runs)
+
+
+def _leave_moved(runs: list[StackRun], moved: dict[str, str]) -> None:
+    """The stacks a table moves out of plan without it: the adoption retains and removes it there
+    before any step (cloudformation/adopt.py), so their plans must neither delete nor orphan it."""
+    for run in runs:
+        base = run.state.base
+        leaving = [key for key, stack in moved.items() if stack == run.head.stack_name]
+        if base is not None and leaving:
+            run.state.base = base.model_copy(update={"tables": {k: t for k, t in base.tables.items()
+                                                                if k not in leaving}})
 
 
 def plan_all(d: Deploy) -> None:
@@ -169,6 +181,14 @@ def plan_all(d: Deploy) -> None:
     for run in d.runs:
         if run.state.up_to_date and not run.state.adopting:
             d.emit(NoChanges(run.state.where, f"schema {run.head.schema_hash[:12]}"))
+            continue
+        if per_stack(d.target) and not run.head.tables and run.state.base is not None and not run.state.base.tables:
+            # Its tables moved to other stacks (D206): a template needs a resource, so no update empties
+            # it; deleting a stack is destroy's decision (or the user's).
+            d.emit(Note(f"stack {run.head.stack_name} holds none of the schema's tables any more: it is left as "
+                        "it is (its tenant policies name the tables it held by ARN); delete it once nothing uses "
+                        f"them (aws cloudformation delete-stack --stack-name {run.head.stack_name})"))
+            d.emit(NoChanges(run.state.where))
             continue
         run.plan = plan_deploy(run.state, run.head)
         migrating = [m.source for step in (run.plan.steps if run.plan else ()) for m in step.migrations]
@@ -181,6 +201,8 @@ def plan_all(d: Deploy) -> None:
                 d.emit(NoChanges(run.state.where))
             continue
         d.emit(Planned(run.plan, run.state.where))
+        if migrating and run.target.capabilities.migrates:
+            _refuse_large_copies(d, run.target, migrating)
         if run.state.adopting:
             run.target.announce(run.state, run.head)
         _ttl_renames(d, run)
@@ -188,6 +210,17 @@ def plan_all(d: Deploy) -> None:
         if risky:
             counts = run.target.count_items([name for name, _ in risky])
             d.emit(AtRisk(tuple((name, what, *counts.get(name, (None, ""))) for name, what in risky)))
+
+
+def _refuse_large_copies(d: Deploy, target: Target, sources: list[str]) -> None:
+    """A migration whose source is over the CLI copy's limit: refused (R027) before anything changes."""
+    from ..migrate.scale import read_sizes, refuse_large_copies
+    from .aws import aws_errors
+
+    with aws_errors("reading the size of the tables to copy"):
+        sizes = read_sizes(target.item_client(), sources)
+    refuse_large_copies(sizes, allow=d.request.allow_large_copy,
+                        retry=command(Invocation.of(d.request), "deploy", "--allow-large-copy"))
 
 
 def _ttl_renames(d: Deploy, run: StackRun) -> None:

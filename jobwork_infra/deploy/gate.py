@@ -86,6 +86,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
     Refusal("R026", "wrong-region", "reading or changing an environment in another region than its `region:` (a "
             "stack lives in one account and Region: the same name elsewhere is another stack)",
             f"{_CFN}/stacksets-concepts.html (a stack instance is a stack in a specific account and Region)"),
+    Refusal("R027", "migration-too-large", "a migration's copy of a table over 50 GB or 50 million items run from "
+            "the CLI without --allow-large-copy: hours of writes that must end within the stream's 24 h",
+            f"{_DDB}/developerguide/Streams.html"),
 )}
 
 
@@ -306,22 +309,31 @@ def refuse_emptied_stacks(runs: list[StackRun]) -> None:
                 f"--stack-name {run.head.stack_name}: tables with removal_policy retain are kept)")
 
 
-def refuse_moves(head: ResolvedSchema, runs: list[StackRun]) -> None:
-    """A table whose `stack:` changed is refused before anything is planned or applied (Blocked, exit 3).
+def refuse_moves(head: ResolvedSchema, runs: list[StackRun], moving_from: str | None = None) -> dict[str, str]:
+    """A table whose `stack:` changed is refused before anything is planned or applied (Blocked, exit 3),
+    unless the deploy moves it: `--adopt --from-stack` naming the stack that holds it (`moving_from`).
+    Returns the tables moved that way: key → the stack they leave.
 
     Each stack's own plan would see the table removed from one stack and created in the other, and
     CloudFormation would delete (destroy) or orphan (retain) it while the create of the name fails.
+    The move keeps the physical table: retained in the old stack, removed, imported into the new one
+    (cloudformation/adopt.py, move.py); the old stack's plan no longer counts it (flow.read_all).
     """
     deployed: dict[str, str] = {}  # table key → the stack that holds it now
     for run in runs:
-        for key in (run.state.base.tables if run.state.base is not None else {}):
-            deployed.setdefault(key, run.head.stack_name)
+        adopting = set(run.state.adopting or ())  # counted in the base, but held elsewhere until imported
+        for key, table in (run.state.base.tables if run.state.base is not None else {}).items():
+            if table.physical_name not in adopting:
+                deployed.setdefault(key, run.head.stack_name)
     moves = [make_change("stack_changed", key, "stack", env=head.env, before=deployed[key],
                          after=head.stack_of(table), name=table.physical_name)
              for key, table in head.tables.items() if key in deployed and deployed[key] != head.stack_of(table)]
+    moved = {c.table: c.before for c in moves if moving_from is not None and c.before == moving_from}
+    moves = [c for c in moves if c.table not in moved]
     if moves:
         raise Refused("R008", "; ".join(f"[{c.code}] {c.statement}" for c in moves) + "; nothing was changed",
                       "; ".join(dict.fromkeys(c.advice for c in moves if c.advice)))
+    return moved
 
 
 def changed_at_prompt(what: str, hint: str | None = None) -> Refused:

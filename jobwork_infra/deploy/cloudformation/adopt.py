@@ -46,11 +46,19 @@ from ..events import Applied, Emit, Note
 from ..gate import Refused
 from ..live_settings import read_live_settings
 from ..shapes import table_from_live
+from .move import released_template
 from .read import stack_tables, stack_template
 from .source import Unresolved
 from .source_stack import read_stack_source
 from .stack import ChangeSets
-from .template import RETAIN, deployed_tables, import_template, removed_template, retained_template
+from .template import (
+    RETAIN,
+    deployed_tables,
+    import_template,
+    removed_template,
+    retained_template,
+    schema_hash_of,
+)
 
 
 def find_stack_adoption(dynamodb: Any, cfn: Any, head: ResolvedSchema, deployed: ResolvedSchema | None,
@@ -133,7 +141,8 @@ def gate_stack_adoption(adoption: Adoption, stack: str, cfn: Any) -> None:
         with _errors(f"reading stack {source}"):
             template = stack_template(cfn, source)
             held = _held_by(cfn, source)
-        removed_template(template, [held[c.live.name] for c in moving], source)  # Refused R015 if referred to
+        remove = released_template if schema_hash_of(template) else removed_template
+        remove(template, [held[c.live.name] for c in moving], source)  # Refused R015 if referred to
 
 
 def _held_by(cfn: Any, stack: str) -> dict[str, str]:
@@ -189,7 +198,9 @@ def run_adoption(clients: Any, stack: str, current: dict | None, adoption: Adopt
             held = _held_by(cfn, source)
         lids = [held[c.live.name] for c in moving]
         # Both templates before any change: a table other resources refer to is refused with nothing done.
-        plans.append((source, moving, lids, template, removed_template(template, lids, source)))
+        # One of this tool's own stacks (a `stack:` changed, D206): its tenant policies name the tables by ARN.
+        remove = released_template if schema_hash_of(template) else removed_template
+        plans.append((source, moving, lids, template, remove(template, lids, source)))
     for source, moving, lids, template, removed in plans:
         parameters = [{"ParameterKey": k, "UsePreviousValue": True} for k in (template.get("Parameters") or {})]
         _retain(steps, cfn, source, moving, lids, template, parameters, emit, rerun)
