@@ -41,6 +41,7 @@ from .gate import (
     gate_plan,
     refuse_drift,
     refuse_emptied_stacks,
+    refuse_generation_down,
     refuse_moves,
 )
 from .lock import deploy_lock
@@ -156,6 +157,7 @@ def read_all(d: Deploy) -> None:
             names = state.unsettled if state.unsettled is not None else names_of(state.base)
             stack_target.wait_settled(names, d.deadline)
             refuse_drift(stack_target.drift(view, state), d.request.allow_drift, Invocation.of(d.request))
+            refuse_generation_down(state.base, view)
         d.runs.append(StackRun(view, stack_target, state))
     if per_stack(d.target):
         moved = refuse_moves(d.head, d.runs, d.request.from_stack if d.request.adopt else None)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..changes import Plan, Severity
-from ..diff import is_migration, make_change, replaces_table
+from ..diff import generation_decreases, is_migration, make_change, replaces_table
 from ..drift import DriftReport
 from ..errors import Blocked
 from ..followup import Invocation, command
@@ -89,6 +89,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
     Refusal("R027", "migration-too-large", "a migration's copy of a table over 50 GB or 50 million items run from "
             "the CLI without --allow-large-copy: hours of writes that must end within the stream's 24 h",
             f"{_DDB}/developerguide/Streams.html"),
+    Refusal("R028", "generation-down", "a table's generation set below the deployed one (rule G101): the lower "
+            "generation was retired by `migrate finish` or is still a migration's source",
+            "docs/migrate.md"),
 )}
 
 
@@ -291,6 +294,16 @@ def refuse_drift(report: DriftReport | None, allow_drift: bool, rerun: Invocatio
 
 # ---------------------------------------------------------------------------------------------
 # The stacks of an environment
+
+def refuse_generation_down(deployed: ResolvedSchema | None, head: ResolvedSchema) -> None:
+    """A generation only goes up (G101): checked against what is deployed, before anything is planned."""
+    down = generation_decreases(deployed, head)
+    if down:
+        tables = ", ".join(f"{key} (deployed generation {was}, the schema says {now})" for key, was, now in down)
+        raise Refused("R028", f"a generation only goes up: {tables}; nothing was changed",
+                      "set each generation back to the deployed one; to change such a table again, bump its "
+                      "generation past the deployed one (docs/migrate.md)")
+
 
 def refuse_emptied_stacks(runs: list[StackRun]) -> None:
     """A deployed stack that no table of the schema names any more is left alone (Blocked, exit 3).

@@ -59,11 +59,23 @@ def schema_from_template(template: dict, head: ResolvedSchema) -> ResolvedSchema
                 or by_name.get(props.get("TableName")))
         key = tags.get("table") or (mine.key if mine else _key_from_logical_id(lid))
         table = _table_from_resource(key, lid, resource, mine, head)
+        if key in tables and tables[key].generation > table.generation:
+            continue  # generation N-1, retained until `migrate finish`: N is the table of record
         tables[key] = table
     # The head's order where it can tell: the dict order is what a plan lists tables in.
     ordered = {k: tables[k] for k in head.tables if k in tables}
     ordered.update({k: t for k, t in tables.items() if k not in ordered})
     return head.model_copy(update={"tables": ordered})
+
+
+def _generation_of(lid: str, mine: ResolvedTable | None) -> int:
+    """A table's generation, from its logical id: generation N > 1 is deployed under `UsersGNTable`
+    (cloudformation/migrate.py), the head's own table under `UsersTable`. DynamoDB keeps no
+    generation, and deploy must know the deployed one to refuse going back (G101, R028)."""
+    if mine is None:
+        return 1
+    found = re.fullmatch(re.escape(mine.logical_id.removesuffix("Table")) + r"G([2-9]|[1-9][0-9]+)Table", lid)
+    return int(found.group(1)) if found else 1
 
 
 def _key_from_logical_id(logical_id: str) -> str:
@@ -87,6 +99,7 @@ def _table_from_resource(key: str, lid: str, resource: dict, mine: ResolvedTable
     return ResolvedTable(
         key=key,
         logical_id=lid,
+        generation=_generation_of(lid, mine),
         physical_name=props.get("TableName") if isinstance(props.get("TableName"), str) else lid,
         description=mine.description if mine else None,
         tenant_scoped=tenant_scoped_from(partition_key, mine, head.tenancy_attribute),
