@@ -19,6 +19,11 @@ Contract (other test modules code against it; keep it stable):
       default, settable per test;
     - `fail_next(logical_id, message)` — the next stack execution (create, update or delete) that
       touches that resource fails there with that message, rolls back, and applies nothing;
+    - `fail_rollback(logical_id, message)` — rolling that resource back fails: a failed update that
+      touches it ends UPDATE_ROLLBACK_FAILED, until ContinueUpdateRollback skips it (or the test
+      fixes the cause: `del strict_aws.rollback_failures[logical_id]`);
+    - `stack_operation_seconds: float` — how long a stack operation stays `*_IN_PROGRESS` after the
+      call that started it returned (0 by default: over when the call returns);
     - `client(service)` — a boto3 client on the endpoint (no retries);
     - `stack_events(stack)` — the stack's events, oldest first, as dicts;
     - `resource_failures(stack)` — (logical id, status, reason) of the FAILED resource events;
@@ -65,8 +70,35 @@ class StrictAws:
     def creating_with_indexes_limit(self, limit: int) -> None:
         DOUBLE.creating_with_indexes_limit = limit
 
+    @property
+    def stack_operation_seconds(self) -> float:
+        return DOUBLE.stack_operation_seconds
+
+    @stack_operation_seconds.setter
+    def stack_operation_seconds(self, seconds: float) -> None:
+        DOUBLE.stack_operation_seconds = seconds
+
     def fail_next(self, logical_id: str, message: str) -> None:
         DOUBLE.failures[logical_id] = message
+
+    def fail_rollback(self, logical_id: str, message: str) -> None:
+        DOUBLE.rollback_failures[logical_id] = message
+
+    @property
+    def rollback_failures(self) -> dict[str, str]:
+        return DOUBLE.rollback_failures
+
+    def wait_stack_settled(self, stack: str, timeout: float = 30) -> str:
+        """Poll until the stack is no longer *_IN_PROGRESS; its status."""
+        cfn = self.client("cloudformation")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+            if not status.endswith("_IN_PROGRESS"):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stack {stack} still {status} after {timeout} s")
+            time.sleep(0.02)
 
     def client(self, service: str) -> Any:
         import boto3
