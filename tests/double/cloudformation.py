@@ -64,10 +64,32 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None,
     if DOUBLE.stack_operation_seconds <= 0:
         _run(stack, body, kind, parameters, done)
         return
-    timer = threading.Timer(DOUBLE.stack_operation_seconds, _run, (stack, body, kind, parameters, done))
+    operation = Operation(lambda: _run(stack, body, kind, parameters, done))
+    timer = threading.Timer(DOUBLE.stack_operation_seconds, operation.run)
     timer.daemon = True
-    DOUBLE.pending.append(timer)
+    operation.timer = timer
+    DOUBLE.pending.append(operation)
     timer.start()
+
+
+class Operation:
+    """A stack operation under way: run by its timer, or at once by `finish_operations` (tests), never twice."""
+
+    def __init__(self, work: Callable[[], None]):
+        self.work, self.timer, self.done = work, None, False
+
+    def run(self) -> None:
+        with DOUBLE.lock:
+            if self.done:
+                return
+            self.done = True
+        self.work()
+
+    def cancel(self) -> None:
+        with DOUBLE.lock:
+            self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def _run(stack: Stack, body: str, kind: str, parameters: dict | None, done: Callable[[Stack], None] | None) -> None:

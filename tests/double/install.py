@@ -137,6 +137,12 @@ def install() -> None:
 
     def execute_change_set(original: Any) -> Any:
         def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+            # One execute at a time, as CloudFormation serialises the operations of a stack: two deploys racing to
+            # execute never both find their change set (moto's server answers requests on several threads).
+            with DOUBLE.lock:
+                run_execute(self, change_set_name)
+
+        def run_execute(self: Any, change_set_name: str) -> None:
             try:
                 change_set = find_change_set(self, change_set_name)
             except ValidationError:

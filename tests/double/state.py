@@ -62,7 +62,7 @@ class Double:
     rollback_failures: dict[str, str] = field(default_factory=dict)
     # stack id → {logical id: message}: the resources whose rollback failed, for ContinueUpdateRollback
     stuck: dict[str, dict[str, str]] = field(default_factory=dict)
-    # operations still in progress (threading.Timer), cancelled by reset()
+    # stack operations under way (cloudformation.Operation), cancelled by reset()
     pending: list = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     # True while a test holds the `strict_aws` fixture; moto's own behaviour otherwise
@@ -77,9 +77,14 @@ class Double:
         self.failures.clear()
         self.rollback_failures.clear()
         self.stuck.clear()
-        for timer in self.pending:
-            timer.cancel()
+        for operation in self.pending:
+            operation.cancel()
         self.pending.clear()
+
+    def finish_operations(self) -> None:
+        """Every stack operation under way ends now (as if its time were up)."""
+        while self.pending:
+            self.pending.pop(0).run()
 
 
 DOUBLE = Double()

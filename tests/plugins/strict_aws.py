@@ -24,6 +24,7 @@ Contract (other test modules code against it; keep it stable):
       fixes the cause: `del strict_aws.rollback_failures[logical_id]`);
     - `stack_operation_seconds: float` — how long a stack operation stays `*_IN_PROGRESS` after the
       call that started it returned (0 by default: over when the call returns);
+      `finish_operations()` ends every operation under way now;
     - `client(service)` — a boto3 client on the endpoint (no retries);
     - `stack_events(stack)` — the stack's events, oldest first, as dicts;
     - `resource_failures(stack)` — (logical id, status, reason) of the FAILED resource events;
@@ -77,6 +78,9 @@ class StrictAws:
     @stack_operation_seconds.setter
     def stack_operation_seconds(self, seconds: float) -> None:
         DOUBLE.stack_operation_seconds = seconds
+
+    def finish_operations(self) -> None:
+        DOUBLE.finish_operations()
 
     def fail_next(self, logical_id: str, message: str) -> None:
         DOUBLE.failures[logical_id] = message
