@@ -286,6 +286,7 @@ def test_a_stack_whose_rollback_failed_is_refused_with_the_way_out(tmp_path, str
 
     failed = cli_deploy(schema, strict_aws.endpoint, monkeypatch)
     assert failed.exit_code == 1, failed.output
+    assert "and so did its rollback; the stack is now UPDATE_ROLLBACK_FAILED" in " ".join(failed.output.split())
     assert stack_status(strict_aws) == "UPDATE_ROLLBACK_FAILED"
 
     refused = cli_deploy(schema, strict_aws.endpoint, monkeypatch)

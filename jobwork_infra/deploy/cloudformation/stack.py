@@ -53,7 +53,7 @@ class Stack:
 def refuse_in_progress(stack: dict, action: str) -> None:
     """A stack another operation is working on is reported, never touched."""
     status, name = stack["StackStatus"], stack["StackName"]
-    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+    if in_progress(stack):
         reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
         raise JobworkError(
             f"stack {name} is {status}{reason}: another operation is running on it; nothing was changed",
@@ -231,6 +231,10 @@ def failure(cfn: Any, stack_id: str, progress: Progress, what: str) -> JobworkEr
             final = stacks[0]["StackStatus"]
     except Exception:  # noqa: BLE001 — the failure above is what matters; the state is extra
         final = "unknown"
+    if final == "UPDATE_ROLLBACK_FAILED":
+        return JobworkError(f"{what} failed, and so did its rollback; the stack is now {final}",
+                            "it takes no update until the rollback is continued: run deploy again to see which "
+                            "resources and the continue-update-rollback command")
     return JobworkError(f"{what} failed; the stack is now {final}",
                         "fix the cause shown above and deploy again")
 

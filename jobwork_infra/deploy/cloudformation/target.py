@@ -427,7 +427,8 @@ class CloudFormationTarget:
         before execute, the stack still at the deploy serial this deploy planned from.
 
         Two deploys from two machines (two CI runners) may both read the stack before either applies: the
-        deploy lock is per machine. The change set of the second is computed against the stack as the first
+        deploy lock is per machine, and this check is the stack's part of the lock across machines
+        (docs/deploy.md, "Two deploys of one stack"). The change set of the second is computed against the stack as the first
         left it, so executing it would undo the first's change. Checked after the change set is made: an
         execute of another change set after this check deletes this one ("After you execute a change set,
         CloudFormation removes all change sets associated with the stack", AWS CloudFormation User Guide,
