@@ -90,3 +90,75 @@ def test_continue_update_rollback_of_a_stack_that_is_not_stuck_is_refused(strict
     with pytest.raises(ClientError) as refused:
         strict_aws.client("cloudformation").continue_update_rollback(StackName=STACK)
     assert "CREATE_COMPLETE state and can not continue update rollback" in str(refused.value)
+
+
+def _put_items(aws, table_name: str, count: int) -> None:
+    for i in range(count):
+        aws.client("dynamodb").put_item(TableName=table_name, Item={"tenant_id": {"S": "t"}, "user_id": {"S": f"u{i}"},
+                                                                     "email": {"S": f"u{i}@x"}})
+
+
+def _add_index(aws, table_name: str) -> None:
+    aws.client("dynamodb").update_table(
+        TableName=table_name, AttributeDefinitions=[{"AttributeName": "email", "AttributeType": "S"},
+                                                    {"AttributeName": "tenant_id", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "by_email", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "tenant_id", "KeyType": "HASH"},
+                          {"AttributeName": "email", "KeyType": "RANGE"}]}}])
+
+
+def _index_status(aws, table_name: str) -> str:
+    return aws.client("dynamodb").describe_table(TableName=table_name)["Table"]["GlobalSecondaryIndexes"][0]["IndexStatus"]
+
+
+def test_a_backfill_takes_longer_on_a_table_with_more_items(strict_aws):
+    assert deploy(strict_aws, template(UsersTable=table(), OrdersTable=table("shop-dev-orders"))) == "CREATE_COMPLETE"
+    _put_items(strict_aws, "shop-dev-orders", 20)
+    strict_aws.backfill_seconds, strict_aws.backfill_seconds_per_item = 0.1, 1.0  # 0.1 s, and 20.1 s with 20 items
+
+    _add_index(strict_aws, "shop-dev-users")
+    _add_index(strict_aws, "shop-dev-orders")
+    strict_aws.wait_indexes_active("shop-dev-users")
+
+    assert _index_status(strict_aws, "shop-dev-orders") == "CREATING"
+    strict_aws.clock.advance(20)
+    assert _index_status(strict_aws, "shop-dev-orders") == "ACTIVE"
+
+
+def test_a_fifth_switch_to_on_demand_within_24_hours_is_refused_and_back_to_provisioned_is_not(strict_aws):
+    dynamodb = strict_aws.client("dynamodb")
+    dynamodb.create_table(TableName="t", BillingMode="PROVISIONED",
+                          ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                          KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    provisioned = {"BillingMode": "PROVISIONED", "ProvisionedThroughput": {"ReadCapacityUnits": 1,
+                                                                           "WriteCapacityUnits": 1}}
+    for _ in range(4):
+        dynamodb.update_table(TableName="t", BillingMode="PAY_PER_REQUEST")
+        dynamodb.update_table(TableName="t", **provisioned)  # back to provisioned: any time
+    with pytest.raises(ClientError) as refused:
+        dynamodb.update_table(TableName="t", BillingMode="PAY_PER_REQUEST")
+    assert refused.value.response["Error"]["Code"] == "LimitExceededException"
+    assert refused.value.response["Error"]["Message"] == (
+        "Subscriber limit exceeded: Update to PayPerRequest mode are limited to 4 times in 1 day(s).")
+    strict_aws.clock.advance(24 * 3600)  # a rolling window: the first switch has left it
+    dynamodb.update_table(TableName="t", BillingMode="PAY_PER_REQUEST")
+
+
+def test_a_stack_update_making_the_fifth_switch_to_on_demand_fails_and_rolls_back(strict_aws):
+    def billed(mode: str) -> dict:
+        resource = table()
+        resource["Properties"]["BillingMode"] = mode
+        if mode == "PROVISIONED":
+            resource["Properties"]["ProvisionedThroughput"] = {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}
+        return template(UsersTable=resource)
+
+    assert deploy(strict_aws, billed("PROVISIONED")) == "CREATE_COMPLETE"
+    for _ in range(4):
+        assert deploy(strict_aws, billed("PAY_PER_REQUEST")) == "UPDATE_COMPLETE"
+        assert deploy(strict_aws, billed("PROVISIONED")) == "UPDATE_COMPLETE"
+    assert deploy(strict_aws, billed("PAY_PER_REQUEST")) == "UPDATE_ROLLBACK_COMPLETE"
+    assert strict_aws.resource_failures(STACK)[-1][2].startswith(
+        "Subscriber limit exceeded: Update to PayPerRequest mode are limited to 4 times in 1 day(s). "
+        "(Service: AmazonDynamoDBv2; Status Code: 400; Error Code: LimitExceededException")

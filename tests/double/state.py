@@ -55,6 +55,8 @@ class Double:
     ttl_transition_seconds: float = DEFAULT_TTL_TRANSITION_SECONDS
     creating_with_indexes_limit: int = DEFAULT_CREATING_WITH_INDEXES_LIMIT
     stack_operation_seconds: float = DEFAULT_STACK_OPERATION_SECONDS
+    # added to backfill_seconds per item of the table a new index backfills (0 by default)
+    backfill_seconds_per_item: float = 0.0
     # logical id → message: the next stack execution touching that resource fails there
     failures: dict[str, str] = field(default_factory=dict)
     # logical id → message: rolling that resource back fails (the stack ends UPDATE_ROLLBACK_FAILED) until
@@ -74,6 +76,7 @@ class Double:
         self.ttl_transition_seconds = DEFAULT_TTL_TRANSITION_SECONDS
         self.creating_with_indexes_limit = DEFAULT_CREATING_WITH_INDEXES_LIMIT
         self.stack_operation_seconds = DEFAULT_STACK_OPERATION_SECONDS
+        self.backfill_seconds_per_item = 0.0
         self.failures.clear()
         self.rollback_failures.clear()
         self.stuck.clear()

@@ -14,6 +14,8 @@ Contract (other test modules code against it; keep it stable):
       tool's clock to `strict_aws.clock.now`;
     - `backfill_seconds: float` — how long a GSI created (or deleted) on a live table stays
       CREATING (DELETING); 1 s by default, settable per test; `advance()` also ends it;
+    - `backfill_seconds_per_item: float` — added to `backfill_seconds` for each item of the table
+      (0 by default): a bigger table backfills longer;
     - `creating_with_indexes_limit: int` — how many tables with secondary indexes one stack
       operation may create in parallel (those not ordered by DependsOn or references); 25 by
       default, settable per test;
@@ -62,6 +64,14 @@ class StrictAws:
     @backfill_seconds.setter
     def backfill_seconds(self, seconds: float) -> None:
         DOUBLE.backfill_seconds = seconds
+
+    @property
+    def backfill_seconds_per_item(self) -> float:
+        return DOUBLE.backfill_seconds_per_item
+
+    @backfill_seconds_per_item.setter
+    def backfill_seconds_per_item(self, seconds: float) -> None:
+        DOUBLE.backfill_seconds_per_item = seconds
 
     @property
     def creating_with_indexes_limit(self) -> int:
