@@ -164,3 +164,18 @@ def test_the_resources_of_the_last_failed_rollback_are_read_from_the_events(cfn)
     ]})
     assert rollback_failures(client, STACK_ID) == [("UsersTable", "cannot roll back users"),
                                                    ("OrdersTable", "cannot roll back orders")]
+
+
+def test_a_saved_plan_that_is_overtaken_is_refused_not_planned_again(tmp_path):
+    """A saved plan is applied as it was reviewed or not at all: overtaken, it is never replaced by a new plan."""
+    from jobwork_infra.deploy import DeployRequest
+    from jobwork_infra.deploy.saved_plan import load_plan
+
+    path = str(tmp_path / "plan.json")
+    assert deploy(S, S_ORDERS, Overtakable(S), dry_run=True, plan_out=path)[0] == 0
+    target = Overtakable(S, S_INVOICES)
+    with pytest.raises(Overtaken) as refused:
+        flow.deploy(S_ORDERS, DeployRequest(env="dev", yes=True), target, [].append, lambda question: True,
+                    load_plan(path))
+    assert refused.value.code == "R010"
+    assert target.reads == 1 and target.applied == []
