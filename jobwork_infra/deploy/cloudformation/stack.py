@@ -279,7 +279,7 @@ class ChangeSets:
         is then deleted and what it returns raised). FAILED is also how CloudFormation says "empty":
         the status reason tells which.
         """
-        from botocore.exceptions import ClientError, WaiterError
+        from botocore.exceptions import WaiterError
 
         cfn = self.cfn
         extra: dict = {}
@@ -290,20 +290,8 @@ class ChangeSets:
         body = json.dumps(template, indent=1, sort_keys=False)
         if len(body.encode()) > MAX_INLINE_TEMPLATE:
             body = compact(template)  # whitespace alone must not force S3
-        with aws_errors(f"creating change set {name} on stack {stack}"):
-            try:
-                created = cfn.create_change_set(
-                    StackName=stack, ChangeSetName=name, ChangeSetType=kind, Capabilities=CAPABILITIES,
-                    Description=summary[:1024], **self._template_argument(stack, body, upload_key or name), **extra)
-            except ClientError as exc:
-                message = exc.response.get("Error", {}).get("Message", "")
-                if "_IN_PROGRESS state" not in message:
-                    raise
-                # Another deploy's update started after this deploy read the stack ("Stack ... is in
-                # UPDATE_IN_PROGRESS state and can not be updated").
-                raise Overtaken(f"another operation started on stack {stack} after this deploy read it ({message}); "
-                                "nothing of this step was applied", _RERUN) from None
-        change_set, stack_id = created["Id"], created["StackId"]
+        change_set, stack_id = self._create(stack, name, kind, summary,
+                                            {**self._template_argument(stack, body, upload_key or name), **extra})
         try:
             cfn.get_waiter("change_set_create_complete").wait(
                 ChangeSetName=change_set, StackName=stack_id,
@@ -331,22 +319,48 @@ class ChangeSets:
         progress = Progress(cfn, stack_id, self.emit)
         with aws_errors(f"executing change set {name}"):
             progress.baseline()
-            try:
-                cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
-            except ClientError as exc:
-                if error_code(exc) == "InvalidChangeSetStatus":
-                    # "the stack status might be UPDATE_IN_PROGRESS" (API_ExecuteChangeSet.html): another
-                    # operation runs on the stack; when it ends, this change set is stale or gone.
-                    raise Overtaken(f"another operation is running on stack {stack} (change set {name} cannot be "
-                                    "executed now); nothing of this step was applied", _RERUN) from None
-                if error_code(exc) != "ChangeSetNotFound":
-                    raise
-                # Another change set of the stack was executed since this one was made: CloudFormation
-                # deleted this one with the others (AWS CloudFormation User Guide, change sets).
-                raise Overtaken(f"stack {stack} was updated by another deploy after change set {name} was "
-                                "made (CloudFormation deleted it); nothing of this step was applied", _RERUN) from None
+            self._execute(stack, name, change_set, stack_id)
             ok = wait_stack(cfn, WAITERS[kind], stack_id, progress, self.timeout)
         return ChangeSetRun("complete" if ok else "failed", cfn, stack_id, progress)
+
+    def _create(self, stack: str, name: str, kind: str, summary: str, arguments: dict) -> tuple[str, str]:
+        """CreateChangeSet; (change set id, stack id). Overtaken when another operation runs on the stack."""
+        from botocore.exceptions import ClientError
+
+        with aws_errors(f"creating change set {name} on stack {stack}"):
+            try:
+                created = self.cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType=kind,
+                                                     Capabilities=CAPABILITIES, Description=summary[:1024],
+                                                     **arguments)
+            except ClientError as exc:
+                message = exc.response.get("Error", {}).get("Message", "")
+                if "_IN_PROGRESS state" not in message:
+                    raise
+                # Another deploy's update started after this deploy read the stack ("Stack ... is in
+                # UPDATE_IN_PROGRESS state and can not be updated").
+                raise Overtaken(f"another operation started on stack {stack} after this deploy read it ({message}); "
+                                "nothing of this step was applied", _RERUN) from None
+        return created["Id"], created["StackId"]
+
+    def _execute(self, stack: str, name: str, change_set: str, stack_id: str) -> None:
+        """ExecuteChangeSet; Overtaken when another deploy's execute came first (this change set is gone) or another
+        operation runs on the stack."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidChangeSetStatus":
+                # "the stack status might be UPDATE_IN_PROGRESS" (API_ExecuteChangeSet.html): another
+                # operation runs on the stack; when it ends, this change set is stale or gone.
+                raise Overtaken(f"another operation is running on stack {stack} (change set {name} cannot be "
+                                "executed now); nothing of this step was applied", _RERUN) from None
+            if error_code(exc) != "ChangeSetNotFound":
+                raise
+            # Another change set of the stack was executed since this one was made: CloudFormation
+            # deleted this one with the others (AWS CloudFormation User Guide, change sets).
+            raise Overtaken(f"stack {stack} was updated by another deploy after change set {name} was "
+                            "made (CloudFormation deleted it); nothing of this step was applied", _RERUN) from None
 
     def _template_argument(self, stack: str, body: str, upload_key: str) -> dict:
         """TemplateBody, or for templates over CloudFormation's inline limit a TemplateURL in S3."""
