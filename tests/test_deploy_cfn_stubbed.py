@@ -1,7 +1,8 @@
 """The CloudFormation answers the strict double cannot give, with botocore's Stubber.
 
-What stays here and why: the double finishes every operation inside the call (no stack is ever
-*_IN_PROGRESS for another operation), fills no `Conditional` Replacement flag, has no
+What stays here and why: `--timeout` reached while another operation runs on the stack is pinned call by
+call (waiting it out and planning again runs on the double: test_deploy_queue.py); the double fills no
+`Conditional` Replacement flag, has no
 UpdateTerminationProtection, and a failed change set or the S3 URL of a big template are easier to
 pin call by call. A failed update or create with its rollback (UPDATE_ROLLBACK_COMPLETE,
 ROLLBACK_COMPLETE) runs on the double (test_deploy_aws_rules.py).

@@ -162,3 +162,22 @@ def test_a_stack_update_making_the_fifth_switch_to_on_demand_fails_and_rolls_bac
     assert strict_aws.resource_failures(STACK)[-1][2].startswith(
         "Subscriber limit exceeded: Update to PayPerRequest mode are limited to 4 times in 1 day(s). "
         "(Service: AmazonDynamoDBv2; Status Code: 400; Error Code: LimitExceededException")
+
+
+def test_an_update_shows_its_cleanup_in_progress_and_deletes_a_removed_table_at_its_end(strict_aws):
+    assert deploy(strict_aws, template(UsersTable=table(), OrdersTable=table("shop-dev-orders"))) == "CREATE_COMPLETE"
+    strict_aws.stack_operation_seconds = 60  # each phase ends when the test says so
+    cfn = strict_aws.client("cloudformation")
+    cfn.execute_change_set(ChangeSetName=change_set(strict_aws, template(UsersTable=table()), "drop-orders"))
+    assert status(strict_aws) == "UPDATE_IN_PROGRESS"
+
+    strict_aws.finish_operations(phases=1)
+    assert status(strict_aws) == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    assert "shop-dev-orders" in strict_aws.client("dynamodb").list_tables()["TableNames"]  # deleted in the cleanup
+    with pytest.raises(ClientError) as refused:
+        change_set(strict_aws, template(UsersTable=table(), Other=table("shop-dev-other")), "during-cleanup")
+    assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS state and can not be updated" in str(refused.value)
+
+    strict_aws.finish_operations()
+    assert status(strict_aws) == "UPDATE_COMPLETE"
+    assert strict_aws.client("dynamodb").list_tables()["TableNames"] == ["shop-dev-users"]

@@ -64,7 +64,12 @@ def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None,
     if DOUBLE.stack_operation_seconds <= 0:
         _run(stack, body, kind, parameters, done)
         return
-    operation = Operation(lambda: _run(stack, body, kind, parameters, done))
+    _later(lambda: _run(stack, body, kind, parameters, done))
+
+
+def _later(work: Callable[[], None]) -> None:
+    """Run `work` once `stack_operation_seconds` have passed (or when a test calls finish_operations)."""
+    operation = Operation(work)
     timer = threading.Timer(DOUBLE.stack_operation_seconds, operation.run)
     timer.daemon = True
     operation.timer = timer
@@ -108,13 +113,25 @@ def _run(stack: Stack, body: str, kind: str, parameters: dict | None, done: Call
                        touched=touched)
             if creating:
                 stack.template = body
+            if done is not None:
+                done(stack)
+            return
+        cleanup = _apply(stack, body, new_template, parameters, old_resources, adds, modifies, removes, plans)
+        if creating or DOUBLE.stack_operation_seconds <= 0:
+            _complete(stack, creating, cleanup, done)
         else:
-            cleaned = _apply(stack, body, new_template, parameters, old_resources, adds, modifies, removes, plans)
-            # A resource that cannot be deleted in the cleanup leaves the stack but stays; the update
-            # still completes (AWS troubleshooting guide, "Resource removed from stack but not deleted";
-            # cloudformation-coverage-roadmap#744, serverless#9144).
-            stack_event(stack, "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE",
-                        None if cleaned else "Update successful. One or more resources could not be deleted.")
+            # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS lasts as well: the removed resources are deleted at its end.
+            _later(lambda: _complete(stack, False, cleanup, done))
+
+
+def _complete(stack: Stack, creating: bool, cleanup: Callable[[], bool], done: Callable[[Stack], None] | None) -> None:
+    with DOUBLE.lock:
+        cleaned = cleanup()
+        # A resource that cannot be deleted in the cleanup leaves the stack but stays; the update
+        # still completes (AWS troubleshooting guide, "Resource removed from stack but not deleted";
+        # cloudformation-coverage-roadmap#744, serverless#9144).
+        stack_event(stack, "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE",
+                    None if cleaned else "Update successful. One or more resources could not be deleted.")
         if done is not None:
             done(stack)
 
@@ -203,8 +220,9 @@ def continue_update_rollback(stack: Stack, skip: list[str]) -> None:
 
 
 def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old: dict, adds: list[str],
-           modifies: list[str], removes: list[str], plans: dict[str, tables.TablePlan]) -> bool:
-    """Creates and in-place updates, then the cleanup; False when something could not be deleted."""
+           modifies: list[str], removes: list[str], plans: dict[str, tables.TablePlan]) -> Callable[[], bool]:
+    """Creates and in-place updates; returns the cleanup (removed and replaced resources deleted; False when
+    something could not be deleted), which CloudFormation runs in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS."""
     rm = stack.resource_map
     rm._template = template
     if parameters:
@@ -249,12 +267,15 @@ def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old
     stack.output_map = stack._create_output_map()
     if not stack.status.startswith("CREATE"):
         stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    cleaned = True
-    for lid in removes:
-        cleaned &= _clean_up(stack, lid, rm._parsed_resources.pop(lid, None), old[lid], "DeletionPolicy")
-    for lid, resource, old_json in replaced:
-        cleaned &= _clean_up(stack, lid, resource, old_json, "UpdateReplacePolicy")
-    return cleaned
+
+    def cleanup() -> bool:
+        cleaned = True
+        for lid in removes:
+            cleaned &= _clean_up(stack, lid, rm._parsed_resources.pop(lid, None), old[lid], "DeletionPolicy")
+        for lid, resource, old_json in replaced:
+            cleaned &= _clean_up(stack, lid, resource, old_json, "UpdateReplacePolicy")
+        return cleaned
+    return cleanup
 
 
 def _clean_up(stack: Stack, lid: str, resource: Any, resource_json: dict, policy: str) -> bool:

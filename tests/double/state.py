@@ -80,14 +80,20 @@ class Double:
         self.failures.clear()
         self.rollback_failures.clear()
         self.stuck.clear()
+        self.cancel_operations()
+
+    def cancel_operations(self) -> None:
+        """Stack operations still under way never run (a test ended before their time was up)."""
         for operation in self.pending:
             operation.cancel()
         self.pending.clear()
 
-    def finish_operations(self) -> None:
-        """Every stack operation under way ends now (as if its time were up)."""
-        while self.pending:
+    def finish_operations(self, phases: int | None = None) -> None:
+        """The stack operations under way end now, as if their time were up: every phase (an update's
+        UPDATE_IN_PROGRESS, then its UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), or only the next `phases`."""
+        while self.pending and (phases is None or phases > 0):
             self.pending.pop(0).run()
+            phases = None if phases is None else phases - 1
 
 
 DOUBLE = Double()

@@ -26,7 +26,9 @@ Contract (other test modules code against it; keep it stable):
       fixes the cause: `del strict_aws.rollback_failures[logical_id]`);
     - `stack_operation_seconds: float` — how long a stack operation stays `*_IN_PROGRESS` after the
       call that started it returned (0 by default: over when the call returns);
-      `finish_operations()` ends every operation under way now;
+      an update then stays UPDATE_COMPLETE_CLEANUP_IN_PROGRESS as long, and deletes what left the
+      template at its end; `finish_operations(phases=None)` ends the operations under way now (every
+      phase, or the next `phases`);
     - `client(service)` — a boto3 client on the endpoint (no retries);
     - `stack_events(stack)` — the stack's events, oldest first, as dicts;
     - `resource_failures(stack)` — (logical id, status, reason) of the FAILED resource events;
@@ -89,8 +91,8 @@ class StrictAws:
     def stack_operation_seconds(self, seconds: float) -> None:
         DOUBLE.stack_operation_seconds = seconds
 
-    def finish_operations(self) -> None:
-        DOUBLE.finish_operations()
+    def finish_operations(self, phases: int | None = None) -> None:
+        DOUBLE.finish_operations(phases)
 
     def fail_next(self, logical_id: str, message: str) -> None:
         DOUBLE.failures[logical_id] = message
@@ -161,4 +163,5 @@ def strict_aws(strict_aws_server):
     DOUBLE.backfill_seconds = DEFAULT_BACKFILL_SECONDS
     DOUBLE.active = True
     yield StrictAws(strict_aws_server)
+    DOUBLE.cancel_operations()
     DOUBLE.active = False
