@@ -4,7 +4,7 @@ The lock across machines is the stack itself (docs/deploy.md, "Two deploys of on
 one operation on a stack at a time, executing a change set deletes the stack's other change sets, and the deploy
 serial in the template's Metadata is compared right before execute. A deploy that finds another operation
 running waits for it and plans from what it left; a deploy overtaken before anything of it applied waits and plans
-again, and applies the new plan only if it leaves the other deploy's change alone (else R027, exit 3).
+again, and applies the new plan only if it leaves the other deploy's change alone (else R030, exit 3).
 
 On the strict double with `stack_operation_seconds` set: a stack update stays UPDATE_IN_PROGRESS after
 ExecuteChangeSet returns, as on AWS. Each deploy here is "another machine": its own project directory and its own
@@ -183,7 +183,7 @@ def test_two_ci_runs_in_quick_succession_both_land_the_second_after_waiting(tmp_
 def test_two_different_schemas_at_once_one_lands_the_other_is_refused_and_nothing_is_lost(tmp_path, strict_aws,
                                                                                             monkeypatch, machines):
     """Two project directories, two different changes: the overtaken deploy's new plan would delete the other's
-    table; it is refused (R027, exit 3) instead of undoing it, and its own change is not half-applied."""
+    table; it is refused (R030, exit 3) instead of undoing it, and its own change is not half-applied."""
     assert cli_deploy(project(tmp_path / "base", BASE), strict_aws.endpoint, monkeypatch).exit_code == 0
     strict_aws.stack_operation_seconds = 0.4
     one = machines(project(tmp_path / "one", with_tables("orders")), strict_aws.endpoint)
@@ -193,7 +193,7 @@ def test_two_different_schemas_at_once_one_lands_the_other_is_refused_and_nothin
     start(one, two)
 
     assert (one.code, two.code) == (0, 3), (one.text, two.text)
-    assert two.error.code == "R027"
+    assert two.error.code == "R030"
     assert ("another deploy updated table shop-dev-orders of stack shop-dev while this deploy waited, and this "
             "schema would change it again") in two.text
     assert tables(strict_aws) == ["shop-dev-orders", "shop-dev-users"]
@@ -223,9 +223,9 @@ def test_two_deploys_racing_freely_exactly_one_update_at_a_time_and_nothing_lost
     start(one, two)
 
     # two (the later schema) always ends applied; one either went first (then two planned again: 0, 0) or was
-    # overtaken by two and refused, since its new plan would delete two's table (3, R027).
+    # overtaken by two and refused, since its new plan would delete two's table (3, R030).
     assert two.code == 0, two.text
-    assert one.code == 0 or (one.code == 3 and one.error.code == "R027"), one.text
+    assert one.code == 0 or (one.code == 3 and one.error.code == "R030"), one.text
     assert tables(strict_aws) == ["shop-dev-invoices", "shop-dev-orders", "shop-dev-users"]
     updates = [e for e in strict_aws.stack_events("shop-dev")
                if e["ResourceType"] == "AWS::CloudFormation::Stack" and e["ResourceStatus"] == "UPDATE_COMPLETE"]
@@ -275,7 +275,7 @@ def test_a_deploy_that_finds_the_stack_updating_waits_and_plans_from_what_the_up
 
 
 def test_a_stack_whose_rollback_failed_is_refused_with_the_way_out(tmp_path, strict_aws, monkeypatch):
-    """Item 3: UPDATE_ROLLBACK_FAILED is a refusal (R026, exit 3) naming the resource whose rollback failed and the
+    """Item 3: UPDATE_ROLLBACK_FAILED is a refusal (R029, exit 3) naming the resource whose rollback failed and the
     continue-update-rollback command (with --resources-to-skip and the run's endpoint); after it, deploy works."""
     schema = project(tmp_path / "p", BASE)
     assert cli_deploy(schema, strict_aws.endpoint, monkeypatch).exit_code == 0
@@ -293,7 +293,7 @@ def test_a_stack_whose_rollback_failed_is_refused_with_the_way_out(tmp_path, str
     text = " ".join(refused.output.split())
     assert refused.exit_code == 3, refused.output
     assert "Traceback" not in refused.output
-    assert "R026" in text
+    assert "R029" in text
     assert ("stack shop-dev is UPDATE_ROLLBACK_FAILED (The following resource(s) failed to update: [UsersTable]. ): "
             "a failed update could not be rolled back") in text
     assert "The rollback failed on UsersTable: Resource handler returned message: the table was changed outside" in text

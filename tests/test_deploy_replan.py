@@ -70,7 +70,7 @@ def test_a_new_plan_that_would_change_the_other_deploys_tables_is_refused_and_ap
     target = Overtakable(S, S_ORDERS)  # the other deploy added orders; this schema has invoices instead
     with pytest.raises(Refused) as refused:
         deploy(S, S_INVOICES, target, allow_destructive=True)  # even allowed to delete, it must not undo the other
-    assert refused.value.code == "R027"
+    assert refused.value.code == "R030"
     assert refused.value.message.startswith("another deploy updated table flow-dev-orders of stack")
     assert target.applied == []
 

@@ -83,10 +83,10 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
     Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
             "verified", f"{_DDB}/developerguide/TTL.html"),
-    Refusal("R026", "stack-rollback-failed", "deploying to a stack CloudFormation could not roll back "
+    Refusal("R029", "stack-rollback-failed", "deploying to a stack CloudFormation could not roll back "
             "(UPDATE_ROLLBACK_FAILED): it takes no update until the rollback is continued",
             "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html"),
-    Refusal("R027", "overtaken-would-undo", "a deploy that another deploy overtook applying a new plan that "
+    Refusal("R030", "overtaken-would-undo", "a deploy that another deploy overtook applying a new plan that "
             "changes again the tables the other deploy just changed (its change would be lost)",
             "jobwork-infra issue 18, item 7 (docs/deploy.md, \"Two deploys of one stack\")"),
 )}
@@ -355,7 +355,7 @@ def refuse_rollback_failed(stack: str, reason: str, stuck: list[tuple[str, str]]
     continue_ = aws_command(rerun, "cloudformation", "continue-update-rollback", "--stack-name", stack)
     skipping = aws_command(rerun, "cloudformation", "continue-update-rollback", "--stack-name", stack, *skip)
     raise Refused(
-        "R026",
+        "R029",
         f"stack {stack} is UPDATE_ROLLBACK_FAILED{f' ({reason})' if reason else ''}: a failed update could not be "
         "rolled back, and CloudFormation takes no update until the rollback is continued"
         + (f". The rollback failed on {named}" if stuck else "") + "; nothing was changed",
@@ -382,7 +382,7 @@ def refuse_undoing_other_deploy(previous: dict[str, ResolvedSchema | None], runs
         clashes += [f"table {(new.get(k) or old[k]).physical_name} of stack {run.head.stack_name}" for k in touched]
     if clashes:
         raise Refused(
-            "R027",
+            "R030",
             "another deploy updated " + ", ".join(clashes) + " while this deploy waited, and this schema would change "
             "it again (undoing that deploy's change); nothing was applied",
             "the schema of the other deploy is live now: bring its change into this schema (merge or rebase), then "
