@@ -1,7 +1,8 @@
 """The CloudFormation answers the strict double cannot give, with botocore's Stubber.
 
-What stays here and why: the double finishes every operation inside the call (no stack is ever
-*_IN_PROGRESS for another operation), fills no `Conditional` Replacement flag, has no
+What stays here and why: `--timeout` reached while another operation runs on the stack is pinned call by
+call (waiting it out and planning again runs on the double: test_deploy_queue.py); the double fills no
+`Conditional` Replacement flag, has no
 UpdateTerminationProtection, and a failed change set or the S3 URL of a big template are easier to
 pin call by call. A failed update or create with its rollback (UPDATE_ROLLBACK_COMPLETE,
 ROLLBACK_COMPLETE) runs on the double (test_deploy_aws_rules.py).
@@ -197,19 +198,23 @@ def test_fake_template_reads_back_as_the_schema(schema):
     assert schema_from_template(fake_template(head), head) == head
 
 
-def test_a_stack_in_progress_is_reported_and_not_touched(aws, schema):
+def test_a_stack_in_progress_is_waited_for_and_past_timeout_nothing_is_touched(aws, schema):
+    """Another operation on the stack is waited out (tests/test_deploy_queue.py on the double); past --timeout the
+    deploy gives up having changed nothing: no template read, no change set."""
     aws.stack("UPDATE_IN_PROGRESS", StackStatusReason="User Initiated")
+    aws.expect("describe_stack_events", {"StackEvents": []})           # events seen so far (not shown)
+    aws.stack("UPDATE_IN_PROGRESS", StackStatusReason="User Initiated")  # the one poll --timeout 0.05 allows
+    aws.expect("describe_stack_events", {"StackEvents": []})
 
-    result = deploy(schema(BY_EMAIL), "--yes")
+    result = deploy(schema(BY_EMAIL), "--yes", "--timeout", "0.05")
 
     assert result.exit_code == 1
-    assert result.output == (
-        f"{CALLER}\n"
-        "error: stack shop-dev is UPDATE_IN_PROGRESS (User Initiated): another operation is running on it; "
-        "nothing was changed\n"
-        "  hint: wait for it to finish (aws cloudformation describe-stacks --stack-name shop-dev), "
-        "then deploy again\n")
-    aws.done()  # no template read, no change set: nothing after DescribeStacks
+    text = " ".join(result.output.split())
+    assert ("stack shop-dev is UPDATE_IN_PROGRESS (User Initiated): another deploy or a rollback is running on it; "
+            "waiting for it to finish") in text
+    assert ("error: gave up waiting for stack shop-dev after 0 s (--timeout): another operation is still running "
+            "on it; nothing was changed") in text
+    aws.done()
 
 
 def test_destroy_of_a_stack_in_progress_is_reported_and_not_touched(aws, schema):

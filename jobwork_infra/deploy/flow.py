@@ -35,6 +35,7 @@ from .apply import apply_plan, cool_down, names_of
 from .destroy import DEFAULT_TIMEOUT, where_of
 from .events import AtRisk, Cancelled, Deferred, DryRun, Emit, NoChanges, Note, Planned, StacksDone
 from .gate import (
+    Overtaken,
     approve_all,
     at_risk,
     changed_at_prompt,
@@ -43,6 +44,7 @@ from .gate import (
     refuse_emptied_stacks,
     refuse_generation_down,
     refuse_moves,
+    refuse_undoing_other_deploy,
 )
 from .lock import deploy_lock
 from .saved_plan import PlanFile, SavedPlan
@@ -74,6 +76,8 @@ class Deploy:
     runs: list[StackRun] = field(default_factory=list)
     adopt_only: list[StackRun] = field(default_factory=list)  # the only change: taking over tables as they are
     plan_file: PlanFile | None = None  # --plan-out: every stack's plan, written once all are gated
+    # After another deploy overtook this one: each stack's deployed schema this deploy had planned from
+    previous: dict[str, ResolvedSchema | None] | None = None
 
     @property
     def several(self) -> bool:
@@ -100,7 +104,31 @@ def deploy(head: ResolvedSchema, request: DeployRequest, target: Targets, emit: 
         if lock.took_over is not None:
             emit(Note(f"the deploy lock was left by {lock.took_over.describe()}, whose process ended "
                       "without releasing it: taken over"))
-        return _deploy(run)
+        return replan(run)
+
+
+# How many times a deploy that others keep overtaking plans again before it gives up (exit 3).
+MAX_REPLANS = 3
+
+
+def replan(d: Deploy) -> int:
+    """Deploy; when another deploy (another machine) overtook this one before anything of it was applied, wait for
+    that deploy to end and plan again from what it left (docs/deploy.md, "Two deploys of one stack").
+
+    The new plan goes through everything the first went through (gate, prompt without --yes) and is applied only
+    if it leaves the tables the other deploy changed as that deploy left them (gate.refuse_undoing_other_deploy).
+    """
+    for _ in range(MAX_REPLANS):
+        try:
+            return _deploy(d)
+        except Overtaken as exc:
+            if not exc.replannable:
+                raise
+            d.emit(Note(f"{exc.message}; waiting for the other deploy to end, then planning again from what it left",
+                        warning=True))
+            d = Deploy(d.head, d.request, d.target, d.emit, d.confirm, d.saved,
+                       previous={r.head.stack_name: r.state.base for r in d.runs})
+    return _deploy(d)
 
 
 def _deploy(d: Deploy) -> int:
@@ -109,6 +137,8 @@ def _deploy(d: Deploy) -> int:
         d.plan_file = PlanFile(d.request.plan_out, lock_scope(d.target), d.head, d.request.allow_destructive)
     read_all(d)
     plan_all(d)
+    if d.previous is not None:
+        refuse_undoing_other_deploy(d.previous, d.runs)
     if d.saved is not None:
         # Every stack of the saved plan, and only those, matches what is planned now, before anything runs.
         # The plan records --allow-destructive for its reviewer; the applying command must carry it itself.
@@ -331,7 +361,10 @@ def apply_all(d: Deploy, ready: list[StackRun]) -> int:
     for run in ready:
         try:
             code = max(code, apply_plan(run.plan, run.state, run.target, d.request, d.emit, d.deadline))
-        except JobworkError:
+        except JobworkError as exc:
+            if isinstance(exc, Overtaken) and _nothing_applied(d, ready, run, exc):
+                exc.replannable = True  # replan() waits for the other deploy and plans again
+                raise
             if d.several:
                 outcomes[run.head.stack_name] = "failed"
                 d.emit(StacksDone(d.head.env, tuple(outcomes.items()), time.monotonic() - started, failed=True))
@@ -343,6 +376,13 @@ def apply_all(d: Deploy, ready: list[StackRun]) -> int:
     if d.several:
         d.emit(StacksDone(d.head.env, tuple(outcomes.items()), time.monotonic() - started))
     return code
+
+
+def _nothing_applied(d: Deploy, ready: list[StackRun], run: StackRun, exc: Overtaken) -> bool:
+    """Overtaken at the first step of the first stack, with no adoption before it and no saved plan (a saved plan
+    is applied as reviewed or not at all): nothing of this deploy has changed anything yet."""
+    adopted = any(r.state.adopting for r in [*d.adopt_only, *ready])
+    return d.saved is None and not adopted and run is ready[0] and exc.step == 1
 
 
 # ---------------------------------------------------------------------------------------------

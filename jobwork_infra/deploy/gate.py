@@ -14,7 +14,7 @@ from ..changes import Plan, Severity
 from ..diff import generation_decreases, is_migration, make_change, replaces_table
 from ..drift import DriftReport
 from ..errors import Blocked
-from ..followup import Invocation, command
+from ..followup import Invocation, aws_command, command
 from ..model import ResolvedSchema
 from .target import Capabilities, StackRun
 
@@ -92,6 +92,12 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
     Refusal("R028", "generation-down", "a table's generation set below the deployed one (rule G101): the lower "
             "generation was retired by `migrate finish` or is still a migration's source",
             "docs/migrate.md"),
+    Refusal("R029", "stack-rollback-failed", "deploying to a stack CloudFormation could not roll back "
+            "(UPDATE_ROLLBACK_FAILED): it takes no update until the rollback is continued",
+            "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html"),
+    Refusal("R030", "overtaken-would-undo", "a deploy that another deploy overtook applying a new plan that "
+            "changes again the tables the other deploy just changed (its change would be lost)",
+            "jobwork-infra issue 18, item 7 (docs/deploy.md, \"Two deploys of one stack\")"),
 )}
 
 
@@ -105,6 +111,18 @@ class Refused(Blocked):
     @property
     def code(self) -> str:
         return self.refusal.code
+
+
+class Overtaken(Refused):
+    """Another deploy (another machine) updated the stack after this one read it: nothing of this step was applied.
+
+    `step` is the number of the step that was stopped; the flow may wait for the other deploy and plan again
+    (flow.py, `replan`) when nothing of this deploy was applied yet."""
+
+    def __init__(self, message: str, hint: str, step: int | None = None):
+        super().__init__("R010", message, hint)
+        self.step = step
+        self.replannable = False  # set by the flow when nothing of the deploy was applied yet
 
 
 def refusals_markdown() -> str:
@@ -353,6 +371,50 @@ def changed_at_prompt(what: str, hint: str | None = None) -> Refused:
     """What is deployed moved while the user sat at the prompt (flow.recheck)."""
     return Refused("R010", f"what is deployed changed while the plan waited for confirmation: {what}",
                    hint or "nothing was applied; run deploy again: it plans from what is deployed now, and asks again")
+
+
+def refuse_rollback_failed(stack: str, reason: str, stuck: list[tuple[str, str]], rerun: Invocation) -> None:
+    """A stack in UPDATE_ROLLBACK_FAILED takes no update ("A stack goes into the UPDATE_ROLLBACK_FAILED state when
+    CloudFormation can't roll back all changes after a failed stack update"); the way out is ContinueUpdateRollback,
+    skipping the resources that cannot be rolled back ("You can specify only resources that are in the UPDATE_FAILED
+    state because a rollback failed", API_ContinueUpdateRollback.html)."""
+    named = "; ".join(f"{lid}: {why}" if why else lid for lid, why in stuck)
+    skip = ("--resources-to-skip", *(lid for lid, _ in stuck)) if stuck else ()
+    continue_ = aws_command(rerun, "cloudformation", "continue-update-rollback", "--stack-name", stack)
+    skipping = aws_command(rerun, "cloudformation", "continue-update-rollback", "--stack-name", stack, *skip)
+    raise Refused(
+        "R029",
+        f"stack {stack} is UPDATE_ROLLBACK_FAILED{f' ({reason})' if reason else ''}: a failed update could not be "
+        "rolled back, and CloudFormation takes no update until the rollback is continued"
+        + (f". The rollback failed on {named}" if stuck else "") + "; nothing was changed",
+        f"fix the cause (each resource back as the stack's template has it) and run `{continue_}`; a resource that "
+        f"cannot be fixed can be skipped: `{skipping}` (a skipped resource is left as it is, out of step with the "
+        f"template: check it with `jobwork-infra drift --env {rerun.env}` before deploying). Then deploy again")
+
+
+def refuse_undoing_other_deploy(previous: dict[str, ResolvedSchema | None], runs: list[StackRun]) -> None:
+    """After waiting for the deploy that overtook this one: the new plan must leave what that deploy changed alone.
+
+    Two CI runs of successive commits: the later schema has the earlier change, the new plan only adds its own,
+    and it goes ahead. Two different schemas: the new plan would change those tables back; refused, so a human
+    sees the new plan (the other deploy's change is never undone unseen)."""
+    clashes = []
+    for run in runs:
+        if run.head.stack_name not in previous or run.plan is None:
+            continue
+        before, now = previous[run.head.stack_name], run.state.base
+        old = before.tables if before is not None else {}
+        new = now.tables if now is not None else {}
+        changed = {k for k in [*old, *new] if old.get(k) != new.get(k)}
+        touched = sorted({c.table for c in run.plan.changes if c.table in changed})
+        clashes += [f"table {(new.get(k) or old[k]).physical_name} of stack {run.head.stack_name}" for k in touched]
+    if clashes:
+        raise Refused(
+            "R030",
+            "another deploy updated " + ", ".join(clashes) + " while this deploy waited, and this schema would change "
+            "it again (undoing that deploy's change); nothing was applied",
+            "the schema of the other deploy is live now: bring its change into this schema (merge or rebase), then "
+            "deploy again and review the plan")
 
 
 def refuse_destroying_protected(protected: list[str], allow_destructive: bool) -> None:

@@ -10,8 +10,10 @@ stale by construction. The file's content says who holds it (user@host, pid, sta
 for the message the next deploy prints; it is informative only, never what decides.
 
 Scope: one machine and one checkout (the `.jobwork/` of the project root). Local deploys are
-therefore fully serialized; CloudFormation deploys from other machines are kept apart by
-CloudFormation itself, which refuses to update a stack that is already updating.
+therefore fully serialized. CloudFormation deploys from other machines are kept apart by the stack
+itself, not by this file: CloudFormation runs one operation at a time, executing a change set deletes
+the others, and the deploy serial is compared right before execute (docs/deploy.md, "Two deploys of
+one stack"; flow.replan waits for the other deploy and plans again).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ replaces moto's `execute_change_set`, `create_stack`, `update_stack` and `delete
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -48,28 +50,90 @@ from .state import DOUBLE
 # ---------------------------------------------------------------------------------------------
 # Execution
 
-def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None) -> None:
-    """Run a CREATE or UPDATE of `stack` to the template `body`, as CloudFormation would."""
+def execute(stack: Stack, body: str, kind: str, parameters: dict | None = None,
+            done: Callable[[Stack], None] | None = None) -> None:
+    """Run a CREATE or UPDATE of `stack` to the template `body`, as CloudFormation would.
+
+    The stack is `*_IN_PROGRESS` from the call on; with `DOUBLE.stack_operation_seconds` above 0 the
+    operation runs that much later, in a timer thread, and the call returns at once, as AWS's does
+    (API_ExecuteChangeSet.html: "the stack status changes to UPDATE_IN_PROGRESS"). `done(stack)` runs
+    when the operation has ended.
+    """
+    with DOUBLE.lock:
+        stack_event(stack, "CREATE_IN_PROGRESS" if kind == "CREATE" else "UPDATE_IN_PROGRESS", "User Initiated")
+    if DOUBLE.stack_operation_seconds <= 0:
+        _run(stack, body, kind, parameters, done)
+        return
+    _later(lambda: _run(stack, body, kind, parameters, done))
+
+
+def _later(work: Callable[[], None]) -> None:
+    """Run `work` once `stack_operation_seconds` have passed (or when a test calls finish_operations)."""
+    operation = Operation(work)
+    timer = threading.Timer(DOUBLE.stack_operation_seconds, operation.run)
+    timer.daemon = True
+    operation.timer = timer
+    DOUBLE.pending.append(operation)
+    timer.start()
+
+
+class Operation:
+    """A stack operation under way: run by its timer, or at once by `finish_operations` (tests), never twice."""
+
+    def __init__(self, work: Callable[[], None]):
+        self.work, self.timer, self.done = work, None, False
+
+    def run(self) -> None:
+        with DOUBLE.lock:
+            if self.done:
+                return
+            self.done = True
+        self.work()
+
+    def cancel(self) -> None:
+        with DOUBLE.lock:
+            self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _run(stack: Stack, body: str, kind: str, parameters: dict | None, done: Callable[[Stack], None] | None) -> None:
     with DOUBLE.lock:
         new_template = Stack.parse_template(body)
         old_resources = resources_of(stack.resource_map._template) if stack.resource_map._template else {}
         new_resources = resources_of(new_template)
         adds, modifies, removes = diff_resources(old_resources, new_resources)
         creating = kind == "CREATE"
-        stack_event(stack, "CREATE_IN_PROGRESS" if creating else "UPDATE_IN_PROGRESS", "User Initiated")
         try:
             plans = _check(stack, new_template, old_resources, adds, modifies, removes, parameters)
         except ResourceFailure as failure:
-            _roll_back(stack, failure, creating, action="CREATE" if failure.logical_id in adds else "UPDATE")
+            touched = {lid: (new_resources.get(lid) or old_resources.get(lid) or {}).get("Type", "")
+                       for lid in adds + modifies + removes}
+            _roll_back(stack, failure, creating, action="CREATE" if failure.logical_id in adds else "UPDATE",
+                       touched=touched)
             if creating:
                 stack.template = body
+            if done is not None:
+                done(stack)
             return
-        cleaned = _apply(stack, body, new_template, parameters, old_resources, adds, modifies, removes, plans)
+        cleanup = _apply(stack, body, new_template, parameters, old_resources, adds, modifies, removes, plans)
+        if creating or DOUBLE.stack_operation_seconds <= 0:
+            _complete(stack, creating, cleanup, done)
+        else:
+            # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS lasts as well: the removed resources are deleted at its end.
+            _later(lambda: _complete(stack, False, cleanup, done))
+
+
+def _complete(stack: Stack, creating: bool, cleanup: Callable[[], bool], done: Callable[[Stack], None] | None) -> None:
+    with DOUBLE.lock:
+        cleaned = cleanup()
         # A resource that cannot be deleted in the cleanup leaves the stack but stays; the update
         # still completes (AWS troubleshooting guide, "Resource removed from stack but not deleted";
         # cloudformation-coverage-roadmap#744, serverless#9144).
         stack_event(stack, "CREATE_COMPLETE" if creating else "UPDATE_COMPLETE",
                     None if cleaned else "Update successful. One or more resources could not be deleted.")
+        if done is not None:
+            done(stack)
 
 
 def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: list[str],
@@ -94,7 +158,8 @@ def _check(stack: Stack, template: dict, old: dict, adds: list[str], modifies: l
     return plans
 
 
-def _roll_back(stack: Stack, failure: ResourceFailure, creating: bool, action: str) -> None:
+def _roll_back(stack: Stack, failure: ResourceFailure, creating: bool, action: str,
+               touched: dict[str, str] | None = None) -> None:
     event(stack, failure.logical_id, failure.resource_type, f"{action}_IN_PROGRESS")
     event(stack, failure.logical_id, failure.resource_type, f"{action}_FAILED", failure.message)
     if creating:
@@ -102,16 +167,62 @@ def _roll_back(stack: Stack, failure: ResourceFailure, creating: bool, action: s
                     f"The following resource(s) failed to create: [{failure.logical_id}]. "
                     "Rollback requested by user.")
         stack_event(stack, "ROLLBACK_COMPLETE")
-    else:
-        stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS",
-                    f"The following resource(s) failed to {action.lower()}: [{failure.logical_id}]. ")
+        return
+    stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS",
+                f"The following resource(s) failed to {action.lower()}: [{failure.logical_id}]. ")
+    # A resource CloudFormation cannot roll back leaves the stack UPDATE_ROLLBACK_FAILED: "A stack goes into the
+    # UPDATE_ROLLBACK_FAILED state when CloudFormation can't roll back all changes after a failed stack update"
+    # (API_ContinueUpdateRollback.html); its event is UPDATE_FAILED with the reason.
+    stuck = {lid: DOUBLE.rollback_failures[lid] for lid in (touched or {}) if lid in DOUBLE.rollback_failures}
+    if stuck:
+        for lid, message in stuck.items():
+            event(stack, lid, (touched or {})[lid], "UPDATE_FAILED", message)
+        DOUBLE.stuck[stack.stack_id] = {lid: (touched or {})[lid] for lid in stuck}
+        stack_event(stack, "UPDATE_ROLLBACK_FAILED",
+                    f"The following resource(s) failed to update: [{', '.join(stuck)}]. ")
+        return
+    stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    stack_event(stack, "UPDATE_ROLLBACK_COMPLETE")
+
+
+def continue_update_rollback(stack: Stack, skip: list[str]) -> None:
+    """ContinueUpdateRollback: the rollback runs again; skipped resources are marked UPDATE_COMPLETE and left as they
+    are. "You can specify only resources that are in the UPDATE_FAILED state because a rollback failed"
+    (API_ContinueUpdateRollback.html, ResourcesToSkip); a resource whose cause is still there fails again."""
+    with DOUBLE.lock:
+        if stack.status != "UPDATE_ROLLBACK_FAILED":
+            raise ValidationError(message=f"Stack [{stack.name}] is in {stack.status} state and can not continue "
+                                          "update rollback.")  # paraphrased
+        stuck = DOUBLE.stuck.get(stack.stack_id, {})
+        unknown = [lid for lid in skip if lid not in stuck]
+        if unknown:
+            raise ValidationError(message=f"Resources {unknown} cannot be skipped: only resources in UPDATE_FAILED "
+                                          "state because a rollback failed can be skipped.")  # paraphrased
+        stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated")
+        still = {}
+        for lid, rtype in stuck.items():
+            if lid in skip:
+                DOUBLE.rollback_failures.pop(lid, None)
+                event(stack, lid, rtype, "UPDATE_COMPLETE", "Resource skipped during UpdateRollback")
+            elif lid in DOUBLE.rollback_failures:
+                event(stack, lid, rtype, "UPDATE_FAILED", DOUBLE.rollback_failures[lid])
+                still[lid] = rtype
+            else:
+                event(stack, lid, rtype, "UPDATE_COMPLETE")
+        if still:
+            DOUBLE.stuck[stack.stack_id] = still
+            stack_event(stack, "UPDATE_ROLLBACK_FAILED",
+                        f"The following resource(s) failed to update: [{', '.join(still)}]. ")
+            return
+        DOUBLE.stuck.pop(stack.stack_id, None)
         stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         stack_event(stack, "UPDATE_ROLLBACK_COMPLETE")
 
 
 def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old: dict, adds: list[str],
-           modifies: list[str], removes: list[str], plans: dict[str, tables.TablePlan]) -> bool:
-    """Creates and in-place updates, then the cleanup; False when something could not be deleted."""
+           modifies: list[str], removes: list[str], plans: dict[str, tables.TablePlan]) -> Callable[[], bool]:
+    """Creates and in-place updates; returns the cleanup (removed and replaced resources deleted; False when
+    something could not be deleted), which CloudFormation runs in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS."""
     rm = stack.resource_map
     rm._template = template
     if parameters:
@@ -156,12 +267,15 @@ def _apply(stack: Stack, body: str, template: dict, parameters: dict | None, old
     stack.output_map = stack._create_output_map()
     if not stack.status.startswith("CREATE"):
         stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    cleaned = True
-    for lid in removes:
-        cleaned &= _clean_up(stack, lid, rm._parsed_resources.pop(lid, None), old[lid], "DeletionPolicy")
-    for lid, resource, old_json in replaced:
-        cleaned &= _clean_up(stack, lid, resource, old_json, "UpdateReplacePolicy")
-    return cleaned
+
+    def cleanup() -> bool:
+        cleaned = True
+        for lid in removes:
+            cleaned &= _clean_up(stack, lid, rm._parsed_resources.pop(lid, None), old[lid], "DeletionPolicy")
+        for lid, resource, old_json in replaced:
+            cleaned &= _clean_up(stack, lid, resource, old_json, "UpdateReplacePolicy")
+        return cleaned
+    return cleanup
 
 
 def _clean_up(stack: Stack, lid: str, resource: Any, resource_json: dict, policy: str) -> bool:

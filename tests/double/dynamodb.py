@@ -36,6 +36,15 @@ TTL_OTHER_ATTRIBUTE = "TimeToLive is active on a different AttributeName: curren
 TTL_ALREADY_ENABLED = "TimeToLive is already enabled"
 TTL_ALREADY_DISABLED = "TimeToLive is already disabled"
 
+# "You can switch tables from provisioned capacity mode to on-demand mode up to four times in a 24-hour rolling
+# window. You can switch tables from on-demand mode to provisioned capacity mode at any time."
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/switching.capacitymode.html
+# The message's shape is AWS's from when the limit was once a day (aws-amplify/amplify-cli#1054: "Subscriber
+# limit exceeded: Update to PayPerRequest mode are limited to once in 1 day(s)."), with today's count.
+ON_DEMAND_SWITCHES = 4
+ON_DEMAND_WINDOW = timedelta(hours=24)
+ON_DEMAND_LIMIT = "Subscriber limit exceeded: Update to PayPerRequest mode are limited to 4 times in 1 day(s)."
+
 # DeleteTable on a protected table:
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithTables.Basics.html#WorkingWithTables.Basics.DeletionProtection
 DELETION_PROTECTED = ("Resource cannot be deleted as it is currently protected against deletion. "
@@ -92,7 +101,11 @@ def check_index_operations(table: Table, creates: list[str], deletes: list[str])
 def start_create(table: Table, spec: dict[str, Any]) -> None:
     index = GlobalSecondaryIndex.create(spec, table.table_key_attrs)
     index.status = "CREATING"
-    index.strict_until = DOUBLE.clock.now() + timedelta(seconds=DOUBLE.backfill_seconds)
+    # "Backfilling is the process of reading items from the table and determining whether they can be added to
+    # the index ... After all items have been processed, the backfilling operation is complete"
+    # (API_GlobalSecondaryIndexDescription.html): the time grows with the items, backfill_seconds_per_item each.
+    seconds = DOUBLE.backfill_seconds + DOUBLE.backfill_seconds_per_item * len(table)
+    index.strict_until = DOUBLE.clock.now() + timedelta(seconds=seconds)
     table.global_indexes.append(index)
 
 
@@ -182,6 +195,23 @@ def describe_time_to_live(original):
 
 
 # ---------------------------------------------------------------------------------------------
+# Billing mode
+
+def check_billing_switch(table: Table, mode: str | None) -> str | None:
+    """The fifth switch to on-demand within 24 hours (on the double's clock) is refused."""
+    if mode != "PAY_PER_REQUEST" or table.billing_mode == "PAY_PER_REQUEST":
+        return None
+    now = DOUBLE.clock.now()
+    recent = [t for t in getattr(table, "strict_on_demand_switches", []) if now - t < ON_DEMAND_WINDOW]
+    return ON_DEMAND_LIMIT if len(recent) >= ON_DEMAND_SWITCHES else None
+
+
+def record_billing_switch(table: Table, mode: str | None) -> None:
+    if mode == "PAY_PER_REQUEST" and table.billing_mode != "PAY_PER_REQUEST":
+        table.strict_on_demand_switches = [*getattr(table, "strict_on_demand_switches", []), DOUBLE.clock.now()]
+
+
+# ---------------------------------------------------------------------------------------------
 # The DynamoDB API, patched onto moto's backend
 
 def update_table(original):
@@ -196,6 +226,11 @@ def update_table(original):
                 raise DynamoError("LimitExceededException", problem)
             if problem:
                 raise DynamoError("ValidationException", problem)
+            billing_mode = args[1] if len(args) > 1 else kwargs.get("billing_mode")
+            problem = check_billing_switch(table, billing_mode)
+            if problem:
+                raise DynamoError("LimitExceededException", problem)
+            record_billing_switch(table, billing_mode)
             others = [u for u in updates if u.get("Update")]
             result = original(self, name, attr_definitions, others, *args, **kwargs)
             for u in updates:

@@ -132,8 +132,17 @@ def install() -> None:
         # change sets for a stack, use the ListChangeSets operation. HTTP Status Code: 404" (API_ExecuteChangeSet.html).
         code = "ChangeSetNotFound"
 
+    class InvalidChangeSetStatus(CloudFormationError):
+        code = "InvalidChangeSetStatus"
+
     def execute_change_set(original: Any) -> Any:
         def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+            # One execute at a time, as CloudFormation serialises the operations of a stack: two deploys racing to
+            # execute never both find their change set (moto's server answers requests on several threads).
+            with DOUBLE.lock:
+                run_execute(self, change_set_name)
+
+        def run_execute(self: Any, change_set_name: str) -> None:
             try:
                 change_set = find_change_set(self, change_set_name)
             except ValidationError:
@@ -143,20 +152,29 @@ def install() -> None:
                     f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of "
                     f"[{change_set.execution_status}]"))
             stack = self.stacks[change_set.stack_id]
+            if stack.status.endswith("_IN_PROGRESS") and stack.status != "REVIEW_IN_PROGRESS":
+                # InvalidChangeSetStatus: "The specified change set can't be used to update the stack. For
+                # example, ... the stack status might be UPDATE_IN_PROGRESS" (API_ExecuteChangeSet.html, Errors)
+                raise InvalidChangeSetStatus(f"ChangeSet [{change_set.change_set_id}] cannot be executed: stack "
+                                             f"[{stack.name}] is in {stack.status} state")
             change_set.execution_status = "EXECUTE_IN_PROGRESS"
-            if change_set.change_set_type == "IMPORT":
-                imports.execute_import(stack, change_set.template, change_set.resources_to_import)
-            else:
-                kind = "CREATE" if change_set.change_set_type == "CREATE" else "UPDATE"
-                cfn.execute(stack, change_set.template, kind, change_set.parameters)
-            failed = "ROLLBACK" in stack.status
-            change_set.execution_status = "EXECUTE_FAILED" if failed else "EXECUTE_COMPLETE"
+
+            def finished(stack: Any) -> None:
+                failed = "ROLLBACK" in stack.status
+                change_set.execution_status = "EXECUTE_FAILED" if failed else "EXECUTE_COMPLETE"
+
             # "After you execute a change set, CloudFormation removes all change sets associated with the
             # stack because they aren't applicable to the updated stack" (AWS CloudFormation User Guide,
             # "Execute a change set"): another deploy's change set made against the old stack is gone.
             for key, other in list(self.change_sets.items()):
                 if other is not change_set and other.stack_id == stack.stack_id:
                     del self.change_sets[key]
+            if change_set.change_set_type == "IMPORT":
+                imports.execute_import(stack, change_set.template, change_set.resources_to_import)
+                finished(stack)
+            else:
+                kind = "CREATE" if change_set.change_set_type == "CREATE" else "UPDATE"
+                cfn.execute(stack, change_set.template, kind, change_set.parameters, done=finished)
         return execute
 
     def create_stack(original: Any) -> Any:
@@ -304,6 +322,18 @@ def install() -> None:
             raise ValidationError(physical, message=f"Stack for {physical} does not exist")
         return handler
 
+    def continue_update_rollback(self: Any) -> Any:
+        # moto has no ContinueUpdateRollback (API_ContinueUpdateRollback.html); the double's rollback can fail
+        if not DOUBLE.active:
+            raise NotImplementedError("The ContinueUpdateRollback action has not been implemented")
+        name = self._get_param("StackName")
+        stack = next((s for s in self.cloudformation_backend.stacks.values() if name in (s.name, s.stack_id)), None)
+        if stack is None:
+            raise ValidationError(name, message=f"Stack [{name}] does not exist")
+        cfn.continue_update_rollback(stack, self._get_param("ResourcesToSkip") or [])
+        return ActionResult({})
+
+    CloudFormationResponse.continue_update_rollback = continue_update_rollback
     _switch(CloudFormationResponse, "describe_stack_resources", describe_stack_resources)
     _switch(CloudFormationResponse, "create_change_set", create_change_set)
     _switch(CloudFormationResponse, "create_stack", limited)

@@ -133,7 +133,14 @@ def check_table_update(stack: Stack, lid: str, old_res: dict, new_res: dict) -> 
         problem = ddb.check_ttl(table, *plan.ttl)
         if problem:
             raise ResourceFailure(lid, TABLE, service_error(problem, "ValidationException"))
+    problem = ddb.check_billing_switch(table, _billing_mode(new))
+    if problem:
+        raise ResourceFailure(lid, TABLE, service_error(problem, "LimitExceededException"))
     return plan
+
+
+def _billing_mode(props: dict) -> str:
+    return "PAY_PER_REQUEST" if props.get("BillingMode") == "PAY_PER_REQUEST" else "PROVISIONED"
 
 
 def _ttl_changes(plan: TablePlan, table: Table) -> bool:
@@ -158,7 +165,8 @@ def apply_table_update(table: Table, new: dict, plan: TablePlan) -> None:
         spec = new_gsis.get(index.name)
         if spec and spec.get("ProvisionedThroughput") and index.status == "ACTIVE":
             index.throughput = copy.deepcopy(spec["ProvisionedThroughput"])
-    table.billing_mode = "PAY_PER_REQUEST" if new.get("BillingMode") == "PAY_PER_REQUEST" else "PROVISIONED"
+    ddb.record_billing_switch(table, _billing_mode(new))
+    table.billing_mode = _billing_mode(new)
     if new.get("ProvisionedThroughput"):
         table.throughput = {**new["ProvisionedThroughput"], "NumberOfDecreasesToday": 0}
     stream = new.get("StreamSpecification")

@@ -14,11 +14,21 @@ Contract (other test modules code against it; keep it stable):
       tool's clock to `strict_aws.clock.now`;
     - `backfill_seconds: float` — how long a GSI created (or deleted) on a live table stays
       CREATING (DELETING); 1 s by default, settable per test; `advance()` also ends it;
+    - `backfill_seconds_per_item: float` — added to `backfill_seconds` for each item of the table
+      (0 by default): a bigger table backfills longer;
     - `creating_with_indexes_limit: int` — how many tables with secondary indexes one stack
       operation may create in parallel (those not ordered by DependsOn or references); 25 by
       default, settable per test;
     - `fail_next(logical_id, message)` — the next stack execution (create, update or delete) that
       touches that resource fails there with that message, rolls back, and applies nothing;
+    - `fail_rollback(logical_id, message)` — rolling that resource back fails: a failed update that
+      touches it ends UPDATE_ROLLBACK_FAILED, until ContinueUpdateRollback skips it (or the test
+      fixes the cause: `del strict_aws.rollback_failures[logical_id]`);
+    - `stack_operation_seconds: float` — how long a stack operation stays `*_IN_PROGRESS` after the
+      call that started it returned (0 by default: over when the call returns);
+      an update then stays UPDATE_COMPLETE_CLEANUP_IN_PROGRESS as long, and deletes what left the
+      template at its end; `finish_operations(phases=None)` ends the operations under way now (every
+      phase, or the next `phases`);
     - `client(service)` — a boto3 client on the endpoint (no retries);
     - `stack_events(stack)` — the stack's events, oldest first, as dicts;
     - `resource_failures(stack)` — (logical id, status, reason) of the FAILED resource events;
@@ -58,6 +68,14 @@ class StrictAws:
         DOUBLE.backfill_seconds = seconds
 
     @property
+    def backfill_seconds_per_item(self) -> float:
+        return DOUBLE.backfill_seconds_per_item
+
+    @backfill_seconds_per_item.setter
+    def backfill_seconds_per_item(self, seconds: float) -> None:
+        DOUBLE.backfill_seconds_per_item = seconds
+
+    @property
     def creating_with_indexes_limit(self) -> int:
         return DOUBLE.creating_with_indexes_limit
 
@@ -65,8 +83,38 @@ class StrictAws:
     def creating_with_indexes_limit(self, limit: int) -> None:
         DOUBLE.creating_with_indexes_limit = limit
 
+    @property
+    def stack_operation_seconds(self) -> float:
+        return DOUBLE.stack_operation_seconds
+
+    @stack_operation_seconds.setter
+    def stack_operation_seconds(self, seconds: float) -> None:
+        DOUBLE.stack_operation_seconds = seconds
+
+    def finish_operations(self, phases: int | None = None) -> None:
+        DOUBLE.finish_operations(phases)
+
     def fail_next(self, logical_id: str, message: str) -> None:
         DOUBLE.failures[logical_id] = message
+
+    def fail_rollback(self, logical_id: str, message: str) -> None:
+        DOUBLE.rollback_failures[logical_id] = message
+
+    @property
+    def rollback_failures(self) -> dict[str, str]:
+        return DOUBLE.rollback_failures
+
+    def wait_stack_settled(self, stack: str, timeout: float = 30) -> str:
+        """Poll until the stack is no longer *_IN_PROGRESS; its status."""
+        cfn = self.client("cloudformation")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+            if not status.endswith("_IN_PROGRESS"):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stack {stack} still {status} after {timeout} s")
+            time.sleep(0.02)
 
     def client(self, service: str) -> Any:
         import boto3
@@ -115,4 +163,5 @@ def strict_aws(strict_aws_server):
     DOUBLE.backfill_seconds = DEFAULT_BACKFILL_SECONDS
     DOUBLE.active = True
     yield StrictAws(strict_aws_server)
+    DOUBLE.cancel_operations()
     DOUBLE.active = False

@@ -12,8 +12,8 @@ from typing import Any
 
 from ...errors import JobworkError
 from ..aws import aws_errors, error_code
-from ..events import Emit, Failed, StackEvent
-from ..gate import Refused
+from ..events import Emit, Failed, Note, StackEvent
+from ..gate import Overtaken
 from ..timing import TIMING
 from .read import stack_template
 from .template import MAX_INLINE_TEMPLATE, compact
@@ -26,6 +26,7 @@ STACK_WAIT_SECONDS = 24 * 3600
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
              "IMPORT_ROLLBACK_COMPLETE"}
 EMPTY_CHANGE_SET = ("didn't contain changes", "No updates are to be performed")
+_RERUN = "run deploy again: it plans from what is deployed now"
 WAITERS = {"CREATE": "stack_create_complete", "UPDATE": "stack_update_complete", "IMPORT": "stack_import_complete"}
 
 
@@ -52,7 +53,7 @@ class Stack:
 def refuse_in_progress(stack: dict, action: str) -> None:
     """A stack another operation is working on is reported, never touched."""
     status, name = stack["StackStatus"], stack["StackName"]
-    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+    if in_progress(stack):
         reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
         raise JobworkError(
             f"stack {name} is {status}{reason}: another operation is running on it; nothing was changed",
@@ -71,14 +72,86 @@ def check_status(stack: dict, env: str) -> None:
             f"stack {name} is ROLLBACK_COMPLETE: its creation failed and was rolled back, and CloudFormation "
             "cannot update a stack in this state",
             f"delete it with `jobwork-infra destroy --env {env}`, then deploy again")
-    if status == "UPDATE_ROLLBACK_FAILED":
-        raise JobworkError(
-            f"stack {name} is UPDATE_ROLLBACK_FAILED{reason}: a rollback could not finish",
-            f"fix the cause, then run `aws cloudformation continue-update-rollback --stack-name {name}`, "
-            "and deploy again")
     raise JobworkError(f"stack {name} is {status}{reason} and cannot be updated",
                        f"look at its events in the CloudFormation console; `jobwork-infra destroy --env {env}` "
                        "deletes it")
+
+
+def in_progress(stack: dict) -> bool:
+    """Another operation runs on the stack (REVIEW_IN_PROGRESS is a stack no operation works on)."""
+    return stack["StackStatus"].endswith("_IN_PROGRESS") and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
+
+
+# Every stack status that ends an operation (API_Stack.html, StackStatus), and REVIEW_IN_PROGRESS (a stack made by a
+# change set never executed: nothing runs on it). No botocore waiter waits for "any operation over":
+# stack_update_complete fails on UPDATE_ROLLBACK_COMPLETE, which ends another deploy's failed update as well as any.
+SETTLED = ("CREATE_COMPLETE", "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_COMPLETE",
+           "DELETE_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
+           "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_FAILED", "REVIEW_IN_PROGRESS")
+
+
+def settled_waiter(cfn: Any, delay: float, attempts: int) -> Any:
+    """A botocore waiter (the waiter model of botocore's own, version 2) on DescribeStacks until the stack's
+    operation is over; a stack deleted meanwhile ("does not exist": ValidationError) is over too."""
+    from botocore.waiter import WaiterModel, create_waiter_with_client
+
+    acceptors = [{"state": "success", "matcher": "path", "argument": "Stacks[0].StackStatus", "expected": status}
+                 for status in SETTLED]
+    acceptors.append({"state": "success", "matcher": "error", "expected": "ValidationError"})
+    model = WaiterModel({"version": 2, "waiters": {"StackOperationOver": {
+        "operation": "DescribeStacks", "delay": delay, "maxAttempts": attempts, "acceptors": acceptors}}})
+    return create_waiter_with_client("StackOperationOver", model, cfn)
+
+
+def wait_for_other_operation(cfn: Any, stack: dict, emit: Emit, timeout: float) -> None:
+    """Another deploy or a rollback is running on the stack: wait until it is over, showing its events.
+
+    CloudFormation runs one operation on a stack at a time: CreateChangeSet and UpdateStack are refused while it is
+    *_IN_PROGRESS ("Stack ... is in UPDATE_IN_PROGRESS state and can not be updated"; ansible amazon.aws#1910 waits
+    the same way), ExecuteChangeSet answers InvalidChangeSetStatus ("the stack status might be UPDATE_IN_PROGRESS",
+    API_ExecuteChangeSet.html). Waiting, then reading the stack again, is how a deploy queues behind another.
+    """
+    from botocore.exceptions import WaiterError
+
+    name = stack["StackName"]
+    reason = f" ({stack['StackStatusReason']})" if stack.get("StackStatusReason") else ""
+    emit(Note(f"stack {name} is {stack['StackStatus']}{reason}: another deploy or a rollback is running on it; "
+              "waiting for it to finish, then planning from what it leaves"))
+    progress = Progress(cfn, stack["StackId"], emit)
+    event = "after-call.cloudformation.DescribeStacks"
+    delay = TIMING.stack_poll
+    with aws_errors(f"reading stack {name}"):
+        progress.baseline()
+        cfn.meta.events.register(event, progress.poll)
+        try:
+            settled_waiter(cfn, delay, max(1, int(timeout // max(delay, 0.1)))).wait(StackName=stack["StackId"])
+        except WaiterError as exc:
+            if "Max attempts exceeded" not in str(exc):
+                raise
+            raise JobworkError(f"gave up waiting for stack {name} after {timeout:.0f} s (--timeout): another operation "
+                               "is still running on it; nothing was changed",
+                               "follow it in the CloudFormation console, and deploy again once it is over") from None
+        finally:
+            cfn.meta.events.unregister(event, progress.poll)
+
+
+def rollback_failures(cfn: Any, stack_id: str) -> list[tuple[str, str]]:
+    """The resources whose rollback failed in the stack's last rollback: (logical id, reason), oldest first.
+
+    Newest events first: the UPDATE_FAILED events after the stack's latest UPDATE_ROLLBACK_IN_PROGRESS are the
+    rollback's own failures (the update's failure that started the rollback came before it)."""
+    found: list[tuple[str, str]] = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id):
+        for event in page.get("StackEvents", []):
+            if event.get("ResourceType") == "AWS::CloudFormation::Stack":
+                if event.get("ResourceStatus") == "UPDATE_ROLLBACK_IN_PROGRESS":
+                    return found[::-1]
+                continue
+            if event.get("ResourceStatus") == "UPDATE_FAILED":
+                lid = event.get("LogicalResourceId", "")
+                if all(lid != known for known, _ in found):
+                    found.append((lid, event.get("ResourceStatusReason") or ""))
+    return found[::-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +231,10 @@ def failure(cfn: Any, stack_id: str, progress: Progress, what: str) -> JobworkEr
             final = stacks[0]["StackStatus"]
     except Exception:  # noqa: BLE001 — the failure above is what matters; the state is extra
         final = "unknown"
+    if final == "UPDATE_ROLLBACK_FAILED":
+        return JobworkError(f"{what} failed, and so did its rollback; the stack is now {final}",
+                            "it takes no update until the rollback is continued: run deploy again to see which "
+                            "resources and the continue-update-rollback command")
     return JobworkError(f"{what} failed; the stack is now {final}",
                         "fix the cause shown above and deploy again")
 
@@ -202,7 +279,7 @@ class ChangeSets:
         is then deleted and what it returns raised). FAILED is also how CloudFormation says "empty":
         the status reason tells which.
         """
-        from botocore.exceptions import ClientError, WaiterError
+        from botocore.exceptions import WaiterError
 
         cfn = self.cfn
         extra: dict = {}
@@ -213,11 +290,8 @@ class ChangeSets:
         body = json.dumps(template, indent=1, sort_keys=False)
         if len(body.encode()) > MAX_INLINE_TEMPLATE:
             body = compact(template)  # whitespace alone must not force S3
-        with aws_errors(f"creating change set {name} on stack {stack}"):
-            created = cfn.create_change_set(
-                StackName=stack, ChangeSetName=name, ChangeSetType=kind, Capabilities=CAPABILITIES,
-                Description=summary[:1024], **self._template_argument(stack, body, upload_key or name), **extra)
-        change_set, stack_id = created["Id"], created["StackId"]
+        change_set, stack_id = self._create(stack, name, kind, summary,
+                                            {**self._template_argument(stack, body, upload_key or name), **extra})
         try:
             cfn.get_waiter("change_set_create_complete").wait(
                 ChangeSetName=change_set, StackName=stack_id,
@@ -245,18 +319,48 @@ class ChangeSets:
         progress = Progress(cfn, stack_id, self.emit)
         with aws_errors(f"executing change set {name}"):
             progress.baseline()
-            try:
-                cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
-            except ClientError as exc:
-                if error_code(exc) != "ChangeSetNotFound":
-                    raise
-                # Another change set of the stack was executed since this one was made: CloudFormation
-                # deleted this one with the others (AWS CloudFormation User Guide, change sets).
-                raise Refused("R010", f"stack {stack} was updated by another deploy after change set {name} was "
-                              "made (CloudFormation deleted it); nothing of this step was applied",
-                              "run deploy again: it plans from what is deployed now") from None
+            self._execute(stack, name, change_set, stack_id)
             ok = wait_stack(cfn, WAITERS[kind], stack_id, progress, self.timeout)
         return ChangeSetRun("complete" if ok else "failed", cfn, stack_id, progress)
+
+    def _create(self, stack: str, name: str, kind: str, summary: str, arguments: dict) -> tuple[str, str]:
+        """CreateChangeSet; (change set id, stack id). Overtaken when another operation runs on the stack."""
+        from botocore.exceptions import ClientError
+
+        with aws_errors(f"creating change set {name} on stack {stack}"):
+            try:
+                created = self.cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType=kind,
+                                                     Capabilities=CAPABILITIES, Description=summary[:1024],
+                                                     **arguments)
+            except ClientError as exc:
+                message = exc.response.get("Error", {}).get("Message", "")
+                if "_IN_PROGRESS state" not in message:
+                    raise
+                # Another deploy's update started after this deploy read the stack ("Stack ... is in
+                # UPDATE_IN_PROGRESS state and can not be updated").
+                raise Overtaken(f"another operation started on stack {stack} after this deploy read it ({message}); "
+                                "nothing of this step was applied", _RERUN) from None
+        return created["Id"], created["StackId"]
+
+    def _execute(self, stack: str, name: str, change_set: str, stack_id: str) -> None:
+        """ExecuteChangeSet; Overtaken when another deploy's execute came first (this change set is gone) or another
+        operation runs on the stack."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.cfn.execute_change_set(ChangeSetName=change_set, StackName=stack_id)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidChangeSetStatus":
+                # "the stack status might be UPDATE_IN_PROGRESS" (API_ExecuteChangeSet.html): another
+                # operation runs on the stack; when it ends, this change set is stale or gone.
+                raise Overtaken(f"another operation is running on stack {stack} (change set {name} cannot be "
+                                "executed now); nothing of this step was applied", _RERUN) from None
+            if error_code(exc) != "ChangeSetNotFound":
+                raise
+            # Another change set of the stack was executed since this one was made: CloudFormation
+            # deleted this one with the others (AWS CloudFormation User Guide, change sets).
+            raise Overtaken(f"stack {stack} was updated by another deploy after change set {name} was "
+                            "made (CloudFormation deleted it); nothing of this step was applied", _RERUN) from None
 
     def _template_argument(self, stack: str, body: str, upload_key: str) -> dict:
         """TemplateBody, or for templates over CloudFormation's inline limit a TemplateURL in S3."""

@@ -28,6 +28,7 @@ from ...changes import Plan, Severity, Step
 from ...diff import gsi_operations
 from ...drift import DriftReport, find_drift
 from ...errors import Blocked, JobworkError
+from ...followup import Invocation
 from ...model import ResolvedSchema, Table, effective_option
 from ...project import Project
 from .. import DeployRequest
@@ -35,7 +36,7 @@ from ..adopt import Adoption, announce, gate_adoption
 from ..aws import TABLE_TYPE, Lazy, aws_errors, aws_session, describe_table_or_none
 from ..dynamodb import Sources
 from ..events import Emit, Note, Outputs
-from ..gate import Refused
+from ..gate import Overtaken, Refused, refuse_rollback_failed
 from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
@@ -57,7 +58,10 @@ from .stack import (
     Stack,
     check_status,
     failure,
+    in_progress,
     refuse_in_progress,
+    rollback_failures,
+    wait_for_other_operation,
     wait_stack,
 )
 from .template import (
@@ -153,9 +157,10 @@ class StackReading:
 class CloudFormationTarget:
     """One stack of an environment, as the deploy flow's target."""
 
-    # CloudFormation never replaces a table that keeps its name. The deploy lock is per machine
-    # (deploy/lock.py); deploys from elsewhere are kept apart by CloudFormation itself, which refuses
-    # to update a stack while an update is in progress.
+    # CloudFormation never replaces a table that keeps its name. The lock across machines is the stack
+    # itself (docs/deploy.md, "Two deploys of one stack"): one operation at a time, a change set that
+    # another execute made stale is deleted, and the deploy serial in the template's Metadata is
+    # compared right before execute. deploy/lock.py only keeps two deploys of one checkout apart.
     capabilities = Capabilities(lock_scope="cloudformation", replaces_in_place=False, ttl_cool_down=True,
                                 migrates=True)
 
@@ -222,6 +227,17 @@ class CloudFormationTarget:
         if destroying:
             refuse_in_progress(reading.described, "destroy")
         else:
+            if in_progress(reading.described):  # another deploy or a rollback: wait it out, then plan from what it left
+                wait_for_other_operation(self.cfn, reading.described, self.emit, self._timeout())
+                with aws_errors(f"reading stack {head.stack_name}"):
+                    reading.described = self.stack.describe()
+                if reading.described is None:
+                    return DeployedState(None, where, private=reading)
+            if reading.described["StackStatus"] == "UPDATE_ROLLBACK_FAILED":
+                with aws_errors(f"reading the events of stack {head.stack_name}"):
+                    stuck = rollback_failures(self.cfn, reading.described["StackId"])
+                refuse_rollback_failed(head.stack_name, reading.described.get("StackStatusReason") or "", stuck,
+                                       Invocation.of(self.request))
             check_status(reading.described, self.request.env)
         reading.exists = reading.described["StackStatus"] != "REVIEW_IN_PROGRESS"
         if not reading.exists:
@@ -344,12 +360,16 @@ class CloudFormationTarget:
                                  if k in old and gsi_operations(old[k], t)]
         serial = serial_of(reading.current or {})
         meta[SERIAL_RECORD] = serial + 1  # every apply: a saved plan applies once
-        run = self._change_sets().run(
-            self.stack.name, body, "UPDATE" if reading.exists else "CREATE", step.summary,
-            name=f"jobwork-infra-{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}",
-            upload_key=step.target.schema_hash, rejected=self._rejected,
-            guard=lambda changes, name: self._guard(changes, name, step, before,
-                                                    serial if reading.exists else None))
+        try:
+            run = self._change_sets().run(
+                self.stack.name, body, "UPDATE" if reading.exists else "CREATE", step.summary,
+                name=f"jobwork-infra-{step.number}-{step.target.schema_hash[:8]}-{int(time.time())}",
+                upload_key=step.target.schema_hash, rejected=self._rejected,
+                guard=lambda changes, name: self._guard(changes, name, step, before,
+                                                        serial if reading.exists else None))
+        except Overtaken as exc:
+            exc.step = step.number  # nothing of this step applied: the flow may plan again (flow.replan)
+            raise
         if run.outcome == "failed":
             raise run.failure(f"{'update' if reading.exists else 'creation'} of stack {self.stack.name}")
         done = run.outcome == "complete"
@@ -412,7 +432,8 @@ class CloudFormationTarget:
         before execute, the stack still at the deploy serial this deploy planned from.
 
         Two deploys from two machines (two CI runners) may both read the stack before either applies: the
-        deploy lock is per machine. The change set of the second is computed against the stack as the first
+        deploy lock is per machine, and this check is the stack's part of the lock across machines
+        (docs/deploy.md, "Two deploys of one stack"). The change set of the second is computed against the stack as the first
         left it, so executing it would undo the first's change. Checked after the change set is made: an
         execute of another change set after this check deletes this one ("After you execute a change set,
         CloudFormation removes all change sets associated with the stack", AWS CloudFormation User Guide,
@@ -420,13 +441,11 @@ class CloudFormationTarget:
         """
         now = serial_of(self.stack.template()) if serial is not None else None  # None: a stack being created
         if now != serial:
-            return Refused(
-                "R010",
+            return Overtaken(
                 f"stack {self.stack.name} was updated by another deploy (deploy serial {serial} when this deploy read "
                 f"it, {now} now) before step {step.number} ran. Change set {name} was deleted; nothing of step "
                 f"{step.number} was applied",
-                "run deploy again: it plans from what is deployed now (another machine may be deploying this "
-                "environment: the deploy lock is per machine)")
+                "run deploy again: it plans from what is deployed now", step.number)
         unexpected = unexpected_replacements(changes, step, before)
         if not unexpected:
             return None

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...errors import JobworkError
+from ...fsio import atomic_write
 
 ENGINES = ("dynamodb-local", "moto")
 DEFAULT_ENGINE = "dynamodb-local"
@@ -169,14 +170,14 @@ def _read_state(root) -> EngineState | None:
 
 
 def _write_state(root, state: EngineState) -> None:
+    """The state file, through atomic_write (temporary file, fsync, rename): a full disk or a kill leaves the
+    previous state file whole, never a truncated one that `status` would then forget."""
     path = _state_path(root)
-    tmp = path.with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
-        tmp.replace(path)
-    except IsADirectoryError:
+    if path.is_dir():
         raise JobworkError(f"{path} is a directory, but it should be the engine's state file",
-                           f"remove it (`rm -r {path}`) and start again") from None
+                           f"remove it (`rm -r {path}`) and start again")
+    try:
+        atomic_write(path, json.dumps(asdict(state), indent=2) + "\n", within=state_dir(root))
     except OSError as exc:
         raise _unusable_state_dir(state_dir(root), exc) from None
 
