@@ -213,8 +213,8 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D411", "version_changed", S, "optimistic versions turned on or off",
                "optimistic versions are turned {after} in the generated data layer (items are not rewritten)"),
     # Registered table options (table_options.py): their kinds come from the registry.
-    *[ChangeKind(o.change.code, o.change.kind, Severity[o.change.severity], o.change.title, o.change.statement)
-      for o in TABLE_OPTIONS],
+    *[ChangeKind(c.code, c.kind, Severity[c.severity], c.title, c.statement)
+      for o in TABLE_OPTIONS for c in o.changes],
 ]}
 
 ORDER = {kind: n for n, kind in enumerate(KINDS)}
@@ -471,7 +471,8 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     for option in TABLE_OPTIONS:
         before, after = getattr(old, option.field), getattr(new, option.field)
         if before != after:
-            add(option.change.kind, option.field.replace("_", " "), before=before, after=after)
+            add(option.change_between(before, after).kind, option.field.replace("_", " "), before=before,
+                after=after)
     if old.deletion_protection != new.deletion_protection:
         add("deletion_protection_changed", "deletion protection", before=old.deletion_protection,
             after=new.deletion_protection)

@@ -151,8 +151,9 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
                           ("point_in_time_recovery", t.point_in_time_recovery),
                           ("deletion_protection", t.deletion_protection),
                           *[(o.field, getattr(t, o.field)) for o in TABLE_OPTIONS]):
-        if value != default(option):
-            entry[option] = value
+        if value != default(option) and value is not None:
+            # A structured option (on_demand_throughput, warm_throughput) as a flow map, like capacity.
+            entry[option] = _flow(value.model_dump(exclude_none=True)) if hasattr(value, "model_dump") else value
     if t.billing == "provisioned" and t.capacity != default("capacity"):
         entry["capacity"] = _capacity(t.capacity)
     if t.encryption != default("encryption"):

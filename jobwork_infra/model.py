@@ -19,7 +19,15 @@ from pydantic_core import PydanticCustomError
 
 from .errors import Diagnostic, Severity
 from .load import Document, did_you_mean
-from .table_options import CONTRIBUTOR_INSIGHTS, TABLE_OPTIONS, option_values
+from .table_options import (
+    CONTRIBUTOR_INSIGHTS,
+    ON_DEMAND_THROUGHPUT,
+    TABLE_OPTIONS,
+    WARM_THROUGHPUT,
+    OnDemandThroughput,
+    WarmThroughput,
+    option_values,
+)
 
 AttributeType = Literal[
     "string", "number", "binary", "boolean", "list", "map", "string_set", "number_set", "binary_set",
@@ -208,6 +216,9 @@ class TableOptions(_Model):
     point_in_time_recovery: bool | None = Field(default=None, description="Continuous backups for restoring to "
                                                 "any second of the last 35 days (default off).")
     contributor_insights: bool | None = Field(default=None, description=CONTRIBUTOR_INSIGHTS.description)
+    on_demand_throughput: OnDemandThroughput | None = Field(default=None,
+                                                            description=ON_DEMAND_THROUGHPUT.description)
+    warm_throughput: WarmThroughput | None = Field(default=None, description=WARM_THROUGHPUT.description)
     deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
                                              "while on (default off).")
     removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
@@ -520,6 +531,8 @@ class ResolvedTable(_Model):
     # Registered table options (table_options.py). Left out of the dump at their defaults, as
     # generation is, so tables that do not set them keep their schema hash.
     contributor_insights: bool = False
+    on_demand_throughput: OnDemandThroughput | None = None
+    warm_throughput: WarmThroughput | None = None
 
     def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
         """Attribute name → its scope, for every attribute declared `unique`."""
@@ -711,7 +724,9 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         generation=table.generation,
         version=table.version,
         tenant_access=table.tenant_access,
-        **option_values(option),
+        **{**option_values(option),
+           # An on-demand maximum means nothing to a provisioned table (rule C107 says so where it is set).
+           **({"on_demand_throughput": None} if billing == "provisioned" else {})},
     )
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 
 @dataclass(frozen=True)
 class OptionChange:
@@ -34,6 +36,8 @@ class OptionChange:
     title: str
     statement: str             # over {before} and {after}
     source: str                # where AWS documents the update behaviour
+    # AWS refuses the change itself (deploy/gate.py R026 stops it before anything is applied).
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,41 @@ class TableOption:
     to_cfn: Callable[[Any], Any]                       # model value -> the property's value
     from_cfn: Callable[[Any], Any]                     # the property's value in a template (absent: None)
     read_live: Callable[[Any, dict], Any]              # (DynamoDB client, DescribeTable's Table) -> value
+    #                                                    or NOT_REPORTED
     apply_live: Callable[[Any, str, Any], None]        # (client, table name, value): set it on a live table
     feature: str                                       # how the local engine's note names it
     property_rows: tuple[str, ...]                     # table_properties.py paths this option models
+    # Where one option has more than one kind of change (raising vs lowering): every kind, and which
+    # one a change from `before` to `after` is (its `kind`). Unset: `change` alone.
+    more_changes: tuple[OptionChange, ...] = ()
+    change_of: Callable[[Any, Any], str] | None = None
+    # (value DynamoDB reported, value the schema or template holds) -> the value to compare with it.
+    # Unset: the reported value. For a setting AWS only ever raises (warm throughput) a live value at
+    # or above the wanted one satisfies it.
+    settle: Callable[[Any, Any], Any] | None = None
+    # Read from DescribeTable's own answer, where AWS leaves a setting at its default out (as it does
+    # TableClassSummary): not reported by AWS is the default; by another engine, unknown.
+    described: bool = False
+
+    @property
+    def changes(self) -> tuple[OptionChange, ...]:
+        return (self.change, *self.more_changes)
+
+    def change_between(self, before: Any, after: Any) -> OptionChange:
+        kind = self.change_of(before, after) if self.change_of else self.change.kind
+        return next(c for c in self.changes if c.kind == kind)
+
+
+# What read_live returns when the engine's answer does not carry the setting at all (DynamoDB Local
+# has no OnDemandThroughput or WarmThroughput in DescribeTable): not reported, which is not "unset".
+NOT_REPORTED: Any = type("NotReported", (), {"__repr__": lambda self: "NOT_REPORTED"})()
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __str__(self) -> str:   # as deploy's progress lines and the diff show it: "max_read=100"
+        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items())
 
 
 def _true(value: Any) -> bool:
@@ -102,13 +138,231 @@ CONTRIBUTOR_INSIGHTS = TableOption(
 )
 
 
-TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS,)
+# ---------------------------------------------------------------------------------------------
+# on_demand_throughput
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-table-ondemandthroughput.html
+# (MaxReadRequestUnits, MaxWriteRequestUnits: minimum 1, -1 removes the maximum; update requires no
+# interruption) and https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_OnDemandThroughput.html.
+# Requests above a maximum are throttled, so setting or lowering one is a change to know (ONLINE);
+# raising or removing every maximum only lets more through (SAFE).
+_ON_DEMAND_SOURCE = ("CloudFormation reference, AWS::DynamoDB::Table OnDemandThroughput (update requires no "
+                     "interruption; -1 removes a maximum); DynamoDB API OnDemandThroughput")
+_NO_MAXIMUM = -1
+
+
+class OnDemandThroughput(_Value):
+    """The most request units per second an on-demand table may use; requests above are throttled."""
+
+    max_read: int | None = Field(default=None, ge=1, description="Maximum read request units per second "
+                                 "(unset: no maximum).")
+    max_write: int | None = Field(default=None, ge=1, description="Maximum write request units per second "
+                                  "(unset: no maximum).")
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> OnDemandThroughput:
+        if self.max_read is None and self.max_write is None:
+            raise ValueError("set max_read, max_write or both (leave on_demand_throughput out for no maximum)")
+        return self
+
+
+def _units(value: Any) -> int | None:
+    # A maximum in a template or a DescribeTable answer; -1 (or nothing) is "no maximum".
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number == _NO_MAXIMUM else number
+
+
+def _on_demand_from(spec: Any) -> OnDemandThroughput | None:
+    if not isinstance(spec, dict):
+        return None
+    read, write = _units(spec.get("MaxReadRequestUnits")), _units(spec.get("MaxWriteRequestUnits"))
+    return None if read is None and write is None else OnDemandThroughput(max_read=read, max_write=write)
+
+
+def _on_demand_to(value: OnDemandThroughput | None) -> dict:
+    # Both maximums always written, an unset one as -1: an omitted one would leave whatever maximum
+    # the table had (the API's "must specify MaxReadRequestUnits, MaxWriteRequestUnits, or both").
+    value = value or OnDemandThroughput.model_construct(max_read=None, max_write=None)
+    return {"MaxReadRequestUnits": _NO_MAXIMUM if value.max_read is None else value.max_read,
+            "MaxWriteRequestUnits": _NO_MAXIMUM if value.max_write is None else value.max_write}
+
+
+def _on_demand_live(client: Any, description: dict) -> OnDemandThroughput | None:
+    if "OnDemandThroughput" not in description:
+        return NOT_REPORTED
+    return _on_demand_from(description["OnDemandThroughput"])
+
+
+def _on_demand_apply(client: Any, name: str, value: OnDemandThroughput | None) -> None:
+    client.update_table(TableName=name, OnDemandThroughput=_on_demand_to(value))
+
+
+def _looser(before: int | None, after: int | None) -> bool:
+    return after is None or (before is not None and after >= before)
+
+
+def _on_demand_change(before: OnDemandThroughput | None, after: OnDemandThroughput | None) -> str:
+    b = before or OnDemandThroughput.model_construct(max_read=None, max_write=None)
+    a = after or OnDemandThroughput.model_construct(max_read=None, max_write=None)
+    raised = _looser(b.max_read, a.max_read) and _looser(b.max_write, a.max_write)
+    return "on_demand_throughput_raised" if raised else "on_demand_throughput_changed"
+
+
+ON_DEMAND_THROUGHPUT = TableOption(
+    field="on_demand_throughput",
+    default=None,
+    description=("On-demand tables only: the most read/write request units per second the table may use "
+                 "({max_read: N, max_write: N}; requests above are throttled; default: no maximum)."),
+    cfn_property="OnDemandThroughput",
+    change=OptionChange("D317", "on_demand_throughput_changed", "ONLINE", "on-demand maximum set or lowered",
+                        "the on-demand maximum goes from {before} to {after}: requests above it are throttled",
+                        _ON_DEMAND_SOURCE),
+    more_changes=(OptionChange("D413", "on_demand_throughput_raised", "SAFE", "on-demand maximum raised or removed",
+                               "the on-demand maximum goes from {before} to {after} (more requests are let through)",
+                               _ON_DEMAND_SOURCE),),
+    change_of=_on_demand_change,
+    to_cfn=_on_demand_to,
+    from_cfn=_on_demand_from,
+    read_live=_on_demand_live,
+    apply_live=_on_demand_apply,
+    feature="on-demand maximum throughput",
+    described=True,
+    property_rows=("OnDemandThroughput", "OnDemandThroughput.MaxReadRequestUnits",
+                   "OnDemandThroughput.MaxWriteRequestUnits"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# warm_throughput
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-table-warmthroughput.html
+# (ReadUnitsPerSecond, WriteUnitsPerSecond: minimum 1; update requires no interruption);
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html: every table
+# has a warm throughput (from its history: an on-demand table starts at 12,000 reads / 4,000 writes);
+# it can be increased ahead of a peak, is billed when increased, and "once increased, warm throughput
+# cannot be decreased" (the Japanese edition says it in as many words); the update is asynchronous
+# (UPDATING, then ACTIVE: .../update-warm-throughput.html).
+_WARM_SOURCE = ("CloudFormation reference, AWS::DynamoDB::Table WarmThroughput (update requires no interruption); "
+                "DynamoDB developer guide, Understanding warm throughput (can be increased, never decreased; "
+                "billed when increased)")
+
+
+class WarmThroughput(_Value):
+    """A floor of reads and writes per second the table serves at once (pre-warming); AWS only raises it."""
+
+    read: int | None = Field(default=None, ge=1, description="Read units per second the table serves at once.")
+    write: int | None = Field(default=None, ge=1, description="Write units per second the table serves at once.")
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> WarmThroughput:
+        if self.read is None and self.write is None:
+            raise ValueError("set read, write or both (leave warm_throughput out to keep what the table has)")
+        return self
+
+
+def _warm_from(spec: Any) -> WarmThroughput | None:
+    if not isinstance(spec, dict):
+        return None
+    read, write = _units(spec.get("ReadUnitsPerSecond")), _units(spec.get("WriteUnitsPerSecond"))
+    return None if read is None and write is None else WarmThroughput(read=read, write=write)
+
+
+def _warm_to(value: WarmThroughput | None) -> dict:
+    # Only what the schema sets: an unset direction keeps the table's own warm throughput.
+    if value is None:
+        return {}
+    return {k: v for k, v in (("ReadUnitsPerSecond", value.read), ("WriteUnitsPerSecond", value.write))
+            if v is not None}
+
+
+def _warm_live(client: Any, description: dict) -> WarmThroughput | None:
+    # DescribeTable's TableWarmThroughputDescription (Status aside); absent on engines without it.
+    if "WarmThroughput" not in description:
+        return NOT_REPORTED
+    return _warm_from(description["WarmThroughput"])
+
+
+def _warm_apply(client: Any, name: str, value: WarmThroughput | None) -> None:
+    if value is not None:   # nothing to do when the schema stops managing it: AWS keeps the value
+        client.update_table(TableName=name, WarmThroughput=_warm_to(value))
+
+
+def _covers(live: int | None, wanted: int | None) -> bool:
+    return wanted is None or (live is not None and live >= wanted)
+
+
+def _warm_settle(live: WarmThroughput | None, wanted: WarmThroughput | None) -> WarmThroughput | None:
+    """A warm throughput is a floor, and DynamoDB raises it by itself as traffic grows: a live value
+    at or above the wanted one is what was asked (no drift); below it, the live value of the
+    directions the schema sets (a drift naming the shortfall). Nothing wanted: nothing to compare."""
+    if wanted is None:
+        return None
+    if live is not None and _covers(live.read, wanted.read) and _covers(live.write, wanted.write):
+        return wanted
+    read = live.read if live and wanted.read is not None else None
+    write = live.write if live and wanted.write is not None else None
+    return None if read is None and write is None else WarmThroughput(read=read, write=write)
+
+
+def _lower(before: int | None, after: int | None) -> bool:
+    return before is not None and after is not None and after < before
+
+
+def _warm_change(before: WarmThroughput | None, after: WarmThroughput | None) -> str:
+    if after is None:
+        return "warm_throughput_unmanaged"
+    if before is not None and (_lower(before.read, after.read) or _lower(before.write, after.write)):
+        return "warm_throughput_lowered"
+    return "warm_throughput_raised"
+
+
+WARM_THROUGHPUT = TableOption(
+    field="warm_throughput",
+    default=None,
+    description=("Pre-warming: the reads/writes per second the table serves at once ({read: N, write: N}); "
+                 "AWS bills the increase and never lowers it again (default: what the table has)."),
+    cfn_property="WarmThroughput",
+    change=OptionChange("D318", "warm_throughput_raised", "ONLINE", "warm throughput raised",
+                        "the warm throughput goes from {before} to {after} (asynchronous; the increase is billed; "
+                        "AWS cannot lower it again)", _WARM_SOURCE),
+    more_changes=(
+        OptionChange("D414", "warm_throughput_unmanaged", "SAFE", "warm throughput left to the table",
+                     "warm throughput is no longer set ({before} before): the table keeps what it has, as AWS "
+                     "cannot lower it", _WARM_SOURCE),
+        OptionChange("D319", "warm_throughput_lowered", "ONLINE", "warm throughput lowered (refused)",
+                     "the warm throughput would go from {before} down to {after}: AWS cannot lower warm throughput, "
+                     "so deploy refuses it (R026); set it back, or remove warm_throughput to stop managing it",
+                     _WARM_SOURCE, refused=True),
+    ),
+    change_of=_warm_change,
+    settle=_warm_settle,
+    to_cfn=_warm_to,
+    from_cfn=_warm_from,
+    read_live=_warm_live,
+    apply_live=_warm_apply,
+    feature="warm throughput",
+    described=True,
+    property_rows=("WarmThroughput", "WarmThroughput.ReadUnitsPerSecond", "WarmThroughput.WriteUnitsPerSecond"),
+)
+
+
+TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS, ON_DEMAND_THROUGHPUT, WARM_THROUGHPUT)
 BY_FIELD: dict[str, TableOption] = {o.field: o for o in TABLE_OPTIONS}
+# Changes AWS refuses outright: deploy refuses them before anything is applied (gate.py R026).
+REFUSED_KINDS: frozenset[str] = frozenset(c.kind for o in TABLE_OPTIONS for c in o.changes if c.refused)
 
 
 def option_values(get: Callable[[str], Any]) -> dict[str, Any]:
     """{field: value} for every registered option, each from `get(field)`."""
     return {o.field: get(o.field) for o in TABLE_OPTIONS}
+
+
+def settled(option: TableOption, live: Any, wanted: Any) -> Any:
+    """The live value as compared with `wanted` (the schema's, or the template's): TableOption.settle."""
+    return option.settle(live, wanted) if option.settle else live
 
 
 def options_from_template(props: dict) -> dict[str, Any]:
@@ -130,8 +384,9 @@ def options_to_template(table: Any) -> dict[str, Any]:
 
 def options_markdown() -> str:
     """The rows docs/schema.md's table-option table carries."""
-    lines = ["| option | default | CloudFormation property | change kind | AWS source |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| option | default | CloudFormation property | change kinds | AWS source |", "| --- | --- | --- | --- | --- |"]
     for o in TABLE_OPTIONS:
-        lines.append(f"| `{o.field}` | `{str(o.default).lower()}` | `{o.cfn_property}` | "
-                     f"{o.change.code} {o.change.severity} | {o.change.source} |")
+        kinds = ", ".join(f"{c.code} {c.severity}{' (refused: R026)' if c.refused else ''}" for c in o.changes)
+        lines.append(f"| `{o.field}` | `{'none' if o.default is None else str(o.default).lower()}` | "
+                     f"`{o.cfn_property}` | {kinds} | {o.change.source} |")
     return "\n".join(lines) + "\n"

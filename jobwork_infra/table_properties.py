@@ -147,10 +147,9 @@ def _rows() -> list[Property]:
     modelled("LocalSecondaryIndexes[].Projection.NonKeyAttributes[]",
              "`projection: [a, b]` (key attributes allowed: rule I107 warns)")
     modelled("LocalSecondaryIndexes[].Projection.ProjectionType", "`projection: all | keys_only | [list]`")
-    refused("OnDemandThroughput", _NOT_YET.format(what="on-demand maximum throughput"),
-            "remove the maximum (-1) in the source app, or leave the table where it is", matters=_limited)
-    part_of("OnDemandThroughput.MaxReadRequestUnits", "OnDemandThroughput")
-    part_of("OnDemandThroughput.MaxWriteRequestUnits", "OnDemandThroughput")
+    modelled("OnDemandThroughput", "`on_demand_throughput` (table_options.py)")
+    modelled("OnDemandThroughput.MaxReadRequestUnits", "`on_demand_throughput.max_read` (-1: unset)")
+    modelled("OnDemandThroughput.MaxWriteRequestUnits", "`on_demand_throughput.max_write` (-1: unset)")
     modelled("PointInTimeRecoverySpecification", "`point_in_time_recovery`")
     modelled("PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", "`point_in_time_recovery: true`")
     refused("PointInTimeRecoverySpecification.RecoveryPeriodInDays",
@@ -190,11 +189,9 @@ def _rows() -> list[Property]:
                   "Projection.ProjectionType", "SearchSchema[]", "SearchSchema[].AttributeName",
                   "SearchSchema[].SearchSchemaElementType", "VectorAttribute", "VectorAttribute.AttributeName"):
         part_of(f"VectorIndexes[].{field}", "VectorIndexes[]")
-    refused("WarmThroughput", _NOT_YET.format(what="warm throughput"),
-            "remove it from the source app's template (AWS keeps the warm throughput the table has), or leave "
-            "the table where it is")
-    part_of("WarmThroughput.ReadUnitsPerSecond", "WarmThroughput")
-    part_of("WarmThroughput.WriteUnitsPerSecond", "WarmThroughput")
+    modelled("WarmThroughput", "`warm_throughput` (table_options.py; a live value at or above it satisfies it)")
+    modelled("WarmThroughput.ReadUnitsPerSecond", "`warm_throughput.read`")
+    modelled("WarmThroughput.WriteUnitsPerSecond", "`warm_throughput.write`")
     return rows
 
 

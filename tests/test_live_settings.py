@@ -29,8 +29,9 @@ def test_each_setting_the_schema_cannot_keep_is_named(strict_aws):
     ddb.enable_kinesis_streaming_destination(TableName="busy", StreamArn="arn:aws:kinesis:us-east-1:123456789012:stream/s")
     ddb.put_resource_policy(ResourceArn=table["TableArn"], Policy='{"Version": "2012-10-17", "Statement": []}')
     found = read_live_settings(ddb, ddb.describe_table(TableName="busy")["Table"], pitr_period=7)
+    # The table's own on-demand maximum is modelled (on_demand_throughput, table_options.py): not refused.
     assert [r.path for r in found.refusals] == [
-        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification", "OnDemandThroughput",
+        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
         "KinesisStreamSpecification", "ResourcePolicy", "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
     assert all(r.property.reason and r.property.way_forward for r in found.refusals)
 
@@ -70,9 +71,11 @@ def test_import_by_name_writes_what_the_schema_cannot_keep_as_a_comment(strict_a
     result = CliRunner().invoke(app, ["import", "--env", "dev", "--endpoint-url", strict_aws.endpoint,
                                       "--schema", str(project_schema), "busy"])
     assert result.exit_code == 0, result.output
-    assert "# not kept by the schema yet: OnDemandThroughput: the schema language has no" in result.output
-    # Contributor insights are modelled (table_options.py): written as the option, not as a comment.
+    # Contributor insights and the on-demand maximum are modelled (table_options.py): written as
+    # options, not as comments.
     assert "    contributor_insights: true\n" in result.output
+    assert "    on_demand_throughput: {max_read: 100, max_write: 50}\n" in result.output
+    assert "not kept by the schema yet: OnDemandThroughput" not in result.output
     assert "not kept by the schema yet: ContributorInsightsSpecification" not in result.output
 
 

@@ -89,9 +89,10 @@ def _refused(name: str, context: StackContext) -> list[str]:
 
 
 def test_contributor_insights_and_on_demand_and_warm_throughput_are_refused_by_name():
-    # The table's contributor insights switch is modelled (table_options.py); its THROTTLED_KEYS mode is not.
+    # The table's contributor insights switch, on-demand maximum and warm throughput are modelled
+    # (table_options.py); the THROTTLED_KEYS mode and the per-index settings are not.
     assert _refused("insights_and_throughput.yaml", StackContext("events")) == [
-        "ContributorInsightsSpecification.Mode", "OnDemandThroughput", "WarmThroughput",
+        "ContributorInsightsSpecification.Mode",
         "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
         "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
 
@@ -130,6 +131,6 @@ def test_an_unresolved_value_of_a_refused_property_is_refused():
     from jobwork_infra.errors import Location
 
     unknown = Unresolved("F102", Location("t.yaml", 3, 4), "Fn::ImportValue")
-    spec = {"OnDemandThroughput": {"MaxReadRequestUnits": unknown}}
+    spec = {"GlobalSecondaryIndexes": [{"IndexName": "g", "OnDemandThroughput": {"MaxReadRequestUnits": unknown}}]}
     assert [r.path for r in refusals(spec, unresolved=lambda v: isinstance(v, Unresolved))] == [
-        "OnDemandThroughput"]
+        "GlobalSecondaryIndexes(g).OnDemandThroughput"]

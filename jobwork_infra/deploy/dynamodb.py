@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..followup import Invocation
 from ..model import TOOL_TABLE_PREFIX, ResolvedSchema
-from ..table_options import TABLE_OPTIONS
+from ..table_options import NOT_REPORTED, TABLE_OPTIONS
 from .aws import describe_table_or_none, is_unsupported
 from .shapes import LiveTable
 
@@ -51,8 +51,9 @@ def live_table(client: Any, description: dict, *, aws: bool = False) -> LiveTabl
         pitr = status == "ENABLED"
     options = {}
     for option in TABLE_OPTIONS:  # table_options.py: each read where the engine has it
-        value = _optional(lambda option=option: option.read_live(client, description), lacking=_LACKING_ACTION)
-        if value is not None:
+        value = _optional(lambda option=option: option.read_live(client, description), lacking=_LACKING_ACTION,
+                          absent=NOT_REPORTED)
+        if value is not NOT_REPORTED:
             options[option.field] = value
     return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws, options)
 
@@ -66,14 +67,14 @@ def list_table_names(client: Any) -> list[str]:
 _LACKING_ACTION = ("500", "InternalFailure")
 
 
-def _optional(call, lacking: tuple[str, ...] = ()):
-    """A call for a feature some engines lack (DynamoDB Local: tags): None instead of a failure."""
+def _optional(call, lacking: tuple[str, ...] = (), absent: Any = None):
+    """A call for a feature some engines lack (DynamoDB Local: tags): `absent` instead of a failure."""
     try:
         return call()
     except ClientError as exc:
         if is_unsupported(exc) or (lacking and (exc.response.get("Error", {}).get("Code", "") in lacking
                                                 or "not implemented" in str(exc).lower())):
-            return None
+            return absent
         raise
 
 

@@ -16,6 +16,7 @@ from ..drift import DriftReport
 from ..errors import Blocked
 from ..followup import Invocation, command
 from ..model import ResolvedSchema
+from ..table_options import REFUSED_KINDS
 from .target import Capabilities, StackRun
 
 _DDB = "https://docs.aws.amazon.com/amazondynamodb/latest"
@@ -83,6 +84,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
     Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
             "verified", f"{_DDB}/developerguide/TTL.html"),
+    Refusal("R026", "option-not-lowerable", "asking AWS for a change it refuses outright, which would fail "
+            "half-way through an update (lowering a table's warm throughput: once increased it cannot be decreased)",
+            f"{_DDB}/developerguide/warm-throughput.html"),
 )}
 
 
@@ -115,6 +119,7 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
               live_problems: Callable[[], list[tuple[str, str]]], rerun: Invocation | None = None) -> None:
     """Every refusal of a plan, before anything is applied, in this order; `live_problems` asks the target."""
     refuse_name_taken(plan)
+    refuse_not_lowerable(plan)
     refuse_renamed(plan, allow_destructive)
     problems = live_problems()
     if problems:
@@ -124,6 +129,15 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
     refuse_destructive(plan, allow_destructive, rerun)
     refuse_replacement_in_place(plan, retained_only=capabilities.replaces_in_place, rerun=rerun)
     refuse_migration(plan, migrates=capabilities.migrates)
+
+
+def refuse_not_lowerable(plan: Plan) -> None:
+    """R026: a change AWS refuses outright (table_options.py marks it), whatever the flags."""
+    impossible = [c for c in plan.changes if c.kind in REFUSED_KINDS]
+    if impossible:
+        raise Refused("R026", "; ".join(f"{c.table}: {c.statement}" for c in impossible) + "; nothing was changed",
+                      "set the value back to at least what is deployed, or remove it from the schema to leave the "
+                      "table's own value in place")
 
 
 def refuse_name_taken(plan: Plan) -> None:

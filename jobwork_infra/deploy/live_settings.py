@@ -1,7 +1,7 @@
 """What a live table has that the schema cannot keep yet, read from DynamoDB, as table_properties' refusals.
 
 Adoption takes the live table as the truth. A setting DescribeTable and its companion calls report
-that the schema does not model (contributor insights per index or in another mode, an on-demand maximum, a Kinesis destination, a
+that the schema does not model (contributor insights per index or in another mode, an index's on-demand maximum, a Kinesis destination, a
 resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
 next update of the adopted table could turn it off — so `deploy --adopt` refuses the table before
 any change, naming the property as table_properties.py does, with the same reason and way forward.
@@ -81,8 +81,7 @@ def read_live_settings(client: Any, description: dict, pitr_period: int | None =
             else:
                 _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
                         f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
-    if _limited(description.get("OnDemandThroughput")):
-        _refuse(found, "OnDemandThroughput", "OnDemandThroughput")
+    # The table's own on-demand maximum is modelled (`on_demand_throughput`, table_options.py).
     for index in description.get("GlobalSecondaryIndexes") or []:
         if _limited(index.get("OnDemandThroughput")):
             _refuse(found, "GlobalSecondaryIndexes[].OnDemandThroughput",

@@ -24,7 +24,7 @@ from ..model import (
     ResolvedTable,
     logical_id,
 )
-from ..table_options import TABLE_OPTIONS
+from ..table_options import TABLE_OPTIONS, settled
 
 BILLING_MODES = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
 TABLE_CLASSES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQUENT_ACCESS"}
@@ -263,5 +263,11 @@ def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known:
 
 def _registered_options(live: LiveTable, known: ResolvedTable | None) -> dict[str, Any]:
     """table_options.py's options: as the engine reported them, else as `known` has them, else the default."""
-    return {o.field: live.options[o.field] if o.field in live.options else getattr(known, o.field) if known
-            else o.default for o in TABLE_OPTIONS}
+    out = {}
+    for o in TABLE_OPTIONS:
+        wanted = getattr(known, o.field) if known else o.default
+        if o.field in live.options:
+            out[o.field] = settled(o, live.options[o.field], wanted)
+        else:  # not reported: AWS leaves a setting out at its default; another engine lacks it (keep `known`)
+            out[o.field] = o.default if live.absent_is_default and o.described else wanted
+    return out

@@ -69,9 +69,14 @@ def install() -> None:
 
     def records_settings(original: Any) -> Any:
         def handler(self: Any) -> Any:
+            before = None
+            if self.body["TableName"] in self.dynamodb_backend.tables:   # UpdateTable: AWS's refusals first
+                table = self.dynamodb_backend.get_table(self.body["TableName"])
+                settings.check_request(table, self.body)
+                before = dict(getattr(table, "warm_throughput", None) or {})
             original(self)
             table = self.dynamodb_backend.get_table(self.body["TableName"])
-            settings.apply_request(table, self.body)
+            settings.apply_request(table, self.body, before)
             return DynamoResult(table.describe())
         return handler
 

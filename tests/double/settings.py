@@ -20,6 +20,12 @@ AWS sources, one per fact:
   (.../API_TableClassSummary.html).
 - SSEDescription.KMSMasterKeyArn: "The KMS key ARN used for the KMS encryption", whatever form of
   key (id, ARN, alias) the request named (.../API_SSEDescription.html).
+- WarmThroughput (ReadUnitsPerSecond, WriteUnitsPerSecond): every table has one; it can be increased,
+  for reads, writes or both (the other keeps its value), and "once increased, warm throughput cannot be
+  decreased" (.../developerguide/warm-throughput.html, .../developerguide/update-warm-throughput.html).
+  moto replaces the whole value on UpdateTable (dropping the direction not named) and lets it go down;
+  the double keeps the other direction and refuses a decrease with a ValidationException, on the API
+  and in a stack update.
 - Kinesis streaming destinations: DescribeKinesisStreamingDestination lists them (an empty
   KinesisDataStreamDestinations when none); EnableKinesisStreamingDestination answers ENABLING,
   DisableKinesisStreamingDestination DISABLING; a template's KinesisStreamSpecification enables one
@@ -132,14 +138,46 @@ def set_on_demand(table: Table, index: str | None, spec: dict | None) -> None:
         on_demand.pop(index, None)
 
 
+WARM = (("ReadUnitsPerSecond", "read"), ("WriteUnitsPerSecond", "write"))
+
+
+def warm_problem(table: Table, spec: dict | None) -> str | None:
+    """Why AWS refuses this WarmThroughput for `table` (a decrease), or None."""
+    current = getattr(table, "warm_throughput", None) or {}
+    for key, what in WARM:
+        if spec and key in spec and key in current and int(spec[key]) < int(current[key]):
+            return (f"One or more parameter values were invalid: Requested {key} for WarmThroughput for table "
+                    f"is lower than the current {what} warm throughput ({current[key]}): warm throughput cannot "
+                    "be decreased")
+    return None
+
+
+def raise_warm(table: Table, spec: dict | None) -> None:
+    """The directions `spec` names go up; the others keep their value."""
+    if spec:
+        table.warm_throughput = {**(getattr(table, "warm_throughput", None) or {}),
+                                 **{k: int(spec[k]) for k, _ in WARM if k in spec}, "Status": "ACTIVE"}
+
+
 def set_table_class(table: Table, table_class: str | None) -> None:
     if table_class:
         table.strict_table_class = table_class
         settings(table)["class_changed"] = DOUBLE.clock.now()
 
 
-def apply_request(table: Table, body: dict) -> None:
-    """What CreateTable / UpdateTable asked that moto dropped: the table class and on-demand maximums."""
+def check_request(table: Table, body: dict) -> None:
+    """An UpdateTable AWS refuses before changing anything (a warm throughput decrease)."""
+    problem = warm_problem(table, body.get("WarmThroughput"))
+    if problem:
+        raise DynamoError("ValidationException", problem)
+
+
+def apply_request(table: Table, body: dict, before: dict | None = None) -> None:
+    """What CreateTable / UpdateTable asked that moto dropped: the table class, on-demand maximums, the
+    warm throughput direction not named (`before`: the value moto replaced)."""
+    if before is not None and body.get("WarmThroughput"):
+        table.warm_throughput = before
+        raise_warm(table, body["WarmThroughput"])
     set_table_class(table, body.get("TableClass"))
     if "OnDemandThroughput" in body:
         set_on_demand(table, TABLE, body["OnDemandThroughput"])
@@ -160,6 +198,7 @@ def apply_template(table: Table, props: dict) -> None:
         set_insights(table, index, true(insights.get("Enabled")), insights.get("Mode"))
         set_on_demand(table, index, spec.get("OnDemandThroughput"))
     set_kinesis(table, props.get("KinesisStreamSpecification"))
+    raise_warm(table, props.get("WarmThroughput"))
 
 
 # ---------------------------------------------------------------------------------------------
