@@ -215,7 +215,8 @@ class TableOptions(_Model):
                                                "{kms_key_arn: ...} for a customer managed key.")
     point_in_time_recovery: bool | None = Field(default=None, description="Continuous backups for restoring to "
                                                 "any second of the last 35 days (default off).")
-    contributor_insights: bool | None = Field(default=None, description=CONTRIBUTOR_INSIGHTS.description)
+    contributor_insights: bool | Literal["throttled_keys"] | None = Field(
+        default=None, description=CONTRIBUTOR_INSIGHTS.description)
     on_demand_throughput: OnDemandThroughput | None = Field(default=None,
                                                             description=ON_DEMAND_THROUGHPUT.description)
     warm_throughput: WarmThroughput | None = Field(default=None, description=WARM_THROUGHPUT.description)
@@ -530,7 +531,7 @@ class ResolvedTable(_Model):
     tenant_access: Literal["read", "write"] = "write"
     # Registered table options (table_options.py). Left out of the dump at their defaults, as
     # generation is, so tables that do not set them keep their schema hash.
-    contributor_insights: bool = False
+    contributor_insights: bool | Literal["throttled_keys"] = False
     on_demand_throughput: OnDemandThroughput | None = None
     warm_throughput: WarmThroughput | None = None
 

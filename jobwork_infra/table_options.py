@@ -103,38 +103,74 @@ _INSIGHTS_SOURCE = ("CloudFormation reference, AWS::DynamoDB::Table ContributorI
                     "(update requires no interruption); DynamoDB API UpdateContributorInsights")
 
 
-def _insights_from_cfn(spec: Any) -> bool | None:
+# The mode: ACCESSED_AND_THROTTLED_KEYS (AWS's default, `true`) or THROTTLED_KEYS (`throttled_keys`)
+# (the CloudFormation reference's ContributorInsightsSpecification.Mode, UpdateContributorInsights'
+# ContributorInsightsMode).
+THROTTLED_KEYS = "throttled_keys"
+_MODE_OF = {True: "ACCESSED_AND_THROTTLED_KEYS", THROTTLED_KEYS: "THROTTLED_KEYS"}
+
+
+def _insights_value(enabled: bool, mode: Any) -> bool | str:
+    if not enabled:
+        return False
+    return THROTTLED_KEYS if str(mode).upper() == "THROTTLED_KEYS" else True
+
+
+def _insights_from_cfn(spec: Any) -> bool | str | None:
     if not isinstance(spec, dict):
         return None
-    return _true(spec.get("Enabled", False))
+    return _insights_value(_true(spec.get("Enabled", False)), spec.get("Mode"))
 
 
-def _insights_live(client: Any, description: dict) -> bool:
-    # DescribeContributorInsights: ENABLING counts as on (the switch is under way), DISABLING as off.
+def _insights_to_cfn(value: bool | str) -> dict:
+    # The default mode is left out (as AWS's default): templates of `true` tables stay as they were.
+    return {"Enabled": bool(value), **({"Mode": _MODE_OF[value]} if value == THROTTLED_KEYS else {})}
+
+
+def _insights_live(client: Any, description: dict) -> bool | str:
+    # DescribeContributorInsights: ENABLING counts as on (the switch is under way), DISABLING as off;
+    # ContributorInsightsMode with it.
     # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DescribeContributorInsights.html
     answer = client.describe_contributor_insights(TableName=description["TableName"])
-    return answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING")
+    return _insights_value(answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"),
+                           answer.get("ContributorInsightsMode"))
 
 
-def _insights_apply(client: Any, name: str, value: bool) -> None:
-    client.update_contributor_insights(TableName=name, ContributorInsightsAction="ENABLE" if value else "DISABLE")
+def _insights_apply(client: Any, name: str, value: bool | str) -> None:
+    if not value:
+        client.update_contributor_insights(TableName=name, ContributorInsightsAction="DISABLE")
+        return
+    # The mode named every time: `true` after `throttled_keys` must go back to AWS's default mode.
+    client.update_contributor_insights(TableName=name, ContributorInsightsAction="ENABLE",
+                                       ContributorInsightsMode=_MODE_OF[value])
+
+
+def _insights_change(before: bool | str, after: bool | str) -> str:
+    switched = {before, after} == {True, False}
+    return "contributor_insights_changed" if switched else "contributor_insights_mode_changed"
 
 
 CONTRIBUTOR_INSIGHTS = TableOption(
     field="contributor_insights",
     default=False,
     description=("CloudWatch Contributor Insights: graphs of the most accessed and most throttled keys "
-                 "(default off; CloudWatch charges per event)."),
+                 "(true), or of the throttled keys only (throttled_keys); default off; CloudWatch charges "
+                 "per event."),
     cfn_property="ContributorInsightsSpecification",
     change=OptionChange("D412", "contributor_insights_changed", "SAFE", "contributor insights switched",
                         "contributor insights are turned {after} (CloudWatch metrics only; items are untouched)",
                         _INSIGHTS_SOURCE),
-    to_cfn=lambda value: {"Enabled": bool(value)},
+    more_changes=(OptionChange("D415", "contributor_insights_mode_changed", "SAFE", "contributor insights mode changed",
+                               "contributor insights go from {before} to {after} (which keys CloudWatch graphs; "
+                               "items are untouched)", _INSIGHTS_SOURCE),),
+    change_of=_insights_change,
+    to_cfn=_insights_to_cfn,
     from_cfn=_insights_from_cfn,
     read_live=_insights_live,
     apply_live=_insights_apply,
     feature="contributor insights",
-    property_rows=("ContributorInsightsSpecification", "ContributorInsightsSpecification.Enabled"),
+    property_rows=("ContributorInsightsSpecification", "ContributorInsightsSpecification.Enabled",
+                   "ContributorInsightsSpecification.Mode"),
 )
 
 

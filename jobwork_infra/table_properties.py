@@ -55,11 +55,6 @@ def _not_default_period(value: Any) -> bool:
     return str(value) != "35"
 
 
-def _not_default_mode(value: Any) -> bool:
-    # ACCESSED_AND_THROTTLED_KEYS is the default mode (CloudFormation reference, ContributorInsightsSpecification).
-    return value not in (None, "ACCESSED_AND_THROTTLED_KEYS")
-
-
 def _present(value: Any) -> bool:
     return value not in (None, [], {})
 
@@ -84,10 +79,8 @@ def _rows() -> list[Property]:
     modelled("BillingMode", "`billing: on_demand | provisioned`")
     modelled("ContributorInsightsSpecification", "`contributor_insights` (table_options.py)")
     modelled("ContributorInsightsSpecification.Enabled", "`contributor_insights: true | false`")
-    refused("ContributorInsightsSpecification.Mode",
-            "the schema has no contributor insights mode: contributor_insights keeps AWS's default, "
-            "ACCESSED_AND_THROTTLED_KEYS", "set the mode back to ACCESSED_AND_THROTTLED_KEYS in the source app, "
-            "or leave the table where it is", matters=_not_default_mode)
+    modelled("ContributorInsightsSpecification.Mode",
+             "`contributor_insights: true` (ACCESSED_AND_THROTTLED_KEYS) or `throttled_keys` (THROTTLED_KEYS)")
     modelled("DeletionProtectionEnabled", "`deletion_protection`")
     modelled("GlobalSecondaryIndexes[]", "`global_indexes`")
     refused("GlobalSecondaryIndexes[].ContributorInsightsSpecification",

@@ -105,8 +105,10 @@ def test_a_property_the_schema_cannot_keep_is_named_on_the_imported_table(strict
     deploy_source(strict_aws, "events", "insights_and_throughput.yaml")
     [item] = imported(strict_aws, "events")
     unkept = [n.split(":")[1].strip() for n in item.notes if n.startswith("not kept by the schema yet")]
-    assert unkept == ["ContributorInsightsSpecification.Mode", "OnDemandThroughput", "WarmThroughput",
-                      "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
+    # The table's own insights (mode included), maximum and warm throughput are kept (table_options.py).
+    assert (item.table.contributor_insights, str(item.table.on_demand_throughput), str(item.table.warm_throughput)) == (
+        "throttled_keys", "max_read=4000, max_write=1000", "read=15000, write=5000")
+    assert unkept == ["GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
                       "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
     assert all("`deploy --adopt` refuses this table until then" in n for n in item.notes
                if n.startswith("not kept"))

@@ -76,6 +76,8 @@ def test_import_by_name_writes_what_the_schema_cannot_keep_as_a_comment(strict_a
     assert "    contributor_insights: true\n" in result.output
     assert "    on_demand_throughput: {max_read: 100, max_write: 50}\n" in result.output
     assert "not kept by the schema yet: OnDemandThroughput" not in result.output
+    # Every table reports a warm throughput (12,000/4,000 here): nobody set it, so none is written.
+    assert "warm_throughput" not in result.output
     assert "not kept by the schema yet: ContributorInsightsSpecification" not in result.output
 
 

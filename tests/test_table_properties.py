@@ -89,10 +89,9 @@ def _refused(name: str, context: StackContext) -> list[str]:
 
 
 def test_contributor_insights_and_on_demand_and_warm_throughput_are_refused_by_name():
-    # The table's contributor insights switch, on-demand maximum and warm throughput are modelled
-    # (table_options.py); the THROTTLED_KEYS mode and the per-index settings are not.
+    # The table's contributor insights (with its THROTTLED_KEYS mode), on-demand maximum and warm
+    # throughput are modelled (table_options.py); the per-index settings are not.
     assert _refused("insights_and_throughput.yaml", StackContext("events")) == [
-        "ContributorInsightsSpecification.Mode",
         "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
         "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
 

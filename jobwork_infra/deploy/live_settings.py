@@ -1,7 +1,7 @@
 """What a live table has that the schema cannot keep yet, read from DynamoDB, as table_properties' refusals.
 
 Adoption takes the live table as the truth. A setting DescribeTable and its companion calls report
-that the schema does not model (contributor insights per index or in another mode, an index's on-demand maximum, a Kinesis destination, a
+that the schema does not model (contributor insights per index, an index's on-demand maximum, a Kinesis destination, a
 resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
 next update of the adopted table could turn it off — so `deploy --adopt` refuses the table before
 any change, naming the property as table_properties.py does, with the same reason and way forward.
@@ -72,15 +72,10 @@ def read_live_settings(client: Any, description: dict, pitr_period: int | None =
             if "contributor insights" in found.not_reported:
                 break
             continue
-        if answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"):
-            if index is None:
-                # The table's switch is modelled (`contributor_insights`, table_options.py); a mode other
-                # than the default is not.
-                if answer.get("ContributorInsightsMode") not in (None, "ACCESSED_AND_THROTTLED_KEYS"):
-                    _refuse(found, "ContributorInsightsSpecification.Mode", "ContributorInsightsSpecification.Mode")
-            else:
-                _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
-                        f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
+        # The table's own switch and mode are modelled (`contributor_insights`, table_options.py).
+        if index is not None and answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"):
+            _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
+                    f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
     # The table's own on-demand maximum is modelled (`on_demand_throughput`, table_options.py).
     for index in description.get("GlobalSecondaryIndexes") or []:
         if _limited(index.get("OnDemandThroughput")):
