@@ -22,9 +22,11 @@ from .load import Document, did_you_mean
 from .table_options import (
     CONTRIBUTOR_INSIGHTS,
     ON_DEMAND_THROUGHPUT,
+    RESOURCE_POLICY,
     TABLE_OPTIONS,
     WARM_THROUGHPUT,
     OnDemandThroughput,
+    PolicyDocument,
     WarmThroughput,
     option_values,
 )
@@ -220,6 +222,7 @@ class TableOptions(_Model):
     on_demand_throughput: OnDemandThroughput | None = Field(default=None,
                                                             description=ON_DEMAND_THROUGHPUT.description)
     warm_throughput: WarmThroughput | None = Field(default=None, description=WARM_THROUGHPUT.description)
+    resource_policy: PolicyDocument | None = Field(default=None, description=RESOURCE_POLICY.description)
     deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
                                              "while on (default off).")
     removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
@@ -534,6 +537,7 @@ class ResolvedTable(_Model):
     contributor_insights: bool | Literal["throttled_keys"] = False
     on_demand_throughput: OnDemandThroughput | None = None
     warm_throughput: WarmThroughput | None = None
+    resource_policy: dict[str, Any] | None = None
 
     def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
         """Attribute name → its scope, for every attribute declared `unique`."""

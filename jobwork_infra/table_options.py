@@ -19,11 +19,12 @@ encryption, stream, TTL) stay with their own code; an option that is one propert
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,108 @@ WARM_THROUGHPUT = TableOption(
 )
 
 
-TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS, ON_DEMAND_THROUGHPUT, WARM_THROUGHPUT)
+# ---------------------------------------------------------------------------------------------
+# resource_policy
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-table-resourcepolicy.html
+# (PolicyDocument, JSON or YAML; update requires no interruption);
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-considerations.html: at most
+# 20 KB, whitespace counted; a later update of the policy is blocked for 15 seconds; CloudFormation
+# neither detects nor overwrites a policy changed outside the template (so `drift` reads it live).
+# PutResourcePolicy / GetResourcePolicy (PolicyNotFoundException when there is none) /
+# DeleteResourcePolicy: .../APIReference/API_PutResourcePolicy.html (eventually consistent).
+# Who may reach the items changes at once, so every change is ONLINE.
+_POLICY_SOURCE = ("CloudFormation reference, AWS::DynamoDB::Table ResourcePolicy (update requires no interruption); "
+                  "DynamoDB developer guide, Resource-based policy considerations; API PutResourcePolicy")
+MAX_POLICY_BYTES = 20 * 1024
+
+
+def policy_size(document: dict) -> int:
+    # As CloudFormation sends it (compact JSON): DynamoDB counts whitespace too.
+    return len(json.dumps(document, separators=(",", ":")).encode())
+
+
+def _check_policy(document: dict[str, Any]) -> dict[str, Any]:
+    statements = document.get("Statement")
+    if not statements or not isinstance(statements, (list, dict)):
+        raise ValueError("a policy document needs a Statement (a list of statements)")
+    if policy_size(document) > MAX_POLICY_BYTES:
+        raise ValueError(f"the policy is {policy_size(document)} bytes as JSON; DynamoDB takes at most "
+                         f"{MAX_POLICY_BYTES} (20 KB)")
+    return document
+
+
+PolicyDocument = Annotated[dict[str, Any], AfterValidator(_check_policy)]
+
+
+def _policy_from(spec: Any) -> dict | None:
+    if not isinstance(spec, dict):
+        return None
+    document = spec.get("PolicyDocument")
+    if isinstance(document, str):   # a Json property may be given as a string
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return None
+    return document if isinstance(document, dict) and document else None
+
+
+def _policy_live(client: Any, description: dict) -> dict | None:
+    from botocore.exceptions import ClientError  # only on the deploy side; validate never calls this
+
+    try:
+        answer = client.get_resource_policy(ResourceArn=description["TableArn"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "PolicyNotFoundException":
+            return None
+        raise
+    return json.loads(answer["Policy"]) if answer.get("Policy") else None
+
+
+def _policy_apply(client: Any, name: str, value: dict | None) -> None:
+    description = client.describe_table(TableName=name)["Table"]
+    if value is not None:
+        client.put_resource_policy(ResourceArn=description["TableArn"], Policy=json.dumps(value))
+        return
+    # Asked first: what DeleteResourcePolicy answers when there is no policy is not documented.
+    if _policy_live(client, description) is not None:
+        client.delete_resource_policy(ResourceArn=description["TableArn"])
+
+
+def _policy_change(before: dict | None, after: dict | None) -> str:
+    if before is None:
+        return "resource_policy_attached"
+    return "resource_policy_removed" if after is None else "resource_policy_changed"
+
+
+RESOURCE_POLICY = TableOption(
+    field="resource_policy",
+    default=None,
+    description=("A resource-based policy on the table (an IAM policy document: Version, Statement), e.g. to "
+                 "grant another account access; at most 20 KB as JSON (default none)."),
+    cfn_property="ResourcePolicy",
+    change=OptionChange("D320", "resource_policy_attached", "ONLINE", "resource policy attached",
+                        "a resource policy is attached to the table: the access it grants or denies applies at once",
+                        _POLICY_SOURCE),
+    more_changes=(
+        OptionChange("D321", "resource_policy_changed", "ONLINE", "resource policy changed",
+                     "the table's resource policy changes: the access it grants or denies changes at once",
+                     _POLICY_SOURCE),
+        OptionChange("D322", "resource_policy_removed", "ONLINE", "resource policy removed",
+                     "the table's resource policy is removed: access it granted ends at once (IAM policies still "
+                     "apply)", _POLICY_SOURCE),
+    ),
+    change_of=_policy_change,
+    to_cfn=lambda value: {"PolicyDocument": value},
+    from_cfn=_policy_from,
+    read_live=_policy_live,
+    apply_live=_policy_apply,
+    feature="resource policies",
+    property_rows=("ResourcePolicy", "ResourcePolicy.PolicyDocument"),
+)
+
+TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS, ON_DEMAND_THROUGHPUT, WARM_THROUGHPUT,
+                                       RESOURCE_POLICY)
 BY_FIELD: dict[str, TableOption] = {o.field: o for o in TABLE_OPTIONS}
 # Changes AWS refuses outright: deploy refuses them before anything is applied (gate.py R026).
 REFUSED_KINDS: frozenset[str] = frozenset(c.kind for o in TABLE_OPTIONS for c in o.changes if c.refused)

@@ -151,10 +151,8 @@ def _rows() -> list[Property]:
     modelled("ProvisionedThroughput", "`capacity`")
     modelled("ProvisionedThroughput.ReadCapacityUnits", "`capacity.read`")
     modelled("ProvisionedThroughput.WriteCapacityUnits", "`capacity.write`")
-    refused("ResourcePolicy", _NOT_YET.format(what="table resource policy"),
-            "remove the policy in the source app (grant through IAM instead: the tool writes the "
-            "`TenantDataAccess` policy), or leave the table where it is")
-    part_of("ResourcePolicy.PolicyDocument", "ResourcePolicy")
+    modelled("ResourcePolicy", "`resource_policy` (table_options.py)")
+    modelled("ResourcePolicy.PolicyDocument", "`resource_policy: {Version: …, Statement: […]}`")
     modelled("SSESpecification", "`encryption`")
     modelled("SSESpecification.KMSMasterKeyId", "`encryption: {kms_key_arn: …}` (the live table's key ARN)")
     modelled("SSESpecification.SSEEnabled", "`encryption: aws_owned` (false) or a KMS key (true)")
@@ -189,6 +187,8 @@ def _rows() -> list[Property]:
 
 
 PROPERTIES: dict[str, Property] = {p.path: p for p in _rows()}
+# Properties of type Json: their value is a document (an IAM policy), not more properties.
+JSON_PROPERTIES = ("ResourcePolicy.PolicyDocument", "StreamSpecification.ResourcePolicy.PolicyDocument")
 
 # The resource attributes (not properties) a table may carry, and what adoption does with each.
 RESOURCE_ATTRIBUTES = [
@@ -240,6 +240,8 @@ def refusals(properties: dict, unresolved: Callable[[Any], bool] = lambda value:
     for path, shown, value in _walk(properties, "", ""):
         if any(shown.startswith((r.path + ".", r.path + "[")) for r in out):
             continue  # inside a property already refused: named once
+        if any(path.startswith((j + ".", j + "[")) for j in JSON_PROPERTIES):
+            continue  # the content of a policy document: its keys are IAM's, not properties
         row = PROPERTIES.get(path) or PROPERTIES.get(path.removesuffix("[]"))
         if row is None:
             row = Property(path, REFUSED, reason="a property this version of jobwork-infra does not know",

@@ -207,21 +207,25 @@ def test_read_back_and_apply_on_a_live_table(strict_aws):
 
 
 # ---------------------------------------------------------------------------------------------
-# The local engine: DynamoDB Local neither applies nor reports these settings
+# The local engine: DynamoDB Local has no warm throughput nor resource policies
 
 @pytest.mark.slow
 def test_deploy_local_notes_what_dynamodb_local_cannot_apply_and_finds_no_changes_after(local_engine, app_name,
                                                                                         tmp_path):
     path = tmp_path / "tables.yaml"
     path.write_text(SCHEMA.replace("app: opts", f"app: {app_name}").format(
-        extra="    on_demand_throughput: {max_read: 100}\n    warm_throughput: {read: 15000}\n"))
+        extra="    on_demand_throughput: {max_read: 100}\n    warm_throughput: {read: 15000}\n"
+              "    resource_policy: {Version: '2012-10-17', Statement: [{Effect: Deny, Principal: '*', "
+              "Action: 'dynamodb:DeleteTable', Resource: '*'}]}\n"))
     deploy = ["deploy", "--env", "dev", "--local", "--schema", str(path), "--yes"]
     first = CliRunner().invoke(app, deploy)
     assert first.exit_code == 0, first.output
     # DynamoDB Local takes an on-demand maximum on UpdateTable; it has no warm throughput (it refuses
     # the parameter), so deploy says so instead of failing or claiming it.
     assert f"{app_name}-dev-clicks: on-demand maximum throughput max_read=100" in first.output
-    assert "does not support warm throughput: not applied locally" in " ".join(first.output.split())
+    said = " ".join(first.output.split())
+    assert "does not support warm throughput: not applied locally" in said
+    assert "does not support resource policies: not applied locally" in said
     again = CliRunner().invoke(app, deploy)
     assert again.exit_code == 0 and "No changes" in again.output, again.output
 

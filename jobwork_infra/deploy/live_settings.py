@@ -2,7 +2,7 @@
 
 Adoption takes the live table as the truth. A setting DescribeTable and its companion calls report
 that the schema does not model (contributor insights per index, an index's on-demand maximum, a Kinesis destination, a
-resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
+stream's resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
 next update of the adopted table could turn it off — so `deploy --adopt` refuses the table before
 any change, naming the property as table_properties.py does, with the same reason and way forward.
 An engine that does not report one of them (DynamoDB Local has no contributor insights) is said so,
@@ -86,9 +86,7 @@ def read_live_settings(client: Any, description: dict, pitr_period: int | None =
     if kinesis and any(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")
                        for d in kinesis.get("KinesisDataStreamDestinations") or []):
         _refuse(found, "KinesisStreamSpecification", "KinesisStreamSpecification")
-    arn = description.get("TableArn")
-    if arn and _call(lambda: client.get_resource_policy(ResourceArn=arn), "resource policy", found):
-        _refuse(found, "ResourcePolicy", "ResourcePolicy")
+    # The table's own resource policy is modelled (`resource_policy`, table_options.py).
     stream = description.get("LatestStreamArn")
     if stream and _call(lambda: client.get_resource_policy(ResourceArn=stream), "stream resource policy", found):
         _refuse(found, "StreamSpecification.ResourcePolicy", "StreamSpecification.ResourcePolicy")

@@ -26,6 +26,13 @@ AWS sources, one per fact:
   moto replaces the whole value on UpdateTable (dropping the direction not named) and lets it go down;
   the double keeps the other direction and refuses a decrease with a ValidationException, on the API
   and in a stack update.
+- ResourcePolicy.PolicyDocument of a template (moto's CloudFormation ignores it): attached, replaced or
+  deleted as the template's policy changes; "resource-based policies don't support out-of-band
+  changes: if you add, update, or delete a policy outside of the CloudFormation template, the change
+  won't be overwritten if there are no changes to the policy within the template"
+  (CloudFormation reference, AWS::DynamoDB::Table ResourcePolicy), so an update whose template keeps
+  the same policy leaves the live one alone. CreateTable's ResourcePolicy likewise
+  (.../APIReference/API_CreateTable.html).
 - Kinesis streaming destinations: DescribeKinesisStreamingDestination lists them (an empty
   KinesisDataStreamDestinations when none); EnableKinesisStreamingDestination answers ENABLING,
   DisableKinesisStreamingDestination DISABLING; a template's KinesisStreamSpecification enables one
@@ -35,6 +42,7 @@ AWS sources, one per fact:
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from moto.dynamodb.models.table import Table
@@ -159,6 +167,29 @@ def raise_warm(table: Table, spec: dict | None) -> None:
                                  **{k: int(spec[k]) for k, _ in WARM if k in spec}, "Status": "ACTIVE"}
 
 
+def _policies(table: Table) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[table.account_id][table.region_name]
+
+
+def set_policy(table: Table, document: Any) -> None:
+    backend = _policies(table)
+    if document:
+        text = document if isinstance(document, str) else json.dumps(document)
+        backend.put_resource_policy(table.table_arn, text, None)
+    else:
+        backend.resource_policies.pop(table.table_arn, None)
+
+
+def policy_from_template(table: Table, props: dict) -> None:
+    """A template's ResourcePolicy, applied only when it differs from the last template's (see above)."""
+    document = (props.get("ResourcePolicy") or {}).get("PolicyDocument")
+    if document != settings(table).get("policy_template"):
+        settings(table)["policy_template"] = copy.deepcopy(document)
+        set_policy(table, document)
+
+
 def set_table_class(table: Table, table_class: str | None) -> None:
     if table_class:
         table.strict_table_class = table_class
@@ -175,6 +206,8 @@ def check_request(table: Table, body: dict) -> None:
 def apply_request(table: Table, body: dict, before: dict | None = None) -> None:
     """What CreateTable / UpdateTable asked that moto dropped: the table class, on-demand maximums, the
     warm throughput direction not named (`before`: the value moto replaced)."""
+    if before is None and (body.get("ResourcePolicy")):   # CreateTable's policy (moto drops it)
+        set_policy(table, body["ResourcePolicy"])
     if before is not None and body.get("WarmThroughput"):
         table.warm_throughput = before
         raise_warm(table, body["WarmThroughput"])
@@ -199,6 +232,7 @@ def apply_template(table: Table, props: dict) -> None:
         set_on_demand(table, index, spec.get("OnDemandThroughput"))
     set_kinesis(table, props.get("KinesisStreamSpecification"))
     raise_warm(table, props.get("WarmThroughput"))
+    policy_from_template(table, props)
 
 
 # ---------------------------------------------------------------------------------------------
