@@ -21,10 +21,12 @@ from .errors import Diagnostic, Severity
 from .load import Document, did_you_mean
 from .table_options import (
     CONTRIBUTOR_INSIGHTS,
+    KINESIS_DESTINATION,
     ON_DEMAND_THROUGHPUT,
     RESOURCE_POLICY,
     TABLE_OPTIONS,
     WARM_THROUGHPUT,
+    KinesisDestination,
     OnDemandThroughput,
     PolicyDocument,
     WarmThroughput,
@@ -223,6 +225,8 @@ class TableOptions(_Model):
                                                             description=ON_DEMAND_THROUGHPUT.description)
     warm_throughput: WarmThroughput | None = Field(default=None, description=WARM_THROUGHPUT.description)
     resource_policy: PolicyDocument | None = Field(default=None, description=RESOURCE_POLICY.description)
+    kinesis_destination: KinesisDestination | None = Field(default=None,
+                                                           description=KINESIS_DESTINATION.description)
     deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
                                              "while on (default off).")
     removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
@@ -538,6 +542,7 @@ class ResolvedTable(_Model):
     on_demand_throughput: OnDemandThroughput | None = None
     warm_throughput: WarmThroughput | None = None
     resource_policy: dict[str, Any] | None = None
+    kinesis_destination: KinesisDestination | None = None
 
     def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
         """Attribute name → its scope, for every attribute declared `unique`."""

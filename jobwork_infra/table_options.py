@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -486,8 +486,105 @@ RESOURCE_POLICY = TableOption(
     property_rows=("ResourcePolicy", "ResourcePolicy.PolicyDocument"),
 )
 
+# ---------------------------------------------------------------------------------------------
+# kinesis_destination
+
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-table-kinesisstreamspecification.html
+# (StreamArn: required, 37 to 1024 characters; ApproximateCreationDateTimePrecision: MILLISECOND or
+# MICROSECOND; update requires no interruption); DynamoDB API EnableKinesisStreamingDestination,
+# DisableKinesisStreamingDestination, UpdateKinesisStreamingDestination and
+# DescribeKinesisStreamingDestination (statuses ENABLING, ACTIVE, DISABLING, DISABLED, ENABLE_FAILED,
+# UPDATING). Item changes start or stop flowing to another service's stream, so every change is ONLINE.
+_KINESIS_SOURCE = ("CloudFormation reference, AWS::DynamoDB::Table KinesisStreamSpecification (update requires no "
+                   "interruption); DynamoDB API Enable/Disable/UpdateKinesisStreamingDestination")
+_STREAMING = ("ENABLING", "ACTIVE", "UPDATING")
+
+
+class KinesisDestination(_Value):
+    """A Kinesis data stream that receives every item change of the table."""
+
+    stream_arn: str = Field(min_length=37, max_length=1024,
+                            pattern=r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]+$",
+                            description="The Kinesis data stream's ARN.")
+    timestamp_precision: Literal["millisecond", "microsecond"] = Field(
+        default="millisecond", description="Precision of ApproximateCreationDateTime in the records "
+                                           "(millisecond, AWS's default, or microsecond).")
+
+
+def _kinesis_from(spec: Any) -> KinesisDestination | None:
+    if not isinstance(spec, dict) or not isinstance(spec.get("StreamArn"), str):
+        return None
+    precision = str(spec.get("ApproximateCreationDateTimePrecision") or "MILLISECOND").lower()
+    return KinesisDestination.model_construct(stream_arn=spec["StreamArn"], timestamp_precision=precision)
+
+
+def _kinesis_to(value: KinesisDestination) -> dict:
+    # AWS's default precision is left out, as teams write it.
+    return {"StreamArn": value.stream_arn, **({"ApproximateCreationDateTimePrecision": "MICROSECOND"}
+                                              if value.timestamp_precision == "microsecond" else {})}
+
+
+def _streaming(client: Any, name: str) -> list[dict]:
+    answer = client.describe_kinesis_streaming_destination(TableName=name)
+    return [d for d in answer.get("KinesisDataStreamDestinations") or [] if d.get("DestinationStatus") in _STREAMING]
+
+
+def _kinesis_live(client: Any, description: dict) -> KinesisDestination | None:
+    # More than one active destination cannot be held by the schema: live_settings.py refuses that table.
+    found = _streaming(client, description["TableName"])
+    return _kinesis_from(found[0]) if found else None
+
+
+def _kinesis_apply(client: Any, name: str, value: KinesisDestination | None) -> None:
+    for current in _streaming(client, name):
+        if value is not None and current["StreamArn"] == value.stream_arn:
+            if _kinesis_from(current) != value:
+                client.update_kinesis_streaming_destination(
+                    TableName=name, StreamArn=value.stream_arn, UpdateKinesisStreamingConfiguration={
+                        "ApproximateCreationDateTimePrecision": value.timestamp_precision.upper()})
+            return
+        client.disable_kinesis_streaming_destination(TableName=name, StreamArn=current["StreamArn"])
+    if value is not None:
+        client.enable_kinesis_streaming_destination(
+            TableName=name, StreamArn=value.stream_arn, EnableKinesisStreamingConfiguration={
+                "ApproximateCreationDateTimePrecision": value.timestamp_precision.upper()})
+
+
+def _kinesis_change(before: KinesisDestination | None, after: KinesisDestination | None) -> str:
+    if before is None:
+        return "kinesis_destination_enabled"
+    return "kinesis_destination_disabled" if after is None else "kinesis_destination_changed"
+
+
+KINESIS_DESTINATION = TableOption(
+    field="kinesis_destination",
+    default=None,
+    description=("A Kinesis data stream that receives every item change ({stream_arn: arn:aws:kinesis:…, "
+                 "timestamp_precision: millisecond | microsecond}; default none; billed per change)."),
+    cfn_property="KinesisStreamSpecification",
+    change=OptionChange("D323", "kinesis_destination_enabled", "ONLINE", "Kinesis streaming destination enabled",
+                        "item changes start flowing to the Kinesis stream {after} (from this point on, no "
+                        "backfill of the items already there)", _KINESIS_SOURCE),
+    more_changes=(
+        OptionChange("D324", "kinesis_destination_changed", "ONLINE", "Kinesis streaming destination changed",
+                     "the Kinesis destination goes from {before} to {after}: records go to the new setting from "
+                     "this point on", _KINESIS_SOURCE),
+        OptionChange("D325", "kinesis_destination_disabled", "ONLINE", "Kinesis streaming destination disabled",
+                     "item changes stop flowing to the Kinesis stream {before}: its consumers get no more records",
+                     _KINESIS_SOURCE),
+    ),
+    change_of=_kinesis_change,
+    to_cfn=_kinesis_to,
+    from_cfn=_kinesis_from,
+    read_live=_kinesis_live,
+    apply_live=_kinesis_apply,
+    feature="Kinesis streaming destinations",
+    property_rows=("KinesisStreamSpecification", "KinesisStreamSpecification.StreamArn",
+                   "KinesisStreamSpecification.ApproximateCreationDateTimePrecision"),
+)
+
 TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS, ON_DEMAND_THROUGHPUT, WARM_THROUGHPUT,
-                                       RESOURCE_POLICY)
+                                       RESOURCE_POLICY, KINESIS_DESTINATION)
 BY_FIELD: dict[str, TableOption] = {o.field: o for o in TABLE_OPTIONS}
 # Changes AWS refuses outright: deploy refuses them before anything is applied (gate.py R026).
 REFUSED_KINDS: frozenset[str] = frozenset(c.kind for o in TABLE_OPTIONS for c in o.changes if c.refused)

@@ -127,10 +127,10 @@ def _rows() -> list[Property]:
     modelled("KeySchema", "`partition_key`, `sort_key`")
     modelled("KeySchema[].AttributeName", "`partition_key`, `sort_key`")
     modelled("KeySchema[].KeyType", "HASH: `partition_key`, RANGE: `sort_key`")
-    refused("KinesisStreamSpecification", _NOT_YET.format(what="Kinesis streaming destination"),
-            "disable the Kinesis destination in the source app, or leave the table where it is")
-    part_of("KinesisStreamSpecification.ApproximateCreationDateTimePrecision", "KinesisStreamSpecification")
-    part_of("KinesisStreamSpecification.StreamArn", "KinesisStreamSpecification")
+    modelled("KinesisStreamSpecification", "`kinesis_destination` (table_options.py)")
+    modelled("KinesisStreamSpecification.ApproximateCreationDateTimePrecision",
+             "`kinesis_destination.timestamp_precision: millisecond | microsecond`")
+    modelled("KinesisStreamSpecification.StreamArn", "`kinesis_destination.stream_arn`")
     modelled("LocalSecondaryIndexes[]", "`local_indexes`")
     modelled("LocalSecondaryIndexes[].IndexName", "the index's name under `local_indexes`")
     modelled("LocalSecondaryIndexes[].KeySchema[]", "`sort_key` of the index (the partition key is the table's)")

@@ -29,10 +29,11 @@ def test_each_setting_the_schema_cannot_keep_is_named(strict_aws):
     ddb.enable_kinesis_streaming_destination(TableName="busy", StreamArn="arn:aws:kinesis:us-east-1:123456789012:stream/s")
     ddb.put_resource_policy(ResourceArn=table["TableArn"], Policy='{"Version": "2012-10-17", "Statement": []}')
     found = read_live_settings(ddb, ddb.describe_table(TableName="busy")["Table"], pitr_period=7)
-    # The table's own on-demand maximum and resource policy are modelled (table_options.py): not refused.
+    # The table's own on-demand maximum, resource policy and Kinesis destination are modelled
+    # (table_options.py): not refused.
     assert [r.path for r in found.refusals] == [
         "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
-        "KinesisStreamSpecification", "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
+        "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
     assert all(r.property.reason and r.property.way_forward for r in found.refusals)
 
 

@@ -234,12 +234,12 @@ def test_deploy_local_notes_what_dynamodb_local_cannot_apply_and_finds_no_change
 # One round trip on the strict double: adopt, no changes, clean drift, kept in our template, R026
 
 @pytest.mark.slow
-def test_a_stack_with_throughput_settings_is_adopted_with_them_kept(strict_aws, fast_polls, tmp_path):
+def test_a_stack_with_table_settings_is_adopted_with_them_kept(strict_aws, fast_polls, tmp_path):
     from .test_adopt_corpus import SCHEMA as EMPTY
     from .test_adopt_corpus import TEMPLATES, count, put_items, run, stack_template
 
     cfn = strict_aws.client("cloudformation")
-    cfn.create_stack(StackName="launches-src", TemplateBody=(TEMPLATES / "throughput_settings.yaml").read_text())
+    cfn.create_stack(StackName="launches-src", TemplateBody=(TEMPLATES / "table_settings.yaml").read_text())
     cfn.get_waiter("stack_create_complete").wait(StackName="launches-src", WaiterConfig={"Delay": 0.1})
     put_items(strict_aws, "launches", 3)
     schema = tmp_path / "tables.yaml"
@@ -248,7 +248,12 @@ def test_a_stack_with_throughput_settings_is_adopted_with_them_kept(strict_aws, 
                    "--write")
     assert imported.exit_code == 0, imported.output
     text = schema.read_text()
-    assert "on_demand_throughput: {max_read: 4000}" in text and "warm_throughput: {read: 15000}" in text, text
+    written = yaml.safe_load(text)["tables"]["launches"]
+    assert (written["on_demand_throughput"], written["warm_throughput"], written["kinesis_destination"]) == (
+        {"max_read": 4000}, {"read": 15000},
+        {"stream_arn": "arn:aws:kinesis:us-east-1:123456789012:stream/launch-events",
+         "timestamp_precision": "microsecond"}), text
+    assert "not in the schema language" not in text and "warm throughput 15000" not in text, text
     checked = CliRunner().invoke(app, ["validate", "--schema", str(schema), "--strict"])
     assert checked.exit_code == 0, checked.output
     adopted = run(strict_aws, "deploy", "--env", "dev", "--schema", str(schema), "--yes", "--adopt",
@@ -262,6 +267,9 @@ def test_a_stack_with_throughput_settings_is_adopted_with_them_kept(strict_aws, 
               if r["Type"] == "AWS::DynamoDB::Table"]
     assert ours["OnDemandThroughput"] == {"MaxReadRequestUnits": 4000, "MaxWriteRequestUnits": -1}
     assert ours["WarmThroughput"] == {"ReadUnitsPerSecond": 15000}
+    assert ours["KinesisStreamSpecification"] == {
+        "StreamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/launch-events",
+        "ApproximateCreationDateTimePrecision": "MICROSECOND"}
 
     # Lowered in the schema: AWS cannot lower warm throughput, so deploy refuses before any change.
     schema.write_text(schema.read_text().replace("warm_throughput: {read: 15000}", "warm_throughput: {read: 13000}"))

@@ -115,9 +115,9 @@ def test_a_value_that_changes_nothing_is_not_refused_and_one_that_does_is():
     on = {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 7},
           "KinesisStreamSpecification": {"StreamArn": "arn:aws:kinesis:us-east-1:1:stream/s"},
           "ResourcePolicy": {"PolicyDocument": {}}, "VectorIndexes": [{"IndexName": "v"}]}
-    # ResourcePolicy is modelled (resource_policy, table_options.py): kept, not refused.
+    # ResourcePolicy and KinesisStreamSpecification are modelled (table_options.py): kept, not refused.
     assert [r.path for r in refusals(on)] == ["PointInTimeRecoverySpecification.RecoveryPeriodInDays",
-                                              "KinesisStreamSpecification", "VectorIndexes"]
+                                              "VectorIndexes"]
 
 
 def test_a_property_unknown_to_this_version_is_refused_not_dropped():

@@ -111,8 +111,9 @@ def not_reported(live: LiveTable) -> list[str]:
 _WARM_READS, _WARM_WRITES = 12_000, 4_000
 
 
-def unexpressed(live: LiveTable) -> list[str]:
-    """What the live table has that the schema language cannot say, one line each."""
+def unexpressed(live: LiveTable, table: Any = None) -> list[str]:
+    """What the live table has that the schema language cannot say, one line each (`table`: the
+    model read from it, so what it already holds is not said twice)."""
     d = live.description
     out = []
     status = live.ttl.get("TimeToLiveStatus")
@@ -121,14 +122,12 @@ def unexpressed(live: LiveTable) -> list[str]:
     warm = d.get("WarmThroughput") or {}
     # Every new on-demand table starts at 12,000 reads/s and 4,000 writes/s of warm throughput
     # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html):
-    # only a table pre-warmed or grown past that has something to say.
-    if (warm.get("ReadUnitsPerSecond") or 0) > _WARM_READS or (warm.get("WriteUnitsPerSecond") or 0) > _WARM_WRITES:
+    # only a table pre-warmed or grown past that has something to say, unless the schema already sets
+    # it (`warm_throughput`, table_options.py; the on-demand maximum is always written as an option).
+    grown = (warm.get("ReadUnitsPerSecond") or 0) > _WARM_READS or (warm.get("WriteUnitsPerSecond") or 0) > _WARM_WRITES
+    if grown and (table is None or table.warm_throughput is None):
         out.append(f"warm throughput {warm.get('ReadUnitsPerSecond')} reads/s, {warm.get('WriteUnitsPerSecond')} "
-                   "writes/s (set by AWS; not in the schema language)")
-    on_demand = d.get("OnDemandThroughput") or {}
-    if on_demand.get("MaxReadRequestUnits") or on_demand.get("MaxWriteRequestUnits"):
-        out.append(f"on-demand maximum throughput {on_demand.get('MaxReadRequestUnits')} reads, "
-                   f"{on_demand.get('MaxWriteRequestUnits')} writes: not in the schema language")
+                   "writes/s: AWS keeps it (it never lowers one); write warm_throughput to manage it")
     if d.get("Replicas"):
         regions = ", ".join(sorted(r.get("RegionName", "?") for r in d["Replicas"]))
         out.append(f"a global table with replicas in {regions}: the schema language has no replicas")

@@ -22,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..table_properties import PROPERTIES, Refusal
+from ..table_properties import PROPERTIES, REFUSED, Property, Refusal
 
 _ABSENT = ("ResourceNotFoundException", "PolicyNotFoundException")
 # DynamoDB Local answers UnknownOperationException; an emulator without the action, a bare 500.
 _UNSUPPORTED = ("UnknownOperationException", "UnrecognizedClientException", "500")
+
+
+_MANY_DESTINATIONS = Property(
+    "KinesisStreamSpecification", REFUSED,
+    reason="the table streams to more than one Kinesis destination; the schema's kinesis_destination holds one "
+           "(as KinesisStreamSpecification does)",
+    way_forward="disable all destinations but one, or leave the table where it is")
 
 
 @dataclass
@@ -83,9 +90,10 @@ def read_live_settings(client: Any, description: dict, pitr_period: int | None =
                     f"GlobalSecondaryIndexes({index['IndexName']}).OnDemandThroughput")
     kinesis = _call(lambda: client.describe_kinesis_streaming_destination(TableName=name),
                     "Kinesis streaming destinations", found)
-    if kinesis and any(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")
-                       for d in kinesis.get("KinesisDataStreamDestinations") or []):
-        _refuse(found, "KinesisStreamSpecification", "KinesisStreamSpecification")
+    # One destination is modelled (`kinesis_destination`, table_options.py); the schema holds one only.
+    if kinesis and sum(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")
+                       for d in kinesis.get("KinesisDataStreamDestinations") or []) > 1:
+        found.refusals.append(Refusal("KinesisStreamSpecification", _MANY_DESTINATIONS))
     # The table's own resource policy is modelled (`resource_policy`, table_options.py).
     stream = description.get("LatestStreamArn")
     if stream and _call(lambda: client.get_resource_policy(ResourceArn=stream), "stream resource policy", found):

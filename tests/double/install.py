@@ -99,6 +99,8 @@ def install() -> None:
         "EnableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, True))
     DynamoHandler.disable_kinesis_streaming_destination = added_action(
         "DisableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, False))
+    DynamoHandler.update_kinesis_streaming_destination = added_action(
+        "UpdateKinesisStreamingDestination", lambda table, body: settings.update_kinesis(table, body))
     DynamoHandler.update_contributor_insights = added_action(
         "UpdateContributorInsights", lambda table, body: settings.update_contributor_insights(
             table, body.get("IndexName"), body.get("ContributorInsightsAction"), body.get("ContributorInsightsMode")))

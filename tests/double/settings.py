@@ -37,6 +37,8 @@ AWS sources, one per fact:
   KinesisDataStreamDestinations when none); EnableKinesisStreamingDestination answers ENABLING,
   DisableKinesisStreamingDestination DISABLING; a template's KinesisStreamSpecification enables one
   (.../API_DescribeKinesisStreamingDestination.html, .../API_EnableKinesisStreamingDestination.html).
+  UpdateKinesisStreamingDestination changes the precision of an existing destination (UPDATING); one
+  the table does not stream to is a ResourceNotFoundException (.../API_UpdateKinesisStreamingDestination.html).
 """
 
 from __future__ import annotations
@@ -133,6 +135,18 @@ def change_kinesis(table: Table, body: dict, enable: bool) -> dict:
     else:
         settings(table)["kinesis"].pop(arn, None)
     return {"TableName": table.name, "StreamArn": arn, "DestinationStatus": "ENABLING" if enable else "DISABLING"}
+
+
+def update_kinesis(table: Table, body: dict) -> dict:
+    arn = body.get("StreamArn")
+    if arn not in settings(table)["kinesis"]:
+        raise DynamoError("ResourceNotFoundException", f"Requested resource not found: no Kinesis destination {arn}")
+    precision = (body.get("UpdateKinesisStreamingConfiguration") or {}).get("ApproximateCreationDateTimePrecision")
+    if precision not in ("MILLISECOND", "MICROSECOND"):
+        raise DynamoError("ValidationException", f"Invalid ApproximateCreationDateTimePrecision: {precision}")
+    settings(table)["kinesis"][arn] = precision
+    return {"TableName": table.name, "StreamArn": arn, "DestinationStatus": "UPDATING",
+            "UpdateKinesisStreamingConfiguration": {"ApproximateCreationDateTimePrecision": precision}}
 
 
 # ---------------------------------------------------------------------------------------------

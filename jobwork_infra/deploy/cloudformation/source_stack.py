@@ -138,7 +138,7 @@ def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], t
         unkept = {r.path: r.property for r in refusals(table.properties,
                                                          unresolved=lambda v: isinstance(v, Unresolved))}
         unkept.update({r.path: r.property for r in read_live_settings(dynamodb, live.description).refusals})
-        notes = [*notes_for(stack, table), *unexpressed(live),
+        notes = [*notes_for(stack, table), *unexpressed(live, model),
                  *(unkept_note(path, p.reason, p.way_forward) for path, p in unkept.items())]
         customer = _customer_key(table, live.description)
         if customer is not None:
