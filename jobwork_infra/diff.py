@@ -27,7 +27,7 @@ from .model import (
     resolve,
 )
 from .outline import table_outline
-from .table_options import TABLE_OPTIONS
+from .table_options import INDEX_OPTIONS, TABLE_OPTIONS
 
 D, M, O, S = Severity.DESTRUCTIVE, Severity.MULTI_STEP, Severity.ONLINE, Severity.SAFE
 
@@ -533,6 +533,11 @@ def _diff_global_indexes(old: ResolvedTable, new: ResolvedTable, env: str, stage
                     after=_scoping(a.tenant_scoped))
             if b.capacity != a.capacity and b.capacity and a.capacity:
                 add("capacity_changed", f"index {name} capacity", index=name, before=b.capacity, after=a.capacity)
+            for option in INDEX_OPTIONS:   # table_options.py: the index's own contributor insights, maximum…
+                was, now = getattr(b, option.field), getattr(a, option.field)
+                if was != now:
+                    add(option.change_between(was, now).kind, f"index {name} {option.field.replace('_', ' ')}",
+                        index=name, before=was, after=now)
     for name in removed:
         if name not in renamed.values():
             add("gsi_removed", f"index {name}", index=name)

@@ -35,7 +35,7 @@ from .model import (
     physical_name,
 )
 from .project import Project, check_project
-from .table_options import TABLE_OPTIONS
+from .table_options import INDEX_OPTIONS, TABLE_OPTIONS
 
 _TYPE_OF_KEY = {"S": "string", "N": "number", "B": "binary"}
 
@@ -129,6 +129,11 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
                 spec["tenant_scoped"] = False  # crosses tenants: rule T002 asks to say so
             if t.billing == "provisioned" and index.capacity and index.capacity != t.capacity:
                 spec["capacity"] = _capacity(index.capacity)
+            for option in INDEX_OPTIONS:
+                value = getattr(index, option.field)
+                if value != option.default:
+                    spec[option.field] = _flow(value.model_dump(exclude_none=True)) if hasattr(value, "model_dump") \
+                        else value
             gsis[index.name] = spec
         entry["global_indexes"] = gsis
     if t.local_indexes:

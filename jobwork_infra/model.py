@@ -21,6 +21,7 @@ from .errors import Diagnostic, Severity
 from .load import Document, did_you_mean
 from .table_options import (
     CONTRIBUTOR_INSIGHTS,
+    INDEX_OPTIONS,
     KINESIS_DESTINATION,
     ON_DEMAND_THROUGHPUT,
     RESOURCE_POLICY,
@@ -186,6 +187,14 @@ class GlobalIndex(_Model):
                                        "attribute; false makes a cross-tenant index (rule T002 warns).")
     capacity: Capacity | None = Field(default=None, description="The index's provisioned capacity (default: the "
                                       "table's).")
+    # Options of the table-option registry an index has too (table_options.INDEX_OPTIONS); not inherited
+    # from the table: each index has its own.
+    contributor_insights: bool | Literal["throttled_keys"] | None = Field(
+        default=None, description="Contributor insights on this index: true, false (default) or throttled_keys.")
+    on_demand_throughput: OnDemandThroughput | None = Field(
+        default=None, description="On-demand tables only: the index's own maximum ({max_read, max_write}).")
+    warm_throughput: WarmThroughput | None = Field(
+        default=None, description="The index's warm throughput ({read, write}); AWS never lowers it.")
     acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
@@ -488,6 +497,18 @@ class ResolvedGlobalIndex(_Model):
     projection: Projection
     tenant_scoped: bool
     capacity: Capacity | None
+    # table_options.INDEX_OPTIONS; left out of the dump at their defaults (the schema hash stays).
+    contributor_insights: bool | Literal["throttled_keys"] = False
+    on_demand_throughput: OnDemandThroughput | None = None
+    warm_throughput: WarmThroughput | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_default_options(self, handler: Any) -> Any:
+        dumped = handler(self)
+        for option in INDEX_OPTIONS:
+            if isinstance(dumped, dict) and dumped.get(option.field, option.default) == option.default:
+                dumped.pop(option.field, None)
+        return dumped
 
 
 class ResolvedLocalIndex(_Model):
@@ -712,6 +733,8 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
                 projection=index.projection,
                 tenant_scoped=index_tenant_scoped(schema, table, index),
                 capacity=(index.capacity or option("capacity")) if billing == "provisioned" else None,
+                **{o.field: o.default if (value := getattr(index, o.field)) is None else value
+                   for o in INDEX_OPTIONS if not (o.field == "on_demand_throughput" and billing == "provisioned")},
             )
             for name, index in table.global_indexes.items()
         ),

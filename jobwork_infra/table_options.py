@@ -66,6 +66,12 @@ class TableOption:
     # Read from DescribeTable's own answer, where AWS leaves a setting at its default out (as it does
     # TableClassSummary): not reported by AWS is the default; by another engine, unknown.
     described: bool = False
+    # The same setting on each global secondary index (the GSI's own property of that name), where AWS
+    # has one: (client, DescribeTable's Table, the index's description) -> value or NOT_REPORTED, and
+    # (client, table name, index name, value). Unset: a table-only option.
+    index_read_live: Callable[[Any, dict, dict], Any] | None = None
+    index_apply_live: Callable[[Any, str, str, Any], None] | None = None
+    index_property_rows: tuple[str, ...] = ()
 
     @property
     def changes(self) -> tuple[OptionChange, ...]:
@@ -146,6 +152,20 @@ def _insights_apply(client: Any, name: str, value: bool | str) -> None:
                                        ContributorInsightsMode=_MODE_OF[value])
 
 
+def _index_insights_live(client: Any, description: dict, index: dict) -> bool | str:
+    answer = client.describe_contributor_insights(TableName=description["TableName"], IndexName=index["IndexName"])
+    return _insights_value(answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"),
+                           answer.get("ContributorInsightsMode"))
+
+
+def _index_insights_apply(client: Any, name: str, index: str, value: bool | str) -> None:
+    if not value:
+        client.update_contributor_insights(TableName=name, IndexName=index, ContributorInsightsAction="DISABLE")
+        return
+    client.update_contributor_insights(TableName=name, IndexName=index, ContributorInsightsAction="ENABLE",
+                                       ContributorInsightsMode=_MODE_OF[value])
+
+
 def _insights_change(before: bool | str, after: bool | str) -> str:
     switched = {before, after} == {True, False}
     return "contributor_insights_changed" if switched else "contributor_insights_mode_changed"
@@ -172,6 +192,11 @@ CONTRIBUTOR_INSIGHTS = TableOption(
     feature="contributor insights",
     property_rows=("ContributorInsightsSpecification", "ContributorInsightsSpecification.Enabled",
                    "ContributorInsightsSpecification.Mode"),
+    index_read_live=_index_insights_live,
+    index_apply_live=_index_insights_apply,
+    index_property_rows=("GlobalSecondaryIndexes[].ContributorInsightsSpecification",
+                         "GlobalSecondaryIndexes[].ContributorInsightsSpecification.Enabled",
+                         "GlobalSecondaryIndexes[].ContributorInsightsSpecification.Mode"),
 )
 
 
@@ -219,9 +244,16 @@ def _on_demand_from(spec: Any) -> OnDemandThroughput | None:
     return None if read is None and write is None else OnDemandThroughput(max_read=read, max_write=write)
 
 
-def _on_demand_to(value: OnDemandThroughput | None) -> dict:
-    # Both maximums always written, an unset one as -1: an omitted one would leave whatever maximum
-    # the table had (the API's "must specify MaxReadRequestUnits, MaxWriteRequestUnits, or both").
+def _on_demand_to(value: OnDemandThroughput) -> dict:
+    # In a template only the maximums set: the registry schema of AWS::DynamoDB::Table gives both a
+    # minimum of 1 (cfn-lint E3034 refuses -1), though the reference page says -1 removes one.
+    return {k: v for k, v in (("MaxReadRequestUnits", value.max_read), ("MaxWriteRequestUnits", value.max_write))
+            if v is not None}
+
+
+def _on_demand_request(value: OnDemandThroughput | None) -> dict:
+    # On the API both, an unset one as -1 ("to remove the maximum … set the value to -1",
+    # API_OnDemandThroughput.html), so an old maximum never lingers.
     value = value or OnDemandThroughput.model_construct(max_read=None, max_write=None)
     return {"MaxReadRequestUnits": _NO_MAXIMUM if value.max_read is None else value.max_read,
             "MaxWriteRequestUnits": _NO_MAXIMUM if value.max_write is None else value.max_write}
@@ -234,7 +266,19 @@ def _on_demand_live(client: Any, description: dict) -> OnDemandThroughput | None
 
 
 def _on_demand_apply(client: Any, name: str, value: OnDemandThroughput | None) -> None:
-    client.update_table(TableName=name, OnDemandThroughput=_on_demand_to(value))
+    client.update_table(TableName=name, OnDemandThroughput=_on_demand_request(value))
+
+
+def _index_on_demand_live(client: Any, description: dict, index: dict) -> OnDemandThroughput | None:
+    # GlobalSecondaryIndexDescription.OnDemandThroughput (.../API_GlobalSecondaryIndexDescription.html).
+    if "OnDemandThroughput" not in index:
+        return NOT_REPORTED
+    return _on_demand_from(index["OnDemandThroughput"])
+
+
+def _index_on_demand_apply(client: Any, name: str, index: str, value: OnDemandThroughput | None) -> None:
+    client.update_table(TableName=name, GlobalSecondaryIndexUpdates=[
+        {"Update": {"IndexName": index, "OnDemandThroughput": _on_demand_request(value)}}])
 
 
 def _looser(before: int | None, after: int | None) -> bool:
@@ -269,6 +313,11 @@ ON_DEMAND_THROUGHPUT = TableOption(
     described=True,
     property_rows=("OnDemandThroughput", "OnDemandThroughput.MaxReadRequestUnits",
                    "OnDemandThroughput.MaxWriteRequestUnits"),
+    index_read_live=_index_on_demand_live,
+    index_apply_live=_index_on_demand_apply,
+    index_property_rows=("GlobalSecondaryIndexes[].OnDemandThroughput",
+                         "GlobalSecondaryIndexes[].OnDemandThroughput.MaxReadRequestUnits",
+                         "GlobalSecondaryIndexes[].OnDemandThroughput.MaxWriteRequestUnits"),
 )
 
 
@@ -327,6 +376,19 @@ def _warm_apply(client: Any, name: str, value: WarmThroughput | None) -> None:
         client.update_table(TableName=name, WarmThroughput=_warm_to(value))
 
 
+def _index_warm_live(client: Any, description: dict, index: dict) -> WarmThroughput | None:
+    # GlobalSecondaryIndexDescription.WarmThroughput (GlobalSecondaryIndexWarmThroughputDescription).
+    if "WarmThroughput" not in index:
+        return NOT_REPORTED
+    return _warm_from(index["WarmThroughput"])
+
+
+def _index_warm_apply(client: Any, name: str, index: str, value: WarmThroughput | None) -> None:
+    if value is not None:
+        client.update_table(TableName=name, GlobalSecondaryIndexUpdates=[
+            {"Update": {"IndexName": index, "WarmThroughput": _warm_to(value)}}])
+
+
 def _covers(live: int | None, wanted: int | None) -> bool:
     return wanted is None or (live is not None and live >= wanted)
 
@@ -383,6 +445,11 @@ WARM_THROUGHPUT = TableOption(
     feature="warm throughput",
     described=True,
     property_rows=("WarmThroughput", "WarmThroughput.ReadUnitsPerSecond", "WarmThroughput.WriteUnitsPerSecond"),
+    index_read_live=_index_warm_live,
+    index_apply_live=_index_warm_apply,
+    index_property_rows=("GlobalSecondaryIndexes[].WarmThroughput",
+                         "GlobalSecondaryIndexes[].WarmThroughput.ReadUnitsPerSecond",
+                         "GlobalSecondaryIndexes[].WarmThroughput.WriteUnitsPerSecond"),
 )
 
 
@@ -586,6 +653,8 @@ KINESIS_DESTINATION = TableOption(
 TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS, ON_DEMAND_THROUGHPUT, WARM_THROUGHPUT,
                                        RESOURCE_POLICY, KINESIS_DESTINATION)
 BY_FIELD: dict[str, TableOption] = {o.field: o for o in TABLE_OPTIONS}
+# The options a global secondary index has too (the same schema key on the index, its own GSI property).
+INDEX_OPTIONS: tuple[TableOption, ...] = tuple(o for o in TABLE_OPTIONS if o.index_read_live is not None)
 # Changes AWS refuses outright: deploy refuses them before anything is applied (gate.py R026).
 REFUSED_KINDS: frozenset[str] = frozenset(c.kind for o in TABLE_OPTIONS for c in o.changes if c.refused)
 
@@ -617,11 +686,27 @@ def options_to_template(table: Any) -> dict[str, Any]:
             if (value := getattr(table, o.field)) != o.default}
 
 
+def index_options_from_template(spec: dict) -> dict[str, Any]:
+    """The index options a template's (or DescribeTable's) GSI entry sets (absent: the default)."""
+    out = {}
+    for o in INDEX_OPTIONS:
+        value = o.from_cfn(spec.get(o.cfn_property))
+        out[o.field] = o.default if value is None else value
+    return out
+
+
+def index_options_to_template(index: Any) -> dict[str, Any]:
+    """The GSI properties of the index options not at their defaults (as options_to_template)."""
+    return {o.cfn_property: o.to_cfn(value) for o in INDEX_OPTIONS
+            if (value := getattr(index, o.field)) != o.default}
+
+
 def options_markdown() -> str:
     """The rows docs/schema.md's table-option table carries."""
     lines = ["| option | default | CloudFormation property | change kinds | AWS source |", "| --- | --- | --- | --- | --- |"]
     for o in TABLE_OPTIONS:
         kinds = ", ".join(f"{c.code} {c.severity}{' (refused: R026)' if c.refused else ''}" for c in o.changes)
-        lines.append(f"| `{o.field}` | `{'none' if o.default is None else str(o.default).lower()}` | "
+        per_index = " (also per global index)" if o.index_read_live else ""
+        lines.append(f"| `{o.field}`{per_index} | `{'none' if o.default is None else str(o.default).lower()}` | "
                      f"`{o.cfn_property}` | {kinds} | {o.change.source} |")
     return "\n".join(lines) + "\n"

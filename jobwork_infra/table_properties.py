@@ -41,15 +41,6 @@ class Property:
     matters: Callable[[Any], bool] | None = None
 
 
-def _enabled(value: Any) -> bool:
-    return isinstance(value, dict) and str(value.get("Enabled", False)).lower() == "true"
-
-
-def _limited(value: Any) -> bool:
-    # -1 is "no maximum" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_OnDemandThroughput.html)
-    return isinstance(value, dict) and any(str(v) not in ("-1", "None") for v in value.values())
-
-
 def _not_default_period(value: Any) -> bool:
     # 35 days is the default and the maximum recovery period (CloudFormation reference, PointInTimeRecoverySpecification).
     return str(value) != "35"
@@ -83,23 +74,20 @@ def _rows() -> list[Property]:
              "`contributor_insights: true` (ACCESSED_AND_THROTTLED_KEYS) or `throttled_keys` (THROTTLED_KEYS)")
     modelled("DeletionProtectionEnabled", "`deletion_protection`")
     modelled("GlobalSecondaryIndexes[]", "`global_indexes`")
-    refused("GlobalSecondaryIndexes[].ContributorInsightsSpecification",
-            _NOT_YET.format(what="contributor insights per index"), matters=_enabled)
-    part_of("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Enabled",
-            "GlobalSecondaryIndexes[].ContributorInsightsSpecification")
-    part_of("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Mode",
-            "GlobalSecondaryIndexes[].ContributorInsightsSpecification")
+    modelled("GlobalSecondaryIndexes[].ContributorInsightsSpecification", "`contributor_insights` of the index")
+    modelled("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Enabled",
+             "`contributor_insights: true | false` of the index")
+    modelled("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Mode",
+             "`contributor_insights: throttled_keys` of the index")
     modelled("GlobalSecondaryIndexes[].IndexName", "the index's name under `global_indexes`")
     modelled("GlobalSecondaryIndexes[].KeySchema[]", "`partition_key`, `sort_key` of the index")
     modelled("GlobalSecondaryIndexes[].KeySchema[].AttributeName", "`partition_key`, `sort_key` of the index")
     modelled("GlobalSecondaryIndexes[].KeySchema[].KeyType", "HASH: `partition_key`, RANGE: `sort_key`")
-    refused("GlobalSecondaryIndexes[].OnDemandThroughput",
-            _NOT_YET.format(what="on-demand maximum throughput per index"),
-            "remove the maximum (-1) in the source app, or leave the table where it is", matters=_limited)
-    part_of("GlobalSecondaryIndexes[].OnDemandThroughput.MaxReadRequestUnits",
-            "GlobalSecondaryIndexes[].OnDemandThroughput")
-    part_of("GlobalSecondaryIndexes[].OnDemandThroughput.MaxWriteRequestUnits",
-            "GlobalSecondaryIndexes[].OnDemandThroughput")
+    modelled("GlobalSecondaryIndexes[].OnDemandThroughput", "`on_demand_throughput` of the index")
+    modelled("GlobalSecondaryIndexes[].OnDemandThroughput.MaxReadRequestUnits",
+             "`on_demand_throughput.max_read` of the index (-1: unset)")
+    modelled("GlobalSecondaryIndexes[].OnDemandThroughput.MaxWriteRequestUnits",
+             "`on_demand_throughput.max_write` of the index (-1: unset)")
     modelled("GlobalSecondaryIndexes[].Projection", "`projection`")
     modelled("GlobalSecondaryIndexes[].Projection.NonKeyAttributes[]",
              "`projection: [a, b]` (key attributes allowed: rule I107 warns)")
@@ -107,11 +95,9 @@ def _rows() -> list[Property]:
     modelled("GlobalSecondaryIndexes[].ProvisionedThroughput", "`capacity` of the index")
     modelled("GlobalSecondaryIndexes[].ProvisionedThroughput.ReadCapacityUnits", "`capacity.read` of the index")
     modelled("GlobalSecondaryIndexes[].ProvisionedThroughput.WriteCapacityUnits", "`capacity.write` of the index")
-    refused("GlobalSecondaryIndexes[].WarmThroughput", _NOT_YET.format(what="warm throughput per index"),
-            "remove it from the source app's template (AWS keeps the warm throughput the index has), or leave the "
-            "table where it is")
-    part_of("GlobalSecondaryIndexes[].WarmThroughput.ReadUnitsPerSecond", "GlobalSecondaryIndexes[].WarmThroughput")
-    part_of("GlobalSecondaryIndexes[].WarmThroughput.WriteUnitsPerSecond", "GlobalSecondaryIndexes[].WarmThroughput")
+    modelled("GlobalSecondaryIndexes[].WarmThroughput", "`warm_throughput` of the index (a floor, as the table's)")
+    modelled("GlobalSecondaryIndexes[].WarmThroughput.ReadUnitsPerSecond", "`warm_throughput.read` of the index")
+    modelled("GlobalSecondaryIndexes[].WarmThroughput.WriteUnitsPerSecond", "`warm_throughput.write` of the index")
     creation = ("acts only when CloudFormation creates the table (it loads the items from S3); the adopted table "
                 "exists, so it has nothing left to do and the IMPORT template leaves it out")
     for path in ("ImportSourceSpecification", "ImportSourceSpecification.InputCompressionType",

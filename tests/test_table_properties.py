@@ -88,12 +88,11 @@ def _refused(name: str, context: StackContext) -> list[str]:
     return [r.path for t in source.tables.values() for r in refusals(t.properties)]
 
 
-def test_contributor_insights_and_on_demand_and_warm_throughput_are_refused_by_name():
-    # The table's contributor insights (with its THROTTLED_KEYS mode), on-demand maximum and warm
-    # throughput are modelled (table_options.py); the per-index settings are not.
+def test_contributor_insights_and_on_demand_and_warm_throughput_are_kept_on_the_table_and_its_indexes():
+    # All modelled (table_options.py, table and per index, the THROTTLED_KEYS mode too); the
+    # template's 7-day recovery period is what is still refused.
     assert _refused("insights_and_throughput.yaml", StackContext("events")) == [
-        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
-        "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
+        "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
 
 
 @pytest.mark.parametrize(("name", "context"), [
@@ -131,6 +130,6 @@ def test_an_unresolved_value_of_a_refused_property_is_refused():
     from jobwork_infra.errors import Location
 
     unknown = Unresolved("F102", Location("t.yaml", 3, 4), "Fn::ImportValue")
-    spec = {"GlobalSecondaryIndexes": [{"IndexName": "g", "OnDemandThroughput": {"MaxReadRequestUnits": unknown}}]}
+    spec = {"StreamSpecification": {"StreamViewType": "KEYS_ONLY", "ResourcePolicy": {"PolicyDocument": unknown}}}
     assert [r.path for r in refusals(spec, unresolved=lambda v: isinstance(v, Unresolved))] == [
-        "GlobalSecondaryIndexes(g).OnDemandThroughput"]
+        "StreamSpecification.ResourcePolicy"]

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..followup import Invocation
 from ..model import TOOL_TABLE_PREFIX, ResolvedSchema
-from ..table_options import NOT_REPORTED, TABLE_OPTIONS
+from ..table_options import INDEX_OPTIONS, NOT_REPORTED, TABLE_OPTIONS
 from .aws import describe_table_or_none, is_unsupported
 from .shapes import LiveTable
 
@@ -55,7 +55,16 @@ def live_table(client: Any, description: dict, *, aws: bool = False) -> LiveTabl
                           absent=NOT_REPORTED)
         if value is not NOT_REPORTED:
             options[option.field] = value
-    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws, options)
+    index_options: dict[str, dict[str, Any]] = {}
+    for index in description.get("GlobalSecondaryIndexes") or []:   # the same, per global index
+        found = index_options[index["IndexName"]] = {}
+        for option in INDEX_OPTIONS:
+            value = _optional(lambda option=option, index=index: option.index_read_live(client, description, index),
+                              lacking=_LACKING_ACTION + ("ResourceNotFoundException",), absent=NOT_REPORTED)
+            if value is not NOT_REPORTED:
+                found[option.field] = value
+    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws, options,
+                     index_options)
 
 
 def list_table_names(client: Any) -> list[str]:

@@ -135,7 +135,8 @@ def refuse_not_lowerable(plan: Plan) -> None:
     """R026: a change AWS refuses outright (table_options.py marks it), whatever the flags."""
     impossible = [c for c in plan.changes if c.kind in REFUSED_KINDS]
     if impossible:
-        raise Refused("R026", "; ".join(f"{c.table}: {c.statement}" for c in impossible) + "; nothing was changed",
+        raise Refused("R026", "; ".join(f"{c.table}{' (' + c.subject + ')' if c.index else ''}: {c.statement}"
+                                        for c in impossible) + "; nothing was changed",
                       "set the value back to at least what is deployed, or remove it from the schema to leave the "
                       "table's own value in place")
 

@@ -1,8 +1,8 @@
 """What a live table has that the schema cannot keep yet, read from DynamoDB, as table_properties' refusals.
 
 Adoption takes the live table as the truth. A setting DescribeTable and its companion calls report
-that the schema does not model (contributor insights per index, an index's on-demand maximum, a Kinesis destination, a
-stream's resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
+that the schema does not model (more than one Kinesis destination, a stream's resource policy, a
+recovery period other than 35 days) would go unmanaged — and CloudFormation's
 next update of the adopted table could turn it off — so `deploy --adopt` refuses the table before
 any change, naming the property as table_properties.py does, with the same reason and way forward.
 An engine that does not report one of them (DynamoDB Local has no contributor insights) is said so,
@@ -62,32 +62,12 @@ def _refuse(found: LiveSettings, path: str, shown: str) -> None:
     found.refusals.append(Refusal(shown, PROPERTIES[path]))
 
 
-def _limited(spec: dict | None) -> bool:
-    return bool(spec) and any(v not in (None, -1) for v in spec.values())
-
-
 def read_live_settings(client: Any, description: dict, pitr_period: int | None = None) -> LiveSettings:
     """The live table's settings the schema cannot keep (refusals), and what the engine could not say."""
     found = LiveSettings()
     name = description["TableName"]
-    indexes = [i["IndexName"] for i in description.get("GlobalSecondaryIndexes") or []]
-    for index in [None, *indexes]:
-        kwargs = {"TableName": name, **({"IndexName": index} if index else {})}
-        answer = _call(lambda kwargs=kwargs: client.describe_contributor_insights(**kwargs),
-                       "contributor insights", found)
-        if answer is None:
-            if "contributor insights" in found.not_reported:
-                break
-            continue
-        # The table's own switch and mode are modelled (`contributor_insights`, table_options.py).
-        if index is not None and answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"):
-            _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
-                    f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
-    # The table's own on-demand maximum is modelled (`on_demand_throughput`, table_options.py).
-    for index in description.get("GlobalSecondaryIndexes") or []:
-        if _limited(index.get("OnDemandThroughput")):
-            _refuse(found, "GlobalSecondaryIndexes[].OnDemandThroughput",
-                    f"GlobalSecondaryIndexes({index['IndexName']}).OnDemandThroughput")
+    # Contributor insights (table and per index, with the mode), the on-demand maximums and warm
+    # throughput (table and per index) are modelled (table_options.py): read by dynamodb.live_table.
     kinesis = _call(lambda: client.describe_kinesis_streaming_destination(TableName=name),
                     "Kinesis streaming destinations", found)
     # One destination is modelled (`kinesis_destination`, table_options.py); the schema holds one only.

@@ -73,7 +73,7 @@ def install() -> None:
             if self.body["TableName"] in self.dynamodb_backend.tables:   # UpdateTable: AWS's refusals first
                 table = self.dynamodb_backend.get_table(self.body["TableName"])
                 settings.check_request(table, self.body)
-                before = dict(getattr(table, "warm_throughput", None) or {})
+                before = settings.warm_before(table)
             original(self)
             table = self.dynamodb_backend.get_table(self.body["TableName"])
             settings.apply_request(table, self.body, before)

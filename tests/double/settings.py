@@ -25,7 +25,7 @@ AWS sources, one per fact:
   decreased" (.../developerguide/warm-throughput.html, .../developerguide/update-warm-throughput.html).
   moto replaces the whole value on UpdateTable (dropping the direction not named) and lets it go down;
   the double keeps the other direction and refuses a decrease with a ValidationException, on the API
-  and in a stack update.
+  and in a stack update; for the table and for each global index alike.
 - ResourcePolicy.PolicyDocument of a template (moto's CloudFormation ignores it): attached, replaced or
   deleted as the template's policy changes; "resource-based policies don't support out-of-band
   changes: if you add, update, or delete a policy outside of the CloudFormation template, the change
@@ -163,19 +163,28 @@ def set_on_demand(table: Table, index: str | None, spec: dict | None) -> None:
 WARM = (("ReadUnitsPerSecond", "read"), ("WriteUnitsPerSecond", "write"))
 
 
-def warm_problem(table: Table, spec: dict | None) -> str | None:
-    """Why AWS refuses this WarmThroughput for `table` (a decrease), or None."""
+def warm_problem(table: Any, spec: dict | None, what: str = "table") -> str | None:
+    """Why AWS refuses this WarmThroughput for `table` or a global index of it (a decrease), or None."""
     current = getattr(table, "warm_throughput", None) or {}
-    for key, what in WARM:
+    for key, direction in WARM:
         if spec and key in spec and key in current and int(spec[key]) < int(current[key]):
-            return (f"One or more parameter values were invalid: Requested {key} for WarmThroughput for table "
-                    f"is lower than the current {what} warm throughput ({current[key]}): warm throughput cannot "
-                    "be decreased")
+            return (f"One or more parameter values were invalid: Requested {key} for WarmThroughput for {what} "
+                    f"is lower than the current {direction} warm throughput ({current[key]}): warm throughput "
+                    "cannot be decreased")
     return None
 
 
-def raise_warm(table: Table, spec: dict | None) -> None:
-    """The directions `spec` names go up; the others keep their value."""
+def warm_problems(table: Table, props: dict, index_specs: list[dict]) -> str | None:
+    """The table's and its global indexes' (each spec naming IndexName) refusals, the first one."""
+    indexes = {i.name: i for i in table.global_indexes}
+    found = [warm_problem(table, props.get("WarmThroughput"))]
+    found += [warm_problem(indexes[spec["IndexName"]], spec.get("WarmThroughput"), f"index {spec['IndexName']}")
+              for spec in index_specs if spec.get("IndexName") in indexes]
+    return next((p for p in found if p), None)
+
+
+def raise_warm(table: Any, spec: dict | None) -> None:
+    """The directions `spec` names go up; the others keep their value (table or global index)."""
     if spec:
         table.warm_throughput = {**(getattr(table, "warm_throughput", None) or {}),
                                  **{k: int(spec[k]) for k, _ in WARM if k in spec}, "Status": "ACTIVE"}
@@ -210,21 +219,36 @@ def set_table_class(table: Table, table_class: str | None) -> None:
         settings(table)["class_changed"] = DOUBLE.clock.now()
 
 
+def _index_updates(body: dict) -> list[dict]:
+    return [u["Update"] for u in body.get("GlobalSecondaryIndexUpdates") or [] if u.get("Update")]
+
+
 def check_request(table: Table, body: dict) -> None:
-    """An UpdateTable AWS refuses before changing anything (a warm throughput decrease)."""
-    problem = warm_problem(table, body.get("WarmThroughput"))
+    """An UpdateTable AWS refuses before changing anything (a warm throughput decrease, table or index)."""
+    problem = warm_problems(table, body, _index_updates(body))
     if problem:
         raise DynamoError("ValidationException", problem)
 
 
+def warm_before(table: Table) -> dict:
+    """The warm throughput of the table (key None) and each global index, before moto replaces them."""
+    return {None: dict(getattr(table, "warm_throughput", None) or {}),
+            **{i.name: dict(getattr(i, "warm_throughput", None) or {}) for i in table.global_indexes}}
+
+
 def apply_request(table: Table, body: dict, before: dict | None = None) -> None:
     """What CreateTable / UpdateTable asked that moto dropped: the table class, on-demand maximums, the
-    warm throughput direction not named (`before`: the value moto replaced)."""
+    warm throughput direction not named (`before`: the values moto replaced, warm_before)."""
     if before is None and (body.get("ResourcePolicy")):   # CreateTable's policy (moto drops it)
         set_policy(table, body["ResourcePolicy"])
     if before is not None and body.get("WarmThroughput"):
-        table.warm_throughput = before
+        table.warm_throughput = before[None]
         raise_warm(table, body["WarmThroughput"])
+    indexes = {i.name: i for i in table.global_indexes}
+    for spec in _index_updates(body) if before is not None else []:
+        if spec.get("WarmThroughput") and spec.get("IndexName") in indexes and spec["IndexName"] in before:
+            indexes[spec["IndexName"]].warm_throughput = before[spec["IndexName"]]
+            raise_warm(indexes[spec["IndexName"]], spec["WarmThroughput"])
     set_table_class(table, body.get("TableClass"))
     if "OnDemandThroughput" in body:
         set_on_demand(table, TABLE, body["OnDemandThroughput"])
@@ -246,6 +270,10 @@ def apply_template(table: Table, props: dict) -> None:
         set_on_demand(table, index, spec.get("OnDemandThroughput"))
     set_kinesis(table, props.get("KinesisStreamSpecification"))
     raise_warm(table, props.get("WarmThroughput"))
+    indexes = {i.name: i for i in table.global_indexes}
+    for spec in props.get("GlobalSecondaryIndexes") or []:
+        if spec.get("IndexName") in indexes:
+            raise_warm(indexes[spec["IndexName"]], spec.get("WarmThroughput"))
     policy_from_template(table, props)
 
 

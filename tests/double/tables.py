@@ -133,7 +133,7 @@ def check_table_update(stack: Stack, lid: str, old_res: dict, new_res: dict) -> 
         problem = ddb.check_ttl(table, *plan.ttl)
         if problem:
             raise ResourceFailure(lid, TABLE, service_error(problem, "ValidationException"))
-    problem = settings.warm_problem(table, new.get("WarmThroughput"))   # settings.py: never decreased
+    problem = settings.warm_problems(table, new, new.get("GlobalSecondaryIndexes") or [])   # never decreased
     if problem:
         raise ResourceFailure(lid, TABLE, service_error(problem, "ValidationException"))
     return plan
