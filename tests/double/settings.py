@@ -178,8 +178,10 @@ def warm_problems(table: Table, props: dict, index_specs: list[dict]) -> str | N
     """The table's and its global indexes' (each spec naming IndexName) refusals, the first one."""
     indexes = {i.name: i for i in table.global_indexes}
     found = [warm_problem(table, props.get("WarmThroughput"))]
+    # A stack update's template is checked as written: an index named by an intrinsic (`!Sub …`) is
+    # not looked up here (the table's own value still is).
     found += [warm_problem(indexes[spec["IndexName"]], spec.get("WarmThroughput"), f"index {spec['IndexName']}")
-              for spec in index_specs if spec.get("IndexName") in indexes]
+              for spec in index_specs if isinstance(spec.get("IndexName"), str) and spec["IndexName"] in indexes]
     return next((p for p in found if p), None)
 
 
@@ -246,7 +248,8 @@ def apply_request(table: Table, body: dict, before: dict | None = None) -> None:
         raise_warm(table, body["WarmThroughput"])
     indexes = {i.name: i for i in table.global_indexes}
     for spec in _index_updates(body) if before is not None else []:
-        if spec.get("WarmThroughput") and spec.get("IndexName") in indexes and spec["IndexName"] in before:
+        if spec.get("WarmThroughput") and isinstance(spec.get("IndexName"), str) and spec["IndexName"] in indexes \
+                and spec["IndexName"] in before:
             indexes[spec["IndexName"]].warm_throughput = before[spec["IndexName"]]
             raise_warm(indexes[spec["IndexName"]], spec["WarmThroughput"])
     set_table_class(table, body.get("TableClass"))
@@ -272,7 +275,7 @@ def apply_template(table: Table, props: dict) -> None:
     raise_warm(table, props.get("WarmThroughput"))
     indexes = {i.name: i for i in table.global_indexes}
     for spec in props.get("GlobalSecondaryIndexes") or []:
-        if spec.get("IndexName") in indexes:
+        if isinstance(spec.get("IndexName"), str) and spec["IndexName"] in indexes:
             raise_warm(indexes[spec["IndexName"]], spec.get("WarmThroughput"))
     policy_from_template(table, props)
 

@@ -100,13 +100,22 @@ def _customer_key(table: SourceTable, description: dict) -> str | None:
     return arn if ":key/" in arn else None
 
 
+def _as_the_template_asked(model: Any, live: Any, properties: dict) -> Any:
+    """An option AWS only raises (warm throughput) compared with what the template asked for: the live
+    table has one whether or not anyone set it."""
+    from ...table_options import TABLE_OPTIONS, settled
+
+    return model.model_copy(update={
+        o.field: settled(o, live.options[o.field], o.from_cfn(properties.get(o.cfn_property)))
+        for o in TABLE_OPTIONS if o.settle and o.field in live.options})
+
+
 def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], tenancy_attribute: str) -> list:
     """`import --from-stack`: the stack's tables (all, or those named by physical name or logical id), each
     read from the live table, with the template's notes; a property the schema cannot keep (from the
     template or the live table) is a note too, and `deploy --adopt` refuses that table (R023)."""
     from ...importer import Imported
     from ...load import did_you_mean
-    from ...table_options import TABLE_OPTIONS, settled
     from ..dynamodb import read_live_table, unexpressed
     from ..live_settings import read_live_settings
     from ..shapes import table_from_live
@@ -130,11 +139,7 @@ def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], t
             raise JobworkError(f"stack {stack} lists table {physical} ({table.logical_id}) but DynamoDB has no "
                                "such table", "it was deleted outside CloudFormation; check the stack's drift")
         model = table_from_live(live, key=physical, tenancy_attribute=tenancy_attribute)
-        # An option AWS only raises (warm throughput) is compared with what the template asked for:
-        # the live table has one whether or not anyone set it.
-        model = model.model_copy(update={
-            o.field: settled(o, live.options[o.field], o.from_cfn(table.properties.get(o.cfn_property)))
-            for o in TABLE_OPTIONS if o.settle and o.field in live.options})
+        model = _as_the_template_asked(model, live, table.properties)
         unkept = {r.path: r.property for r in refusals(table.properties,
                                                          unresolved=lambda v: isinstance(v, Unresolved))}
         unkept.update({r.path: r.property for r in read_live_settings(dynamodb, live.description).refusals})
