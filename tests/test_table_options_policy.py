@@ -2,9 +2,9 @@
 
 Schema (a policy document, at most 20 KB as JSON), diff kinds (every change ONLINE: who may reach the
 items changes at once), compile to ResourcePolicy.PolicyDocument, read-back from a template and from
-GetResourcePolicy, adoption (no longer refused by R023; a stream's policy still is), and drift: a
-policy changed outside the tool is found, which CloudFormation itself never does (the double keeps
-AWS's rule that an update whose template keeps the same policy leaves the live one alone).
+GetResourcePolicy, adoption (no longer refused by R023; a stream's policy still is). The CloudFormation
+round trip, with a policy deleted outside the tool found by `drift` (CloudFormation itself never
+notices), is tests/test_table_options_throughput.py::test_a_stack_with_table_settings_is_adopted_with_them_kept.
 """
 
 from __future__ import annotations
@@ -113,25 +113,3 @@ def test_read_back_and_apply_on_a_live_table(strict_aws):
     POLICY_OPTION.apply_live(ddb, "clicks", None)
     assert read_live_table(ddb, "clicks", aws=True).options["resource_policy"] is None
     POLICY_OPTION.apply_live(ddb, "clicks", None)                     # nothing to delete: no failure
-
-
-@pytest.mark.slow
-def test_a_policy_deployed_by_cloudformation_and_changed_outside_is_drift(strict_aws, fast_polls, tmp_path):
-    def run(*args: str):
-        return CliRunner().invoke(app, [*args, "--endpoint-url", strict_aws.endpoint])
-
-    schema = tmp_path / "tables.yaml"
-    schema.write_text(SCHEMA.format(extra=READER.replace("table/clicks", "table/opts-dev-clicks")))
-    deployed = run("deploy", "--env", "dev", "--schema", str(schema), "--yes")
-    assert deployed.exit_code == 0, deployed.output
-    ddb = strict_aws.client("dynamodb")
-    arn = ddb.describe_table(TableName="opts-dev-clicks")["Table"]["TableArn"]
-    assert json.loads(ddb.get_resource_policy(ResourceArn=arn)["Policy"])["Statement"][0]["Sid"] == "reporting"
-    again = run("deploy", "--env", "dev", "--schema", str(schema), "--yes")
-    assert again.exit_code == 0 and "No changes" in again.output, again.output
-    assert run("drift", "--env", "dev", "--schema", str(schema)).exit_code == 0
-
-    # Deleted outside the tool: CloudFormation would never notice (AWS: no drift detection, no overwrite).
-    ddb.delete_resource_policy(ResourceArn=arn)
-    drift = run("drift", "--env", "dev", "--schema", str(schema))
-    assert drift.exit_code != 0 and "resource policy" in drift.output, drift.output

@@ -279,6 +279,7 @@ def test_a_stack_with_table_settings_is_adopted_with_them_kept(strict_aws, fast_
     assert ours["KinesisStreamSpecification"] == {
         "StreamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/launch-events",
         "ApproximateCreationDateTimePrecision": "MICROSECOND"}
+    assert ours["ResourcePolicy"]["PolicyDocument"]["Statement"][0]["Sid"] == "reporting"
 
     # Lowered in the schema: AWS cannot lower warm throughput, so deploy refuses before any change.
     schema.write_text(schema.read_text().replace("warm_throughput: {read: 15000}", "warm_throughput: {read: 13000}"))
@@ -299,3 +300,9 @@ def test_a_stack_with_table_settings_is_adopted_with_them_kept(strict_aws, fast_
     assert described["OnDemandThroughput"]["MaxReadRequestUnits"] == 8000
     assert run(strict_aws, "drift", "--env", "dev", "--schema", str(schema)).exit_code == 0
     assert count(strict_aws, "launches") == 3
+
+    # The resource policy deleted outside the tool: CloudFormation would never notice (AWS: resource
+    # policies have no drift detection and are not overwritten); `drift` reads it live and says so.
+    ddb.delete_resource_policy(ResourceArn=described["TableArn"])
+    drift = run(strict_aws, "drift", "--env", "dev", "--schema", str(schema))
+    assert drift.exit_code != 0 and "resource policy" in drift.output, drift.output
