@@ -78,8 +78,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "(the catch-up needs NEW_AND_OLD_IMAGES; another view type means a new stream ARN)",
             f"{_DDB}/APIReference/API_StreamSpecification.html"),
     Refusal("R023", "adopt-unkept-property", "adopting a table with a property or setting the schema cannot keep "
-            "yet (contributor insights, an on-demand maximum, a Kinesis destination, a resource policy…): it would "
-            "go unmanaged, or the next update would turn it off", f"{_CFN}/aws-resource-dynamodb-table.html"),
+            "yet (a stream's resource policy or tags, a recovery period other than 35 days, vector indexes, two "
+            "Kinesis destinations…): it would go unmanaged, or the next update would turn it off",
+            f"{_CFN}/aws-resource-dynamodb-table.html"),
     Refusal("R024", "wrong-account", "reading or changing an environment with credentials of another account "
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
     Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
