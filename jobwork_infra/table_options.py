@@ -37,7 +37,7 @@ class OptionChange:
     title: str
     statement: str             # over {before} and {after}
     source: str                # where AWS documents the update behaviour
-    # AWS refuses the change itself (deploy/gate.py R026 stops it before anything is applied).
+    # AWS refuses the change itself (deploy/gate.py R031 stops it before anything is applied).
     refused: bool = False
 
 
@@ -433,7 +433,7 @@ WARM_THROUGHPUT = TableOption(
                      "cannot lower it", _WARM_SOURCE),
         OptionChange("D319", "warm_throughput_lowered", "ONLINE", "warm throughput lowered (refused)",
                      "the warm throughput would go from {before} down to {after}: AWS cannot lower warm throughput, "
-                     "so deploy refuses it (R026); set it back, or remove warm_throughput to stop managing it",
+                     "so deploy refuses it (R031); set it back, or remove warm_throughput to stop managing it",
                      _WARM_SOURCE, refused=True),
     ),
     change_of=_warm_change,
@@ -655,7 +655,7 @@ TABLE_OPTIONS: tuple[TableOption, ...] = (CONTRIBUTOR_INSIGHTS, ON_DEMAND_THROUG
 BY_FIELD: dict[str, TableOption] = {o.field: o for o in TABLE_OPTIONS}
 # The options a global secondary index has too (the same schema key on the index, its own GSI property).
 INDEX_OPTIONS: tuple[TableOption, ...] = tuple(o for o in TABLE_OPTIONS if o.index_read_live is not None)
-# Changes AWS refuses outright: deploy refuses them before anything is applied (gate.py R026).
+# Changes AWS refuses outright: deploy refuses them before anything is applied (gate.py R031).
 REFUSED_KINDS: frozenset[str] = frozenset(c.kind for o in TABLE_OPTIONS for c in o.changes if c.refused)
 
 
@@ -705,7 +705,7 @@ def options_markdown() -> str:
     """The rows docs/schema.md's table-option table carries."""
     lines = ["| option | default | CloudFormation property | change kinds | AWS source |", "| --- | --- | --- | --- | --- |"]
     for o in TABLE_OPTIONS:
-        kinds = ", ".join(f"{c.code} {c.severity}{' (refused: R026)' if c.refused else ''}" for c in o.changes)
+        kinds = ", ".join(f"{c.code} {c.severity}{' (refused: R031)' if c.refused else ''}" for c in o.changes)
         per_index = " (also per global index)" if o.index_read_live else ""
         lines.append(f"| `{o.field}`{per_index} | `{'none' if o.default is None else str(o.default).lower()}` | "
                      f"`{o.cfn_property}` | {kinds} | {o.change.source} |")

@@ -93,7 +93,7 @@ def test_lowering_an_index_warm_throughput_is_refused_naming_the_index():
                             _schema("        warm_throughput: {read: 14000}\n"))
     with pytest.raises(Refused) as refused:
         refuse_not_lowerable(Plan(base=None, head=_schema(), changes=(change,)))
-    assert refused.value.code == "R026" and "clicks (index by_page warm throughput)" in str(refused.value)
+    assert refused.value.code == "R031" and "clicks (index by_page warm throughput)" in str(refused.value)
 
 
 def test_index_options_apply_and_read_back_on_a_live_table(strict_aws):

@@ -3,7 +3,7 @@
 Each through every stage: schema (validated, located errors), diff kind and severity from AWS's
 documented update behaviour, compile to its CloudFormation property, read-back from a template and
 from a live table, adoption (no longer refused by R023), and the refusal of what AWS refuses
-(lowering a warm throughput: R026). AWS sources are in table_options.py; the strict double keeps
+(lowering a warm throughput: R031). AWS sources are in table_options.py; the strict double keeps
 warm throughput as AWS does (tests/double/settings.py).
 """
 
@@ -137,7 +137,7 @@ def test_lowering_a_warm_throughput_is_refused_before_anything_is_applied():
     assert "AWS cannot lower warm throughput" in change.statement
     with pytest.raises(Refused) as refused:
         refuse_not_lowerable(Plan(base=None, head=_schema(), changes=(change,)))
-    assert refused.value.code == "R026" and "nothing was changed" in str(refused.value)
+    assert refused.value.code == "R031" and "nothing was changed" in str(refused.value)
     raised = _change("    warm_throughput: {read: 15000}\n", "    warm_throughput: {read: 16000}\n")
     refuse_not_lowerable(Plan(base=None, head=_schema(), changes=(raised,)))   # a raise goes through
 
@@ -240,7 +240,7 @@ def test_deploy_local_notes_what_dynamodb_local_cannot_apply_and_finds_no_change
 
 
 # ---------------------------------------------------------------------------------------------
-# One round trip on the strict double: adopt, no changes, clean drift, kept in our template, R026
+# One round trip on the strict double: adopt, no changes, clean drift, kept in our template, R031
 
 @pytest.mark.slow
 def test_a_stack_with_table_settings_is_adopted_with_them_kept(strict_aws, fast_polls, tmp_path):
@@ -285,7 +285,7 @@ def test_a_stack_with_table_settings_is_adopted_with_them_kept(strict_aws, fast_
     schema.write_text(schema.read_text().replace("warm_throughput: {read: 15000}", "warm_throughput: {read: 13000}"))
     before = stack_template(strict_aws, "adopt-dev")
     lowered = run(strict_aws, "deploy", "--env", "dev", "--schema", str(schema), "--yes")
-    assert lowered.exit_code == 3 and "R026" in lowered.output, lowered.output
+    assert lowered.exit_code == 3 and "R031" in lowered.output, lowered.output
     assert stack_template(strict_aws, "adopt-dev") == before
     ddb = strict_aws.client("dynamodb")
     assert ddb.describe_table(TableName="launches")["Table"]["WarmThroughput"]["ReadUnitsPerSecond"] == 15000

@@ -85,7 +85,7 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
     Refusal("R025", "ttl-backfill", "a TTL backfill run without the scan machinery that makes it resumable and "
             "verified", f"{_DDB}/developerguide/TTL.html"),
-    Refusal("R026", "option-not-lowerable", "asking AWS for a change it refuses outright, which would fail "
+    Refusal("R031", "option-not-lowerable", "asking AWS for a change it refuses outright, which would fail "
             "half-way through an update (lowering a table's warm throughput: once increased it cannot be decreased)",
             f"{_DDB}/developerguide/warm-throughput.html"),
 )}
@@ -133,10 +133,10 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
 
 
 def refuse_not_lowerable(plan: Plan) -> None:
-    """R026: a change AWS refuses outright (table_options.py marks it), whatever the flags."""
+    """R031: a change AWS refuses outright (table_options.py marks it), whatever the flags."""
     impossible = [c for c in plan.changes if c.kind in REFUSED_KINDS]
     if impossible:
-        raise Refused("R026", "; ".join(f"{c.table}{' (' + c.subject + ')' if c.index else ''}: {c.statement}"
+        raise Refused("R031", "; ".join(f"{c.table}{' (' + c.subject + ')' if c.index else ''}: {c.statement}"
                                         for c in impossible) + "; nothing was changed",
                       "set the value back to at least what is deployed, or remove it from the schema to leave the "
                       "table's own value in place")
