@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from .model import ResolvedSchema, ResolvedTable
-from .table_options import options_to_template
+from .table_options import index_options_to_template, options_to_template
 
 MAX_RESOURCES = 500
 MAX_OUTPUTS = 200
@@ -343,7 +343,7 @@ def table_resource(table: ResolvedTable, waits_for: str | None = None) -> dict:
     if table.global_indexes:
         props["GlobalSecondaryIndexes"] = [
             {"IndexName": i.name, "KeySchema": schema(i.partition_key, i.sort_key), "Projection": projection(i.projection),
-             **throughput(i.capacity)} for i in table.global_indexes]
+             **throughput(i.capacity), **index_options_to_template(i)} for i in table.global_indexes]
     props["KeySchema"] = schema(table.partition_key, table.sort_key)
     if table.local_indexes:
         props["LocalSecondaryIndexes"] = [

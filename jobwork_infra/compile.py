@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import JobworkError
-from .table_options import options_to_template
+from .table_options import index_options_to_template, options_to_template
 
 if TYPE_CHECKING:  # pragma: no cover
     from aws_cdk import App, Stack
@@ -240,6 +240,10 @@ def _table(stack: Stack, table: ResolvedTable):
     resource.add_property_override("Tags", [{"Key": k, "Value": v} for k, v in sorted(table.tags.items())])
     for name, value in options_to_template(table).items():  # the registered options (table_options.py)
         resource.add_property_override(name, value)
+    # The index options, at the index's place in the list CDK renders (the order they were added).
+    for position, index in enumerate(table.global_indexes):
+        for name, value in index_options_to_template(index).items():
+            resource.add_property_override(f"GlobalSecondaryIndexes.{position}.{name}", value)
     return construct
 
 

@@ -27,7 +27,7 @@ from .model import (
     resolve,
 )
 from .outline import table_outline
-from .table_options import TABLE_OPTIONS
+from .table_options import INDEX_OPTIONS, TABLE_OPTIONS
 
 D, M, O, S = Severity.DESTRUCTIVE, Severity.MULTI_STEP, Severity.ONLINE, Severity.SAFE
 
@@ -220,8 +220,8 @@ KINDS: dict[str, ChangeKind] = {k.kind: k for k in [
     ChangeKind("D411", "version_changed", S, "optimistic versions turned on or off",
                "optimistic versions are turned {after} in the generated data layer (items are not rewritten)"),
     # Registered table options (table_options.py): their kinds come from the registry.
-    *[ChangeKind(o.change.code, o.change.kind, Severity[o.change.severity], o.change.title, o.change.statement)
-      for o in TABLE_OPTIONS],
+    *[ChangeKind(c.code, c.kind, Severity[c.severity], c.title, c.statement)
+      for o in TABLE_OPTIONS for c in o.changes],
 ]}
 
 ORDER = {kind: n for n, kind in enumerate(KINDS)}
@@ -484,7 +484,8 @@ def _diff_table(old: ResolvedTable, new: ResolvedTable, env: str) -> list[Change
     for option in TABLE_OPTIONS:
         before, after = getattr(old, option.field), getattr(new, option.field)
         if before != after:
-            add(option.change.kind, option.field.replace("_", " "), before=before, after=after)
+            add(option.change_between(before, after).kind, option.field.replace("_", " "), before=before,
+                after=after)
     if old.deletion_protection != new.deletion_protection:
         add("deletion_protection_changed", "deletion protection", before=old.deletion_protection,
             after=new.deletion_protection)
@@ -545,6 +546,11 @@ def _diff_global_indexes(old: ResolvedTable, new: ResolvedTable, env: str, stage
                     after=_scoping(a.tenant_scoped))
             if b.capacity != a.capacity and b.capacity and a.capacity:
                 add("capacity_changed", f"index {name} capacity", index=name, before=b.capacity, after=a.capacity)
+            for option in INDEX_OPTIONS:   # table_options.py: the index's own contributor insights, maximum…
+                was, now = getattr(b, option.field), getattr(a, option.field)
+                if was != now:
+                    add(option.change_between(was, now).kind, f"index {name} {option.field.replace('_', ' ')}",
+                        index=name, before=was, after=now)
     for name in removed:
         if name not in renamed.values():
             add("gsi_removed", f"index {name}", index=name)

@@ -35,7 +35,7 @@ from .model import (
     physical_name,
 )
 from .project import Project, check_project
-from .table_options import TABLE_OPTIONS
+from .table_options import INDEX_OPTIONS, TABLE_OPTIONS
 
 _TYPE_OF_KEY = {"S": "string", "N": "number", "B": "binary"}
 
@@ -129,6 +129,11 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
                 spec["tenant_scoped"] = False  # crosses tenants: rule T002 asks to say so
             if t.billing == "provisioned" and index.capacity and index.capacity != t.capacity:
                 spec["capacity"] = _capacity(index.capacity)
+            for option in INDEX_OPTIONS:
+                value = getattr(index, option.field)
+                if value != option.default:
+                    spec[option.field] = _flow(value.model_dump(exclude_none=True)) if hasattr(value, "model_dump") \
+                        else value
             gsis[index.name] = spec
         entry["global_indexes"] = gsis
     if t.local_indexes:
@@ -151,8 +156,9 @@ def table_entry(item: Imported, schema: SchemaFile, env: str, key: str, needs_na
                           ("point_in_time_recovery", t.point_in_time_recovery),
                           ("deletion_protection", t.deletion_protection),
                           *[(o.field, getattr(t, o.field)) for o in TABLE_OPTIONS]):
-        if value != default(option):
-            entry[option] = value
+        if value != default(option) and value is not None:
+            # A structured option (on_demand_throughput, warm_throughput) as a flow map, like capacity.
+            entry[option] = _flow(value.model_dump(exclude_none=True)) if hasattr(value, "model_dump") else value
     if t.billing == "provisioned" and t.capacity != default("capacity"):
         entry["capacity"] = _capacity(t.capacity)
     if t.encryption != default("encryption"):

@@ -19,7 +19,20 @@ from pydantic_core import PydanticCustomError
 
 from .errors import Diagnostic, Severity
 from .load import Document, did_you_mean
-from .table_options import CONTRIBUTOR_INSIGHTS, TABLE_OPTIONS, option_values
+from .table_options import (
+    CONTRIBUTOR_INSIGHTS,
+    INDEX_OPTIONS,
+    KINESIS_DESTINATION,
+    ON_DEMAND_THROUGHPUT,
+    RESOURCE_POLICY,
+    TABLE_OPTIONS,
+    WARM_THROUGHPUT,
+    KinesisDestination,
+    OnDemandThroughput,
+    PolicyDocument,
+    WarmThroughput,
+    option_values,
+)
 
 AttributeType = Literal[
     "string", "number", "binary", "boolean", "list", "map", "string_set", "number_set", "binary_set",
@@ -174,6 +187,14 @@ class GlobalIndex(_Model):
                                        "attribute; false makes a cross-tenant index (rule T002 warns).")
     capacity: Capacity | None = Field(default=None, description="The index's provisioned capacity (default: the "
                                       "table's).")
+    # Options of the table-option registry an index has too (table_options.INDEX_OPTIONS); not inherited
+    # from the table: each index has its own.
+    contributor_insights: bool | Literal["throttled_keys"] | None = Field(
+        default=None, description="Contributor insights on this index: true, false (default) or throttled_keys.")
+    on_demand_throughput: OnDemandThroughput | None = Field(
+        default=None, description="On-demand tables only: the index's own maximum ({max_read, max_write}).")
+    warm_throughput: WarmThroughput | None = Field(
+        default=None, description="The index's warm throughput ({read, write}); AWS never lowers it.")
     acknowledge: Acknowledgements | None = _ACKNOWLEDGE
 
 
@@ -207,7 +228,14 @@ class TableOptions(_Model):
                                                "{kms_key_arn: ...} for a customer managed key.")
     point_in_time_recovery: bool | None = Field(default=None, description="Continuous backups for restoring to "
                                                 "any second of the last 35 days (default off).")
-    contributor_insights: bool | None = Field(default=None, description=CONTRIBUTOR_INSIGHTS.description)
+    contributor_insights: bool | Literal["throttled_keys"] | None = Field(
+        default=None, description=CONTRIBUTOR_INSIGHTS.description)
+    on_demand_throughput: OnDemandThroughput | None = Field(default=None,
+                                                            description=ON_DEMAND_THROUGHPUT.description)
+    warm_throughput: WarmThroughput | None = Field(default=None, description=WARM_THROUGHPUT.description)
+    resource_policy: PolicyDocument | None = Field(default=None, description=RESOURCE_POLICY.description)
+    kinesis_destination: KinesisDestination | None = Field(default=None,
+                                                           description=KINESIS_DESTINATION.description)
     deletion_protection: bool | None = Field(default=None, description="DynamoDB refuses to delete the table "
                                              "while on (default off).")
     removal_policy: RemovalPolicy | None = Field(default=None, description="What removing the table from the "
@@ -469,6 +497,18 @@ class ResolvedGlobalIndex(_Model):
     projection: Projection
     tenant_scoped: bool
     capacity: Capacity | None
+    # table_options.INDEX_OPTIONS; left out of the dump at their defaults (the schema hash stays).
+    contributor_insights: bool | Literal["throttled_keys"] = False
+    on_demand_throughput: OnDemandThroughput | None = None
+    warm_throughput: WarmThroughput | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_default_options(self, handler: Any) -> Any:
+        dumped = handler(self)
+        for option in INDEX_OPTIONS:
+            if isinstance(dumped, dict) and dumped.get(option.field, option.default) == option.default:
+                dumped.pop(option.field, None)
+        return dumped
 
 
 class ResolvedLocalIndex(_Model):
@@ -519,7 +559,11 @@ class ResolvedTable(_Model):
     tenant_access: Literal["read", "write"] = "write"
     # Registered table options (table_options.py). Left out of the dump at their defaults, as
     # generation is, so tables that do not set them keep their schema hash.
-    contributor_insights: bool = False
+    contributor_insights: bool | Literal["throttled_keys"] = False
+    on_demand_throughput: OnDemandThroughput | None = None
+    warm_throughput: WarmThroughput | None = None
+    resource_policy: dict[str, Any] | None = None
+    kinesis_destination: KinesisDestination | None = None
 
     def unique_attributes(self) -> dict[str, Literal["tenant", "global"]]:
         """Attribute name → its scope, for every attribute declared `unique`."""
@@ -689,6 +733,8 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
                 projection=index.projection,
                 tenant_scoped=index_tenant_scoped(schema, table, index),
                 capacity=(index.capacity or option("capacity")) if billing == "provisioned" else None,
+                **{o.field: o.default if (value := getattr(index, o.field)) is None else value
+                   for o in INDEX_OPTIONS if not (o.field == "on_demand_throughput" and billing == "provisioned")},
             )
             for name, index in table.global_indexes.items()
         ),
@@ -711,7 +757,9 @@ def _resolve_table(schema: SchemaFile, env: str, table_key: str, table: Table) -
         generation=table.generation,
         version=table.version,
         tenant_access=table.tenant_access,
-        **option_values(option),
+        **{**option_values(option),
+           # An on-demand maximum means nothing to a provisioned table (rule C107 says so where it is set).
+           **({"on_demand_throughput": None} if billing == "provisioned" else {})},
     )
 
 

@@ -41,23 +41,9 @@ class Property:
     matters: Callable[[Any], bool] | None = None
 
 
-def _enabled(value: Any) -> bool:
-    return isinstance(value, dict) and str(value.get("Enabled", False)).lower() == "true"
-
-
-def _limited(value: Any) -> bool:
-    # -1 is "no maximum" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_OnDemandThroughput.html)
-    return isinstance(value, dict) and any(str(v) not in ("-1", "None") for v in value.values())
-
-
 def _not_default_period(value: Any) -> bool:
     # 35 days is the default and the maximum recovery period (CloudFormation reference, PointInTimeRecoverySpecification).
     return str(value) != "35"
-
-
-def _not_default_mode(value: Any) -> bool:
-    # ACCESSED_AND_THROTTLED_KEYS is the default mode (CloudFormation reference, ContributorInsightsSpecification).
-    return value not in (None, "ACCESSED_AND_THROTTLED_KEYS")
 
 
 def _present(value: Any) -> bool:
@@ -84,29 +70,24 @@ def _rows() -> list[Property]:
     modelled("BillingMode", "`billing: on_demand | provisioned`")
     modelled("ContributorInsightsSpecification", "`contributor_insights` (table_options.py)")
     modelled("ContributorInsightsSpecification.Enabled", "`contributor_insights: true | false`")
-    refused("ContributorInsightsSpecification.Mode",
-            "the schema has no contributor insights mode: contributor_insights keeps AWS's default, "
-            "ACCESSED_AND_THROTTLED_KEYS", "set the mode back to ACCESSED_AND_THROTTLED_KEYS in the source app, "
-            "or leave the table where it is", matters=_not_default_mode)
+    modelled("ContributorInsightsSpecification.Mode",
+             "`contributor_insights: true` (ACCESSED_AND_THROTTLED_KEYS) or `throttled_keys` (THROTTLED_KEYS)")
     modelled("DeletionProtectionEnabled", "`deletion_protection`")
     modelled("GlobalSecondaryIndexes[]", "`global_indexes`")
-    refused("GlobalSecondaryIndexes[].ContributorInsightsSpecification",
-            _NOT_YET.format(what="contributor insights per index"), matters=_enabled)
-    part_of("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Enabled",
-            "GlobalSecondaryIndexes[].ContributorInsightsSpecification")
-    part_of("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Mode",
-            "GlobalSecondaryIndexes[].ContributorInsightsSpecification")
+    modelled("GlobalSecondaryIndexes[].ContributorInsightsSpecification", "`contributor_insights` of the index")
+    modelled("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Enabled",
+             "`contributor_insights: true | false` of the index")
+    modelled("GlobalSecondaryIndexes[].ContributorInsightsSpecification.Mode",
+             "`contributor_insights: throttled_keys` of the index")
     modelled("GlobalSecondaryIndexes[].IndexName", "the index's name under `global_indexes`")
     modelled("GlobalSecondaryIndexes[].KeySchema[]", "`partition_key`, `sort_key` of the index")
     modelled("GlobalSecondaryIndexes[].KeySchema[].AttributeName", "`partition_key`, `sort_key` of the index")
     modelled("GlobalSecondaryIndexes[].KeySchema[].KeyType", "HASH: `partition_key`, RANGE: `sort_key`")
-    refused("GlobalSecondaryIndexes[].OnDemandThroughput",
-            _NOT_YET.format(what="on-demand maximum throughput per index"),
-            "remove the maximum (-1) in the source app, or leave the table where it is", matters=_limited)
-    part_of("GlobalSecondaryIndexes[].OnDemandThroughput.MaxReadRequestUnits",
-            "GlobalSecondaryIndexes[].OnDemandThroughput")
-    part_of("GlobalSecondaryIndexes[].OnDemandThroughput.MaxWriteRequestUnits",
-            "GlobalSecondaryIndexes[].OnDemandThroughput")
+    modelled("GlobalSecondaryIndexes[].OnDemandThroughput", "`on_demand_throughput` of the index")
+    modelled("GlobalSecondaryIndexes[].OnDemandThroughput.MaxReadRequestUnits",
+             "`on_demand_throughput.max_read` of the index (-1: unset)")
+    modelled("GlobalSecondaryIndexes[].OnDemandThroughput.MaxWriteRequestUnits",
+             "`on_demand_throughput.max_write` of the index (-1: unset)")
     modelled("GlobalSecondaryIndexes[].Projection", "`projection`")
     modelled("GlobalSecondaryIndexes[].Projection.NonKeyAttributes[]",
              "`projection: [a, b]` (key attributes allowed: rule I107 warns)")
@@ -114,11 +95,9 @@ def _rows() -> list[Property]:
     modelled("GlobalSecondaryIndexes[].ProvisionedThroughput", "`capacity` of the index")
     modelled("GlobalSecondaryIndexes[].ProvisionedThroughput.ReadCapacityUnits", "`capacity.read` of the index")
     modelled("GlobalSecondaryIndexes[].ProvisionedThroughput.WriteCapacityUnits", "`capacity.write` of the index")
-    refused("GlobalSecondaryIndexes[].WarmThroughput", _NOT_YET.format(what="warm throughput per index"),
-            "remove it from the source app's template (AWS keeps the warm throughput the index has), or leave the "
-            "table where it is")
-    part_of("GlobalSecondaryIndexes[].WarmThroughput.ReadUnitsPerSecond", "GlobalSecondaryIndexes[].WarmThroughput")
-    part_of("GlobalSecondaryIndexes[].WarmThroughput.WriteUnitsPerSecond", "GlobalSecondaryIndexes[].WarmThroughput")
+    modelled("GlobalSecondaryIndexes[].WarmThroughput", "`warm_throughput` of the index (a floor, as the table's)")
+    modelled("GlobalSecondaryIndexes[].WarmThroughput.ReadUnitsPerSecond", "`warm_throughput.read` of the index")
+    modelled("GlobalSecondaryIndexes[].WarmThroughput.WriteUnitsPerSecond", "`warm_throughput.write` of the index")
     creation = ("acts only when CloudFormation creates the table (it loads the items from S3); the adopted table "
                 "exists, so it has nothing left to do and the IMPORT template leaves it out")
     for path in ("ImportSourceSpecification", "ImportSourceSpecification.InputCompressionType",
@@ -134,10 +113,10 @@ def _rows() -> list[Property]:
     modelled("KeySchema", "`partition_key`, `sort_key`")
     modelled("KeySchema[].AttributeName", "`partition_key`, `sort_key`")
     modelled("KeySchema[].KeyType", "HASH: `partition_key`, RANGE: `sort_key`")
-    refused("KinesisStreamSpecification", _NOT_YET.format(what="Kinesis streaming destination"),
-            "disable the Kinesis destination in the source app, or leave the table where it is")
-    part_of("KinesisStreamSpecification.ApproximateCreationDateTimePrecision", "KinesisStreamSpecification")
-    part_of("KinesisStreamSpecification.StreamArn", "KinesisStreamSpecification")
+    modelled("KinesisStreamSpecification", "`kinesis_destination` (table_options.py)")
+    modelled("KinesisStreamSpecification.ApproximateCreationDateTimePrecision",
+             "`kinesis_destination.timestamp_precision: millisecond | microsecond`")
+    modelled("KinesisStreamSpecification.StreamArn", "`kinesis_destination.stream_arn`")
     modelled("LocalSecondaryIndexes[]", "`local_indexes`")
     modelled("LocalSecondaryIndexes[].IndexName", "the index's name under `local_indexes`")
     modelled("LocalSecondaryIndexes[].KeySchema[]", "`sort_key` of the index (the partition key is the table's)")
@@ -147,10 +126,9 @@ def _rows() -> list[Property]:
     modelled("LocalSecondaryIndexes[].Projection.NonKeyAttributes[]",
              "`projection: [a, b]` (key attributes allowed: rule I107 warns)")
     modelled("LocalSecondaryIndexes[].Projection.ProjectionType", "`projection: all | keys_only | [list]`")
-    refused("OnDemandThroughput", _NOT_YET.format(what="on-demand maximum throughput"),
-            "remove the maximum (-1) in the source app, or leave the table where it is", matters=_limited)
-    part_of("OnDemandThroughput.MaxReadRequestUnits", "OnDemandThroughput")
-    part_of("OnDemandThroughput.MaxWriteRequestUnits", "OnDemandThroughput")
+    modelled("OnDemandThroughput", "`on_demand_throughput` (table_options.py)")
+    modelled("OnDemandThroughput.MaxReadRequestUnits", "`on_demand_throughput.max_read` (-1: unset)")
+    modelled("OnDemandThroughput.MaxWriteRequestUnits", "`on_demand_throughput.max_write` (-1: unset)")
     modelled("PointInTimeRecoverySpecification", "`point_in_time_recovery`")
     modelled("PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", "`point_in_time_recovery: true`")
     refused("PointInTimeRecoverySpecification.RecoveryPeriodInDays",
@@ -159,10 +137,8 @@ def _rows() -> list[Property]:
     modelled("ProvisionedThroughput", "`capacity`")
     modelled("ProvisionedThroughput.ReadCapacityUnits", "`capacity.read`")
     modelled("ProvisionedThroughput.WriteCapacityUnits", "`capacity.write`")
-    refused("ResourcePolicy", _NOT_YET.format(what="table resource policy"),
-            "remove the policy in the source app (grant through IAM instead: the tool writes the "
-            "`TenantDataAccess` policy), or leave the table where it is")
-    part_of("ResourcePolicy.PolicyDocument", "ResourcePolicy")
+    modelled("ResourcePolicy", "`resource_policy` (table_options.py)")
+    modelled("ResourcePolicy.PolicyDocument", "`resource_policy: {Version: …, Statement: […]}`")
     modelled("SSESpecification", "`encryption`")
     modelled("SSESpecification.KMSMasterKeyId", "`encryption: {kms_key_arn: …}` (the live table's key ARN)")
     modelled("SSESpecification.SSEEnabled", "`encryption: aws_owned` (false) or a KMS key (true)")
@@ -190,15 +166,15 @@ def _rows() -> list[Property]:
                   "Projection.ProjectionType", "SearchSchema[]", "SearchSchema[].AttributeName",
                   "SearchSchema[].SearchSchemaElementType", "VectorAttribute", "VectorAttribute.AttributeName"):
         part_of(f"VectorIndexes[].{field}", "VectorIndexes[]")
-    refused("WarmThroughput", _NOT_YET.format(what="warm throughput"),
-            "remove it from the source app's template (AWS keeps the warm throughput the table has), or leave "
-            "the table where it is")
-    part_of("WarmThroughput.ReadUnitsPerSecond", "WarmThroughput")
-    part_of("WarmThroughput.WriteUnitsPerSecond", "WarmThroughput")
+    modelled("WarmThroughput", "`warm_throughput` (table_options.py; a live value at or above it satisfies it)")
+    modelled("WarmThroughput.ReadUnitsPerSecond", "`warm_throughput.read`")
+    modelled("WarmThroughput.WriteUnitsPerSecond", "`warm_throughput.write`")
     return rows
 
 
 PROPERTIES: dict[str, Property] = {p.path: p for p in _rows()}
+# Properties of type Json: their value is a document (an IAM policy), not more properties.
+JSON_PROPERTIES = ("ResourcePolicy.PolicyDocument", "StreamSpecification.ResourcePolicy.PolicyDocument")
 
 # The resource attributes (not properties) a table may carry, and what adoption does with each.
 RESOURCE_ATTRIBUTES = [
@@ -250,6 +226,8 @@ def refusals(properties: dict, unresolved: Callable[[Any], bool] = lambda value:
     for path, shown, value in _walk(properties, "", ""):
         if any(shown.startswith((r.path + ".", r.path + "[")) for r in out):
             continue  # inside a property already refused: named once
+        if any(path.startswith((j + ".", j + "[")) for j in JSON_PROPERTIES):
+            continue  # the content of a policy document: its keys are IAM's, not properties
         row = PROPERTIES.get(path) or PROPERTIES.get(path.removesuffix("[]"))
         if row is None:
             row = Property(path, REFUSED, reason="a property this version of jobwork-infra does not know",

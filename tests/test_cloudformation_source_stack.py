@@ -105,9 +105,12 @@ def test_a_property_the_schema_cannot_keep_is_named_on_the_imported_table(strict
     deploy_source(strict_aws, "events", "insights_and_throughput.yaml")
     [item] = imported(strict_aws, "events")
     unkept = [n.split(":")[1].strip() for n in item.notes if n.startswith("not kept by the schema yet")]
-    assert unkept == ["ContributorInsightsSpecification.Mode", "OnDemandThroughput", "WarmThroughput",
-                      "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
-                      "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
+    # The table's own insights (mode included), maximum and warm throughput are kept (table_options.py).
+    assert (item.table.contributor_insights, str(item.table.on_demand_throughput), str(item.table.warm_throughput)) == (
+        "throttled_keys", "max_read=4000, max_write=1000", "read=15000, write=5000")
+    [by_kind] = item.table.global_indexes
+    assert (by_kind.contributor_insights, str(by_kind.on_demand_throughput)) == (True, "max_read=500, max_write=100")
+    assert unkept == ["PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
     assert all("`deploy --adopt` refuses this table until then" in n for n in item.notes
                if n.startswith("not kept"))
 

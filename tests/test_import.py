@@ -203,7 +203,7 @@ def test_every_option_dynamodb_reports_is_written_and_resolves_back_to_the_live_
     assert text == """\
 tables:
   # imported from live table legacy-events
-  # warm throughput 30000 reads/s, 10000 writes/s (set by AWS; not in the schema language)
+  # warm throughput 30000 reads/s, 10000 writes/s: AWS keeps it (it never lowers one); write warm_throughput to manage it
   # encrypted with the KMS key arn:aws:kms:eu-west-1:123456789012:key/0b1f: read as aws_managed; if it is a customer managed key, write encryption: {kms_key_arn: arn:aws:kms:eu-west-1:123456789012:key/0b1f}
   # tag app='legacy' becomes app='jobwork' on the first deploy: jobwork-infra sets the tags app, env, table, managed-by itself (copy the value under another tag key to keep it)
   # tag managed-by='hand' becomes managed-by='jobwork-infra' on the first deploy: jobwork-infra sets the tags app, env, table, managed-by itself (copy the value under another tag key to keep it)

@@ -29,9 +29,10 @@ def test_each_setting_the_schema_cannot_keep_is_named(strict_aws):
     ddb.enable_kinesis_streaming_destination(TableName="busy", StreamArn="arn:aws:kinesis:us-east-1:123456789012:stream/s")
     ddb.put_resource_policy(ResourceArn=table["TableArn"], Policy='{"Version": "2012-10-17", "Statement": []}')
     found = read_live_settings(ddb, ddb.describe_table(TableName="busy")["Table"], pitr_period=7)
-    assert [r.path for r in found.refusals] == [
-        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification", "OnDemandThroughput",
-        "KinesisStreamSpecification", "ResourcePolicy", "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
+    # The table's own on-demand maximum, resource policy and Kinesis destination are modelled
+    # (table_options.py): not refused.
+    # Contributor insights per index are modelled too (table_options.py, read by dynamodb.live_table).
+    assert [r.path for r in found.refusals] == ["PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
     assert all(r.property.reason and r.property.way_forward for r in found.refusals)
 
 
@@ -47,7 +48,9 @@ def test_an_engine_without_those_calls_says_so(moto_endpoint):
     ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
     found = read_live_settings(ddb, _create(ddb, "plain-moto"))
     assert found.refusals == []
-    assert found.not_reported == ["contributor insights", "Kinesis streaming destinations"]
+    # Contributor insights are read by the registry (dynamodb.live_table), which keeps the schema's value
+    # where the engine cannot say (tests/test_table_options.py).
+    assert found.not_reported == ["Kinesis streaming destinations"]
 
 
 def test_a_customer_key_is_told_from_the_aws_managed_one(strict_aws):
@@ -70,9 +73,13 @@ def test_import_by_name_writes_what_the_schema_cannot_keep_as_a_comment(strict_a
     result = CliRunner().invoke(app, ["import", "--env", "dev", "--endpoint-url", strict_aws.endpoint,
                                       "--schema", str(project_schema), "busy"])
     assert result.exit_code == 0, result.output
-    assert "# not kept by the schema yet: OnDemandThroughput: the schema language has no" in result.output
-    # Contributor insights are modelled (table_options.py): written as the option, not as a comment.
+    # Contributor insights and the on-demand maximum are modelled (table_options.py): written as
+    # options, not as comments.
     assert "    contributor_insights: true\n" in result.output
+    assert "    on_demand_throughput: {max_read: 100, max_write: 50}\n" in result.output
+    assert "not kept by the schema yet: OnDemandThroughput" not in result.output
+    # Every table reports a warm throughput (12,000/4,000 here): nobody set it, so none is written.
+    assert "warm_throughput" not in result.output
     assert "not kept by the schema yet: ContributorInsightsSpecification" not in result.output
 
 

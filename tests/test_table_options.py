@@ -78,21 +78,34 @@ def test_compiled_and_read_back_from_a_template(tmp_path):
     table = _resolved(tmp_path, "    contributor_insights: true\n").tables["clicks"]
     props = table_resource(table)["Properties"]
     assert props["ContributorInsightsSpecification"] == {"Enabled": True}
-    assert options_from_template(props) == {"contributor_insights": True}
+    assert options_from_template(props)["contributor_insights"] is True
     # Left out at the default, so templates near the size limit (B003) do not grow.
     off = table_resource(_resolved(tmp_path).tables["clicks"])["Properties"]
     assert "ContributorInsightsSpecification" not in off
-    assert options_from_template({}) == {"contributor_insights": False}
-    assert options_from_template({"ContributorInsightsSpecification": {"Enabled": "true"}}) == {
-        "contributor_insights": True}
+    assert options_from_template({}) == {o.field: o.default for o in TABLE_OPTIONS}
+    assert options_from_template({"ContributorInsightsSpecification": {"Enabled": "true"}})["contributor_insights"]
 
 
-def test_adoption_keeps_the_switch_and_refuses_only_a_mode_it_cannot_keep():
+def test_adoption_keeps_the_switch_and_the_mode():
     assert refusals({"ContributorInsightsSpecification": {"Enabled": True}}) == []
     assert refusals({"ContributorInsightsSpecification": {"Enabled": True,
                                                           "Mode": "ACCESSED_AND_THROTTLED_KEYS"}}) == []
-    [mode] = refusals({"ContributorInsightsSpecification": {"Enabled": True, "Mode": "THROTTLED_KEYS"}})
-    assert mode.path == "ContributorInsightsSpecification.Mode" and mode.property.way_forward
+    throttled = {"ContributorInsightsSpecification": {"Enabled": True, "Mode": "THROTTLED_KEYS"}}
+    assert refusals(throttled) == []
+    assert options_from_template(throttled)["contributor_insights"] == "throttled_keys"
+    assert options_from_template({"ContributorInsightsSpecification": {
+        "Enabled": True, "Mode": "ACCESSED_AND_THROTTLED_KEYS"}})["contributor_insights"] is True
+
+
+def test_the_mode_compiles_and_changing_it_is_safe(tmp_path):
+    throttled = _resolved(tmp_path, "    contributor_insights: throttled_keys\n")
+    props = table_resource(throttled.tables["clicks"])["Properties"]
+    assert props["ContributorInsightsSpecification"] == {"Enabled": True, "Mode": "THROTTLED_KEYS"}
+    [change] = diff_schemas(_resolved(tmp_path, "    contributor_insights: true\n"), throttled)
+    assert (change.code, change.kind, change.severity) == ("D415", "contributor_insights_mode_changed", Severity.SAFE)
+    assert "from on to throttled_keys" in change.statement
+    [switched_on] = diff_schemas(_resolved(tmp_path), throttled)
+    assert switched_on.code == "D415" and "from off to throttled_keys" in switched_on.statement
 
 
 def test_read_back_from_a_live_table(strict_aws):
@@ -103,15 +116,17 @@ def test_read_back_from_a_live_table(strict_aws):
     ddb.create_table(TableName="watched", BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-    assert read_live_table(ddb, "watched", aws=True).options == {"contributor_insights": False}
+    assert read_live_table(ddb, "watched", aws=True).options["contributor_insights"] is False
     BY_FIELD["contributor_insights"].apply_live(ddb, "watched", True)
     live = read_live_table(ddb, "watched", aws=True)
-    assert live.options == {"contributor_insights": True}
+    assert live.options["contributor_insights"] is True
     assert read_live_settings(ddb, live.description).refusals == []      # adoption no longer refuses it
-    ddb.update_contributor_insights(TableName="watched", ContributorInsightsAction="ENABLE",
-                                    ContributorInsightsMode="THROTTLED_KEYS")
-    assert [r.path for r in read_live_settings(ddb, live.description).refusals] == [
-        "ContributorInsightsSpecification.Mode"]
+    # The mode is kept too (table_options.py), no longer refused; `true` goes back to AWS's default mode.
+    BY_FIELD["contributor_insights"].apply_live(ddb, "watched", "throttled_keys")
+    assert read_live_table(ddb, "watched", aws=True).options["contributor_insights"] == "throttled_keys"
+    assert read_live_settings(ddb, live.description).refusals == []
+    BY_FIELD["contributor_insights"].apply_live(ddb, "watched", True)
+    assert read_live_table(ddb, "watched", aws=True).options["contributor_insights"] is True
 
 
 def test_the_local_engine_without_contributor_insights_keeps_the_schema_value(moto_endpoint):
@@ -126,7 +141,7 @@ def test_the_local_engine_without_contributor_insights_keeps_the_schema_value(mo
     ddb.create_table(TableName="unwatched", BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-    assert read_live_table(ddb, "unwatched").options == {}
+    assert "contributor_insights" not in read_live_table(ddb, "unwatched").options
 
 
 @pytest.mark.slow

@@ -88,12 +88,11 @@ def _refused(name: str, context: StackContext) -> list[str]:
     return [r.path for t in source.tables.values() for r in refusals(t.properties)]
 
 
-def test_contributor_insights_and_on_demand_and_warm_throughput_are_refused_by_name():
-    # The table's contributor insights switch is modelled (table_options.py); its THROTTLED_KEYS mode is not.
+def test_contributor_insights_and_on_demand_and_warm_throughput_are_kept_on_the_table_and_its_indexes():
+    # All modelled (table_options.py, table and per index, the THROTTLED_KEYS mode too); the
+    # template's 7-day recovery period is what is still refused.
     assert _refused("insights_and_throughput.yaml", StackContext("events")) == [
-        "ContributorInsightsSpecification.Mode", "OnDemandThroughput", "WarmThroughput",
-        "GlobalSecondaryIndexes(by_kind).ContributorInsightsSpecification",
-        "GlobalSecondaryIndexes(by_kind).OnDemandThroughput"]
+        "PointInTimeRecoverySpecification.RecoveryPeriodInDays"]
 
 
 @pytest.mark.parametrize(("name", "context"), [
@@ -115,8 +114,9 @@ def test_a_value_that_changes_nothing_is_not_refused_and_one_that_does_is():
     on = {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 7},
           "KinesisStreamSpecification": {"StreamArn": "arn:aws:kinesis:us-east-1:1:stream/s"},
           "ResourcePolicy": {"PolicyDocument": {}}, "VectorIndexes": [{"IndexName": "v"}]}
+    # ResourcePolicy and KinesisStreamSpecification are modelled (table_options.py): kept, not refused.
     assert [r.path for r in refusals(on)] == ["PointInTimeRecoverySpecification.RecoveryPeriodInDays",
-                                              "KinesisStreamSpecification", "ResourcePolicy", "VectorIndexes"]
+                                              "VectorIndexes"]
 
 
 def test_a_property_unknown_to_this_version_is_refused_not_dropped():
@@ -130,6 +130,6 @@ def test_an_unresolved_value_of_a_refused_property_is_refused():
     from jobwork_infra.errors import Location
 
     unknown = Unresolved("F102", Location("t.yaml", 3, 4), "Fn::ImportValue")
-    spec = {"OnDemandThroughput": {"MaxReadRequestUnits": unknown}}
+    spec = {"StreamSpecification": {"StreamViewType": "KEYS_ONLY", "ResourcePolicy": {"PolicyDocument": unknown}}}
     assert [r.path for r in refusals(spec, unresolved=lambda v: isinstance(v, Unresolved))] == [
-        "OnDemandThroughput"]
+        "StreamSpecification.ResourcePolicy"]

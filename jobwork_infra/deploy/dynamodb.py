@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..followup import Invocation
 from ..model import TOOL_TABLE_PREFIX, ResolvedSchema
-from ..table_options import TABLE_OPTIONS
+from ..table_options import INDEX_OPTIONS, NOT_REPORTED, TABLE_OPTIONS
 from .aws import describe_table_or_none, is_unsupported
 from .shapes import LiveTable
 
@@ -51,10 +51,20 @@ def live_table(client: Any, description: dict, *, aws: bool = False) -> LiveTabl
         pitr = status == "ENABLED"
     options = {}
     for option in TABLE_OPTIONS:  # table_options.py: each read where the engine has it
-        value = _optional(lambda option=option: option.read_live(client, description), lacking=_LACKING_ACTION)
-        if value is not None:
+        value = _optional(lambda option=option: option.read_live(client, description), lacking=_LACKING_ACTION,
+                          absent=NOT_REPORTED)
+        if value is not NOT_REPORTED:
             options[option.field] = value
-    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws, options)
+    index_options: dict[str, dict[str, Any]] = {}
+    for index in description.get("GlobalSecondaryIndexes") or []:   # the same, per global index
+        found = index_options[index["IndexName"]] = {}
+        for option in INDEX_OPTIONS:
+            value = _optional(lambda option=option, index=index: option.index_read_live(client, description, index),
+                              lacking=_LACKING_ACTION + ("ResourceNotFoundException",), absent=NOT_REPORTED)
+            if value is not NOT_REPORTED:
+                found[option.field] = value
+    return LiveTable(name, description, ttl, pitr, _tags(client, description["TableArn"]), aws, options,
+                     index_options)
 
 
 def list_table_names(client: Any) -> list[str]:
@@ -66,14 +76,14 @@ def list_table_names(client: Any) -> list[str]:
 _LACKING_ACTION = ("500", "InternalFailure")
 
 
-def _optional(call, lacking: tuple[str, ...] = ()):
-    """A call for a feature some engines lack (DynamoDB Local: tags): None instead of a failure."""
+def _optional(call, lacking: tuple[str, ...] = (), absent: Any = None):
+    """A call for a feature some engines lack (DynamoDB Local: tags): `absent` instead of a failure."""
     try:
         return call()
     except ClientError as exc:
         if is_unsupported(exc) or (lacking and (exc.response.get("Error", {}).get("Code", "") in lacking
                                                 or "not implemented" in str(exc).lower())):
-            return None
+            return absent
         raise
 
 
@@ -110,8 +120,9 @@ def not_reported(live: LiveTable) -> list[str]:
 _WARM_READS, _WARM_WRITES = 12_000, 4_000
 
 
-def unexpressed(live: LiveTable) -> list[str]:
-    """What the live table has that the schema language cannot say, one line each."""
+def unexpressed(live: LiveTable, table: Any = None) -> list[str]:
+    """What the live table has that the schema language cannot say, one line each (`table`: the
+    model read from it, so what it already holds is not said twice)."""
     d = live.description
     out = []
     status = live.ttl.get("TimeToLiveStatus")
@@ -120,14 +131,12 @@ def unexpressed(live: LiveTable) -> list[str]:
     warm = d.get("WarmThroughput") or {}
     # Every new on-demand table starts at 12,000 reads/s and 4,000 writes/s of warm throughput
     # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html):
-    # only a table pre-warmed or grown past that has something to say.
-    if (warm.get("ReadUnitsPerSecond") or 0) > _WARM_READS or (warm.get("WriteUnitsPerSecond") or 0) > _WARM_WRITES:
+    # only a table pre-warmed or grown past that has something to say, unless the schema already sets
+    # it (`warm_throughput`, table_options.py; the on-demand maximum is always written as an option).
+    grown = (warm.get("ReadUnitsPerSecond") or 0) > _WARM_READS or (warm.get("WriteUnitsPerSecond") or 0) > _WARM_WRITES
+    if grown and (table is None or table.warm_throughput is None):
         out.append(f"warm throughput {warm.get('ReadUnitsPerSecond')} reads/s, {warm.get('WriteUnitsPerSecond')} "
-                   "writes/s (set by AWS; not in the schema language)")
-    on_demand = d.get("OnDemandThroughput") or {}
-    if on_demand.get("MaxReadRequestUnits") or on_demand.get("MaxWriteRequestUnits"):
-        out.append(f"on-demand maximum throughput {on_demand.get('MaxReadRequestUnits')} reads, "
-                   f"{on_demand.get('MaxWriteRequestUnits')} writes: not in the schema language")
+                   "writes/s: AWS keeps it (it never lowers one); write warm_throughput to manage it")
     if d.get("Replicas"):
         regions = ", ".join(sorted(r.get("RegionName", "?") for r in d["Replicas"]))
         out.append(f"a global table with replicas in {regions}: the schema language has no replicas")

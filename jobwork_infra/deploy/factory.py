@@ -94,7 +94,7 @@ def read_for_import(sources: Sources, names: list[str], head: ResolvedSchema, fr
                                hint or f"list them with `{list_tables_command(sources)}`")
         table = table_from_live(live, key=name, tenancy_attribute=head.tenancy_attribute)
         settings = read_live_settings(sources.dynamodb, live.description)
-        notes = [*unexpressed(live),
+        notes = [*unexpressed(live, table),
                  *(unkept_note(r.path, r.property.reason, r.property.way_forward) for r in settings.refusals)]
         key = (live.description.get("SSEDescription") or {}).get("KMSMasterKeyArn")
         if key and sources.kms is not None and key_is_customers(sources.kms, key):

@@ -16,6 +16,7 @@ from ..drift import DriftReport
 from ..errors import Blocked
 from ..followup import Invocation, aws_command, command
 from ..model import ResolvedSchema
+from ..table_options import REFUSED_KINDS
 from .target import Capabilities, StackRun
 
 _DDB = "https://docs.aws.amazon.com/amazondynamodb/latest"
@@ -77,8 +78,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
             "(the catch-up needs NEW_AND_OLD_IMAGES; another view type means a new stream ARN)",
             f"{_DDB}/APIReference/API_StreamSpecification.html"),
     Refusal("R023", "adopt-unkept-property", "adopting a table with a property or setting the schema cannot keep "
-            "yet (contributor insights, an on-demand maximum, a Kinesis destination, a resource policy…): it would "
-            "go unmanaged, or the next update would turn it off", f"{_CFN}/aws-resource-dynamodb-table.html"),
+            "yet (a stream's resource policy or tags, a recovery period other than 35 days, vector indexes, two "
+            "Kinesis destinations…): it would go unmanaged, or the next update would turn it off",
+            f"{_CFN}/aws-resource-dynamodb-table.html"),
     Refusal("R024", "wrong-account", "reading or changing an environment with credentials of another account "
             "than its `account:`", "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"),
     Refusal("R025", "ttl-backfill-incomplete", "moving TTL under --backfill-ttl while items still carry only the "
@@ -98,6 +100,9 @@ REFUSALS: dict[str, Refusal] = {r.code: r for r in (
     Refusal("R030", "overtaken-would-undo", "a deploy that another deploy overtook applying a new plan that "
             "changes again the tables the other deploy just changed (its change would be lost)",
             "jobwork-infra issue 18, item 7 (docs/deploy.md, \"Two deploys of one stack\")"),
+    Refusal("R031", "option-not-lowerable", "asking AWS for a change it refuses outright, which would fail "
+            "half-way through an update (lowering a table's warm throughput: once increased it cannot be decreased)",
+            f"{_DDB}/developerguide/warm-throughput.html"),
 )}
 
 
@@ -142,6 +147,7 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
               live_problems: Callable[[], list[tuple[str, str]]], rerun: Invocation | None = None) -> None:
     """Every refusal of a plan, before anything is applied, in this order; `live_problems` asks the target."""
     refuse_name_taken(plan)
+    refuse_not_lowerable(plan)
     refuse_renamed(plan, allow_destructive)
     problems = live_problems()
     if problems:
@@ -151,6 +157,16 @@ def gate_plan(plan: Plan, capabilities: Capabilities, allow_destructive: bool,
     refuse_destructive(plan, allow_destructive, rerun)
     refuse_replacement_in_place(plan, retained_only=capabilities.replaces_in_place, rerun=rerun)
     refuse_migration(plan, migrates=capabilities.migrates)
+
+
+def refuse_not_lowerable(plan: Plan) -> None:
+    """R031: a change AWS refuses outright (table_options.py marks it), whatever the flags."""
+    impossible = [c for c in plan.changes if c.kind in REFUSED_KINDS]
+    if impossible:
+        raise Refused("R031", "; ".join(f"{c.table}{' (' + c.subject + ')' if c.index else ''}: {c.statement}"
+                                        for c in impossible) + "; nothing was changed",
+                      "set the value back to at least what is deployed, or remove it from the schema to leave the "
+                      "table's own value in place")
 
 
 def refuse_name_taken(plan: Plan) -> None:

@@ -1,8 +1,8 @@
 """What a live table has that the schema cannot keep yet, read from DynamoDB, as table_properties' refusals.
 
 Adoption takes the live table as the truth. A setting DescribeTable and its companion calls report
-that the schema does not model (contributor insights per index or in another mode, an on-demand maximum, a Kinesis destination, a
-resource policy, a recovery period other than 35 days) would go unmanaged — and CloudFormation's
+that the schema does not model (more than one Kinesis destination, a stream's resource policy, a
+recovery period other than 35 days) would go unmanaged — and CloudFormation's
 next update of the adopted table could turn it off — so `deploy --adopt` refuses the table before
 any change, naming the property as table_properties.py does, with the same reason and way forward.
 An engine that does not report one of them (DynamoDB Local has no contributor insights) is said so,
@@ -22,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..table_properties import PROPERTIES, Refusal
+from ..table_properties import PROPERTIES, REFUSED, Property, Refusal
 
 _ABSENT = ("ResourceNotFoundException", "PolicyNotFoundException")
 # DynamoDB Local answers UnknownOperationException; an emulator without the action, a bare 500.
 _UNSUPPORTED = ("UnknownOperationException", "UnrecognizedClientException", "500")
+
+
+_MANY_DESTINATIONS = Property(
+    "KinesisStreamSpecification", REFUSED,
+    reason="the table streams to more than one Kinesis destination; the schema's kinesis_destination holds one "
+           "(as KinesisStreamSpecification does)",
+    way_forward="disable all destinations but one, or leave the table where it is")
 
 
 @dataclass
@@ -55,46 +62,19 @@ def _refuse(found: LiveSettings, path: str, shown: str) -> None:
     found.refusals.append(Refusal(shown, PROPERTIES[path]))
 
 
-def _limited(spec: dict | None) -> bool:
-    return bool(spec) and any(v not in (None, -1) for v in spec.values())
-
-
 def read_live_settings(client: Any, description: dict, pitr_period: int | None = None) -> LiveSettings:
     """The live table's settings the schema cannot keep (refusals), and what the engine could not say."""
     found = LiveSettings()
     name = description["TableName"]
-    indexes = [i["IndexName"] for i in description.get("GlobalSecondaryIndexes") or []]
-    for index in [None, *indexes]:
-        kwargs = {"TableName": name, **({"IndexName": index} if index else {})}
-        answer = _call(lambda kwargs=kwargs: client.describe_contributor_insights(**kwargs),
-                       "contributor insights", found)
-        if answer is None:
-            if "contributor insights" in found.not_reported:
-                break
-            continue
-        if answer.get("ContributorInsightsStatus") in ("ENABLED", "ENABLING"):
-            if index is None:
-                # The table's switch is modelled (`contributor_insights`, table_options.py); a mode other
-                # than the default is not.
-                if answer.get("ContributorInsightsMode") not in (None, "ACCESSED_AND_THROTTLED_KEYS"):
-                    _refuse(found, "ContributorInsightsSpecification.Mode", "ContributorInsightsSpecification.Mode")
-            else:
-                _refuse(found, "GlobalSecondaryIndexes[].ContributorInsightsSpecification",
-                        f"GlobalSecondaryIndexes({index}).ContributorInsightsSpecification")
-    if _limited(description.get("OnDemandThroughput")):
-        _refuse(found, "OnDemandThroughput", "OnDemandThroughput")
-    for index in description.get("GlobalSecondaryIndexes") or []:
-        if _limited(index.get("OnDemandThroughput")):
-            _refuse(found, "GlobalSecondaryIndexes[].OnDemandThroughput",
-                    f"GlobalSecondaryIndexes({index['IndexName']}).OnDemandThroughput")
+    # Contributor insights (table and per index, with the mode), the on-demand maximums and warm
+    # throughput (table and per index) are modelled (table_options.py): read by dynamodb.live_table.
     kinesis = _call(lambda: client.describe_kinesis_streaming_destination(TableName=name),
                     "Kinesis streaming destinations", found)
-    if kinesis and any(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")
-                       for d in kinesis.get("KinesisDataStreamDestinations") or []):
-        _refuse(found, "KinesisStreamSpecification", "KinesisStreamSpecification")
-    arn = description.get("TableArn")
-    if arn and _call(lambda: client.get_resource_policy(ResourceArn=arn), "resource policy", found):
-        _refuse(found, "ResourcePolicy", "ResourcePolicy")
+    # One destination is modelled (`kinesis_destination`, table_options.py); the schema holds one only.
+    if kinesis and sum(d.get("DestinationStatus") in ("ACTIVE", "ENABLING", "UPDATING")
+                       for d in kinesis.get("KinesisDataStreamDestinations") or []) > 1:
+        found.refusals.append(Refusal("KinesisStreamSpecification", _MANY_DESTINATIONS))
+    # The table's own resource policy is modelled (`resource_policy`, table_options.py).
     stream = description.get("LatestStreamArn")
     if stream and _call(lambda: client.get_resource_policy(ResourceArn=stream), "stream resource policy", found):
         _refuse(found, "StreamSpecification.ResourcePolicy", "StreamSpecification.ResourcePolicy")

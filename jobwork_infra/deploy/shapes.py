@@ -24,7 +24,7 @@ from ..model import (
     ResolvedTable,
     logical_id,
 )
-from ..table_options import TABLE_OPTIONS
+from ..table_options import INDEX_OPTIONS, TABLE_OPTIONS, index_options_from_template, settled
 
 BILLING_MODES = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
 TABLE_CLASSES = {"standard": "STANDARD", "infrequent_access": "STANDARD_INFREQUENT_ACCESS"}
@@ -48,6 +48,8 @@ class LiveTable:
     absent_is_default: bool = False
     # The registered options (table_options.py) the engine reported, by field; one it could not say is absent.
     options: dict[str, Any] = field(default_factory=dict)
+    # The same for each global index's options (table_options.INDEX_OPTIONS): {index: {field: value}}.
+    index_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def billing_from(mode: str | None) -> str:
@@ -149,6 +151,8 @@ def indexes_from(source: dict, known: ResolvedTable | None, tenancy_attribute: s
             tenant_scoped=mine.tenant_scoped if mine else (
                 table_scoped and partition_key is not None and partition_key.name == tenancy_attribute),
             capacity=capacity_from(spec.get("ProvisionedThroughput")) if provisioned else None,
+            # A template's GSI properties; a live table's are settled in table_from_live (_live_index_options).
+            **index_options_from_template(spec),
         ))
     lsis = []
     for spec in source.get("LocalSecondaryIndexes") or []:
@@ -227,6 +231,7 @@ def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known:
     listed = {**d, **{kind: sorted(d.get(kind) or [], key=lambda i: i["IndexName"])
                       for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")}}
     global_indexes, local_indexes = indexes_from(listed, known, tenancy_attribute, provisioned)
+    global_indexes = _live_index_options(live, global_indexes, known)
     stream = d.get("StreamSpecification") or {}
     sse = d.get("SSEDescription")
     return ResolvedTable(
@@ -261,7 +266,33 @@ def table_from_live(live: LiveTable, *, key: str, tenancy_attribute: str, known:
     )
 
 
+def _live_index_options(live: LiveTable, indexes: tuple[ResolvedGlobalIndex, ...],
+                        known: ResolvedTable | None) -> tuple[ResolvedGlobalIndex, ...]:
+    """Each index's options as the engine reported them (settled against the known index's), else as
+    `known` has them; on AWS an option DescribeTable leaves out is the default, as for the table."""
+    known_gsis = {i.name: i for i in known.global_indexes} if known else {}
+    out = []
+    for index in indexes:
+        reported = live.index_options.get(index.name, {})
+        mine = known_gsis.get(index.name)
+        update = {}
+        for o in INDEX_OPTIONS:
+            wanted = getattr(mine, o.field) if mine else o.default
+            if o.field in reported:
+                update[o.field] = settled(o, reported[o.field], wanted)
+            else:
+                update[o.field] = o.default if live.absent_is_default and o.described else wanted
+        out.append(index.model_copy(update=update))
+    return tuple(out)
+
+
 def _registered_options(live: LiveTable, known: ResolvedTable | None) -> dict[str, Any]:
     """table_options.py's options: as the engine reported them, else as `known` has them, else the default."""
-    return {o.field: live.options[o.field] if o.field in live.options else getattr(known, o.field) if known
-            else o.default for o in TABLE_OPTIONS}
+    out = {}
+    for o in TABLE_OPTIONS:
+        wanted = getattr(known, o.field) if known else o.default
+        if o.field in live.options:
+            out[o.field] = settled(o, live.options[o.field], wanted)
+        else:  # not reported: AWS leaves a setting out at its default; another engine lacks it (keep `known`)
+            out[o.field] = o.default if live.absent_is_default and o.described else wanted
+    return out

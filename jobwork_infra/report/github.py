@@ -77,7 +77,7 @@ _OPTION_OF_KIND = {
     "deletion_protection_changed": "deletion_protection", "removal_policy_changed": "removal_policy",
     "tags_changed": "tags", "description_changed": "description", "attributes_changed": "attributes",
     "access_patterns_changed": "access_patterns", "gsi_updates_staged": "global_indexes",
-    **{o.change.kind: o.field for o in TABLE_OPTIONS},
+    **{c.kind: o.field for o in TABLE_OPTIONS for c in o.changes},
 }
 _LSI_KINDS = {"lsi_added", "lsi_removed", "lsi_changed"}
 

@@ -76,6 +76,25 @@ def capacity_only_when_provisioned(ctx: Context) -> Iterator[Finding]:
                       hint, at="key")
 
 
+@rule("C107", "a table's on_demand_throughput applies in some environment where it is on_demand", "options",
+      note="CloudFormation reference, AWS::DynamoDB::Table OnDemandThroughput: the maximum of an on-demand table; "
+           "where the table is provisioned it is left out. One that applies in no environment is an error: it "
+           "would be silently ignored.")
+def on_demand_throughput_only_when_on_demand(ctx: Context) -> Iterator[Finding]:
+    for table_key, table in ctx.tables():
+        if not all(ctx.resolved(env).tables[table_key].billing == "provisioned" for env in ctx.environments):
+            continue
+        if table.on_demand_throughput is not None:
+            yield Finding(("tables", table_key, "on_demand_throughput"),
+                          f"{table_key!r} has an on-demand maximum but is provisioned in every environment",
+                          "remove on_demand_throughput, or set billing: on_demand", at="key")
+        for name, index in table.global_indexes.items():
+            if index.on_demand_throughput is not None:
+                yield Finding(("tables", table_key, "global_indexes", name, "on_demand_throughput"),
+                              f"the index {name!r} has an on-demand maximum but {table_key!r} is provisioned in "
+                              "every environment", "remove on_demand_throughput, or set billing: on_demand", at="key")
+
+
 @rule("C104", "encryption: customer_managed comes with a kms_key_arn, and only it does", "options")
 def kms_key(ctx: Context) -> Iterator[Finding]:
     layers = [(("defaults", "encryption"), ctx.schema.defaults.encryption)]

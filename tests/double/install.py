@@ -69,9 +69,14 @@ def install() -> None:
 
     def records_settings(original: Any) -> Any:
         def handler(self: Any) -> Any:
+            before = None
+            if self.body["TableName"] in self.dynamodb_backend.tables:   # UpdateTable: AWS's refusals first
+                table = self.dynamodb_backend.get_table(self.body["TableName"])
+                settings.check_request(table, self.body)
+                before = settings.warm_before(table)
             original(self)
             table = self.dynamodb_backend.get_table(self.body["TableName"])
-            settings.apply_request(table, self.body)
+            settings.apply_request(table, self.body, before)
             return DynamoResult(table.describe())
         return handler
 
@@ -94,6 +99,8 @@ def install() -> None:
         "EnableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, True))
     DynamoHandler.disable_kinesis_streaming_destination = added_action(
         "DisableKinesisStreamingDestination", lambda table, body: settings.change_kinesis(table, body, False))
+    DynamoHandler.update_kinesis_streaming_destination = added_action(
+        "UpdateKinesisStreamingDestination", lambda table, body: settings.update_kinesis(table, body))
     DynamoHandler.update_contributor_insights = added_action(
         "UpdateContributorInsights", lambda table, body: settings.update_contributor_insights(
             table, body.get("IndexName"), body.get("ContributorInsightsAction"), body.get("ContributorInsightsMode")))

@@ -20,15 +20,31 @@ AWS sources, one per fact:
   (.../API_TableClassSummary.html).
 - SSEDescription.KMSMasterKeyArn: "The KMS key ARN used for the KMS encryption", whatever form of
   key (id, ARN, alias) the request named (.../API_SSEDescription.html).
+- WarmThroughput (ReadUnitsPerSecond, WriteUnitsPerSecond): every table has one; it can be increased,
+  for reads, writes or both (the other keeps its value), and "once increased, warm throughput cannot be
+  decreased" (.../developerguide/warm-throughput.html, .../developerguide/update-warm-throughput.html).
+  moto replaces the whole value on UpdateTable (dropping the direction not named) and lets it go down;
+  the double keeps the other direction and refuses a decrease with a ValidationException, on the API
+  and in a stack update; for the table and for each global index alike.
+- ResourcePolicy.PolicyDocument of a template (moto's CloudFormation ignores it): attached, replaced or
+  deleted as the template's policy changes; "resource-based policies don't support out-of-band
+  changes: if you add, update, or delete a policy outside of the CloudFormation template, the change
+  won't be overwritten if there are no changes to the policy within the template"
+  (CloudFormation reference, AWS::DynamoDB::Table ResourcePolicy), so an update whose template keeps
+  the same policy leaves the live one alone. CreateTable's ResourcePolicy likewise
+  (.../APIReference/API_CreateTable.html).
 - Kinesis streaming destinations: DescribeKinesisStreamingDestination lists them (an empty
   KinesisDataStreamDestinations when none); EnableKinesisStreamingDestination answers ENABLING,
   DisableKinesisStreamingDestination DISABLING; a template's KinesisStreamSpecification enables one
   (.../API_DescribeKinesisStreamingDestination.html, .../API_EnableKinesisStreamingDestination.html).
+  UpdateKinesisStreamingDestination changes the precision of an existing destination (UPDATING); one
+  the table does not stream to is a ResourceNotFoundException (.../API_UpdateKinesisStreamingDestination.html).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from moto.dynamodb.models.table import Table
@@ -121,6 +137,18 @@ def change_kinesis(table: Table, body: dict, enable: bool) -> dict:
     return {"TableName": table.name, "StreamArn": arn, "DestinationStatus": "ENABLING" if enable else "DISABLING"}
 
 
+def update_kinesis(table: Table, body: dict) -> dict:
+    arn = body.get("StreamArn")
+    if arn not in settings(table)["kinesis"]:
+        raise DynamoError("ResourceNotFoundException", f"Requested resource not found: no Kinesis destination {arn}")
+    precision = (body.get("UpdateKinesisStreamingConfiguration") or {}).get("ApproximateCreationDateTimePrecision")
+    if precision not in ("MILLISECOND", "MICROSECOND"):
+        raise DynamoError("ValidationException", f"Invalid ApproximateCreationDateTimePrecision: {precision}")
+    settings(table)["kinesis"][arn] = precision
+    return {"TableName": table.name, "StreamArn": arn, "DestinationStatus": "UPDATING",
+            "UpdateKinesisStreamingConfiguration": {"ApproximateCreationDateTimePrecision": precision}}
+
+
 # ---------------------------------------------------------------------------------------------
 # On-demand maximum throughput, table class
 
@@ -132,14 +160,98 @@ def set_on_demand(table: Table, index: str | None, spec: dict | None) -> None:
         on_demand.pop(index, None)
 
 
+WARM = (("ReadUnitsPerSecond", "read"), ("WriteUnitsPerSecond", "write"))
+
+
+def warm_problem(table: Any, spec: dict | None, what: str = "table") -> str | None:
+    """Why AWS refuses this WarmThroughput for `table` or a global index of it (a decrease), or None."""
+    current = getattr(table, "warm_throughput", None) or {}
+    for key, direction in WARM:
+        if spec and key in spec and key in current and int(spec[key]) < int(current[key]):
+            return (f"One or more parameter values were invalid: Requested {key} for WarmThroughput for {what} "
+                    f"is lower than the current {direction} warm throughput ({current[key]}): warm throughput "
+                    "cannot be decreased")
+    return None
+
+
+def warm_problems(table: Table, props: dict, index_specs: list[dict]) -> str | None:
+    """The table's and its global indexes' (each spec naming IndexName) refusals, the first one."""
+    indexes = {i.name: i for i in table.global_indexes}
+    found = [warm_problem(table, props.get("WarmThroughput"))]
+    # A stack update's template is checked as written: an index named by an intrinsic (`!Sub …`) is
+    # not looked up here (the table's own value still is).
+    found += [warm_problem(indexes[spec["IndexName"]], spec.get("WarmThroughput"), f"index {spec['IndexName']}")
+              for spec in index_specs if isinstance(spec.get("IndexName"), str) and spec["IndexName"] in indexes]
+    return next((p for p in found if p), None)
+
+
+def raise_warm(table: Any, spec: dict | None) -> None:
+    """The directions `spec` names go up; the others keep their value (table or global index)."""
+    if spec:
+        table.warm_throughput = {**(getattr(table, "warm_throughput", None) or {}),
+                                 **{k: int(spec[k]) for k, _ in WARM if k in spec}, "Status": "ACTIVE"}
+
+
+def _policies(table: Table) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[table.account_id][table.region_name]
+
+
+def set_policy(table: Table, document: Any) -> None:
+    backend = _policies(table)
+    if document:
+        text = document if isinstance(document, str) else json.dumps(document)
+        backend.put_resource_policy(table.table_arn, text, None)
+    else:
+        backend.resource_policies.pop(table.table_arn, None)
+
+
+def policy_from_template(table: Table, props: dict) -> None:
+    """A template's ResourcePolicy, applied only when it differs from the last template's (see above)."""
+    document = (props.get("ResourcePolicy") or {}).get("PolicyDocument")
+    if document != settings(table).get("policy_template"):
+        settings(table)["policy_template"] = copy.deepcopy(document)
+        set_policy(table, document)
+
+
 def set_table_class(table: Table, table_class: str | None) -> None:
     if table_class:
         table.strict_table_class = table_class
         settings(table)["class_changed"] = DOUBLE.clock.now()
 
 
-def apply_request(table: Table, body: dict) -> None:
-    """What CreateTable / UpdateTable asked that moto dropped: the table class and on-demand maximums."""
+def _index_updates(body: dict) -> list[dict]:
+    return [u["Update"] for u in body.get("GlobalSecondaryIndexUpdates") or [] if u.get("Update")]
+
+
+def check_request(table: Table, body: dict) -> None:
+    """An UpdateTable AWS refuses before changing anything (a warm throughput decrease, table or index)."""
+    problem = warm_problems(table, body, _index_updates(body))
+    if problem:
+        raise DynamoError("ValidationException", problem)
+
+
+def warm_before(table: Table) -> dict:
+    """The warm throughput of the table (key None) and each global index, before moto replaces them."""
+    return {None: dict(getattr(table, "warm_throughput", None) or {}),
+            **{i.name: dict(getattr(i, "warm_throughput", None) or {}) for i in table.global_indexes}}
+
+
+def apply_request(table: Table, body: dict, before: dict | None = None) -> None:
+    """What CreateTable / UpdateTable asked that moto dropped: the table class, on-demand maximums, the
+    warm throughput direction not named (`before`: the values moto replaced, warm_before)."""
+    if before is None and (body.get("ResourcePolicy")):   # CreateTable's policy (moto drops it)
+        set_policy(table, body["ResourcePolicy"])
+    if before is not None and body.get("WarmThroughput"):
+        table.warm_throughput = before[None]
+        raise_warm(table, body["WarmThroughput"])
+    indexes = {i.name: i for i in table.global_indexes}
+    for spec in _index_updates(body) if before is not None else []:
+        if spec.get("WarmThroughput") and isinstance(spec.get("IndexName"), str) and spec["IndexName"] in indexes \
+                and spec["IndexName"] in before:
+            indexes[spec["IndexName"]].warm_throughput = before[spec["IndexName"]]
+            raise_warm(indexes[spec["IndexName"]], spec["WarmThroughput"])
     set_table_class(table, body.get("TableClass"))
     if "OnDemandThroughput" in body:
         set_on_demand(table, TABLE, body["OnDemandThroughput"])
@@ -160,6 +272,12 @@ def apply_template(table: Table, props: dict) -> None:
         set_insights(table, index, true(insights.get("Enabled")), insights.get("Mode"))
         set_on_demand(table, index, spec.get("OnDemandThroughput"))
     set_kinesis(table, props.get("KinesisStreamSpecification"))
+    raise_warm(table, props.get("WarmThroughput"))
+    indexes = {i.name: i for i in table.global_indexes}
+    for spec in props.get("GlobalSecondaryIndexes") or []:
+        if isinstance(spec.get("IndexName"), str) and spec["IndexName"] in indexes:
+            raise_warm(indexes[spec["IndexName"]], spec.get("WarmThroughput"))
+    policy_from_template(table, props)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -136,6 +136,9 @@ def check_table_update(stack: Stack, lid: str, old_res: dict, new_res: dict) -> 
     problem = ddb.check_billing_switch(table, _billing_mode(new))
     if problem:
         raise ResourceFailure(lid, TABLE, service_error(problem, "LimitExceededException"))
+    problem = settings.warm_problems(table, new, new.get("GlobalSecondaryIndexes") or [])   # never decreased
+    if problem:
+        raise ResourceFailure(lid, TABLE, service_error(problem, "ValidationException"))
     return plan
 
 

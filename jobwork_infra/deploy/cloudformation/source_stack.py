@@ -100,6 +100,16 @@ def _customer_key(table: SourceTable, description: dict) -> str | None:
     return arn if ":key/" in arn else None
 
 
+def _as_the_template_asked(model: Any, live: Any, properties: dict) -> Any:
+    """An option AWS only raises (warm throughput) compared with what the template asked for: the live
+    table has one whether or not anyone set it."""
+    from ...table_options import TABLE_OPTIONS, settled
+
+    return model.model_copy(update={
+        o.field: settled(o, live.options[o.field], o.from_cfn(properties.get(o.cfn_property)))
+        for o in TABLE_OPTIONS if o.settle and o.field in live.options})
+
+
 def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], tenancy_attribute: str) -> list:
     """`import --from-stack`: the stack's tables (all, or those named by physical name or logical id), each
     read from the live table, with the template's notes; a property the schema cannot keep (from the
@@ -129,10 +139,11 @@ def imported_from_stack(dynamodb: Any, cfn: Any, stack: str, names: list[str], t
             raise JobworkError(f"stack {stack} lists table {physical} ({table.logical_id}) but DynamoDB has no "
                                "such table", "it was deleted outside CloudFormation; check the stack's drift")
         model = table_from_live(live, key=physical, tenancy_attribute=tenancy_attribute)
+        model = _as_the_template_asked(model, live, table.properties)
         unkept = {r.path: r.property for r in refusals(table.properties,
                                                          unresolved=lambda v: isinstance(v, Unresolved))}
         unkept.update({r.path: r.property for r in read_live_settings(dynamodb, live.description).refusals})
-        notes = [*notes_for(stack, table), *unexpressed(live),
+        notes = [*notes_for(stack, table), *unexpressed(live, model),
                  *(unkept_note(path, p.reason, p.way_forward) for path, p in unkept.items())]
         customer = _customer_key(table, live.description)
         if customer is not None:
