@@ -44,7 +44,7 @@ PARTS = ("validate", "diff", "synth", "synth-scale", "redeploy", "deploy-double"
 
 def bench(name: str):
     """A bench module, imported only when its part runs: one broken bench does not stop the others'
-    parts from being asked for (tests/test_bench.py imports and runs every one)."""
+    parts from being asked for (tests/unit/test_bench.py imports and runs every one)."""
     return importlib.import_module(f"bench.{name}")
 
 

@@ -5,7 +5,7 @@ tables takes a minute; this takes milliseconds per hundred tables). So this modu
 compile builds, as data: which stacks, which resources, how the tenant tables are packed into
 managed policies, how many outputs, and an estimate of the template's size. compile uses the same
 packing and the same wave lanes, so the two cannot disagree on what goes where; a slow test
-compares the size estimate with real synth output (tests/test_budgets.py).
+compares the size estimate with real synth output (tests/unit/test_budgets.py).
 
 Limits, with their sources:
 - CloudFormation: 500 resources, 200 outputs, 200 parameters per template; a template body of

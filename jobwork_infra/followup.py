@@ -5,7 +5,7 @@ applies to CloudFormation, `aws dynamodb list-tables` without `--endpoint-url` l
 account. So hints are never spelled by hand: they are built here from what the user ran (the
 environment, `--local` or `--endpoint-url`, `--profile`, `--region`, `--schema`), and a test parses
 every hint the CLI prints in its tests with the Typer app and checks it names the same target
-(tests/test_followup.py).
+(tests/unit/test_followup.py).
 
 Plain Python (no Typer, no boto3): the CLI, deploy/ and report/ all build their hints here.
 """

@@ -51,14 +51,14 @@ class Target:
     module_level: bool = True
 
 
-DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flow.py")
+DEPLOY_TESTS = ("tests/unit/test_gate.py", "tests/unit/test_flow.py", "tests/unit/test_gate_flow.py")
 
 # The safety logic: what decides what may be applied. Test files are the fast ones that reach it.
 MODULES: dict[str, Target] = {
     "diff": Target(
         "jobwork_infra/diff.py",
-        ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py",
-         "tests/test_diff_unique.py", "tests/test_diff_mutation.py"),
+        ("tests/unit/test_diff.py", "tests/unit/test_diff_decisions.py", "tests/unit/test_plan.py", "tests/unit/test_migrate_schema.py",
+         "tests/unit/test_diff_unique.py", "tests/unit/test_diff_mutation.py"),
         # The decision code; the sentence builders (_show, _merge_texts, _dict_detail …) are pinned by
         # the golden files and are not safety logic.
         functions=("replaces_table", "_lsi_map", "_shape", "diff_schemas", "_with_stacks", "_diff_table",
@@ -66,23 +66,23 @@ MODULES: dict[str, Target] = {
                    "diff_environments", "merge_changes", "sort_changes", "worst", "make_change",
                    "is_migration", "generation_decreases")),
     "plan": Target("jobwork_infra/plan.py",
-                   ("tests/test_plan.py", "tests/test_plan_minimal.py", "tests/test_plan_migrations.py",
-                    "tests/test_migrate_schema.py")),
-    "rules.keys": Target("jobwork_infra/rules/keys.py", ("tests/test_rules.py", "tests/test_rules_safety.py")),
+                   ("tests/unit/test_plan.py", "tests/unit/test_plan_minimal.py", "tests/unit/test_plan_migrations.py",
+                    "tests/unit/test_migrate_schema.py")),
+    "rules.keys": Target("jobwork_infra/rules/keys.py", ("tests/unit/test_rules.py", "tests/unit/test_rules_safety.py")),
     "rules.indexes": Target("jobwork_infra/rules/indexes.py",
-                            ("tests/test_rules.py", "tests/test_rules_safety.py")),
+                            ("tests/unit/test_rules.py", "tests/unit/test_rules_safety.py")),
     "rules.tenancy": Target("jobwork_infra/rules/tenancy.py",
-                            ("tests/test_rules.py", "tests/test_rules_safety.py")),
+                            ("tests/unit/test_rules.py", "tests/unit/test_rules_safety.py")),
     "gate": Target("jobwork_infra/deploy/gate.py", DEPLOY_TESTS),
     # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
     # --allow-destructive a saved plan carries.
     # (and the saved plan's checks, which it calls before anything runs)
-    "flow.refusals": Target("jobwork_infra/deploy/flow.py", (*DEPLOY_TESTS, "tests/test_saved_plan_mutation.py"),
+    "flow.refusals": Target("jobwork_infra/deploy/flow.py", (*DEPLOY_TESTS, "tests/unit/test_saved_plan_mutation.py"),
                             functions=(
         "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key")),
     # What a saved plan must match before it applies: place, lineage, serial, schema, steps, target state.
     "saved_plan": Target("jobwork_infra/deploy/saved_plan.py",
-                         ("tests/test_saved_plan_mutation.py", "tests/test_report_saved_plan.py")),
+                         ("tests/unit/test_saved_plan_mutation.py", "tests/unit/test_report_saved_plan.py")),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
@@ -113,7 +113,7 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "a local index's sort_key is required (model.py, LocalIndex: `sort_key: Name`, no default): never None",
     ("saved_plan", "PlanFile.write", "2", "3"):
         "the file's indentation: load_plan parses JSON whatever its layout, and nothing compares the file's text "
-        "(a plan reformatted by another tool applies: tests/test_saved_plan_mutation.py)",
+        "(a plan reformatted by another tool applies: tests/unit/test_saved_plan_mutation.py)",
 }
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",

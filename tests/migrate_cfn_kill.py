@@ -1,6 +1,6 @@
 """`python -m tests.migrate_cfn_kill STAGE:N -- DEPLOY ARGS…`: the CLI's deploy, SIGKILLed during stage B.
 
-A reliability test (tests/test_migrate_cfn_kill.py) runs this in a child process against the strict
+A reliability test (tests/integration/test_migrate_cfn_kill.py) runs this in a child process against the strict
 double. The copy uses small pages (so a few hundred items take many checkpoints), the polls are
 immediate, and the process sends itself SIGKILL right after the N-th BatchWriteItem of STAGE (`copy`
 or `catchup`) has landed and before the checkpoint that records it is written: the hardest instant,

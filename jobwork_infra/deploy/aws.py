@@ -1,7 +1,7 @@
 """AWS, once: the boto3 session, botocore failures turned into errors that say what to do, the
 "describe it, or None when it does not exist" reading, and the names every AWS reader shares.
 
-boto3 is imported only inside functions: `validate` and `diff` must not pay for it (tests/test_imports.py).
+boto3 is imported only inside functions: `validate` and `diff` must not pay for it (tests/unit/test_imports.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The seed's hand-written CDK app (/work/shared/seed: cdk-demo, app.py + dynamodb_stack.py), as it made
 JobWork Planner's tables: `tenant` and `users` under those physical names, PAY_PER_REQUEST,
-RemovalPolicy.DESTROY. tests/test_adopt_cfn.py synthesizes it (CDK_OUTDIR) and creates its stack on
+RemovalPolicy.DESTROY. tests/integration/test_adopt_cfn.py synthesizes it (CDK_OUTDIR) and creates its stack on
 the strict AWS double, then takes the tables over with `deploy --adopt --from-stack`.
 
 One change from the seed: the BootstraplessSynthesizer, as jobwork-infra's own stacks use, since the
