@@ -8,21 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev: {removal_policy: destroy}
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-      email: string
-"""
+BASE = schema_text(environments={"dev": "{removal_policy: destroy}"})
 WITH_INDEX = BASE + """    global_indexes:
       by_email: {partition_key: tenant_id, sort_key: email}
 """

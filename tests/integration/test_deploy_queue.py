@@ -28,20 +28,11 @@ from jobwork_infra.deploy.factory import make_targets
 from jobwork_infra.deploy.lock import deploy_lock
 from jobwork_infra.errors import Blocked, JobworkError
 from jobwork_infra.project import check_project
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev: {removal_policy: destroy}
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-"""
+BASE = schema_text(environments={"dev": "{removal_policy: destroy}"}, tables={"users": {"sort_key": "user_id", "attributes": {"user_id": "uuid"}}})
 
 
 def with_tables(*names: str) -> str:

@@ -17,20 +17,11 @@ from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation import stack as cloudformation_stack
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev: {removal_policy: destroy}
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-"""
+BASE = schema_text(environments={"dev": "{removal_policy: destroy}"}, tables={"users": {"sort_key": "user_id", "attributes": {"user_id": "uuid"}}})
 
 
 def with_table(name: str) -> str:

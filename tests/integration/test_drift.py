@@ -9,10 +9,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from tests.conftest import after_caller
+from tests.helpers import run_cli as run
 from tests.plugins.dynamodb_local import running_dynamodb_local
 
 
@@ -44,10 +43,6 @@ def write_schema(tmp_path: Path, app_name: str, extra: str = "") -> str:
     path = tmp_path / "tables.yaml"
     path.write_text(USERS.format(app=app_name, extra=textwrap.indent(extra, "    ")))
     return str(path)
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def drift(schema: str, *args: str):

@@ -12,10 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from jobwork_infra.deploy.local.registry import REGISTRY
+from tests.helpers import run_cli as run
 from tests.plugins.dynamodb_local import running_dynamodb_local
 from tests.unit.test_import import SEED_TABLES, SEED_YAML, create_seed_tables
 
@@ -26,10 +25,6 @@ def dynamodb_local(tmp_path_factory):
     yield from running_dynamodb_local(tmp_path_factory)
 
 pytestmark = pytest.mark.slow
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def count(client, name: str) -> int:

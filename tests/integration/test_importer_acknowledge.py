@@ -9,16 +9,10 @@ from __future__ import annotations
 
 import shutil
 
-from typer.testing import CliRunner
-
-from jobwork_infra.cli import app
 from jobwork_infra.errors import Severity
 from jobwork_infra.project import check_project
 from tests.conftest import ROOT
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
+from tests.helpers import run_cli as run
 
 
 def _key(*pairs):

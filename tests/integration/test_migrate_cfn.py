@@ -10,22 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: string
-      email: string
-"""
+SCHEMA = schema_text(tables={"users": {"sort_key": "user_id", "attributes": {"user_id": "string", "email": "string"}}})
 BUMPED = SCHEMA.replace("    sort_key: user_id\n", "    generation: 2\n    sort_key: email\n")
 
 

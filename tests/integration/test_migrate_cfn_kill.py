@@ -18,24 +18,13 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.migrate import copy as copy_module
 from jobwork_infra.migrate.checkpoint import load, path_for
+from tests.helpers import schema_text
 from tests.migrate_support import scan_all, seed, user
 
 pytestmark = pytest.mark.slow
 
 ITEMS = 200
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: string
-      email: string
-"""
+SCHEMA = schema_text(tables={"users": {"sort_key": "user_id", "attributes": {"user_id": "string", "email": "string"}}})
 BUMPED = SCHEMA.replace("    sort_key: user_id\n", "    generation: 2\n    sort_key: email\n")
 REPO = Path(__file__).resolve().parent.parent.parent
 

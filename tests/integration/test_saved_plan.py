@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from jobwork_infra.deploy.timing import TIMING
+from tests.helpers import run_cli as invoke
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +33,6 @@ ORDERS = """\
     attributes:
       order_id: string
 """
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def flat(text: str) -> str:

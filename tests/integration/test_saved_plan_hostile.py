@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
+from tests.helpers import run_cli as invoke
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 
@@ -35,10 +34,6 @@ S0 = S1 + """\
     attributes:
       order_id: string
 """
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def flat(text: str) -> str:

@@ -14,32 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK and deploys to the double
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-  orders:
-    sort_key: order_id
-    stack: orders
-    attributes:
-      order_id: uuid
-  audit:
-    sort_key: at
-    stack: archive
-    removal_policy: retain
-    attributes:
-      at: datetime
-"""
+SCHEMA = schema_text(tables={
+    "users": {"sort_key": "user_id", "attributes": {"user_id": "uuid"}},
+    "orders": {"sort_key": "order_id", "stack": "orders", "attributes": {"order_id": "uuid"}},
+    "audit": {"sort_key": "at", "stack": "archive", "removal_policy": "retain", "attributes": {"at": "datetime"}},
+})
 # The change planned: a table added to the main stack and one to the orders stack; archive unchanged.
 MORE = """\
   notes:

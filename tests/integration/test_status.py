@@ -6,10 +6,9 @@ import json
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from jobwork_infra.deploy.timing import TIMING
+from tests.helpers import run_cli as run
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +38,6 @@ def schema_text(app_name: str, tables: str = TABLES) -> str:
             removal_policy: destroy
         tables:
         """) + tables
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def test_status_on_the_local_engine_shows_every_table_as_deployed(local_engine, app_name, tmp_path):

@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from jobwork_infra.account import Caller, check_account
-from jobwork_infra.cli import app
 from jobwork_infra.deploy import factory
 from jobwork_infra.deploy.cloudformation import target as cloudformation
 from jobwork_infra.deploy.timing import TIMING
 from jobwork_infra.errors import Blocked
+from tests.helpers import run_cli as run
 
 MOTO_ACCOUNT = "123456789012"
 RETAINED = "    removal_policy: retain\n    point_in_time_recovery: true\n    deletion_protection: true\n"
@@ -43,10 +42,6 @@ def schema(tmp_path: Path, account: str | None) -> str:
     protections = "    removal_policy: destroy\n" if account == MOTO_ACCOUNT else RETAINED
     path.write_text(SCHEMA.format(account=f'    account: "{account}"\n' if account else "", protections=protections))
     return str(path)
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def test_another_account_is_refused_without_a_stack_or_table_read(strict_aws, tmp_path, monkeypatch):

@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from jobwork_infra.account import Caller, check_region
-from jobwork_infra.cli import app
 from jobwork_infra.deploy import factory
 from jobwork_infra.deploy.cloudformation import target as cloudformation
 from jobwork_infra.deploy.gate import Refused
+from tests.helpers import run_cli as run
 
 MOTO_ACCOUNT = "123456789012"
 
@@ -39,10 +38,6 @@ def schema(tmp_path: Path) -> str:
     path = tmp_path / "tables.yaml"
     path.write_text(SCHEMA)
     return str(path)
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.mark.slow

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation.emulator import apply_dropped_pitr, pitr_set_by_step
 from jobwork_infra.project import check_project
+from tests.helpers import run_cli as run
 
 SCHEMA = """\
 version: 1
@@ -36,10 +35,6 @@ tables:
 def write(path: Path, app_name: str, pitr: str) -> Path:
     path.write_text(SCHEMA.format(app=app_name, pitr=pitr))
     return path
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def flat(text: str) -> str:

@@ -14,10 +14,10 @@ import textwrap
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
 from jobwork_infra.followup import Invocation, aws_command, command, schema_command
+from tests.helpers import run_cli as run
 
 ROOT_COMMAND = typer.main.get_command(app)
 TARGETED = {"deploy", "destroy", "drift", "import", "status"}
@@ -150,10 +150,6 @@ def schema_text(app_name: str, tables: str) -> str:
             removal_policy: destroy
         tables:
         """) + tables
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.mark.slow

@@ -6,21 +6,16 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from jobwork_infra.deploy.dynamodb import unexpressed
 from jobwork_infra.deploy.shapes import LiveTable, table_from_live
 from jobwork_infra.importer import Imported, build_entries, merge_tables, render_tables, table_key
 from jobwork_infra.model import resolve
 from jobwork_infra.project import check_project
 from tests.conftest import ROOT
+from tests.helpers import run_cli as run
 
 SEED_TABLES = ("tenant", "users")
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def with_tables(schema_text: str, tables_yaml: str) -> str:

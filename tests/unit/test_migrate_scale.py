@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from jobwork_infra.deploy.gate import Refused
 from jobwork_infra.migrate import scale
 from jobwork_infra.migrate.scale import MAX_BYTES, MAX_ITEMS, TableSize, read_sizes, refuse_large_copies
+from tests.helpers import schema_text
 
 RETRY = "jobwork-infra deploy --env prod --allow-large-copy"
 
@@ -78,19 +79,7 @@ def test_diff_says_the_limit_and_the_flag_with_the_migration():
     assert scale.LIMIT_TEXT in advice and "R027" in advice and "--allow-large-copy" in advice
 
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: string
-      email: string
-"""
+SCHEMA = schema_text(tables={"users": {"sort_key": "user_id", "attributes": {"user_id": "string", "email": "string"}}})
 BUMPED = SCHEMA.replace("    sort_key: user_id\n", "    generation: 2\n    sort_key: email\n")
 
 

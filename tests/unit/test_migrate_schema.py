@@ -13,22 +13,11 @@ from jobwork_infra.diff import diff_environments
 from jobwork_infra.model import resolve
 from jobwork_infra.plan import plan_changes
 from jobwork_infra.project import check_project
+from tests.helpers import schema_text
 
 runner = CliRunner()
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev: {}
-  prod: {}
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-      email: string
-"""
+BASE = schema_text(environments={"dev": {}, "prod": {}})
 # The user's story: sort key user_id → email, generation 1 → 2.
 HEAD = BASE.replace("    sort_key: user_id\n", "    generation: 2\n    sort_key: email\n")
 

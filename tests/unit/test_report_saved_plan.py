@@ -18,21 +18,10 @@ from jobwork_infra.plan import plan_changes
 from jobwork_infra.project import check_project
 from jobwork_infra.report.changes import render_plan_text
 from tests.conftest import ROOT
+from tests.helpers import schema_text
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      tenant_id: uuid
-      user_id: uuid
-      email: string
-"""
+BASE = schema_text(tables={"users": {"sort_key": "user_id",
+                                    "attributes": {"tenant_id": "uuid", "user_id": "uuid", "email": "string"}}})
 HEAD = BASE.replace("      email: string\n", "      email: string\n    global_indexes:\n"
                     "      by_email: {partition_key: tenant_id, sort_key: email}\n") + """\
   orders:

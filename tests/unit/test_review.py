@@ -17,34 +17,17 @@ from jobwork_infra.model import resolve
 from jobwork_infra.plan import plan_changes
 from jobwork_infra.project import check_project
 from jobwork_infra.review import plan_refusals, refused_steps
+from tests.helpers import schema_text
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-  prod:
-    removal_policy: retain
-    point_in_time_recovery: true
-    deletion_protection: true
-tables:
-  users:
-    sort_key: user_id
-    attributes:
-      tenant_id: uuid
-      user_id: uuid
-      email: string
-  jobs:
-    sort_key: job_id
-    ttl: expires_at
-    attributes:
-      tenant_id: uuid
-      job_id: uuid
-      code: string
-      expires_at: epoch_seconds
-      purge_at: epoch_seconds
-"""
+BASE = schema_text(environments={
+    "dev": {"removal_policy": "destroy"},
+    "prod": {"removal_policy": "retain", "point_in_time_recovery": True, "deletion_protection": True},
+}, tables={
+    "users": {"sort_key": "user_id", "attributes": {"tenant_id": "uuid", "user_id": "uuid", "email": "string"}},
+    "jobs": {"sort_key": "job_id", "ttl": "expires_at", "attributes": {
+        "tenant_id": "uuid", "job_id": "uuid", "code": "string", "expires_at": "epoch_seconds",
+        "purge_at": "epoch_seconds"}},
+})
 ORDERS = """\
   orders:
     sort_key: order_id
