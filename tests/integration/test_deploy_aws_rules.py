@@ -17,16 +17,11 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.timing import TIMING
 from tests.conftest import ROOT, after_caller
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow  # CDK synth, and the double's backfills run in real time
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+SCHEMA = schema_text(tables="""\
   users:
     sort_key: user_id
 {users}
@@ -37,7 +32,7 @@ tables:
       expires_at: epoch_seconds
       gone_at: epoch_seconds
 {indexes}
-{audit}"""
+{audit}""")
 AUDIT = """\
   audit:
     sort_key: at

@@ -21,16 +21,11 @@ from jobwork_infra.deploy.cloudformation.read import schema_from_template
 from jobwork_infra.plan import is_legal_step
 from jobwork_infra.project import check_project
 from tests.conftest import FIXTURES, after_caller
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+BASE = schema_text(tables="""\
   users:
     sort_key: user_id
     attributes:
@@ -43,7 +38,7 @@ tables:
     removal_policy: retain
     attributes:
       at: datetime
-"""
+""")
 
 TWO_INDEXES = """\
     global_indexes:

@@ -17,16 +17,11 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation.template import deployed_tables
 from tests.conftest import after_caller
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow  # every test synthesizes with CDK and deploys to the double
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+SCHEMA = schema_text(tables="""\
   users:
     sort_key: user_id
     attributes:
@@ -45,7 +40,7 @@ tables:
     removal_policy: retain
     attributes:
       at: datetime
-"""
+""")
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import after_caller
 from tests.helpers import run_cli as run
+from tests.helpers import schema_text
 from tests.plugins.dynamodb_local import running_dynamodb_local
 
 
@@ -22,13 +23,7 @@ def dynamodb_local(tmp_path_factory):
 
 pytestmark = pytest.mark.slow
 
-USERS = """\
-version: 1
-app: {app}
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+USERS = schema_text(app="{app}", tables="""\
   users:
     sort_key: user_id
     attributes:
@@ -36,7 +31,7 @@ tables:
       user_id: uuid
       email: string
       expires_at: epoch_seconds
-{extra}"""
+{extra}""")
 
 
 def write_schema(tmp_path: Path, app_name: str, extra: str = "") -> str:

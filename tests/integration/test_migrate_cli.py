@@ -11,24 +11,20 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.migrate.aws import local_clients
 from jobwork_infra.migrate.run import migrate_table
+from tests.helpers import schema_text
 from tests.migrate_support import create_table, job, scan_all, seed, user
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 runner = CliRunner()
 
-SCHEMA = """\
-version: 1
-app: {app}
-environments:
-  dev: {{}}
-tables:
+SCHEMA = schema_text(app="{app}", environments={"dev": "{{}}"}, tables="""\
   users:
     generation: 2
     sort_key: email
     attributes:
       user_id: string
       email: string
-"""
+""")
 
 
 def run(*args: str):

@@ -15,24 +15,20 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.migrate.aws import local_clients
 from jobwork_infra.migrate.checkpoint import load, path_for
+from tests.helpers import schema_text
 from tests.migrate_support import Writer, scan_all, seed, user
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 runner = CliRunner()
 
-GENERATION_1 = """\
-version: 1
-app: {app}
-environments:
-  dev: {{}}
-tables:
+GENERATION_1 = schema_text(app="{app}", environments={"dev": "{{}}"}, tables="""\
   users:
     sort_key: user_id
     removal_policy: destroy
     attributes:
       user_id: string
       email: string
-"""
+""")
 GENERATION_2 = GENERATION_1.replace("    sort_key: user_id\n", "    generation: 2\n    sort_key: email\n")
 
 

@@ -12,16 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+SCHEMA = schema_text(tables="""\
   users:
     sort_key: user_id
     attributes:
@@ -31,7 +26,7 @@ tables:
     stack: archive
     attributes:
       at: string
-"""
+""")
 INVOICES = """\
   invoices:
     sort_key: invoice_id

@@ -10,21 +10,17 @@ import pytest
 
 from jobwork_infra.deploy.timing import TIMING
 from tests.helpers import run_cli as invoke
+from tests.helpers import schema_text
 
 pytestmark = pytest.mark.slow
 
-SCHEMA = """\
-version: 1
-app: {app}
-environments:
-  dev: {{removal_policy: destroy}}
-tables:
+SCHEMA = schema_text(app="{app}", environments={"dev": "{{removal_policy: destroy}}"}, tables="""\
   users:
     sort_key: user_id
     attributes:
       user_id: uuid
       email: string
-{more}"""
+{more}""")
 # The change planned, saved and applied: a table added. (Not an index: on DynamoDB Local an index
 # created late in a long test session was once seen to stay CREATING for minutes.)
 ORDERS = """\

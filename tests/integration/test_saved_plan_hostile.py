@@ -12,22 +12,18 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli as invoke
+from tests.helpers import schema_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 
 # S0: users and orders; S1: orders dropped (destructive under removal_policy: destroy).
-S1 = """\
-version: 1
-app: {app}
-environments:
-  dev: {{removal_policy: destroy}}
-tables:
+S1 = schema_text(app="{app}", environments={"dev": "{{removal_policy: destroy}}"}, tables="""\
   users:
     sort_key: user_id
     attributes:
       user_id: uuid
       email: string
-"""
+""")
 S0 = S1 + """\
   orders:
     sort_key: order_id

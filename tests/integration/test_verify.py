@@ -16,13 +16,9 @@ from typer.testing import CliRunner
 from jobwork_infra.cli import app
 from jobwork_infra.deploy.verify import verify_applied
 from jobwork_infra.project import check_project
+from tests.helpers import schema_text
 
-SCHEMA = """\
-version: 1
-app: {app}
-environments:
-  dev: {{removal_policy: destroy}}
-tables:
+SCHEMA = schema_text(app="{app}", environments={"dev": "{{removal_policy: destroy}}"}, tables="""\
   sessions:
     sort_key: session_id
     ttl: expires_at
@@ -30,7 +26,7 @@ tables:
     attributes:
       session_id: string
       expires_at: number
-"""
+""")
 
 
 def deploy(path: Path, *target: str):

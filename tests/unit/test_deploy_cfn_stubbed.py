@@ -31,23 +31,16 @@ from jobwork_infra.deploy.cloudformation.read import schema_from_template
 from jobwork_infra.deploy.cloudformation.target import Clients
 from jobwork_infra.deploy.timing import TIMING
 from jobwork_infra.project import check_project
+from tests.helpers import schema_text
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-  prod:
-    removal_policy: retain
-tables:
+SCHEMA = schema_text(environments={"dev": {"removal_policy": "destroy"}, "prod": {"removal_policy": "retain"}}, tables="""\
   users:
     sort_key: user_id
     attributes:
       user_id: uuid
       email: string
 {indexes}
-"""
+""")
 BY_EMAIL = """\
     global_indexes:
       by_email:

@@ -11,16 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
+from tests.helpers import schema_text
 
 runner = CliRunner()
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+BASE = schema_text(tables="""\
   users:
     description: Users of a tenant.
     sort_key: user_id
@@ -34,7 +29,7 @@ tables:
     attributes:
       order_id: string
       status: string
-"""
+""")
 
 # One change of each severity: a key type (destructive), an index projection (multi-step), a stream
 # (online), a description (safe).

@@ -9,17 +9,13 @@ import pytest
 from jobwork_infra.drift import find_drift
 from jobwork_infra.model import ResolvedSchema
 from jobwork_infra.project import check_project
+from tests.helpers import schema_text
 
-BASE = """\
-version: 1
-app: shop
-environments:
-  dev: {{removal_policy: {policy}}}
-tables:
+BASE = schema_text(environments={"dev": "{{removal_policy: {policy}}}"}, tables="""\
   users:
     sort_key: user_id
     attributes: {{tenant_id: uuid, user_id: uuid, email: string, expires_at: epoch_seconds}}
-{extra}"""
+{extra}""")
 
 
 def env(extra: str = "", policy: str = "retain") -> ResolvedSchema:

@@ -18,15 +18,10 @@ from jobwork_infra.migrate.keys import KeyAttr, KeySchema
 from jobwork_infra.project import check_project
 from jobwork_infra.report.status import render_status_text
 from jobwork_infra.status import StatusReport, migrations_in_progress
+from tests.helpers import schema_text
 from tests.unit.test_followup import parse
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
+SCHEMA = schema_text(tables="""\
   users:
     generation: 2
     sort_key: email
@@ -37,7 +32,7 @@ tables:
     sort_key: order_id
     attributes:
       order_id: string
-"""
+""")
 
 
 def head(tmp_path: Path, env: str = "dev"):

@@ -19,18 +19,14 @@ from jobwork_infra.diff import KINDS, diff_schemas
 from jobwork_infra.model import SchemaFile, resolve
 from jobwork_infra.table_options import BY_FIELD, TABLE_OPTIONS, options_from_template
 from jobwork_infra.table_properties import MODELLED, PROPERTIES, refusals
+from tests.helpers import schema_text
 
-SCHEMA = """\
-version: 1
-app: opts
-environments:
-  dev: {{removal_policy: destroy}}
-tables:
+SCHEMA = schema_text(app="opts", environments={"dev": "{{removal_policy: destroy}}"}, tables="""\
   clicks:
     partition_key: tenant_id
     sort_key: click_id
     attributes: {{tenant_id: string, click_id: string}}
-{extra}"""
+{extra}""")
 
 
 def _resolved(tmp_path, extra: str = ""):

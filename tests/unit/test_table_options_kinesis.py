@@ -20,20 +20,16 @@ from jobwork_infra.diff import diff_schemas
 from jobwork_infra.model import SchemaFile, resolve
 from jobwork_infra.table_options import BY_FIELD, KinesisDestination, options_from_template
 from jobwork_infra.table_properties import refusals
+from tests.helpers import schema_text
 
 STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
 OTHER = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks-v2"
-SCHEMA = """\
-version: 1
-app: opts
-environments:
-  dev: {{removal_policy: destroy}}
-tables:
+SCHEMA = schema_text(app="opts", environments={"dev": "{{removal_policy: destroy}}"}, tables="""\
   clicks:
     partition_key: tenant_id
     sort_key: click_id
     attributes: {{tenant_id: string, click_id: string}}
-{extra}"""
+{extra}""")
 KINESIS = BY_FIELD["kinesis_destination"]
 
 

@@ -27,18 +27,14 @@ from jobwork_infra.table_options import (
     settled,
 )
 from jobwork_infra.table_properties import refusals
+from tests.helpers import schema_text
 
-SCHEMA = """\
-version: 1
-app: opts
-environments:
-  dev: {{removal_policy: destroy}}
-tables:
+SCHEMA = schema_text(app="opts", environments={"dev": "{{removal_policy: destroy}}"}, tables="""\
   clicks:
     partition_key: tenant_id
     sort_key: click_id
     attributes: {{tenant_id: string, click_id: string}}
-{extra}"""
+{extra}""")
 
 ON_DEMAND, WARM = BY_FIELD["on_demand_throughput"], BY_FIELD["warm_throughput"]
 
