@@ -41,7 +41,7 @@ from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
 from .adopt import find_stack_adoption, gate_stack_adoption, run_adoption
-from .emulator import apply_dropped_pitr, pitr_set_by_step
+from .emulator import apply_dropped_pitr, apply_dropped_ttl, pitr_set_by_step, ttl_set_by_step
 from .environment import environment_stack_names
 from .migrate import (
     carry_over,
@@ -372,6 +372,9 @@ class CloudFormationTarget:
             with aws_errors("reading point-in-time recovery after the update"):
                 apply_dropped_pitr(self.clients.dynamodb, self.request.endpoint_url,
                                    pitr_set_by_step(before, step.target), self.emit)
+            with aws_errors("reading time to live after the update"):
+                apply_dropped_ttl(self.clients.dynamodb, self.request.endpoint_url,
+                                  ttl_set_by_step(before, step.target), self.emit)
         if not done and step.changes:
             self.emit(Note("nothing to change in this step"))
         reading.exists, reading.current = True, body
