@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Two workers (pytest-xdist), a test file each at a time so module fixtures start once: most slow
+# tests wait on a server, a subprocess or a poll, so two overlap well even on two cores.
+# `make test PYTEST_WORKERS=` runs in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: all setup test test-fast demo golden bench mutate lint clean prereqs complexity
 
@@ -41,11 +45,11 @@ setup: $(VENV)/.installed node_modules/.installed
 test: setup
 	@echo "test: lint (ruff)"
 	@$(BIN)/ruff check jobwork_infra tests bench cli.py scripts
-	@echo "test: the whole suite (pytest; slow tests start local DynamoDB and moto servers)"
-	@$(BIN)/python -m pytest -q
+	@echo "test: the whole suite (pytest on two workers; slow tests start local DynamoDB and moto servers)"
+	@$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 test-fast: setup
-	@$(BIN)/python -m pytest -q -m "not slow"
+	@$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 demo: setup
 	@echo "demo: local DynamoDB, validate, deploy dev, show the tables"

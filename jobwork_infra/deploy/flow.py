@@ -194,7 +194,7 @@ def read_all(d: Deploy) -> None:
         _leave_moved(d.runs, moved)
         if refused is not None:
             raise refused
-        refuse_emptied_stacks(d.runs)
+        refuse_emptied_stacks(d.runs, d.head.stack_name)
 
 
 def _leave_moved(runs: list[StackRun], moved: dict[str, str]) -> None:

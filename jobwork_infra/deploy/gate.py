@@ -339,13 +339,18 @@ def refuse_generation_down(deployed: ResolvedSchema | None, head: ResolvedSchema
                       "generation past the deployed one (docs/migrate.md)")
 
 
-def refuse_emptied_stacks(runs: list[StackRun]) -> None:
+def refuse_emptied_stacks(runs: list[StackRun], main: str | None = None) -> None:
     """A deployed stack that no table of the schema names any more is left alone (Blocked, exit 3).
 
     A template without resources is not valid, so the only update that empties a stack is deleting
-    it, and that is `destroy`'s decision, not a side effect of a deploy.
+    it, and that is `destroy`'s decision, not a side effect of a deploy. The environment's main stack
+    (`main`) is the exception: it is the environment's own (destroy deletes it last), so removing its
+    last table is planned there like any removal (destructive, refused without --allow-destructive) and
+    the stack keeps a resource that creates nothing (cloudformation/target.py, `synth`).
     """
     for run in runs:
+        if run.head.stack_name == main:
+            continue
         if not run.head.tables and run.state.base is not None and run.state.base.tables:
             names = ", ".join(t.physical_name for t in run.state.base.tables.values())
             raise Refused(

@@ -10,6 +10,7 @@ from typing import Any
 from ..followup import Invocation
 from ..model import ResolvedSchema
 from ..status import StackStatus, StatusReport, TableStatus, migrations_in_progress, table_status
+from .cloudformation.environment import environment_stack_names
 from .cloudformation.read import stack_tables
 from .cloudformation.template import serial_of
 from .dynamodb import Sources, read_live_table
@@ -87,7 +88,10 @@ def _cloudformation(sources: Sources, head: ResolvedSchema) -> StatusReport:
     cfn = sources.cloudformation
     stacks = []
     by_name = {t.physical_name: k for k, t in head.tables.items()}
-    for stack, tables in head.stacks.items():
+    # Every stack of the environment, the main stack too when the schema no longer puts a table in it
+    # (environment.py): a stack still holding a table the schema dropped is shown with it.
+    for stack in environment_stack_names(cfn, head):
+        tables = head.stacks.get(stack, {})
         try:
             described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
         except ClientError as exc:

@@ -405,6 +405,10 @@ def check_template_limits(body: str | None, from_url: bool) -> None:
     if not isinstance(template, dict):
         return
     resources = len(template.get("Resources") or {})
+    if not resources:
+        # "At least one Resources member must be defined" (a template format error, https://aws.amazon.com/
+        # premiumsupport/knowledge-center/cloudformation-template-validation/).
+        raise ValidationError(message="Template format error: At least one Resources member must be defined.")
     if resources > MAX_RESOURCES:
         raise ValidationError(message=(f"Template format error: Number of resources, {resources}, "
                                        f"is greater than maximum allowed, {MAX_RESOURCES}"))

@@ -2,7 +2,9 @@
 applied, field by field, with AWS's transitional states waited for, not reported.
 
 Plain moto drops `TimeToLiveSpecification` when CloudFormation creates a table: a deploy there used to
-print "Verified on the live tables: … passed" and the next deploy refused with drift on that very TTL.
+print "Verified on the live tables: … passed" and the next deploy refused with drift on that very TTL. Verify
+then caught it (the deploy failed); now the deploy sets on an emulator what its CloudFormation dropped
+(deploy/cloudformation/emulator.py, issue 23) and verifies, and verify still fails where that is not done.
 """
 
 from __future__ import annotations
@@ -38,14 +40,42 @@ def flat(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_plain_moto_dropping_the_ttl_fails_the_verification(tmp_path, moto_endpoint, fast_polls):
+def test_plain_moto_dropping_the_ttl_gets_it_set_verified_and_a_hand_change_stays_drift(
+        tmp_path, moto_endpoint, fast_polls, monkeypatch):
+    from jobwork_infra.deploy.cloudformation import target
+
     schema = tmp_path / "tables.yaml"
     schema.write_text(SCHEMA.format(app="shop"))
+    common = ["--env", "dev", "--schema", str(schema), "--endpoint-url", moto_endpoint]
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+
     result = deploy(schema, "--endpoint-url", moto_endpoint)
-    assert result.exit_code == 1, result.output
-    assert "checks of what the plan promised passed" not in result.output
-    assert ("table shop-dev-sessions read back is not what was applied (D303): the next deploy would find that "
-            "TTL is enabled on expires_at") in flat(result.output)
+
+    assert result.exit_code == 0, result.output
+    assert (f"the engine at {moto_endpoint} did not apply time to live from the template to shop-dev-sessions "
+            "(moto's CloudFormation ignores TimeToLiveSpecification)") in flat(result.output)
+    assert "checks of what the plan promised passed" in flat(result.output)
+    assert client.describe_time_to_live(TableName="shop-dev-sessions")["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    clean = CliRunner().invoke(app, ["drift", *common])
+    assert clean.exit_code == 0 and "No drift" in clean.output, clean.output
+
+    # Turned off by hand: drift, and the next deploy neither hides nor undoes it (only a step's tables are set).
+    client.update_time_to_live(TableName="shop-dev-sessions",
+                               TimeToLiveSpecification={"Enabled": False, "AttributeName": "expires_at"})
+    again = deploy(schema, "--endpoint-url", moto_endpoint)
+    assert again.exit_code == 3 and "R009" in again.output and "expires_at" in again.output, again.output
+    assert client.describe_time_to_live(TableName="shop-dev-sessions")["TimeToLiveDescription"][
+        "TimeToLiveStatus"] == "DISABLED"
+
+    # Without the correction, verify is what catches the engine's gap: the deploy fails, never "passed".
+    monkeypatch.setattr(target, "apply_dropped_ttl", lambda *args: [])
+    schema.write_text(SCHEMA.format(app="shop2"))
+    failed = deploy(schema, "--endpoint-url", moto_endpoint)
+    assert failed.exit_code == 1, failed.output
+    assert "checks of what the plan promised passed" not in failed.output
+    assert ("table shop2-dev-sessions read back is not what was applied (D303): the next deploy would find that "
+            "TTL is enabled on expires_at") in flat(failed.output)
 
 
 @pytest.mark.slow

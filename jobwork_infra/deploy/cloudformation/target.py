@@ -41,7 +41,8 @@ from ..settle import wait_settled
 from ..target import Capabilities, DeployedState
 from ..verify import verify_applied
 from .adopt import find_stack_adoption, gate_stack_adoption, run_adoption
-from .emulator import apply_dropped_pitr, pitr_set_by_step
+from .emulator import apply_dropped_pitr, apply_dropped_ttl, pitr_set_by_step, ttl_set_by_step
+from .environment import environment_stack_names
 from .migrate import (
     carry_over,
     record_template,
@@ -67,6 +68,8 @@ from .stack import (
 from .template import (
     MAX_INLINE_TEMPLATE,
     MAX_S3_TEMPLATE,
+    PLACEHOLDER,
+    PLACEHOLDER_RESOURCE,
     SERIAL_RECORD,
     SETTLING_RECORD,
     canonical,
@@ -105,7 +108,13 @@ def make_clients(request: DeployRequest, region: str | None) -> Clients:
 def synth(resolved: ResolvedSchema) -> dict:
     from ...compile import synth_template  # aws_cdk: loaded only when a template is needed
 
-    return synth_template(resolved)
+    template = synth_template(resolved)
+    if not template.get("Resources"):
+        # A stack of no table (the main stack once every table is in another stack, environment.py) is still
+        # updated to remove the tables it held; a template needs a resource ("At least one Resources member
+        # must be defined", template.py), and a WaitConditionHandle creates nothing.
+        template["Resources"] = {PLACEHOLDER: PLACEHOLDER_RESOURCE}
+    return template
 
 
 def environment_retains(project: Project, env: str) -> bool:
@@ -114,23 +123,9 @@ def environment_retains(project: Project, env: str) -> bool:
 
 
 def environment_stacks(clients: Clients, head: ResolvedSchema) -> list[str]:
-    """The stacks of an environment: the schema's (`ResolvedSchema.stacks`, in deploy order), then
-    any deployed `{app}-{env}-NAME` stack of this environment that the schema no longer names (its
-    tables moved or removed), by name. A deployed stack counts only when its template's Metadata
-    says this app's environment: `{app}-dev-x` may be the main stack of an environment `dev-x`.
-    """
-    names = list(head.stacks)
-    prefix = f"{head.stack_name}-"
-    with aws_errors("listing the stacks"):
-        found = sorted({s["StackName"] for page in clients.cloudformation.get_paginator("list_stacks").paginate()
-                        for s in page.get("StackSummaries", [])
-                        if s.get("StackStatus") != "DELETE_COMPLETE" and s["StackName"].startswith(prefix)
-                        and s["StackName"] not in names})
-        for name in found:
-            meta = (Stack(clients.cloudformation, name).template().get("Metadata") or {}).get("JobworkInfra") or {}
-            if meta.get("Environment") == head.env and name.startswith(prefix):
-                names.append(name)
-    return names
+    """The stacks of an environment, in deploy order: the schema's and every deployed one of this
+    environment, the main stack included when the schema no longer puts a table in it (environment.py)."""
+    return environment_stack_names(clients.cloudformation, head)
 
 
 def environment_targets(project: Project, request: DeployRequest, emit: Emit, *,
@@ -377,6 +372,9 @@ class CloudFormationTarget:
             with aws_errors("reading point-in-time recovery after the update"):
                 apply_dropped_pitr(self.clients.dynamodb, self.request.endpoint_url,
                                    pitr_set_by_step(before, step.target), self.emit)
+            with aws_errors("reading time to live after the update"):
+                apply_dropped_ttl(self.clients.dynamodb, self.request.endpoint_url,
+                                  ttl_set_by_step(before, step.target), self.emit)
         if not done and step.changes:
             self.emit(Note("nothing to change in this step"))
         reading.exists, reading.current = True, body
