@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -49,6 +50,9 @@ class Target:
     functions: tuple[str, ...] = ()  # only these functions (qualified names); () = the whole module
     # Module-level statements are mutated only when True (KINDS' severities, constant sets).
     module_level: bool = True
+    # Names other modules built from this one at import (diff.KINDS from table_options' registry), or
+    # imported by name (gate's REFUSED_KINDS): (module, name) re-assigned after a module-level mutant.
+    refresh: tuple[tuple[str, str], ...] = ()
 
 
 DEPLOY_TESTS = ("tests/test_gate.py", "tests/test_flow.py", "tests/test_gate_flow.py")
@@ -77,12 +81,36 @@ MODULES: dict[str, Target] = {
     # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
     # --allow-destructive a saved plan carries.
     # (and the saved plan's checks, which it calls before anything runs)
-    "flow.refusals": Target("jobwork_infra/deploy/flow.py", (*DEPLOY_TESTS, "tests/test_saved_plan_mutation.py"),
+    # Since issue 18 item 7: the re-plan after being overtaken (R030, how many times, when nothing of this
+    # deploy was applied yet), the generation check (R028) and the size limit (R027) it calls while planning.
+    "flow.refusals": Target("jobwork_infra/deploy/flow.py",
+                            (*DEPLOY_TESTS, "tests/test_saved_plan_mutation.py", "tests/test_deploy_replan.py",
+                             "tests/test_generation_down.py",
+                             "tests/test_flow_mutation.py"),
                             functions=(
-        "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key")),
+        "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key", "replan", "_nothing_applied",
+        "plan_all", "_refuse_large_copies")),
     # What a saved plan must match before it applies: place, lineage, serial, schema, steps, target state.
     "saved_plan": Target("jobwork_infra/deploy/saved_plan.py",
                          ("tests/test_saved_plan_mutation.py", "tests/test_report_saved_plan.py")),
+    # The size past which a migration is refused (R027) unless --allow-large-copy.
+    "migrate.scale": Target("jobwork_infra/migrate/scale.py",
+                            ("tests/test_migrate_scale.py", "tests/test_scale_mutation.py")),
+    # Which change of a registered table option is which diff kind (its severity, refused or not: R031).
+    "table_options": Target("jobwork_infra/table_options.py",
+                            ("tests/test_table_options.py", "tests/test_table_options_throughput.py",
+                             "tests/test_table_options_indexes.py", "tests/test_table_options_kinesis.py",
+                             "tests/test_table_options_policy.py", "tests/test_table_options_mutation.py"),
+                            functions=("TableOption", "_insights_change", "_looser", "_on_demand_change", "_covers",
+                                       "_warm_settle", "_lower", "_warm_change", "_policy_change", "_kinesis_change",
+                                       "settled"),
+                            # At module level: each OptionChange's severity and its refused flag only.
+                            refresh=(("jobwork_infra.diff", "KINDS"), ("jobwork_infra.deploy.gate", "REFUSED_KINDS"))),
+    # The region guard (R026): a run in another region than the environment's reads and changes nothing.
+    "account": Target("jobwork_infra/account.py", ("tests/test_account_region.py",),
+                      functions=("check_region",)),
+    "rules.options": Target("jobwork_infra/rules/options.py",
+                            ("tests/test_rules.py", "tests/test_rules_safety.py", "tests/test_table_options_throughput.py")),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
@@ -231,6 +259,10 @@ def variants(node: ast.AST, parent: ast.AST, grand: ast.AST | None, aliases: dic
         def shift(n, p):
             n.value += 1
         yield "int+1", 0, shift
+    elif _option_change_argument(node, parent, grand) and node.value in DOWNGRADE:
+        def option_down(n, p):
+            n.value = DOWNGRADE[n.value]
+        yield "severity-down", 0, option_down
     elif isinstance(node, ast.Constant) and type(node.value) is bool:
         def negate(n, p):
             n.value = not n.value
@@ -257,6 +289,13 @@ def variants(node: ast.AST, parent: ast.AST, grand: ast.AST | None, aliases: dic
             def drop_element(n, p, i=i):
                 del n.elts[i]
             yield "drop-element", i, drop_element
+
+
+def _option_change_argument(node: ast.AST, parent: ast.AST, grand: ast.AST | None) -> bool:
+    """A constant given to table_options' OptionChange(...): its severity name, or `refused=True`."""
+    call = grand if isinstance(parent, ast.keyword) else parent
+    return (isinstance(node, ast.Constant) and isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id == "OptionChange")
 
 
 def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
@@ -335,6 +374,8 @@ def _module_level_decision(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
         return True  # the severity operators fire only on Severity.X and its aliases
     if isinstance(node, ast.Constant) and isinstance(parent, ast.Set):
         return True
+    if _option_change_argument(node, parent, parents.get(id(parent))):
+        return type(node.value) is bool or node.value in DOWNGRADE
     return isinstance(node, ast.Constant) and type(node.value) is int and isinstance(parent, ast.Assign)
 
 
@@ -412,7 +453,14 @@ def _rebind(module, tree: ast.Module, start: int) -> None:
         exec(compile(ast.Module([statement], []), module.__file__, "exec"), namespace)  # noqa: S102
         for name, value in list(namespace.items()):
             old = before.get(name)
-            if old is value or type(old) is not type(value) or not isinstance(old, (dict, set, list)):
+            if old is value or type(old) is not type(value):
+                continue
+            if dataclasses.is_dataclass(old) and not isinstance(old, type):
+                # A registry entry (a frozen TableOption): the tuples and dicts that hold it see the mutant.
+                old.__dict__.update(value.__dict__)
+                namespace[name] = old
+                continue
+            if not isinstance(old, (dict, set, list)):
                 continue
             if isinstance(old, list):
                 old[:] = value
@@ -420,6 +468,20 @@ def _rebind(module, tree: ast.Module, start: int) -> None:
                 old.clear()
                 old.update(value)
             namespace[name] = old
+
+
+def _refresh(source, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Re-run, in each (module, name), the assignment of `name` (diff's KINDS is built from the option
+    registry at import); a name that module imported from `source` is bound to the mutant's value."""
+    for module_name_, name in pairs:
+        module = sys.modules[module_name_]
+        tree = ast.parse(Path(module.__file__).read_text())
+        assigned = [i for i, st in enumerate(tree.body) if isinstance(st, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == name for t in st.targets)]
+        if assigned:
+            _rebind(module, ast.Module([tree.body[assigned[0]]], []), 0)
+        else:
+            setattr(module, name, getattr(source, name))
 
 
 def rebinds(target: Target, mutant: Mutant) -> bool:
@@ -554,6 +616,7 @@ class Session:
             def work() -> int:
                 if mutant.function == "<module>":
                     _rebind(module, tree, start)
+                    _refresh(module, self.target.refresh)
                 else:
                     _swap(module, mutant.function, code)
                 for item in chosen:
