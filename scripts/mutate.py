@@ -77,7 +77,11 @@ MODULES: dict[str, Target] = {
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
     "rules.tenancy": Target("jobwork_infra/rules/tenancy.py",
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
-    "gate": Target("jobwork_infra/deploy/gate.py", DEPLOY_TESTS),
+    # With the refusals merged since (R026–R031): their fast tests, and the moves and R029 (tests/test_gate_mutation.py).
+    "gate": Target("jobwork_infra/deploy/gate.py",
+                   (*DEPLOY_TESTS, "tests/test_gate_mutation.py", "tests/test_deploy_replan.py",
+                    "tests/test_generation_down.py", "tests/test_table_options_throughput.py",
+                    "tests/test_table_options_indexes.py")),
     # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
     # --allow-destructive a saved plan carries.
     # (and the saved plan's checks, which it calls before anything runs)
