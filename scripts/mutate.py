@@ -114,7 +114,8 @@ MODULES: dict[str, Target] = {
     "account": Target("jobwork_infra/account.py", ("tests/test_account_region.py",),
                       functions=("check_region",)),
     "rules.options": Target("jobwork_infra/rules/options.py",
-                            ("tests/test_rules.py", "tests/test_rules_safety.py", "tests/test_table_options_throughput.py")),
+                            ("tests/test_rules.py", "tests/test_rules_safety.py", "tests/test_table_options_throughput.py",
+                             "tests/test_rules_options_mutation.py")),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also

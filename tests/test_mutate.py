@@ -75,3 +75,13 @@ def test_the_saved_plan_checks_are_mutated_and_the_flow_runs_their_tests():
             "deployed_fingerprint(state) != record.deployed") in saved
     assert [m[0] for m in saved if m[2] == "pass" and m[1].startswith("raise Refused")].count("SavedPlan.check_plan") == 2
     assert "tests/test_saved_plan_mutation.py" in mutate.MODULES["flow.refusals"].tests
+
+
+def test_a_registered_option_changes_severity_and_refused_flag_are_mutated_and_reach_diff_and_the_gate():
+    options = listed("table_options")
+    assert ("<module>", "'ONLINE'", "'SAFE'") in options    # e.g. D318, a warm throughput raised
+    assert ("<module>", "True", "False") in options          # D319's refused=True (R031)
+    assert not [m for m in options if m[0] == "<module>" and m[1].startswith(("'D", "'warm"))]  # codes, kinds: no
+    # diff.KINDS is built from the registry at import, the gate imports REFUSED_KINDS by name: both re-bound.
+    assert set(mutate.MODULES["table_options"].refresh) == {("jobwork_infra.diff", "KINDS"),
+                                                             ("jobwork_infra.deploy.gate", "REFUSED_KINDS")}
