@@ -141,6 +141,15 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
      "plan.base is not None and plan.base.tables[m.table].stream not in (None, 'new_and_old_images')",
      "plan.base.tables[m.table].stream not in (None, 'new_and_old_images')"):
         "m comes from a migrate step, which the planner makes only from a deployed base (plan._migrating)",
+    ("gate", "refuse_moves", "set(run.state.adopting or ())", "set(run.state.adopting)"):
+        "DeployedState.adopting is a tuple, () by default, and every target passes a tuple: never None",
+    ("gate", "refuse_moves", "moving_from is not None and c.before == moving_from", "c.before == moving_from"):
+        "c.before is the name of the stack that holds the table (a str, never None): with moving_from None "
+        "the comparison is False either way",
+    ("gate", "refuse_undoing_other_deploy", "run.head.stack_name not in previous or run.plan is None",
+     "run.plan is None"):
+        "previous holds every stack of the first attempt (flow.replan), and the re-plan reads the same head's "
+        "stacks: a stack is never missing from it",
     ("rules.indexes", "lsi_sort_key_differs", "index.sort_key is not None and index.sort_key == table.sort_key",
      "index.sort_key == table.sort_key"):
         "a local index's sort_key is required (model.py, LocalIndex: `sort_key: Name`, no default): never None",

@@ -13,7 +13,7 @@ from jobwork_infra.deploy.target import DeployedState
 from jobwork_infra.migrate.scale import MAX_ITEMS
 from jobwork_infra.model import SchemaFile, resolve
 
-from .test_deploy_replan import Overtakable
+from .test_deploy_replan import S_ORDERS, Overtakable, S
 from .test_flow import Recorder, deploy, fixed_clock, schema  # noqa: F401  (fixed_clock: the autouse fixture)
 from .test_gate_flow import Local, Migrating
 from .test_saved_plan_mutation import SPLIT, Serial, with_orders
@@ -111,3 +111,32 @@ class UpToDateAdopting(Recorder):
 def test_a_stack_up_to_date_but_adopting_still_adopts():
     code, target, _ = deploy(USERS, USERS, UpToDateAdopting(USERS))
     assert code == 0 and ("adopt",) in target.calls
+
+
+# -- R031 through the flow ----------------------------------------------------------------------------------------
+
+def test_lowering_a_warm_throughput_is_refused_through_the_flow_even_when_allowed():
+    base = resolve(schema(warm_throughput={"read": 15000}), "dev")
+    target = Recorder(base)
+    with pytest.raises(Refused) as refused:
+        deploy(base, resolve(schema(warm_throughput={"read": 14000}), "dev"), target, allow_destructive=True)
+    assert refused.value.code == "R031" and refused.value.message.endswith("nothing was changed")
+    assert target.applied == []
+    code, target, _ = deploy(base, resolve(schema(warm_throughput={"read": 16000}), "dev"), Recorder(base))
+    assert code == 0 and len(target.applied) == 1    # a raise goes through
+
+
+# -- the re-plan's check of what the other deploy changed ----------------------------------------------------------
+
+def test_a_replan_finding_the_other_deploy_did_the_same_change_ends_with_nothing_to_do():
+    orders = resolve(schema(point_in_time_recovery=True), "dev")
+    target = Overtakable(USERS, orders)      # the other deploy applied exactly this change
+    code, target, _ = deploy(USERS, orders, target)
+    assert code == 0 and target.reads == 2 and target.applied == []
+
+
+def test_a_replan_of_a_stack_the_other_deploy_created_applies_only_what_is_left():
+    target = Overtakable(None, S)              # nothing deployed when read; the other deploy created users
+    code, target, _ = deploy(None, S_ORDERS, target)
+    assert code == 0 and target.reads == 2
+    assert target.applied == [(1, "apply 1 change in one update: orders: create table")]
