@@ -140,3 +140,23 @@ def test_a_replan_of_a_stack_the_other_deploy_created_applies_only_what_is_left(
     code, target, _ = deploy(None, S_ORDERS, target)
     assert code == 0 and target.reads == 2
     assert target.applied == [(1, "apply 1 change in one update: orders: create table")]
+
+
+# -- a deployed stack without tables -------------------------------------------------------------------------------
+
+def test_a_deployed_stack_left_without_tables_is_left_as_it_is_with_a_note():
+    head = resolve(schema(point_in_time_recovery=True), "dev")
+    targets = {"flow-dev": Recorder(USERS), "flow-dev-sales": Recorder(USERS.stack_view("flow-dev-sales"))}
+    seen: list = []
+    assert flow.deploy(head, DeployRequest(env="dev", yes=True), targets, seen.append, lambda q: True) == 0
+    assert targets["flow-dev-sales"].applied == [] and len(targets["flow-dev"].applied) == 1
+    [note] = [e for e in seen if isinstance(e, events.Note) and "flow-dev-sales" in e.text]
+    assert "holds none of the schema's tables any more" in note.text and "delete-stack" in note.text
+    assert len([e for e in seen if isinstance(e, events.NoChanges)]) == 1   # the sales stack (Recorder names one place)
+
+
+def test_a_deployed_stack_without_tables_gets_the_tables_the_schema_puts_there():
+    head = resolve(with_orders(stack="sales"), "dev")
+    targets = {"flow-dev": Recorder(USERS), "flow-dev-sales": Recorder(USERS.stack_view("flow-dev-sales"))}
+    assert flow.deploy(head, DeployRequest(env="dev", yes=True), targets, lambda e: None, lambda q: True) == 0
+    assert targets["flow-dev-sales"].applied == [(1, "apply 1 change in one update: orders: create table")]
