@@ -42,13 +42,19 @@ def test_allow_large_copy_lets_the_migration_run():
     assert code == 0 and [n for n, _ in target.applied] == [1, 2]
 
 
+class CountedLocal(Local):
+    def count_items(self, names):
+        self.calls.append(("count", tuple(names)))
+        return super().count_items(names)
+
+
 def test_a_target_that_cannot_migrate_is_refused_for_that_not_for_the_size():
-    target = Local(USERS)
+    target = CountedLocal(USERS)
     target.sizes = TOO_MANY
     with pytest.raises(Refused) as refused:
         deploy(USERS, BUMPED, target, allow_destructive=True)
     assert refused.value.code != "R027" and "cannot run a migration yet" in refused.value.message
-    assert target.applied == []
+    assert target.applied == [] and not [c for c in target.calls if c[0] == "count"]   # no items read for it
 
 
 def test_a_migrating_target_with_nothing_to_change_reads_no_counts_and_applies_nothing():
@@ -160,3 +166,14 @@ def test_a_deployed_stack_without_tables_gets_the_tables_the_schema_puts_there()
     targets = {"flow-dev": Recorder(USERS), "flow-dev-sales": Recorder(USERS.stack_view("flow-dev-sales"))}
     assert flow.deploy(head, DeployRequest(env="dev", yes=True), targets, lambda e: None, lambda q: True) == 0
     assert targets["flow-dev-sales"].applied == [(1, "apply 1 change in one update: orders: create table")]
+
+
+class AdoptingWithChanges(Recorder):
+    def read(self, head, *, destroying=False):
+        return DeployedState(self.base, "stack flow-dev", exists=True, adopting=("flow-dev-users",))
+
+
+def test_an_adoption_with_changes_is_announced_before_it_is_applied():
+    code, target, _ = deploy(USERS, resolve(schema(point_in_time_recovery=True), "dev"), AdoptingWithChanges(USERS))
+    assert code == 0
+    assert [c[0] for c in target.calls].index("announce") < [c[0] for c in target.calls].index("adopt")
