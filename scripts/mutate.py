@@ -79,7 +79,7 @@ MODULES: dict[str, Target] = {
                             ("tests/test_rules.py", "tests/test_rules_safety.py")),
     # With the refusals merged since (R026–R031): their fast tests, and the moves and R029 (tests/test_gate_mutation.py).
     "gate": Target("jobwork_infra/deploy/gate.py",
-                   (*DEPLOY_TESTS, "tests/test_gate_mutation.py", "tests/test_deploy_replan.py",
+                   (*DEPLOY_TESTS, "tests/test_gate_mutation.py", "tests/test_flow_mutation.py", "tests/test_deploy_replan.py",
                     "tests/test_generation_down.py", "tests/test_table_options_throughput.py",
                     "tests/test_table_options_indexes.py")),
     # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
@@ -157,6 +157,9 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "the file's indentation: load_plan parses JSON whatever its layout, and nothing compares the file's text "
         "(a plan reformatted by another tool applies: tests/test_saved_plan_mutation.py)",
 }
+
+# The child's exit code when the mutant could not be put in place (counted as a kill, it would hide a broken run).
+NOT_INSTALLED = 99
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",
                "--hypothesis-seed=0", "--no-header", "-W", "ignore"]
@@ -490,8 +493,9 @@ def _refresh(source, pairs: tuple[tuple[str, str], ...]) -> None:
     for module_name_, name in pairs:
         module = sys.modules[module_name_]
         tree = ast.parse(Path(module.__file__).read_text())
-        assigned = [i for i, st in enumerate(tree.body) if isinstance(st, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == name for t in st.targets)]
+        assigned = [i for i, st in enumerate(tree.body)
+                    if (isinstance(st, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in st.targets))
+                    or (isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name) and st.target.id == name)]
         if assigned:
             _rebind(module, ast.Module([tree.body[assigned[0]]], []), 0)
         else:
@@ -628,16 +632,22 @@ class Session:
             code = compile(tree, str(ROOT / self.target.path), "exec")
 
             def work() -> int:
-                if mutant.function == "<module>":
-                    _rebind(module, tree, start)
-                    _refresh(module, self.target.refresh)
-                else:
-                    _swap(module, mutant.function, code)
+                try:
+                    if mutant.function == "<module>":
+                        _rebind(module, tree, start)
+                        _refresh(module, self.target.refresh)
+                    else:
+                        _swap(module, mutant.function, code)
+                except Exception:  # noqa: BLE001  (not a kill: the mutant never ran)
+                    return NOT_INSTALLED
                 for item in chosen:
                     if any(r.failed for r in runtestprotocol(item, nextitem=None, log=False)):
                         return 1
                 return 0
             exit_code, seconds = _in_child(work, timeout)
+            if exit_code == NOT_INSTALLED:
+                raise RuntimeError(f"mutant {mutant.number} ({mutant.function}, line {mutant.line}) could not be put "
+                                   "in place: a failure to install it is no kill")
             mutant.seconds += seconds
             mutant.tests_run += len(chosen)
             if exit_code == -1:
