@@ -85,3 +85,37 @@ def test_a_registered_option_changes_severity_and_refused_flag_are_mutated_and_r
     # diff.KINDS is built from the registry at import, the gate imports REFUSED_KINDS by name: both re-bound.
     assert set(mutate.MODULES["table_options"].refresh) == {("jobwork_infra.diff", "KINDS"),
                                                              ("jobwork_infra.deploy.gate", "REFUSED_KINDS")}
+
+
+def test_an_option_severity_mutant_reaches_diffs_kinds_and_the_gates_refused_kinds():
+    import jobwork_infra.table_options as options
+    from jobwork_infra import diff
+    from jobwork_infra.deploy import gate
+
+    target = mutate.MODULES["table_options"]
+    _, mutants = mutate.mutants_of(target, "table_options")
+    raised = next(m for m in mutants if m.function == "<module>" and m.line == _line_of("D318"))
+    refused = next(m for m in mutants if m.function == "<module>" and m.mutated == "False")
+    original = ast.parse((ROOT / target.path).read_text())
+    def put(mutant) -> None:
+        tree, start = mutate.mutated_tree(target, mutant)
+        mutate._rebind(options, tree, start)
+        mutate._refresh(options, target.refresh)
+
+    try:
+        put(raised)   # each mutant is run on its own (one child each)
+        assert diff.KINDS["warm_throughput_raised"].severity.name == "SAFE"
+        put(refused)
+        assert "warm_throughput_lowered" not in gate.REFUSED_KINDS
+    finally:
+        mutate._rebind(options, original, 0)
+        mutate._refresh(options, target.refresh)
+    assert diff.KINDS["warm_throughput_raised"].severity.name == "ONLINE"
+    assert "warm_throughput_lowered" in gate.REFUSED_KINDS
+
+
+def _line_of(code: str) -> int:
+    """The line of the severity argument of table_options' OptionChange `code`."""
+    lines = (ROOT / "jobwork_infra" / "table_options.py").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if f'OptionChange("{code}"' in line)
+    return next(i + 1 for i in range(start, start + 3) if '"ONLINE"' in lines[i])
