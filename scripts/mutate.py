@@ -62,7 +62,9 @@ MODULES: dict[str, Target] = {
     "diff": Target(
         "jobwork_infra/diff.py",
         ("tests/test_diff.py", "tests/test_diff_decisions.py", "tests/test_plan.py", "tests/test_migrate_schema.py",
-         "tests/test_diff_unique.py", "tests/test_diff_mutation.py"),
+         "tests/test_diff_unique.py", "tests/test_diff_mutation.py",
+         # generation_decreases is the gate's R028 now; the per-index options (D412–D415 on an index)
+         "tests/test_generation_down.py", "tests/test_table_options_indexes.py"),
         # The decision code; the sentence builders (_show, _merge_texts, _dict_detail …) are pinned by
         # the golden files and are not safety logic.
         functions=("replaces_table", "_lsi_map", "_shape", "diff_schemas", "_with_stacks", "_diff_table",
