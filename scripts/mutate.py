@@ -107,7 +107,7 @@ MODULES: dict[str, Target] = {
                             ("tests/test_table_options.py", "tests/test_table_options_throughput.py",
                              "tests/test_table_options_indexes.py", "tests/test_table_options_kinesis.py",
                              "tests/test_table_options_policy.py", "tests/test_table_options_mutation.py"),
-                            functions=("TableOption.change_between", "TableOption.changes", "_insights_change", "_looser", "_on_demand_change", "_covers",
+                            functions=("TableOption.change_between", "_insights_change", "_looser", "_on_demand_change", "_covers",
                                        "_warm_settle", "_lower", "_warm_change", "_policy_change", "_kinesis_change",
                                        "settled"),
                             # At module level: each OptionChange's severity and its refused flag only.
