@@ -554,7 +554,11 @@ def _swap(module, qualname: str, module_code) -> None:
     owner = module
     parts = qualname.split(".")
     for depth, part in enumerate(parts):
+        raw = vars(owner).get(part) if isinstance(owner, type) else None
         owner = getattr(owner, part)
+        if isinstance(raw, property):  # Refused.code, TableSize.too_large: the getter is the function
+            function, wanted = raw.fget, ".".join(parts[:depth + 1])
+            break
         if callable(owner) and not isinstance(owner, type):
             function = getattr(owner, "__func__", owner)
             wanted = ".".join(parts[:depth + 1])
