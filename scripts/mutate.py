@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -49,6 +50,9 @@ class Target:
     functions: tuple[str, ...] = ()  # only these functions (qualified names); () = the whole module
     # Module-level statements are mutated only when True (KINDS' severities, constant sets).
     module_level: bool = True
+    # Names other modules built from this one at import (diff.KINDS from table_options' registry), or
+    # imported by name (gate's REFUSED_KINDS): (module, name) re-assigned after a module-level mutant.
+    refresh: tuple[tuple[str, str], ...] = ()
 
 
 DEPLOY_TESTS = ("tests/unit/test_gate.py", "tests/unit/test_flow.py", "tests/unit/test_gate_flow.py")
@@ -58,7 +62,9 @@ MODULES: dict[str, Target] = {
     "diff": Target(
         "jobwork_infra/diff.py",
         ("tests/unit/test_diff.py", "tests/unit/test_diff_decisions.py", "tests/unit/test_plan.py", "tests/unit/test_migrate_schema.py",
-         "tests/unit/test_diff_unique.py", "tests/unit/test_diff_mutation.py"),
+         "tests/unit/test_diff_unique.py", "tests/unit/test_diff_mutation.py",
+         # generation_decreases is the gate's R028 now; the per-index options (D412–D415 on an index)
+         "tests/unit/test_generation_down.py", "tests/unit/test_table_options_indexes.py"),
         # The decision code; the sentence builders (_show, _merge_texts, _dict_detail …) are pinned by
         # the golden files and are not safety logic.
         functions=("replaces_table", "_lsi_map", "_shape", "diff_schemas", "_with_stacks", "_diff_table",
@@ -73,16 +79,45 @@ MODULES: dict[str, Target] = {
                             ("tests/unit/test_rules.py", "tests/unit/test_rules_safety.py")),
     "rules.tenancy": Target("jobwork_infra/rules/tenancy.py",
                             ("tests/unit/test_rules.py", "tests/unit/test_rules_safety.py")),
-    "gate": Target("jobwork_infra/deploy/gate.py", DEPLOY_TESTS),
+    # With the refusals merged since (R026–R031): their fast tests, and the moves and R029 (tests/unit/test_gate_mutation.py).
+    "gate": Target("jobwork_infra/deploy/gate.py",
+                   (*DEPLOY_TESTS, "tests/unit/test_gate_mutation.py", "tests/unit/test_flow_mutation.py", "tests/unit/test_deploy_replan.py",
+                    "tests/unit/test_generation_down.py", "tests/unit/test_table_options_throughput.py",
+                    "tests/unit/test_table_options_indexes.py")),
     # The flow's half of the refusals: where it calls them, the re-check after the prompt, the
     # --allow-destructive a saved plan carries.
     # (and the saved plan's checks, which it calls before anything runs)
-    "flow.refusals": Target("jobwork_infra/deploy/flow.py", (*DEPLOY_TESTS, "tests/unit/test_saved_plan_mutation.py"),
+    # Since issue 18 item 7: the re-plan after being overtaken (R030, how many times, when nothing of this
+    # deploy was applied yet), the generation check (R028) and the size limit (R027) it calls while planning.
+    "flow.refusals": Target("jobwork_infra/deploy/flow.py",
+                            (*DEPLOY_TESTS, "tests/unit/test_saved_plan_mutation.py", "tests/unit/test_deploy_replan.py",
+                             "tests/unit/test_generation_down.py",
+                             "tests/unit/test_flow_mutation.py"),
                             functions=(
-        "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key")),
+        "_deploy", "read_all", "gate_all", "confirm_all", "recheck", "plan_key", "replan", "_nothing_applied",
+        "plan_all", "_refuse_large_copies")),
     # What a saved plan must match before it applies: place, lineage, serial, schema, steps, target state.
     "saved_plan": Target("jobwork_infra/deploy/saved_plan.py",
                          ("tests/unit/test_saved_plan_mutation.py", "tests/unit/test_report_saved_plan.py")),
+    # The size past which a migration is refused (R027) unless --allow-large-copy.
+    "migrate.scale": Target("jobwork_infra/migrate/scale.py",
+                            ("tests/unit/test_migrate_scale.py", "tests/unit/test_scale_mutation.py")),
+    # Which change of a registered table option is which diff kind (its severity, refused or not: R031).
+    "table_options": Target("jobwork_infra/table_options.py",
+                            ("tests/unit/test_table_options.py", "tests/unit/test_table_options_throughput.py",
+                             "tests/unit/test_table_options_indexes.py", "tests/unit/test_table_options_kinesis.py",
+                             "tests/unit/test_table_options_policy.py", "tests/unit/test_table_options_mutation.py"),
+                            functions=("TableOption.change_between", "_insights_change", "_looser", "_on_demand_change", "_covers",
+                                       "_warm_settle", "_lower", "_warm_change", "_policy_change", "_kinesis_change",
+                                       "settled"),
+                            # At module level: each OptionChange's severity and its refused flag only.
+                            refresh=(("jobwork_infra.diff", "KINDS"), ("jobwork_infra.deploy.gate", "REFUSED_KINDS"))),
+    # The region guard (R026): a run in another region than the environment's reads and changes nothing.
+    "account": Target("jobwork_infra/account.py", ("tests/unit/test_account_region.py",),
+                      functions=("check_region",)),
+    "rules.options": Target("jobwork_infra/rules/options.py",
+                            ("tests/unit/test_rules.py", "tests/unit/test_rules_safety.py", "tests/unit/test_table_options_throughput.py",
+                             "tests/unit/test_rules_options_mutation.py")),
 }
 
 # (module key, function, original, mutated) → why the mutant cannot change behaviour. Each is also
@@ -108,6 +143,15 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
      "plan.base is not None and plan.base.tables[m.table].stream not in (None, 'new_and_old_images')",
      "plan.base.tables[m.table].stream not in (None, 'new_and_old_images')"):
         "m comes from a migrate step, which the planner makes only from a deployed base (plan._migrating)",
+    ("gate", "refuse_moves", "set(run.state.adopting or ())", "set(run.state.adopting)"):
+        "DeployedState.adopting is a tuple, () by default, and every target passes a tuple: never None",
+    ("gate", "refuse_moves", "moving_from is not None and c.before == moving_from", "c.before == moving_from"):
+        "c.before is the name of the stack that holds the table (a str, never None): with moving_from None "
+        "the comparison is False either way",
+    ("gate", "refuse_undoing_other_deploy", "run.head.stack_name not in previous or run.plan is None",
+     "run.plan is None"):
+        "previous holds every stack of the first attempt (flow.replan), and the re-plan reads the same head's "
+        "stacks: a stack is never missing from it",
     ("rules.indexes", "lsi_sort_key_differs", "index.sort_key is not None and index.sort_key == table.sort_key",
      "index.sort_key == table.sort_key"):
         "a local index's sort_key is required (model.py, LocalIndex: `sort_key: Name`, no default): never None",
@@ -115,6 +159,9 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "the file's indentation: load_plan parses JSON whatever its layout, and nothing compares the file's text "
         "(a plan reformatted by another tool applies: tests/unit/test_saved_plan_mutation.py)",
 }
+
+# The child's exit code when the mutant could not be put in place (counted as a kill, it would hide a broken run).
+NOT_INSTALLED = 99
 
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not slow",
                "--hypothesis-seed=0", "--no-header", "-W", "ignore"]
@@ -231,6 +278,10 @@ def variants(node: ast.AST, parent: ast.AST, grand: ast.AST | None, aliases: dic
         def shift(n, p):
             n.value += 1
         yield "int+1", 0, shift
+    elif _option_change_argument(node, parent, grand) and node.value in DOWNGRADE:
+        def option_down(n, p):
+            n.value = DOWNGRADE[n.value]
+        yield "severity-down", 0, option_down
     elif isinstance(node, ast.Constant) and type(node.value) is bool:
         def negate(n, p):
             n.value = not n.value
@@ -257,6 +308,13 @@ def variants(node: ast.AST, parent: ast.AST, grand: ast.AST | None, aliases: dic
             def drop_element(n, p, i=i):
                 del n.elts[i]
             yield "drop-element", i, drop_element
+
+
+def _option_change_argument(node: ast.AST, parent: ast.AST, grand: ast.AST | None) -> bool:
+    """A constant given to table_options' OptionChange(...): its severity name, or `refused=True`."""
+    call = grand if isinstance(parent, ast.keyword) else parent
+    return (isinstance(node, ast.Constant) and isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id == "OptionChange")
 
 
 def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
@@ -289,8 +347,9 @@ def mutants_of(target: Target, key: str) -> tuple[str, list[Mutant]]:
         function = owners.get(id(node), "")
         if function == "" and not (target.module_level and _module_level_decision(node, parents)):
             continue
-        if function and target.functions and function.split(".")[0] not in target.functions:
-            continue
+        if function and target.functions and not any(function == f or function.startswith(f + ".")
+                                                     for f in target.functions):
+            continue  # a listed class's methods are listed by name ("TableOption.change_between"): not its body
         if _in_fstring(node, parents):
             continue  # message text: the golden files pin it, it decides nothing
         parent = parents[id(node)]
@@ -335,6 +394,8 @@ def _module_level_decision(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
         return True  # the severity operators fire only on Severity.X and its aliases
     if isinstance(node, ast.Constant) and isinstance(parent, ast.Set):
         return True
+    if _option_change_argument(node, parent, parents.get(id(parent))):
+        return type(node.value) is bool or node.value in DOWNGRADE
     return isinstance(node, ast.Constant) and type(node.value) is int and isinstance(parent, ast.Assign)
 
 
@@ -412,7 +473,14 @@ def _rebind(module, tree: ast.Module, start: int) -> None:
         exec(compile(ast.Module([statement], []), module.__file__, "exec"), namespace)  # noqa: S102
         for name, value in list(namespace.items()):
             old = before.get(name)
-            if old is value or type(old) is not type(value) or not isinstance(old, (dict, set, list)):
+            if old is value or type(old) is not type(value):
+                continue
+            if dataclasses.is_dataclass(old) and not isinstance(old, type):
+                # A registry entry (a frozen TableOption): the tuples and dicts that hold it see the mutant.
+                old.__dict__.update(value.__dict__)
+                namespace[name] = old
+                continue
+            if not isinstance(old, (dict, set, list)):
                 continue
             if isinstance(old, list):
                 old[:] = value
@@ -420,6 +488,21 @@ def _rebind(module, tree: ast.Module, start: int) -> None:
                 old.clear()
                 old.update(value)
             namespace[name] = old
+
+
+def _refresh(source, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Re-run, in each (module, name), the assignment of `name` (diff's KINDS is built from the option
+    registry at import); a name that module imported from `source` is bound to the mutant's value."""
+    for module_name_, name in pairs:
+        module = sys.modules[module_name_]
+        tree = ast.parse(Path(module.__file__).read_text())
+        assigned = [i for i, st in enumerate(tree.body)
+                    if (isinstance(st, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in st.targets))
+                    or (isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name) and st.target.id == name)]
+        if assigned:
+            _rebind(module, ast.Module([tree.body[assigned[0]]], []), 0)
+        else:
+            setattr(module, name, getattr(source, name))
 
 
 def rebinds(target: Target, mutant: Mutant) -> bool:
@@ -471,7 +554,11 @@ def _swap(module, qualname: str, module_code) -> None:
     owner = module
     parts = qualname.split(".")
     for depth, part in enumerate(parts):
+        raw = vars(owner).get(part) if isinstance(owner, type) else None
         owner = getattr(owner, part)
+        if isinstance(raw, property):  # Refused.code, TableSize.too_large: the getter is the function
+            function, wanted = raw.fget, ".".join(parts[:depth + 1])
+            break
         if callable(owner) and not isinstance(owner, type):
             function = getattr(owner, "__func__", owner)
             wanted = ".".join(parts[:depth + 1])
@@ -537,6 +624,13 @@ class Session:
         os.write(self.progress, text.encode())
 
     def pytest_runtestloop(self, session):
+        try:
+            return self._loop(session)
+        except Exception as exc:  # noqa: BLE001  (pytest would hide it as an INTERNALERROR on a quieted stdout)
+            self.error = f"the run stopped: {type(exc).__name__}: {exc}"
+            return True
+
+    def _loop(self, session):
         from _pytest.runner import runtestprotocol
 
         items = session.items
@@ -552,15 +646,22 @@ class Session:
             code = compile(tree, str(ROOT / self.target.path), "exec")
 
             def work() -> int:
-                if mutant.function == "<module>":
-                    _rebind(module, tree, start)
-                else:
-                    _swap(module, mutant.function, code)
+                try:
+                    if mutant.function == "<module>":
+                        _rebind(module, tree, start)
+                        _refresh(module, self.target.refresh)
+                    else:
+                        _swap(module, mutant.function, code)
+                except Exception:  # noqa: BLE001  (not a kill: the mutant never ran)
+                    return NOT_INSTALLED
                 for item in chosen:
                     if any(r.failed for r in runtestprotocol(item, nextitem=None, log=False)):
                         return 1
                 return 0
             exit_code, seconds = _in_child(work, timeout)
+            if exit_code == NOT_INSTALLED:
+                raise RuntimeError(f"mutant {mutant.number} ({mutant.function}, line {mutant.line}) could not be put "
+                                   "in place: a failure to install it is no kill")
             mutant.seconds += seconds
             mutant.tests_run += len(chosen)
             if exit_code == -1:

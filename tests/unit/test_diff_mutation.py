@@ -95,3 +95,15 @@ def test_tenant_access_of_a_cross_tenant_table_is_no_change():
         users(data)["tenant_access"] = "read"
     assert diff_schemas(resolve(schema_file(cross_tenant), "dev"), resolve(schema_file(read_only), "dev")) == []
     assert [c.code for c in diff(lambda d: users(d).update(tenant_access="read"))] == ["D316"]
+
+
+def test_a_new_table_beside_a_deployed_one_is_no_generation_going_down():
+    # R028's check against what is deployed (gate.refuse_generation_down) must not trip over a table that is
+    # new in the schema: it has no deployed generation to compare with (a KeyError mid-deploy otherwise).
+    from jobwork_infra.deploy.gate import refuse_generation_down
+    from jobwork_infra.diff import generation_decreases
+
+    base = resolve(schema(), "dev")
+    head = resolve(with_orders(generation=2), "dev")   # orders is new, at generation 2
+    assert generation_decreases(base, head) == []
+    refuse_generation_down(base, head)

@@ -75,3 +75,56 @@ def test_the_saved_plan_checks_are_mutated_and_the_flow_runs_their_tests():
             "deployed_fingerprint(state) != record.deployed") in saved
     assert [m[0] for m in saved if m[2] == "pass" and m[1].startswith("raise Refused")].count("SavedPlan.check_plan") == 2
     assert "tests/unit/test_saved_plan_mutation.py" in mutate.MODULES["flow.refusals"].tests
+
+
+def test_a_registered_option_changes_severity_and_refused_flag_are_mutated_and_reach_diff_and_the_gate():
+    options = listed("table_options")
+    assert ("<module>", "'ONLINE'", "'SAFE'") in options    # e.g. D318, a warm throughput raised
+    assert ("<module>", "True", "False") in options          # D319's refused=True (R031)
+    assert not [m for m in options if m[0] == "<module>" and m[1].startswith(("'D", "'warm"))]  # codes, kinds: no
+    # diff.KINDS is built from the registry at import, the gate imports REFUSED_KINDS by name: both re-bound.
+    assert set(mutate.MODULES["table_options"].refresh) == {("jobwork_infra.diff", "KINDS"),
+                                                             ("jobwork_infra.deploy.gate", "REFUSED_KINDS")}
+
+
+def test_an_option_severity_mutant_reaches_diffs_kinds_and_the_gates_refused_kinds():
+    import jobwork_infra.table_options as options
+    from jobwork_infra import diff
+    from jobwork_infra.deploy import gate
+
+    target = mutate.MODULES["table_options"]
+    _, mutants = mutate.mutants_of(target, "table_options")
+    raised = next(m for m in mutants if m.function == "<module>" and m.line == _line_of("D318"))
+    refused = next(m for m in mutants if m.function == "<module>" and m.mutated == "False")
+    original = ast.parse((ROOT / target.path).read_text())
+    def put(mutant) -> None:
+        tree, start = mutate.mutated_tree(target, mutant)
+        try:
+            mutate._rebind(options, tree, start)
+            mutate._refresh(options, target.refresh)
+            check(mutant)
+        finally:
+            # From the mutant's statement on, as the child does: re-running the whole module would make
+            # new sentinels (NOT_REPORTED) that the modules which imported the old ones never see.
+            mutate._rebind(options, original, start)
+            mutate._refresh(options, target.refresh)
+
+    def check(mutant) -> None:
+        if mutant is raised:
+            assert diff.KINDS["warm_throughput_raised"].severity.name == "SAFE"
+        else:
+            assert "warm_throughput_lowered" not in gate.REFUSED_KINDS
+
+    not_reported = options.NOT_REPORTED
+    put(raised)   # each mutant on its own (one child each)
+    put(refused)
+    assert options.NOT_REPORTED is not_reported
+    assert diff.KINDS["warm_throughput_raised"].severity.name == "ONLINE"
+    assert "warm_throughput_lowered" in gate.REFUSED_KINDS
+
+
+def _line_of(code: str) -> int:
+    """The line of the severity argument of table_options' OptionChange `code`."""
+    lines = (ROOT / "jobwork_infra" / "table_options.py").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if f'OptionChange("{code}"' in line)
+    return next(i + 1 for i in range(start, start + 3) if '"ONLINE"' in lines[i])
