@@ -99,10 +99,4 @@ def aws_command(invocation: Invocation, service: str, operation: str, *args: str
         env = [f"{name.upper()}={value}" for name, value in (local_credentials or {}).items()]
         words = env + words + (["--endpoint-url", local_endpoint] if local_endpoint else [])
         return _join(words + (["--region", local_region] if local_region else []))
-    if invocation.endpoint_url:
-        words += ["--endpoint-url", invocation.endpoint_url]
-    if invocation.profile:
-        words += ["--profile", invocation.profile]
-    if invocation.region:
-        words += ["--region", invocation.region]
-    return _join(words)
+    return _join(words + invocation.target_args())  # the AWS CLI takes the same three flags

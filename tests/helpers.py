@@ -15,6 +15,8 @@ from jobwork_infra.cli import app as cli_app
 
 # The table most tests start from: one tenant-scoped table, a uuid sort key and one more attribute.
 USERS = {"users": {"sort_key": "user_id", "attributes": {"user_id": "uuid", "email": "string"}}}
+# A table in a stack of its own beside the main stack's tables (`stack: orders`).
+ORDERS_STACK = {"orders": {"sort_key": "order_id", "stack": "orders", "attributes": {"order_id": "uuid"}}}
 # An environment's settings given as text stand on its line as they are: `{"dev": "{removal_policy: destroy}"}`;
 # a template for str.format passes `app="{app}"` and doubles its braces (`"{{removal_policy: destroy}}"`).
 DEV_DESTROYS = {"dev": {"removal_policy": "destroy"}}

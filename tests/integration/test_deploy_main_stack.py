@@ -9,35 +9,18 @@ any other stack (destructive, refused without --allow-destructive, with its item
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from jobwork_infra.cli import app
 from jobwork_infra.deploy.cloudformation.template import deployed_tables
+from tests.helpers import ORDERS_STACK, USERS, run_cli, schema_text
 
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev:
-    removal_policy: destroy
-tables:
-{users}
-  orders:
-    sort_key: order_id
-    stack: orders
-    attributes:
-      order_id: uuid
-"""
-USERS = """\
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-"""
+
+def schema(*, users: bool) -> str:
+    """`users` in the main stack (or no table there at all) beside `orders` in a stack of its own."""
+    return schema_text(tables={**(USERS if users else {}), **ORDERS_STACK})
 
 
 def run(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return run_cli(*args, catch_exceptions=False)
 
 
 def held(cfn, stack: str) -> list[str]:
@@ -48,13 +31,13 @@ def held(cfn, stack: str) -> list[str]:
 def test_removing_the_only_table_of_the_main_stack_is_planned_there_and_refused_without_allow_destructive(
         tmp_path, strict_aws, fast_polls):
     path = tmp_path / "tables.yaml"
-    path.write_text(SCHEMA.format(users=USERS))
+    path.write_text(schema(users=True))
     where = ("--env", "dev", "--schema", str(path), "--endpoint-url", strict_aws.endpoint)
     assert run("deploy", *where, "--yes").exit_code == 0
     cfn, ddb = strict_aws.client("cloudformation"), strict_aws.client("dynamodb")
     for n in range(3):
         ddb.put_item(TableName="shop-dev-users", Item={"tenant_id": {"S": "t1"}, "user_id": {"S": f"u{n}"}})
-    path.write_text(SCHEMA.format(users=""))  # the main stack's only table leaves the schema
+    path.write_text(schema(users=False))  # the main stack's only table leaves the schema
 
     refused = run("deploy", *where, "--yes")
 

@@ -9,36 +9,18 @@ from jobwork_infra.deploy.cloudformation.environment import stacks_of_environmen
 from jobwork_infra.deploy.gate import Refused, refuse_emptied_stacks
 from jobwork_infra.deploy.target import DeployedState, StackRun
 from jobwork_infra.project import check_project
-
-SCHEMA = """\
-version: 1
-app: shop
-environments:
-  dev: {{}}
-tables:
-{users}
-  orders:
-    sort_key: order_id
-    stack: orders
-    attributes:
-      order_id: uuid
-"""
-USERS = """\
-  users:
-    sort_key: user_id
-    attributes:
-      user_id: uuid
-"""
+from tests.helpers import ORDERS_STACK, USERS, schema_text
 
 
-def head(tmp_path, users: str = USERS):
+def head(tmp_path, users: bool = True):
+    """`users` in the main stack (or no table there) beside `orders` in a stack of its own."""
     path = tmp_path / "tables.yaml"
-    path.write_text(SCHEMA.format(users=users))
+    path.write_text(schema_text(environments={"dev": "{}"}, tables={**(USERS if users else {}), **ORDERS_STACK}))
     return check_project(path).resolve("dev")
 
 
 def test_the_main_stack_is_read_when_deployed_though_the_schema_puts_no_table_in_it(tmp_path):
-    emptied = head(tmp_path, users="")
+    emptied = head(tmp_path, users=False)
     assert list(emptied.stacks) == ["shop-dev-orders"]  # the schema's stacks alone would skip it
 
     assert stacks_of_environment(emptied, {"shop-dev": "dev"}) == ["shop-dev", "shop-dev-orders"]
@@ -61,7 +43,7 @@ def run_of(view, base) -> StackRun:
 
 
 def test_an_emptied_main_stack_is_planned_while_an_emptied_other_stack_is_refused(tmp_path):
-    before, after = head(tmp_path), head(tmp_path, users="")
+    before, after = head(tmp_path), head(tmp_path, users=False)
     main = run_of(after.stack_view("shop-dev"), before.stack_view("shop-dev"))
 
     refuse_emptied_stacks([main], "shop-dev")  # planned: its removal goes through the destructive gate
