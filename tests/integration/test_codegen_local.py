@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from jobwork_infra.cli import app
-from tests.codegen_support import EVERY_TYPE, ROOT, generate_package, import_package, schema_for_app
+from tests.codegen_support import EVERY_TYPE, ROOT, generate_package, schema_for_app
+from tests.datalayer_support import on_dynamodb_local
 
 pytestmark = [pytest.mark.slow, pytest.mark.local]
 
@@ -28,17 +29,7 @@ B = "22222222-2222-4222-8222-222222222222"
 @pytest.fixture(scope="module")
 def deployed(dynamodb_local, tmp_path_factory):
     """every_type.yaml under a unique app name: deployed to DynamoDB Local, its package imported."""
-    app_name = f"cg{uuid.uuid4().hex[:10]}"
-    work = tmp_path_factory.mktemp("codegen")
-    schema = work / "tables.yaml"
-    schema.write_text(schema_for_app(EVERY_TYPE, app_name))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JOBWORK_ROOT", str(dynamodb_local.root))
-        result = CliRunner().invoke(app, ["deploy", "--env", "dev", "--local", "--schema", str(schema), "--yes"])
-    assert result.exit_code == 0, result.output
-    package = f"gen_{app_name}"
-    generate_package(schema, work, package)
-    return import_package(work, package), dynamodb_local.client(), app_name
+    return on_dynamodb_local(EVERY_TYPE, dynamodb_local, tmp_path_factory.mktemp("codegen"), "cg")
 
 
 @pytest.fixture(scope="module")
